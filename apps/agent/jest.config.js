@@ -1,0 +1,5 @@
+module.exports = {
+  displayName: 'app-agent',
+  preset: '../../jest.preset.js',
+  rootDir: '.',
+};

@@ -1,0 +1,5 @@
+module.exports = {
+  displayName: 'app-cli',
+  preset: '../../jest.preset.js',
+  rootDir: '.',
+};

@@ -1,0 +1,2 @@
+import { hello } from '@tendril/xds';
+console.log(hello());

@@ -1,0 +1,5 @@
+module.exports = {
+  displayName: 'app-proxy',
+  preset: '../../jest.preset.js',
+  rootDir: '.',
+};

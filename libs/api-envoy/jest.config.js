@@ -1,0 +1,5 @@
+module.exports = {
+  displayName: 'api-envoy',
+  preset: '../../jest.preset.js',
+  rootDir: '.',
+};

@@ -1,0 +1,5 @@
+module.exports = {
+  displayName: 'api-gateway',
+  preset: '../../jest.preset.js',
+  rootDir: '.',
+};

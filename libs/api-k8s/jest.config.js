@@ -1,0 +1,5 @@
+module.exports = {
+  displayName: 'api-k8s',
+  preset: '../../jest.preset.js',
+  rootDir: '.',
+};

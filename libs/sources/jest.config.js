@@ -1,0 +1,5 @@
+module.exports = {
+  displayName: 'sources',
+  preset: '../../jest.preset.js',
+  rootDir: '.',
+};

@@ -1,0 +1,5 @@
+module.exports = {
+  displayName: 'xds',
+  preset: '../../jest.preset.js',
+  rootDir: '.',
+};

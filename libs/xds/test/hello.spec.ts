@@ -1,0 +1,2 @@
+import { hello } from '../src';
+test('hello', () => expect(hello()).toBe('hi'));
