@@ -1,2 +1,83 @@
-import { hello } from '@tendril/xds';
-console.log(hello());
+import { Command, Option } from 'commander';
+import {
+  agentAdminAddress,
+  formatObjects,
+  formatStatus,
+  getFromAgent,
+  knownKindNames,
+  resolveKind,
+  runUp,
+  type AgentStatus,
+  type ListedObject,
+} from '@tendril/control-plane';
+import { startEchoServer } from '@tendril/testing';
+
+const program = new Command('tendril').description('Tendril: a sidecar-free service mesh. Gateway API and network policy on one node proxy.');
+
+program
+  .command('up')
+  .description('run the agent and the node proxy on this machine, serving the resources in a directory')
+  .option('--config <dir>', 'directory of Kubernetes YAML to serve', 'examples/quickstart')
+  .option('--xds-address <host:port>', 'where the agent serves xDS', '127.0.0.1:18000')
+  .option('--admin-address <host:port>', "the agent's admin API (tendril status/get)", '127.0.0.1:9878')
+  .option('--proxy-admin-address <host:port>', "the node proxy's admin API", '127.0.0.1:9901')
+  .addOption(new Option('--xds-protocol <protocol>', 'xDS variant the proxy uses').choices(['sotw', 'delta']).default('delta'))
+  .action(async (opts) => {
+    process.exitCode = await runUp({
+      configDir: opts.config,
+      xdsAddress: opts.xdsAddress,
+      adminAddress: opts.adminAddress,
+      proxyAdminAddress: opts.proxyAdminAddress,
+      xdsProtocol: opts.xdsProtocol,
+    });
+  });
+
+program
+  .command('status')
+  .description('components, per-node xDS versions, last ACK/NACK')
+  .option('--agent <host:port>', "the agent's admin API")
+  .option('-o, --output <format>', 'json for the raw document')
+  .action(async (opts) => {
+    const status = await getFromAgent<AgentStatus>(agentAdminAddress(opts.agent), '/api/v1/status');
+    process.stdout.write(opts.output === 'json' ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status));
+  });
+
+program
+  .command('get')
+  .description(`list resources with their status, as kubectl would (${knownKindNames().join(', ')})`)
+  .argument('<kind>', 'resource kind, plural or short name')
+  .argument('[name]', 'one object by name')
+  .option('-n, --namespace <ns>', 'namespace', 'default')
+  .option('-A, --all-namespaces', 'across all namespaces')
+  .addOption(new Option('-o, --output <format>').choices(['yaml', 'json']))
+  .option('--agent <host:port>', "the agent's admin API")
+  .action(async (kindName: string, name: string | undefined, opts) => {
+    const kind = resolveKind(kindName);
+    if (!kind) throw new Error(`the server doesn't have a resource type "${kindName}"`);
+    const query = new URLSearchParams({ kind });
+    if (!opts.allNamespaces) query.set('namespace', opts.namespace);
+    const { items } = await getFromAgent<{ items: ListedObject[] }>(agentAdminAddress(opts.agent), `/api/v1/resources?${query}`);
+    const selected = name ? items.filter((o) => o.metadata.name === name) : items;
+    if (name && selected.length === 0) throw new Error(`${kind.toLowerCase()}s "${name}" not found`);
+    process.stdout.write(formatObjects(selected, opts.output ?? 'table', { allNamespaces: !!opts.allNamespaces, now: new Date() }));
+  });
+
+program
+  .command('echo')
+  .description('an echo backend answering JSON with method, path, host, protocol, headers, namespace and pod')
+  .option('--port <port>', 'port (default: $HTTP_PORT or 3000)')
+  .option('--host <address>', 'address to bind (default: $POD_IP or 0.0.0.0)')
+  .action(async (opts) => {
+    const port = Number(opts.port ?? process.env['HTTP_PORT'] ?? 3000);
+    const host = opts.host ?? process.env['POD_IP'] ?? '0.0.0.0';
+    const server = await startEchoServer({ port, host });
+    process.stdout.write(`echo server listening on ${server.host}:${server.port}\n`);
+    const stop = (): void => void server.close().then(() => process.exit(0));
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+
+program.parseAsync(process.argv).catch((err: Error) => {
+  process.stderr.write(`Error: ${err.message}\n`);
+  process.exit(1);
+});

@@ -1,1 +1,6 @@
-export {};
+export { translate } from './translate';
+export type { TranslateInput, TranslateOptions, TranslateResult } from './translate';
+export type { StatusUpdate } from './status';
+export type * from './ir';
+export type { EnvoyResources } from './envoy-types';
+export { INVALID_BACKEND_CLUSTER } from './envoy-render';

@@ -1,1 +1,8 @@
-export {};
+export { ProxyRuntime } from './proxy-runtime';
+export type { ApplyResult, BoundListener, ProxyRuntimeOptions } from './proxy-runtime';
+export { validateConfig } from './compile-config';
+export { formatConfigError } from './config';
+export type { ClusterLoadAssignment, Cluster, ConfigError, Listener, ProxyConfig, ResourceKind, RouteConfiguration } from './config';
+export { stdoutAccessLog } from './access-log';
+export type { AccessLogEntry, AccessLogSink, ResponseFlag } from './access-log';
+export type { ProxyLogger } from './logger';

@@ -1,1 +1,11 @@
-export {};
+export * from './resource-source';
+export * from './cluster-scope';
+export { checkObject } from './check-object';
+export type { CheckedObject, ClaimedIdentity, ObjectCheckOptions, ObjectValidator } from './check-object';
+export { isResourceFile, parseResourceFile } from './parse-file';
+export type { FailedDocument, ParsedFile, ParsedObject } from './parse-file';
+export { ResourceFiles } from './resource-files';
+export type { ResolvedResources } from './resource-files';
+export { FileSource } from './file-source';
+export type { FileSourceOptions } from './file-source';
+export { storeSink } from './store-sink';

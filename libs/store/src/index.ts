@@ -1,1 +1,8 @@
-export {};
+export * from './kube-object';
+export * from './object-ref';
+export * from './resource-view';
+export * from './resource-store';
+export { InvalidObjectError, assertStorable } from './validate-object';
+export { deterministicUid } from './uid';
+export { deepEqual, deepFreeze } from './deep';
+export { matchesLabelSelector } from './label-selector';

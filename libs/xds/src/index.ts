@@ -1,1 +1,7 @@
-export function hello(): string { return "hi"; }
+export * from './ads-client';
+export * from './ads-server';
+export * from './logger';
+export * from './node-status';
+export * from './snapshot';
+export * from './snapshot-cache';
+export * from './type-urls';

@@ -1,0 +1,21 @@
+import type { envoy } from './generated/envoy-types';
+
+/** Type URLs of the xDS resource types Tendril serves (LDS, RDS, CDS, EDS, SDS). */
+export const TypeUrl = {
+  Listener: 'type.googleapis.com/envoy.config.listener.v3.Listener',
+  RouteConfiguration: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
+  Cluster: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
+  ClusterLoadAssignment: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
+  Secret: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
+} as const;
+
+export type ResourceTypeUrl = (typeof TypeUrl)[keyof typeof TypeUrl];
+
+/** The Envoy JSON type of each resource type URL. */
+export interface EnvoyResourceTypes {
+  [TypeUrl.Listener]: envoy.config.listener.v3.Listener;
+  [TypeUrl.RouteConfiguration]: envoy.config.route.v3.RouteConfiguration;
+  [TypeUrl.Cluster]: envoy.config.cluster.v3.Cluster;
+  [TypeUrl.ClusterLoadAssignment]: envoy.config.endpoint.v3.ClusterLoadAssignment;
+  [TypeUrl.Secret]: envoy.extensions.transport_sockets.tls.v3.Secret;
+}

@@ -1,0 +1,199 @@
+import { TypeUrl } from '@tendril/api-envoy';
+import { validateResource } from '@tendril/api-gateway';
+import type { KubeObject, Service } from '@tendril/api-k8s';
+import { translate, type TranslateResult } from '@tendril/gateway';
+import { FileSource, formatSourceError, storeSink, type SourceError } from '@tendril/sources';
+import { ResourceStore, refOf, type StoreChange } from '@tendril/store';
+import { PodRunner, endpointSlicesFor } from '@tendril/workloads';
+import { AdsServer, Snapshot, SnapshotCache, type Logger } from '@tendril/xds';
+import { startAdminServer, type AdminState } from './admin-server';
+import { entryPointCommand } from './entry-points';
+import { resolveKind } from './kinds';
+import type { AgentStatus } from './status-format';
+
+export const DEFAULT_CONTROLLER_NAME = 'tendril.io/gateway-controller';
+
+export interface AgentOptions {
+  configDir: string;
+  /** host:port for the xDS (ADS) gRPC server. */
+  xdsAddress: string;
+  /** host:port for the admin API. */
+  adminAddress: string;
+  logger: Logger;
+  controllerName?: string;
+  /** Address reported for Gateways without spec.addresses. */
+  defaultGatewayAddress?: string;
+  /** Run the Deployments and Pods of the config directory as local processes (`tendril up`). */
+  runWorkloads?: boolean;
+  /** Where pod output goes when workloads run. */
+  writePodOutput?: (line: string) => void;
+  clock?: () => Date;
+}
+
+const FILE_SOURCE = 'file';
+const KUBELET_SOURCE = 'kubelet';
+
+function splitAddress(address: string): { host: string; port: number } {
+  const i = address.lastIndexOf(':');
+  return { host: address.slice(0, i), port: Number(address.slice(i + 1)) };
+}
+
+/** Applies the CRD defaults (parentRef group/kind, path match type, weights …) that validation computes. */
+function withDefaults(obj: KubeObject): KubeObject {
+  const result = validateResource(obj);
+  return result.valid ? (result.resource as KubeObject) : obj;
+}
+
+/**
+ * tendril-agent: resources from a directory → store → Gateway API translation → xDS snapshot
+ * for the node proxy, with status written back to the store and an admin API over it. Every
+ * change is translated from the whole store (translation is pure and fast); the snapshot's
+ * per-type versions make the xDS server push only what changed.
+ */
+export class Agent implements AdminState {
+  readonly store: ResourceStore;
+  private readonly cache = new SnapshotCache();
+  private readonly ads: AdsServer;
+  private readonly source: FileSource;
+  private readonly pods: PodRunner | undefined;
+  private admin: { port: number; close(): Promise<void> } | undefined;
+  private sourceErrors: readonly SourceError[] = [];
+  private snapshotCounter = 0;
+  private lastResult: TranslateResult | undefined;
+  private lastTranslation: AgentStatus['agent']['lastTranslation'];
+  private pending: NodeJS.Immediate | undefined;
+  private readonly startedAt: string;
+  private readonly clock: () => Date;
+  private xdsPort = 0;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.clock = opts.clock ?? (() => new Date());
+    this.startedAt = this.clock().toISOString();
+    this.store = new ResourceStore({ clock: this.clock });
+    this.ads = new AdsServer({ cache: this.cache, logger: opts.logger });
+    this.source = new FileSource(opts.configDir, {
+      id: FILE_SOURCE,
+      validate: (obj) => validateResource(obj).errors,
+    });
+    if (opts.runWorkloads) {
+      this.pods = new PodRunner({ tendrilCommand: entryPointCommand('cli'), write: opts.writePodOutput });
+      this.pods.on('change', () => this.publishWorkloads());
+    }
+  }
+
+  async start(): Promise<{ xdsPort: number; adminPort: number }> {
+    const xds = splitAddress(this.opts.xdsAddress);
+    this.xdsPort = await this.ads.listen(`${xds.host}:${xds.port}`);
+    const admin = splitAddress(this.opts.adminAddress);
+    this.admin = await startAdminServer(this, admin.host, admin.port);
+    this.store.onChange((change) => this.onStoreChange(change));
+    const sink = storeSink(this.store, (_id, errors) => {
+      this.sourceErrors = errors;
+      for (const e of errors) this.opts.logger.error({}, `invalid configuration: ${formatSourceError(e)}`);
+    });
+    await this.source.start({
+      ...sink,
+      replaceAll: (id, objects) => sink.replaceAll(id, objects.map(withDefaults)),
+      applyChanges: (id, change) => sink.applyChanges(id, { ...change, upserted: change.upserted.map(withDefaults) }),
+    });
+    await this.source.ready;
+    this.translateNow();
+    this.opts.logger.info({ xds: `${xds.host}:${this.xdsPort}`, admin: `${admin.host}:${this.admin.port}`, config: this.opts.configDir }, 'agent started');
+    return { xdsPort: this.xdsPort, adminPort: this.admin.port };
+  }
+
+  async stop(): Promise<void> {
+    if (this.pending) clearImmediate(this.pending);
+    await this.source.stop();
+    await this.pods?.stop();
+    await this.ads.close();
+    await this.admin?.close();
+  }
+
+  private onStoreChange(change: StoreChange): void {
+    const onlyStatus = change.added.length === 0 && change.deleted.length === 0 && change.updated.every((k) => change.statusOnly.includes(k));
+    if (onlyStatus) return; // our own status writes
+    if (this.pods && [...change.added, ...change.updated, ...change.deleted].some((k) => /\/(Deployment|Pod|Service)\//.test(k))) {
+      this.pods.sync(this.store.all().filter((o) => o.kind === 'Deployment' || (o.kind === 'Pod' && !o.metadata.ownerReferences?.length)));
+      this.publishWorkloads();
+    }
+    // Coalesce bursts (a file with many documents, pods becoming ready) into one translation.
+    this.pending ??= setImmediate(() => {
+      this.pending = undefined;
+      this.translateNow();
+    });
+  }
+
+  /** Pods of Deployments and the EndpointSlices of selector Services, as a kubelet and the EndpointSlice controller would write them. */
+  private publishWorkloads(): void {
+    if (!this.pods) return;
+    const running = this.pods.list();
+    const services = this.store.list<Service>({ kind: 'Service', group: undefined });
+    const slices = endpointSlicesFor([...services], running);
+    const ownedPods = running.filter((p) => p.pod.metadata.ownerReferences?.length).map((p) => p.pod);
+    this.store.batch(() => {
+      this.store.replaceAllFromSource(KUBELET_SOURCE, [...ownedPods, ...slices]);
+      for (const p of running) if (!p.pod.metadata.ownerReferences?.length) this.store.setStatus(refOf(p.pod), p.pod.status);
+    });
+  }
+
+  private translateNow(): void {
+    const started = performance.now();
+    const at = this.clock().toISOString();
+    try {
+      const result = translate({
+        resources: this.store.all(),
+        controllerName: this.opts.controllerName ?? DEFAULT_CONTROLLER_NAME,
+        now: at,
+        options: { defaultAddress: this.opts.defaultGatewayAddress ?? '127.0.0.1' },
+      });
+      const { listeners, routes, clusters, endpoints, secrets } = result.envoy;
+      const snapshot = Snapshot.fromResources(String(++this.snapshotCounter), [
+        ...clusters.map((r) => ({ typeUrl: TypeUrl.Cluster, resource: r as Record<string, unknown> })),
+        ...endpoints.map((r) => ({ typeUrl: TypeUrl.ClusterLoadAssignment, resource: r as Record<string, unknown> })),
+        ...secrets.map((r) => ({ typeUrl: TypeUrl.Secret, resource: r as Record<string, unknown> })),
+        ...listeners.map((r) => ({ typeUrl: TypeUrl.Listener, resource: r as Record<string, unknown> })),
+        ...routes.map((r) => ({ typeUrl: TypeUrl.RouteConfiguration, resource: r as Record<string, unknown> })),
+      ]);
+      this.store.batch(() => {
+        for (const s of result.statuses) {
+          const ref = refOf({ apiVersion: s.apiVersion, kind: s.kind, metadata: { name: s.name, namespace: s.namespace } });
+          this.store.setStatus(ref, s.status);
+        }
+      });
+      this.cache.setDefault(snapshot);
+      this.lastResult = result;
+      this.lastTranslation = { at, durationMs: performance.now() - started };
+      this.opts.logger.info({ snapshot: snapshot.label, listeners: listeners.length, routes: routes.length, clusters: clusters.length, ms: Math.round(this.lastTranslation.durationMs) }, 'configuration translated');
+    } catch (err) {
+      // Keep serving the previous snapshot: a translation bug must not take traffic down.
+      this.lastTranslation = { at, durationMs: performance.now() - started, error: (err as Error).message };
+      this.opts.logger.error({ err: (err as Error).message }, 'translation failed; keeping the previous configuration');
+    }
+  }
+
+  status(): AgentStatus {
+    return {
+      agent: {
+        startedAt: this.startedAt,
+        configDir: this.opts.configDir,
+        xdsAddress: `${splitAddress(this.opts.xdsAddress).host}:${this.xdsPort}`,
+        resources: this.store.size,
+        snapshot: String(this.snapshotCounter),
+        lastTranslation: this.lastTranslation,
+        sourceErrors: this.sourceErrors.map((e) => ({ file: e.file, documentIndex: e.documentIndex, message: formatSourceError(e) })),
+      },
+      nodes: this.ads.status.list(),
+    };
+  }
+
+  resources(kindName: string, namespace: string | undefined): { items: unknown[] } | { error: string } {
+    const kind = resolveKind(kindName);
+    if (!kind) return { error: `the server doesn't have a resource type "${kindName}"` };
+    return { items: [...this.store.list({ kind }, namespace)] };
+  }
+
+  configDump(): unknown {
+    return this.lastResult?.envoy ?? {};
+  }
+}

@@ -1,0 +1,84 @@
+import type { IrCluster, IrEndpoint, IrRouteKind } from './ir';
+import { GATEWAY_API_GROUP, type BackendObjectReference, type Service, type ServicePort } from './kube-types';
+import { isReferenceAllowed } from './reference-grants';
+import { compareStrings, type ResourceIndex } from './resource-index';
+
+/** appProtocol values that mean "speak HTTP/2 without TLS" to the backend. */
+const H2C_APP_PROTOCOLS = new Set(['kubernetes.io/h2c']);
+
+export interface BackendProblem {
+  reason: 'InvalidKind' | 'RefNotPermitted' | 'BackendNotFound';
+  message: string;
+}
+
+export type BackendResolution = { cluster: string } | { problem: BackendProblem };
+
+/**
+ * Resolves backendRefs to clusters (one per Service port and upstream protocol) and remembers every
+ * cluster it handed out, with its ready endpoints from the Service's EndpointSlices.
+ */
+export class BackendResolver {
+  private readonly clusters = new Map<string, IrCluster>();
+
+  constructor(private readonly index: ResourceIndex) {}
+
+  resolve(from: { kind: IrRouteKind; namespace: string }, ref: BackendObjectReference, forceHttp2: boolean): BackendResolution {
+    const group = ref.group ?? '';
+    const kind = ref.kind ?? 'Service';
+    const name = ref.name ?? '';
+    const namespace = ref.namespace ?? from.namespace;
+    if (group !== '' || kind !== 'Service') {
+      return { problem: { reason: 'InvalidKind', message: `backendRef ${group ? `${group}/` : ''}${kind} ${name} is not a supported kind (only core Service)` } };
+    }
+    if (!isReferenceAllowed(this.index, { group: GATEWAY_API_GROUP, kind: from.kind, namespace: from.namespace }, { group: '', kind: 'Service', namespace, name })) {
+      return { problem: { reason: 'RefNotPermitted', message: `backendRef to Service ${namespace}/${name} is not permitted by any ReferenceGrant` } };
+    }
+    const service = this.index.service(namespace, name);
+    if (!service) return { problem: { reason: 'BackendNotFound', message: `Service ${namespace}/${name} does not exist` } };
+    if (ref.port === undefined) return { problem: { reason: 'BackendNotFound', message: `backendRef to Service ${namespace}/${name} has no port` } };
+    const servicePort = (service.spec?.ports ?? []).find((p) => p.port === ref.port && (p.protocol ?? 'TCP') === 'TCP');
+    if (!servicePort) return { problem: { reason: 'BackendNotFound', message: `Service ${namespace}/${name} has no TCP port ${ref.port}` } };
+
+    const nativeHttp2 = H2C_APP_PROTOCOLS.has(servicePort.appProtocol ?? '');
+    const protocol = nativeHttp2 || forceHttp2 ? 'HTTP2' : 'HTTP1';
+    const clusterName = `${namespace}/${name}/${ref.port}${protocol === 'HTTP2' && !nativeHttp2 ? '/h2c' : ''}`;
+    if (!this.clusters.has(clusterName)) {
+      this.clusters.set(clusterName, {
+        name: clusterName,
+        service: { namespace, name, port: ref.port },
+        protocol,
+        endpoints: this.readyEndpoints(namespace, service, servicePort),
+      });
+    }
+    return { cluster: clusterName };
+  }
+
+  /** The clusters among those handed out whose names are in `used`, sorted by name. */
+  clustersNamed(used: ReadonlySet<string>): IrCluster[] {
+    return [...this.clusters.values()].filter((c) => used.has(c.name)).sort((a, b) => compareStrings(a.name, b.name));
+  }
+
+  /**
+   * Ready endpoints of a Service port: EndpointSlice ports are tied to the Service port by name (the
+   * unnamed port matches the unnamed slice port), which is how targetPort has already been resolved
+   * by the EndpointSlice controller. Endpoints whose `ready` is unset count as ready, as in Kubernetes.
+   */
+  private readyEndpoints(namespace: string, service: Service, servicePort: ServicePort): IrEndpoint[] {
+    const wantedName = servicePort.name ?? '';
+    const seen = new Map<string, IrEndpoint>();
+    for (const slice of this.index.endpointSlicesFor(namespace, service.metadata?.name ?? '')) {
+      if (slice.addressType && slice.addressType !== 'IPv4' && slice.addressType !== 'IPv6') continue;
+      const slicePort = (slice.ports ?? []).find((p) => (p.name ?? '') === wantedName && (p.protocol ?? 'TCP') === 'TCP');
+      if (!slicePort) continue;
+      // A slice port without a number means "the Service's target port"; only a numeric one can be used.
+      const fallback = typeof servicePort.targetPort === 'number' ? servicePort.targetPort : servicePort.targetPort === undefined ? servicePort.port : undefined;
+      const port = typeof slicePort.port === 'number' ? slicePort.port : fallback;
+      if (typeof port !== 'number') continue;
+      for (const endpoint of slice.endpoints ?? []) {
+        if (endpoint.conditions?.ready === false) continue;
+        for (const address of endpoint.addresses ?? []) seen.set(`${address}|${port}`, { address, port });
+      }
+    }
+    return [...seen.values()].sort((a, b) => compareStrings(a.address, b.address) || a.port - b.port);
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * The Envoy JSON shapes this translator emits (see the shared Envoy contract): snake_case proto field
+ * names, Any as `{ '@type', ...fields }`, Durations as "1.5s", enums by name.
+ *
+ * Narrower than the generated interfaces in @tendril/api-envoy (only what we emit, with exact enum
+ * and '@type' literals) so the renderer cannot emit a field the node proxy does not implement.
+ */
+import type { envoy } from '@tendril/api-envoy';
+
+export interface EnvoyConfigSource {
+  ads: Record<string, never>;
+  resource_api_version: 'V3';
+}
+
+export interface EnvoyHeaderValueOption {
+  header: { key: string; value: string };
+  append_action: 'APPEND_IF_EXISTS_OR_ADD' | 'ADD_IF_ABSENT' | 'OVERWRITE_IF_EXISTS_OR_ADD' | 'OVERWRITE_IF_EXISTS';
+}
+
+export interface EnvoyHeaderMutations {
+  request_headers_to_add?: EnvoyHeaderValueOption[];
+  request_headers_to_remove?: string[];
+  response_headers_to_add?: EnvoyHeaderValueOption[];
+  response_headers_to_remove?: string[];
+}
+
+export interface EnvoyStringMatcher {
+  exact?: string;
+  safe_regex?: { regex: string };
+}
+
+export interface EnvoyRouteMatch {
+  prefix?: string;
+  path?: string;
+  path_separated_prefix?: string;
+  safe_regex?: { regex: string };
+  headers?: Array<{ name: string; string_match: EnvoyStringMatcher }>;
+  query_parameters?: Array<{ name: string; string_match: EnvoyStringMatcher }>;
+}
+
+export interface EnvoyClusterWeight extends EnvoyHeaderMutations {
+  name: string;
+  weight: number;
+}
+
+export interface EnvoyRouteAction {
+  cluster?: string;
+  weighted_clusters?: { clusters: EnvoyClusterWeight[] };
+  cluster_not_found_response_code?: 'SERVICE_UNAVAILABLE' | 'NOT_FOUND' | 'INTERNAL_SERVER_ERROR';
+  timeout?: string;
+  retry_policy?: { per_try_timeout: string };
+  prefix_rewrite?: string;
+  regex_rewrite?: { pattern: { regex: string }; substitution: string };
+  host_rewrite_literal?: string;
+  request_mirror_policies?: Array<{
+    cluster: string;
+    runtime_fraction?: {
+      default_value: { numerator: number; denominator: 'HUNDRED' | 'TEN_THOUSAND' | 'MILLION' };
+    };
+  }>;
+}
+
+export type EnvoyRedirectResponseCode =
+  | 'MOVED_PERMANENTLY'
+  | 'FOUND'
+  | 'SEE_OTHER'
+  | 'TEMPORARY_REDIRECT'
+  | 'PERMANENT_REDIRECT';
+
+export interface EnvoyRedirectAction {
+  scheme_redirect?: string;
+  host_redirect?: string;
+  port_redirect?: number;
+  path_redirect?: string;
+  prefix_rewrite?: string;
+  response_code: EnvoyRedirectResponseCode;
+}
+
+export interface EnvoyRoute extends EnvoyHeaderMutations {
+  name: string;
+  match: EnvoyRouteMatch;
+  route?: EnvoyRouteAction;
+  redirect?: EnvoyRedirectAction;
+  direct_response?: { status: number; body?: { inline_string: string } };
+}
+
+export interface EnvoyVirtualHost {
+  name: string;
+  domains: string[];
+  routes: EnvoyRoute[];
+}
+
+export interface EnvoyRouteConfiguration {
+  name: string;
+  virtual_hosts: EnvoyVirtualHost[];
+}
+
+export type EnvoyHttpConnectionManager = {
+  '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+  stat_prefix: string;
+  codec_type: 'AUTO';
+  rds: { route_config_name: string; config_source: EnvoyConfigSource };
+  http_filters: Array<{
+    name: 'envoy.filters.http.router';
+    typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' };
+  }>;
+};
+
+export interface EnvoyListener {
+  name: string;
+  address: { socket_address: { address: string; port_value: number } };
+  filter_chains: Array<{
+    filters: Array<{ name: 'envoy.filters.network.http_connection_manager'; typed_config: EnvoyHttpConnectionManager }>;
+  }>;
+}
+
+export interface EnvoyCluster {
+  name: string;
+  type: 'EDS';
+  eds_cluster_config: { eds_config: EnvoyConfigSource; service_name: string };
+  connect_timeout: string;
+  lb_policy: 'ROUND_ROBIN';
+  typed_extension_protocol_options?: {
+    'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+      '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+      explicit_http_config: { http2_protocol_options: Record<string, never> };
+    };
+  };
+}
+
+export interface EnvoyClusterLoadAssignment {
+  cluster_name: string;
+  endpoints: Array<{
+    lb_endpoints: Array<{
+      endpoint: { address: { socket_address: { address: string; port_value: number } } };
+      health_status: 'HEALTHY';
+    }>;
+  }>;
+}
+
+/**
+ * Every Envoy resource one translation produces, each list sorted by resource name, typed with the
+ * generated Envoy JSON interfaces (the narrow shapes above are checked against them by the compiler).
+ */
+export interface EnvoyResources {
+  listeners: envoy.config.listener.v3.Listener[];
+  routes: envoy.config.route.v3.RouteConfiguration[];
+  clusters: envoy.config.cluster.v3.Cluster[];
+  endpoints: envoy.config.endpoint.v3.ClusterLoadAssignment[];
+  secrets: envoy.extensions.transport_sockets.tls.v3.Secret[];
+}

@@ -1,0 +1,318 @@
+import { cond, type ConditionDraft } from './conditions';
+import { GATEWAY_API_GROUP, type Gateway, type GatewayClass, type LabelSelector, type Listener, type SecretObjectReference } from './kube-types';
+import { isReferenceAllowed } from './reference-grants';
+import { compareStrings, nameOf, namespaceOf, type ResourceIndex } from './resource-index';
+
+/** Route kinds an HTTP-family listener can carry. */
+const HTTP_ROUTE_KINDS = ['HTTPRoute', 'GRPCRoute'] as const;
+export type SupportedRouteKind = (typeof HTTP_ROUTE_KINDS)[number];
+
+/** Protocols whose routes the proxy serves today. */
+const SERVED_PROTOCOLS = new Set(['HTTP']);
+/** Protocols that carry HTTP routes (HTTPS is recognised so its refs and kinds are reported, but not served). */
+const HTTP_FAMILY_PROTOCOLS = new Set(['HTTP', 'HTTPS']);
+
+export interface GatewayClassState {
+  gatewayClass: GatewayClass;
+  accepted: boolean;
+  conditions: ConditionDraft[];
+}
+
+export interface ListenerState {
+  gateway: GatewayState;
+  spec: Listener;
+  name: string;
+  port: number;
+  protocol: string;
+  /** Lower-cased; undefined means any host. */
+  hostname?: string;
+  supportedKinds: SupportedRouteKind[];
+  allowedNamespaces: { from: 'Same' | 'All' | 'Selector' | 'None'; selector?: LabelSelector };
+  /** Routes may attach (and are counted in attachedRoutes). */
+  attachable: boolean;
+  /** Routes attached to this listener are served by the proxy. */
+  programmed: boolean;
+  attachedRoutes: number;
+  conditions: ConditionDraft[];
+}
+
+export interface GatewayState {
+  gateway: Gateway;
+  namespace: string;
+  name: string;
+  /** The IP address the Gateway's listeners bind to, when one could be assigned. */
+  address?: string;
+  listeners: ListenerState[];
+  conditions: ConditionDraft[];
+}
+
+export interface GatewayAddressOptions {
+  defaultAddress?: string;
+  gatewayAddresses?: Record<string, string>;
+}
+
+/** GatewayClasses whose controllerName is ours, with their acceptance. Other classes are not ours to judge. */
+export function evaluateGatewayClasses(index: ResourceIndex, controllerName: string): GatewayClassState[] {
+  return index.gatewayClasses
+    .filter((gc) => gc.spec?.controllerName === controllerName)
+    .map((gatewayClass) => {
+      const ref = gatewayClass.spec?.parametersRef;
+      if (ref) {
+        return {
+          gatewayClass,
+          accepted: false,
+          conditions: [
+            cond('Accepted', false, 'InvalidParameters', `parametersRef ${ref.group ?? ''}/${ref.kind ?? ''} ${ref.name ?? ''} is not supported by this controller`),
+          ],
+        };
+      }
+      return { gatewayClass, accepted: true, conditions: [cond('Accepted', true, 'Accepted', 'GatewayClass is accepted')] };
+    });
+}
+
+/** Gateways of our accepted classes with gateway- and listener-level acceptance (route attachment comes later). */
+export function evaluateGateways(
+  index: ResourceIndex,
+  classes: readonly GatewayClassState[],
+  options: GatewayAddressOptions,
+): GatewayState[] {
+  const accepted = new Set(classes.filter((c) => c.accepted).map((c) => nameOf(c.gatewayClass)));
+  const states = index.gateways
+    .filter((gw) => accepted.has(gw.spec?.gatewayClassName ?? ''))
+    .map((gateway) => evaluateGateway(index, gateway, options));
+  resolveSocketCollisions(states);
+  return states;
+}
+
+/**
+ * Two Gateways cannot bind the same address and port: the oldest Gateway (then namespace/name) keeps
+ * the socket and the other's listeners on that port are reported as not programmed. Callers avoid
+ * this by giving each Gateway its own address (spec.addresses or options.gatewayAddresses).
+ */
+function resolveSocketCollisions(states: readonly GatewayState[]): void {
+  const byAge = [...states].sort(
+    (a, b) =>
+      compareStrings(a.gateway.metadata?.creationTimestamp ?? '', b.gateway.metadata?.creationTimestamp ?? '') ||
+      compareStrings(`${a.namespace}/${a.name}`, `${b.namespace}/${b.name}`),
+  );
+  const owners = new Map<string, GatewayState>();
+  for (const state of byAge) {
+    for (const listener of state.listeners) {
+      if (!listener.programmed || !state.address) continue;
+      const socket = `${state.address}:${listener.port}`;
+      const owner = owners.get(socket);
+      if (!owner) {
+        owners.set(socket, state);
+      } else if (owner !== state) {
+        listener.programmed = false;
+        listener.conditions[1] = cond(
+          'Programmed',
+          false,
+          'Invalid',
+          `${socket} is already bound by Gateway ${owner.namespace}/${owner.name}; give this Gateway its own address`,
+        );
+      }
+    }
+  }
+}
+
+function evaluateGateway(index: ResourceIndex, gateway: Gateway, options: GatewayAddressOptions): GatewayState {
+  const state: GatewayState = { gateway, namespace: namespaceOf(gateway), name: nameOf(gateway), listeners: [], conditions: [] };
+  const specListeners = gateway.spec?.listeners ?? [];
+  const protocolsByPort = new Map<number, Set<string>>();
+  for (const l of specListeners) {
+    const p = (l.protocol ?? '').toUpperCase();
+    if (!isKnownProtocol(p)) continue;
+    protocolsByPort.set(l.port ?? 0, (protocolsByPort.get(l.port ?? 0) ?? new Set()).add(transportOf(p)));
+  }
+  const hostnameCount = new Map<string, number>();
+  for (const l of specListeners) {
+    const k = `${l.port}/${(l.protocol ?? '').toUpperCase()}/${l.hostname?.toLowerCase() ?? ''}`;
+    hostnameCount.set(k, (hostnameCount.get(k) ?? 0) + 1);
+  }
+
+  const address = resolveAddress(gateway, options);
+  const assigned = address.kind === 'assigned' ? address.value : undefined;
+
+  for (const spec of specListeners) {
+    const protocol = (spec.protocol ?? '').toUpperCase();
+    const port = spec.port ?? 0;
+    const listener: ListenerState = {
+      gateway: state,
+      spec,
+      name: spec.name ?? '',
+      port,
+      protocol,
+      hostname: spec.hostname ? spec.hostname.toLowerCase() : undefined,
+      supportedKinds: [],
+      allowedNamespaces: {
+        from: (spec.allowedRoutes?.namespaces?.from as ListenerState['allowedNamespaces']['from']) ?? 'Same',
+        selector: spec.allowedRoutes?.namespaces?.selector,
+      },
+      attachable: false,
+      programmed: false,
+      attachedRoutes: 0,
+      conditions: [],
+    };
+
+    // Conflicts: one port can carry one transport, and one hostname per protocol.
+    let conflict: string | undefined;
+    if (isKnownProtocol(protocol) && (protocolsByPort.get(port)?.size ?? 0) > 1) conflict = 'ProtocolConflict';
+    else if ((hostnameCount.get(`${port}/${protocol}/${listener.hostname ?? ''}`) ?? 0) > 1) conflict = 'HostnameConflict';
+
+    // Supported kinds and invalid kinds.
+    let invalidKinds: string[] = [];
+    if (HTTP_FAMILY_PROTOCOLS.has(protocol)) {
+      const requested = spec.allowedRoutes?.kinds;
+      if (requested && requested.length > 0) {
+        for (const k of requested) {
+          const kind = k.kind ?? '';
+          if ((k.group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP && (HTTP_ROUTE_KINDS as readonly string[]).includes(kind)) {
+            if (!listener.supportedKinds.includes(kind as SupportedRouteKind)) listener.supportedKinds.push(kind as SupportedRouteKind);
+          } else {
+            invalidKinds.push(`${k.group ?? GATEWAY_API_GROUP}/${kind}`);
+          }
+        }
+      } else {
+        listener.supportedKinds = [...HTTP_ROUTE_KINDS];
+      }
+    } else {
+      invalidKinds = [];
+    }
+
+    const refProblem = protocol === 'HTTPS' || protocol === 'TLS' ? certificateRefProblem(index, state, spec) : undefined;
+
+    let accepted: ConditionDraft;
+    if (conflict) accepted = cond('Accepted', false, conflict, conflictMessage(conflict, port));
+    else if (!SERVED_PROTOCOLS.has(protocol))
+      accepted = cond('Accepted', false, 'UnsupportedProtocol', `protocol ${JSON.stringify(spec.protocol ?? '')} is not supported by the Tendril proxy`);
+    else accepted = cond('Accepted', true, 'Accepted', 'Listener is accepted');
+
+    let resolvedRefs: ConditionDraft;
+    if (refProblem) resolvedRefs = cond('ResolvedRefs', false, refProblem.reason, refProblem.message);
+    else if (invalidKinds.length > 0)
+      resolvedRefs = cond('ResolvedRefs', false, 'InvalidRouteKinds', `unsupported route kinds: ${invalidKinds.join(', ')}`);
+    else resolvedRefs = cond('ResolvedRefs', true, 'ResolvedRefs', 'All references are resolved');
+
+    listener.attachable = !conflict && listener.supportedKinds.length > 0;
+    // Unknown route kinds next to known ones do not stop the listener from serving the known ones.
+    const valid = accepted.status === 'True' && !refProblem && listener.supportedKinds.length > 0;
+    listener.programmed = valid && assigned !== undefined;
+    let programmed: ConditionDraft;
+    if (listener.programmed) programmed = cond('Programmed', true, 'Programmed', 'Listener is programmed');
+    else if (valid) programmed = cond('Programmed', false, 'Pending', 'Gateway has no address yet');
+    else programmed = cond('Programmed', false, 'Invalid', 'Listener is not valid');
+    listener.conditions = [
+      accepted,
+      programmed,
+      resolvedRefs,
+      conflict ? cond('Conflicted', true, conflict, conflictMessage(conflict, port)) : cond('Conflicted', false, 'NoConflicts', 'No conflicts'),
+    ];
+    state.listeners.push(listener);
+  }
+
+  // Gateway-level conditions.
+  const infraRef = gateway.spec?.infrastructure?.parametersRef;
+  const validListeners = state.listeners.filter((l) => l.conditions[0].status === 'True').length;
+  let accepted: ConditionDraft;
+  if (infraRef) {
+    accepted = cond('Accepted', false, 'InvalidParameters', `infrastructure.parametersRef ${infraRef.group ?? ''}/${infraRef.kind ?? ''} ${infraRef.name ?? ''} is not supported`);
+  } else if (address.kind === 'unsupported') {
+    accepted = cond('Accepted', false, 'UnsupportedAddress', address.message);
+  } else if (validListeners === 0) {
+    accepted = cond('Accepted', false, 'ListenersNotValid', 'No listener is valid');
+  } else if (validListeners < state.listeners.length) {
+    accepted = cond('Accepted', true, 'ListenersNotValid', 'Some listeners are not valid');
+  } else {
+    accepted = cond('Accepted', true, 'Accepted', 'Gateway is accepted');
+  }
+  if (accepted.status === 'True') state.address = assigned;
+  let programmed: ConditionDraft;
+  if (accepted.status !== 'True') programmed = cond('Programmed', false, 'Invalid', 'Gateway is not accepted');
+  else if (!assigned) programmed = cond('Programmed', false, 'AddressNotAssigned', 'No address could be assigned to the Gateway');
+  else programmed = cond('Programmed', true, 'Programmed', 'Gateway is programmed');
+  state.conditions = [accepted, programmed];
+  // A Gateway rejected as a whole (parameters, addresses) takes no routes; one whose listeners are all
+  // invalid still reports each listener's own attachment, as the spec's attachedRoutes semantics ask.
+  if (accepted.status !== 'True' && accepted.reason !== 'ListenersNotValid') {
+    for (const l of state.listeners) {
+      l.attachable = false;
+      l.programmed = false;
+      l.conditions[1] = cond('Programmed', false, 'Invalid', 'Gateway is not accepted');
+    }
+  }
+  return state;
+}
+
+type AddressResolution = { kind: 'assigned'; value: string } | { kind: 'none' } | { kind: 'unsupported'; message: string };
+
+function resolveAddress(gateway: Gateway, options: GatewayAddressOptions): AddressResolution {
+  for (const a of gateway.spec?.addresses ?? []) {
+    const type = a.type ?? 'IPAddress';
+    if (type !== 'IPAddress') return { kind: 'unsupported', message: `address type ${JSON.stringify(type)} is not supported` };
+  }
+  const fromSpec = (gateway.spec?.addresses ?? []).find((a) => a.value)?.value;
+  const value = fromSpec ?? options.gatewayAddresses?.[`${namespaceOf(gateway)}/${nameOf(gateway)}`] ?? options.defaultAddress;
+  return value ? { kind: 'assigned', value } : { kind: 'none' };
+}
+
+function isKnownProtocol(protocol: string): boolean {
+  return ['HTTP', 'HTTPS', 'TLS', 'TCP', 'UDP'].includes(protocol);
+}
+
+/** Listeners on one port must share a transport: HTTP, HTTPS, TLS and TCP all claim the TCP port. */
+function transportOf(protocol: string): string {
+  return protocol === 'UDP' ? 'UDP' : protocol === 'HTTP' ? 'HTTP' : protocol === 'TCP' ? 'TCP' : 'TLS';
+}
+
+function conflictMessage(reason: string, port: number): string {
+  return reason === 'ProtocolConflict'
+    ? `another listener on port ${port} uses an incompatible protocol`
+    : `another listener on port ${port} uses the same protocol and hostname`;
+}
+
+/** Problems with a TLS listener's certificateRefs, reported in ResolvedRefs. */
+function certificateRefProblem(
+  index: ResourceIndex,
+  gateway: GatewayState,
+  listener: Listener,
+): { reason: string; message: string } | undefined {
+  if (listener.tls?.mode === 'Passthrough') return undefined;
+  const refs = listener.tls?.certificateRefs ?? [];
+  if (refs.length === 0) return { reason: 'InvalidCertificateRef', message: 'listener has no certificateRefs' };
+  for (const ref of refs) {
+    const problem = checkCertificateRef(index, gateway, ref);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+function checkCertificateRef(index: ResourceIndex, gateway: GatewayState, ref: SecretObjectReference): { reason: string; message: string } | undefined {
+  const group = ref.group ?? '';
+  const kind = ref.kind ?? 'Secret';
+  const namespace = ref.namespace ?? gateway.namespace;
+  const name = ref.name ?? '';
+  if (group !== '' || kind !== 'Secret') {
+    return { reason: 'InvalidCertificateRef', message: `certificateRef ${group}/${kind} ${name} is not a core Secret` };
+  }
+  if (
+    !isReferenceAllowed(
+      index,
+      { group: GATEWAY_API_GROUP, kind: 'Gateway', namespace: gateway.namespace },
+      { group: '', kind: 'Secret', namespace, name },
+    )
+  ) {
+    return { reason: 'RefNotPermitted', message: `certificateRef to Secret ${namespace}/${name} is not permitted by any ReferenceGrant` };
+  }
+  const secret = index.secret(namespace, name);
+  if (!secret) return { reason: 'InvalidCertificateRef', message: `Secret ${namespace}/${name} does not exist` };
+  // stringData wins over data for the same key, as on read from the API server.
+  const value = (k: string): string =>
+    secret.stringData?.[k] ?? (secret.data?.[k] ? Buffer.from(secret.data[k], 'base64').toString('utf8') : '');
+  const cert = value('tls.crt');
+  const key = value('tls.key');
+  if (!cert.includes('-----BEGIN CERTIFICATE-----') || !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key)) {
+    return { reason: 'InvalidCertificateRef', message: `Secret ${namespace}/${name} does not hold a PEM certificate and private key` };
+  }
+  return undefined;
+}

@@ -1,0 +1,146 @@
+/**
+ * The route IR: the contract between Kubernetes-shaped input (Gateway API today, Ingress and mesh
+ * routes later) and proxy-shaped output (Envoy xDS). It keeps Gateway API semantics (segment-aware
+ * prefixes, prefix replacement, redirect port rules already resolved) and leaves Envoy encoding
+ * choices to the renderer.
+ */
+
+export interface RouteIR {
+  /** One entry per bound socket (Gateway address + port), sorted by name. */
+  listeners: IrListener[];
+  /** Every upstream referenced by a route, sorted by name. */
+  clusters: IrCluster[];
+}
+
+export interface IrListener {
+  /** `<gateway namespace>/<gateway name>/<port>`; also the route configuration name. */
+  name: string;
+  gateway: { namespace: string; name: string };
+  address: string;
+  port: number;
+  /** Sorted by hostname. */
+  virtualHosts: IrVirtualHost[];
+}
+
+export interface IrVirtualHost {
+  name: string;
+  /** Exact host, `*.suffix` wildcard (one or more labels) or `*` for any host. */
+  hostname: string;
+  /** In match precedence order: the first matching route wins. */
+  routes: IrRoute[];
+}
+
+export type IrRouteKind = 'HTTPRoute' | 'GRPCRoute';
+
+export interface IrRouteSource {
+  kind: IrRouteKind;
+  namespace: string;
+  name: string;
+  ruleIndex: number;
+  matchIndex: number;
+}
+
+export interface IrRoute {
+  /** `<kind>/<namespace>/<name>/rule/<i>/match/<j>` */
+  name: string;
+  source: IrRouteSource;
+  /** Used only for precedence ordering between routes (oldest first). */
+  creationTimestamp: string;
+  match: IrRouteMatch;
+  requestHeaders?: IrHeaderMutation;
+  responseHeaders?: IrHeaderMutation;
+  action: IrRouteAction;
+}
+
+export type IrPathMatch =
+  | { type: 'Exact'; value: string }
+  /** Segment-aware prefix with trailing slashes removed ("/" matches everything). */
+  | { type: 'PathPrefix'; value: string }
+  | { type: 'RegularExpression'; value: string };
+
+export interface IrValueMatch {
+  /** Header names are lower-cased; query parameter names keep their case. */
+  name: string;
+  type: 'Exact' | 'RegularExpression';
+  value: string;
+}
+
+export interface IrRouteMatch {
+  path: IrPathMatch;
+  headers: IrValueMatch[];
+  queryParams: IrValueMatch[];
+  method?: string;
+}
+
+export interface IrHeaderMutation {
+  set: Array<{ name: string; value: string }>;
+  add: Array<{ name: string; value: string }>;
+  remove: string[];
+}
+
+export type IrPathModifier =
+  | { type: 'ReplaceFullPath'; replacement: string }
+  /** `prefix` is the matched PathPrefix (normalised), replaced segment-wise by `replacement`. */
+  | { type: 'ReplacePrefixMatch'; prefix: string; replacement: string };
+
+export type IrRouteAction = IrForwardAction | IrRedirectAction | IrDirectResponseAction;
+
+export interface IrForwardAction {
+  kind: 'forward';
+  /** Traffic shares with weight > 0; at least one is valid (otherwise the action is a direct response). */
+  backends: IrBackendShare[];
+  /** Whole-request timeout as an Envoy duration ("0s" disables it). */
+  timeout?: string;
+  /** Per upstream attempt timeout as an Envoy duration. */
+  perTryTimeout?: string;
+  hostRewrite?: string;
+  pathRewrite?: IrPathModifier;
+  mirrors: IrMirror[];
+}
+
+export type IrBackendShare =
+  | {
+      kind: 'cluster';
+      cluster: string;
+      weight: number;
+      requestHeaders?: IrHeaderMutation;
+      responseHeaders?: IrHeaderMutation;
+    }
+  /** A share of traffic for a backend that could not be resolved; the spec requires a 500 for it. */
+  | { kind: 'invalid'; weight: number };
+
+export interface IrMirror {
+  cluster: string;
+  /** Fraction of requests mirrored, in parts per million (1000000 = all). */
+  partsPerMillion: number;
+}
+
+export interface IrRedirectAction {
+  kind: 'redirect';
+  scheme?: string;
+  hostname?: string;
+  /** Already resolved per the spec's port rules; a well-known port for the final scheme may be omitted. */
+  port: number;
+  path?: IrPathModifier;
+  statusCode: number;
+}
+
+export interface IrDirectResponseAction {
+  kind: 'directResponse';
+  status: number;
+  body: string;
+}
+
+export interface IrCluster {
+  /** `<namespace>/<service>/<port>`, with `/h2c` appended when HTTP/2 is forced by a GRPCRoute. */
+  name: string;
+  service: { namespace: string; name: string; port: number };
+  protocol: 'HTTP1' | 'HTTP2';
+  /** Ready endpoints, sorted by address then port. */
+  endpoints: IrEndpoint[];
+}
+
+export interface IrEndpoint {
+  address: string;
+  port: number;
+}

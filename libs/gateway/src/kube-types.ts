@@ -1,0 +1,35 @@
+/**
+ * The Kubernetes and Gateway API object types the translator reads, from the generated API libraries.
+ * Translation still treats every field defensively (objects may skip defaulting): a missing field
+ * gives a clear status or the spec's default, never a crash.
+ */
+export type { Condition, EndpointSlice, KubeObject, Namespace, Secret, Service, ServicePort } from '@tendril/api-k8s';
+export type {
+  BackendObjectReference,
+  Gateway,
+  GatewayClass,
+  GRPCBackendRef,
+  GRPCHeaderMatch,
+  GRPCMethodMatch,
+  GRPCRoute,
+  GRPCRouteFilter,
+  GRPCRouteRule,
+  HTTPBackendRef,
+  HTTPHeaderFilter,
+  HTTPHeaderMatch,
+  HTTPPathModifier,
+  HTTPQueryParamMatch,
+  HTTPRequestMirrorFilter,
+  HTTPRoute,
+  HTTPRouteFilter,
+  HTTPRouteMatch,
+  HTTPRouteRule,
+  LabelSelector,
+  Listener,
+  ParentReference,
+  ReferenceGrant,
+  RouteParentStatus,
+  SecretObjectReference,
+} from '@tendril/api-gateway';
+
+export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';

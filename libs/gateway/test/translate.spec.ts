@@ -1,0 +1,116 @@
+import type { KubeObject } from '@tendril/api-k8s';
+import { translate, type TranslateResult } from '../src';
+import { CONTROLLER_NAME, NOW } from './golden';
+
+const gatewayClass = {
+  apiVersion: 'gateway.networking.k8s.io/v1',
+  kind: 'GatewayClass',
+  metadata: { name: 'tendril', generation: 1 },
+  spec: { controllerName: CONTROLLER_NAME },
+};
+const gateway = {
+  apiVersion: 'gateway.networking.k8s.io/v1',
+  kind: 'Gateway',
+  metadata: { name: 'gw', namespace: 'infra', generation: 1 },
+  spec: { gatewayClassName: 'tendril', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] },
+};
+const service = {
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: { name: 'svc', namespace: 'infra' },
+  spec: { ports: [{ name: 'web', port: 80 }] },
+};
+const slice = {
+  apiVersion: 'discovery.k8s.io/v1',
+  kind: 'EndpointSlice',
+  metadata: { name: 'svc-1', namespace: 'infra', labels: { 'kubernetes.io/service-name': 'svc' } },
+  addressType: 'IPv4',
+  ports: [{ name: 'web', port: 8080 }],
+  endpoints: [{ addresses: ['10.0.0.1'] }],
+};
+const route = (name: string, extra: Record<string, unknown> = {}): KubeObject => ({
+  apiVersion: 'gateway.networking.k8s.io/v1',
+  kind: 'HTTPRoute',
+  metadata: { name, namespace: 'infra', generation: 1 },
+  spec: { parentRefs: [{ name: 'gw' }], rules: [{ backendRefs: [{ name: 'svc', port: 80 }] }], ...extra },
+});
+
+function run(resources: unknown[]): TranslateResult {
+  return translate({ resources: resources as KubeObject[], controllerName: CONTROLLER_NAME, now: NOW, options: { defaultAddress: '127.0.0.1' } });
+}
+
+describe('translate', () => {
+  it('produces an IR with listeners, virtual hosts, ordered routes and clusters with endpoints', () => {
+    const { ir } = run([gatewayClass, gateway, service, slice, route('app', { hostnames: ['app.example.com'] })]);
+    expect(ir.listeners).toHaveLength(1);
+    const [listener] = ir.listeners;
+    expect(listener).toMatchObject({ name: 'infra/gw/80', address: '127.0.0.1', port: 80, gateway: { namespace: 'infra', name: 'gw' } });
+    expect(listener.virtualHosts.map((v) => v.hostname)).toEqual(['app.example.com']);
+    expect(listener.virtualHosts[0].routes[0]).toMatchObject({
+      source: { kind: 'HTTPRoute', namespace: 'infra', name: 'app', ruleIndex: 0, matchIndex: 0 },
+      match: { path: { type: 'PathPrefix', value: '/' }, headers: [], queryParams: [] },
+      action: { kind: 'forward', backends: [{ kind: 'cluster', cluster: 'infra/svc/80', weight: 1 }], mirrors: [] },
+    });
+    expect(ir.clusters).toEqual([
+      { name: 'infra/svc/80', service: { namespace: 'infra', name: 'svc', port: 80 }, protocol: 'HTTP1', endpoints: [{ address: '10.0.0.1', port: 8080 }] },
+    ]);
+  });
+
+  it('gives the same output regardless of the order resources arrive in', () => {
+    const resources = [gatewayClass, gateway, service, slice, route('a'), route('b', { hostnames: ['b.example.com'] })];
+    const forward = run(resources);
+    const backward = run([...resources].reverse());
+    expect(JSON.stringify(backward)).toBe(JSON.stringify(forward));
+  });
+
+  it('changes nothing but the routes when a backend gains an endpoint', () => {
+    const before = run([gatewayClass, gateway, service, slice, route('app')]);
+    const after = run([gatewayClass, gateway, service, { ...slice, endpoints: [...slice.endpoints, { addresses: ['10.0.0.2'] }] }, route('app')]);
+    expect(after.envoy.listeners).toEqual(before.envoy.listeners);
+    expect(after.envoy.routes).toEqual(before.envoy.routes);
+    expect(after.envoy.clusters).toEqual(before.envoy.clusters);
+    expect(after.envoy.endpoints).not.toEqual(before.envoy.endpoints);
+  });
+
+  it('does not emit clusters for Services no served route uses', () => {
+    const unattached = { ...route('elsewhere'), spec: { parentRefs: [{ name: 'missing' }], rules: [{ backendRefs: [{ name: 'svc', port: 80 }] }] } };
+    const { envoy, statuses } = run([gatewayClass, gateway, service, slice, unattached]);
+    expect(envoy.clusters).toEqual([]);
+    expect(statuses.map((s) => s.kind)).toEqual(['GatewayClass', 'Gateway']);
+  });
+
+  it('survives objects missing spec, metadata fields or lists without throwing', () => {
+    const broken = [
+      gatewayClass,
+      { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'no-spec', namespace: 'infra' } },
+      { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'bare', namespace: 'infra' }, spec: { gatewayClassName: 'tendril' } },
+      { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'bare', namespace: 'infra' } },
+      { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: {} },
+      { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 's', namespace: 'infra', labels: { 'kubernetes.io/service-name': 'svc' } } },
+      service,
+      { ...route('odd'), spec: { parentRefs: [{ name: 'gw' }], rules: [{ matches: [{}], backendRefs: [{ name: 'svc' }] }, {}] } },
+      gateway,
+      null,
+      42,
+    ];
+    const result = run(broken);
+    const odd = result.statuses.find((s) => s.name === 'odd');
+    expect(odd?.status).toMatchObject({
+      parents: [{ conditions: [{ type: 'Accepted', status: 'True' }, { type: 'ResolvedRefs', status: 'False', reason: 'BackendNotFound' }] }],
+    });
+    // A Gateway without spec names no class of ours; one without listeners has nothing to accept.
+    expect(result.statuses.some((s) => s.name === 'no-spec')).toBe(false);
+    expect(result.statuses.find((s) => s.kind === 'Gateway' && s.name === 'bare')?.status).toMatchObject({
+      conditions: [{ type: 'Accepted', status: 'False', reason: 'ListenersNotValid' }, { type: 'Programmed', status: 'False' }],
+      listeners: [],
+    });
+  });
+
+  it.each([
+    [{ resources: 'nope', controllerName: CONTROLLER_NAME, now: NOW }, /input\.resources must be an array/],
+    [{ resources: [], controllerName: '', now: NOW }, /controllerName must be a non-empty string/],
+    [{ resources: [], controllerName: CONTROLLER_NAME, now: 'yesterday' }, /input\.now must be an RFC 3339 timestamp, got "yesterday"/],
+  ])('rejects malformed input with a clear error (%#)', (input, message) => {
+    expect(() => translate(input as never)).toThrow(message);
+  });
+});

@@ -1,0 +1,5 @@
+module.exports = {
+  displayName: 'node-proxy',
+  preset: '../../jest.preset.js',
+  rootDir: '.',
+};

@@ -1,0 +1,36 @@
+import type { envoy } from '@tendril/api-envoy';
+
+export type Listener = envoy.config.listener.v3.Listener;
+export type RouteConfiguration = envoy.config.route.v3.RouteConfiguration;
+export type Cluster = envoy.config.cluster.v3.Cluster;
+export type ClusterLoadAssignment = envoy.config.endpoint.v3.ClusterLoadAssignment;
+export type HttpConnectionManager = envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
+
+/** Everything the proxy serves, as the xDS client has received it (Envoy JSON form). */
+export interface ProxyConfig {
+  listeners: Listener[];
+  routes: RouteConfiguration[];
+  clusters: Cluster[];
+  endpoints: ClusterLoadAssignment[];
+}
+
+export type ResourceKind = 'Listener' | 'RouteConfiguration' | 'Cluster' | 'ClusterLoadAssignment';
+
+/** Why the proxy cannot serve a resource; the xDS client puts `message` into the NACK's error_detail. */
+export interface ConfigError {
+  kind: ResourceKind;
+  /** The resource's name, or `#<index>` when it has none. */
+  resource: string;
+  message: string;
+}
+
+export function formatConfigError(error: ConfigError): string {
+  return `${error.kind} ${JSON.stringify(error.resource)}: ${error.message}`;
+}
+
+export const HCM_FILTER_NAME = 'envoy.filters.network.http_connection_manager';
+export const HCM_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+export const ROUTER_FILTER_NAME = 'envoy.filters.http.router';
+export const ROUTER_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
+export const UPSTREAM_HTTP_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+export const UPSTREAM_HTTP_OPTIONS_TYPE_URL = 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';

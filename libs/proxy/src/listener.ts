@@ -1,0 +1,136 @@
+import * as http from 'node:http';
+import * as http2 from 'node:http2';
+import * as net from 'node:net';
+import type { ProxyLogger } from './logger';
+import type { DownstreamRequest, DownstreamResponse, ListenerRoutes } from './router';
+
+/** The HTTP/2 client connection preface; anything else on the wire is HTTP/1.x. */
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+export type RequestHandler = (req: DownstreamRequest, res: DownstreamResponse, routes: ListenerRoutes) => void;
+
+/**
+ * One bound listener socket serving HTTP/1.1 and h2c (prior knowledge) on the same port: the
+ * first bytes of each connection decide which of node's two HTTP servers takes it (node's
+ * cleartext HTTP/2 server cannot fall back to HTTP/1.1 by itself).
+ */
+export class HttpListener {
+  /** Replaced when the Listener resource changes; requests read it on arrival. */
+  routes: ListenerRoutes;
+  private readonly server: net.Server;
+  private readonly http1: http.Server;
+  private readonly http2: http2.Http2Server;
+  private readonly sockets = new Set<net.Socket>();
+  private readonly http1Active = new Map<net.Socket, number>();
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private readonly http2Sockets = new Set<net.Socket>();
+  private draining = false;
+  private boundPort = 0;
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    routes: ListenerRoutes,
+    private readonly handler: RequestHandler,
+    private readonly logger: ProxyLogger,
+  ) {
+    this.routes = routes;
+    // Envoy has no whole-request deadline by default; the route timeout governs upstream time.
+    this.http1 = http.createServer({ requestTimeout: 0 }, (req, res) => this.onHttp1Request(req, res));
+    this.http2 = http2.createServer({}, (req, res) => this.handler(req, res, this.routes));
+    this.http2.on('session', (session) => {
+      this.sessions.add(session);
+      session.once('close', () => this.sessions.delete(session));
+      if (this.draining) session.close();
+    });
+    this.http2.on('sessionError', (err) => this.logger.debug({ err, listener: this.routes.listenerName }, 'downstream HTTP/2 session error'));
+    this.server = net.createServer((socket) => this.onConnection(socket));
+  }
+
+  /** The port actually bound (differs from `port` when that is 0). */
+  get localPort(): number {
+    return this.boundPort;
+  }
+
+  /** Rejects with the bind error (EADDRINUSE, EADDRNOTAVAIL, EACCES). */
+  bind(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.server.once('error', onError);
+      this.server.listen({ host: this.host, port: this.port, exclusive: true }, () => {
+        this.server.off('error', onError);
+        this.server.on('error', (err) => this.logger.error({ err, listener: this.routes.listenerName }, 'listener socket error'));
+        this.boundPort = (this.server.address() as net.AddressInfo).port;
+        resolve(this.boundPort);
+      });
+    });
+  }
+
+  private onConnection(socket: net.Socket): void {
+    if (this.draining) {
+      socket.destroy();
+      return;
+    }
+    this.sockets.add(socket);
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      this.http1Active.delete(socket);
+      this.http2Sockets.delete(socket);
+    });
+    socket.on('error', () => undefined);
+    socket.setNoDelay(true);
+    let seen: Buffer | undefined;
+    const onData = (chunk: Buffer): void => {
+      seen = seen ? Buffer.concat([seen, chunk]) : chunk;
+      const compared = Math.min(seen.length, H2_PREFACE.length);
+      const isHttp2 = seen.subarray(0, compared).equals(H2_PREFACE.subarray(0, compared));
+      if (isHttp2 && compared < H2_PREFACE.length) return; // need more bytes to decide
+      socket.off('data', onData);
+      socket.pause();
+      socket.unshift(seen);
+      if (isHttp2) {
+        // The HTTP/2 session reads the unshifted bytes itself when it takes the socket.
+        this.http2Sockets.add(socket);
+        this.http2.emit('connection', socket);
+      } else {
+        this.http1Active.set(socket, 0);
+        this.http1.emit('connection', socket);
+        socket.resume();
+      }
+    };
+    socket.on('data', onData);
+  }
+
+  private onHttp1Request(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const socket = req.socket;
+    this.http1Active.set(socket, (this.http1Active.get(socket) ?? 0) + 1);
+    // While draining, each response closes its connection ("Connection: close").
+    if (this.draining) res.shouldKeepAlive = false;
+    res.once('close', () => {
+      const active = (this.http1Active.get(socket) ?? 1) - 1;
+      this.http1Active.set(socket, active);
+      if (this.draining && active === 0) socket.end();
+    });
+    this.handler(req, res, this.routes);
+  }
+
+  /**
+   * Stops accepting connections, lets in-flight requests finish (HTTP/2 sessions get GOAWAY, HTTP/1
+   * connections close after their current response), and force-closes what remains after `timeoutMs`.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const session of this.sessions) session.close();
+    for (const socket of this.sockets) {
+      const active = this.http1Active.get(socket);
+      // Idle HTTP/1 connections and connections that never sent a byte close now.
+      if (active === 0 || (active === undefined && !this.http2Sockets.has(socket))) socket.end();
+    }
+    const deadline = setTimeout(() => {
+      for (const socket of this.sockets) socket.destroy();
+    }, timeoutMs);
+    await serverClosed;
+    clearTimeout(deadline);
+  }
+}

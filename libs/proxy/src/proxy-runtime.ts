@@ -1,0 +1,182 @@
+import * as net from 'node:net';
+import { stdoutAccessLog, type AccessLogSink } from './access-log';
+import { compileConfig, type ListenerSpec } from './compile-config';
+import type { ConfigError, ProxyConfig } from './config';
+import { HttpListener } from './listener';
+import { silentLogger, type ProxyLogger } from './logger';
+import { Router, type DownstreamRequest, type DownstreamResponse, type ListenerRoutes, type RoutingState } from './router';
+import { ClusterManager } from './upstream/cluster-manager';
+
+export interface ProxyRuntimeOptions {
+  logger?: ProxyLogger;
+  /** Receives one entry per request; defaults to a JSON line on stdout. */
+  accessLog?: AccessLogSink;
+  /** How long a removed listener (or close()) waits for in-flight requests before cutting them. Default 30s. */
+  drainTimeoutMs?: number;
+}
+
+export interface BoundListener {
+  name: string;
+  address: string;
+  /** The port actually bound: differs from the Listener's port_value when that is 0. */
+  port: number;
+}
+
+export interface ApplyResult {
+  /** False when the config was rejected; the previous config keeps serving. */
+  accepted: boolean;
+  errors: ConfigError[];
+  /** The listeners serving after this call. */
+  listeners: BoundListener[];
+}
+
+/** Listeners on a fixed port are identified by address so a renamed Listener keeps its socket. */
+function listenerKey(spec: ListenerSpec): string {
+  return spec.port === 0 ? `${spec.host}:0/${spec.name}` : `${spec.host}:${spec.port}`;
+}
+
+function routesOf(spec: ListenerSpec): ListenerRoutes {
+  return { listenerName: spec.name, routeConfigName: spec.routeConfigName, inlineRouteTable: spec.inlineRouteTable, appendXff: spec.appendXff };
+}
+
+function describeBindError(spec: ListenerSpec, err: unknown): ConfigError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const reason =
+    code === 'EADDRINUSE'
+      ? 'address already in use'
+      : code === 'EADDRNOTAVAIL'
+        ? 'address not available on this host'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : (err as Error).message;
+  return { kind: 'Listener', resource: spec.name, message: `cannot bind ${spec.host}:${spec.port}: ${reason}` };
+}
+
+function probeBind(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
+/**
+ * tendril-proxy's data plane: serves the Envoy Listener / RouteConfiguration / Cluster /
+ * ClusterLoadAssignment resources it is given. apply() is all-or-nothing: a config that cannot be
+ * served (including a listener address that cannot be bound) is rejected and the previous one
+ * keeps serving. Updates never drop in-flight requests.
+ */
+export class ProxyRuntime {
+  private readonly logger: ProxyLogger;
+  private readonly drainTimeoutMs: number;
+  private readonly router: Router;
+  private readonly clusterManager = new ClusterManager();
+  private readonly listeners = new Map<string, HttpListener>();
+  private readonly drains = new Set<Promise<void>>();
+  private state: RoutingState = { routeTables: new Map(), clusters: new Map() };
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(options: ProxyRuntimeOptions = {}) {
+    this.logger = options.logger ?? silentLogger;
+    this.drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
+    this.router = new Router(() => this.state, options.accessLog ?? stdoutAccessLog, this.logger);
+  }
+
+  /** Applies a full config (state of the world). Calls are serialized. */
+  apply(config: ProxyConfig): Promise<ApplyResult> {
+    const run = this.queue.then(() => this.applyNow(config));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** validateConfig() plus a check that listener addresses this runtime does not hold yet can be bound. */
+  validate(config: ProxyConfig): Promise<ConfigError[]> {
+    const run = this.queue.then(async () => {
+      const { compiled, errors } = compileConfig(config);
+      if (!compiled) return errors;
+      const bindErrors: ConfigError[] = [];
+      await Promise.all(
+        compiled.listeners
+          .filter((spec) => spec.port !== 0 && !this.listeners.has(listenerKey(spec)))
+          .map((spec) => probeBind(spec.host, spec.port).catch((err: unknown) => void bindErrors.push(describeBindError(spec, err)))),
+      );
+      return bindErrors;
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The listeners currently serving. */
+  boundListeners(): BoundListener[] {
+    return [...this.listeners.values()].map((listener) => ({ name: listener.routes.listenerName, address: listener.host, port: listener.localPort }));
+  }
+
+  private async applyNow(config: ProxyConfig): Promise<ApplyResult> {
+    if (this.closed) throw new Error('ProxyRuntime is closed');
+    const { compiled, errors } = compileConfig(config);
+    if (!compiled) {
+      this.logger.warn({ errors }, 'config rejected');
+      return { accepted: false, errors, listeners: this.boundListeners() };
+    }
+    const desired = new Map(compiled.listeners.map((spec) => [listenerKey(spec), spec] as const));
+    const handle = (req: DownstreamRequest, res: DownstreamResponse, routes: ListenerRoutes): void => this.router.handle(req, res, routes);
+    const added: [string, HttpListener][] = [];
+    const bindErrors: ConfigError[] = [];
+    await Promise.all(
+      [...desired]
+        .filter(([key]) => !this.listeners.has(key))
+        .map(async ([key, spec]) => {
+          const listener = new HttpListener(spec.host, spec.port, routesOf(spec), handle, this.logger);
+          try {
+            await listener.bind();
+            added.push([key, listener]);
+          } catch (err) {
+            bindErrors.push(describeBindError(spec, err));
+          }
+        }),
+    );
+    if (bindErrors.length > 0) {
+      await Promise.all(added.map(([, listener]) => listener.drain(0)));
+      this.logger.warn({ errors: bindErrors }, 'config rejected');
+      return { accepted: false, errors: bindErrors, listeners: this.boundListeners() };
+    }
+
+    // Commit: from here on new requests see the new routes and clusters; in-flight ones keep theirs.
+    this.state = { routeTables: compiled.routeTables, clusters: this.clusterManager.activate(compiled.clusters) };
+    for (const [key, listener] of this.listeners) {
+      const spec = desired.get(key);
+      if (spec) {
+        listener.routes = routesOf(spec);
+      } else {
+        this.listeners.delete(key);
+        this.drainInBackground(listener);
+      }
+    }
+    for (const [key, listener] of added) this.listeners.set(key, listener);
+    this.logger.info(
+      { listeners: compiled.listeners.length, routes: compiled.routeTables.size, clusters: compiled.clusters.length },
+      'config applied',
+    );
+    return { accepted: true, errors: [], listeners: this.boundListeners() };
+  }
+
+  private drainInBackground(listener: HttpListener): void {
+    const drain = listener
+      .drain(this.drainTimeoutMs)
+      .catch((err: unknown) => this.logger.error({ err, listener: listener.routes.listenerName }, 'listener drain failed'))
+      .finally(() => this.drains.delete(drain));
+    this.drains.add(drain);
+  }
+
+  /** Stops all listeners (draining in-flight requests) and closes upstream connections. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue;
+    for (const listener of this.listeners.values()) this.drainInBackground(listener);
+    this.listeners.clear();
+    await Promise.all([...this.drains]);
+    await this.clusterManager.close();
+  }
+}

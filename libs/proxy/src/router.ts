@@ -1,0 +1,429 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import * as http2 from 'node:http2';
+import { performance } from 'node:perf_hooks';
+import { PassThrough, Transform, type TransformCallback } from 'node:stream';
+import type { AccessLogSink, ResponseFlag } from './access-log';
+import type { ProxyLogger } from './logger';
+import { applyHeaderMutation, applyHeaderMutations, type HeaderBag, type HeaderMutation } from './routing/header-mutation';
+import { redirectLocation, rewritePath } from './routing/path-rewrite';
+import { RequestView } from './routing/request-view';
+import type { CompiledRoute, CompiledRouteTable, ForwardAction, WeightedTarget } from './routing/route-table';
+import type { UpstreamCluster, UpstreamEndpoint } from './upstream/cluster';
+import { UpstreamResetError, type UpstreamExchange, type UpstreamResponse } from './upstream/types';
+
+export type DownstreamRequest = IncomingMessage | http2.Http2ServerRequest;
+export type DownstreamResponse = ServerResponse | http2.Http2ServerResponse;
+
+/** What one listener serves; replaced (not mutated) when its Listener resource changes. */
+export interface ListenerRoutes {
+  listenerName: string;
+  /** RDS name, looked up per request so a route update applies to the next request. */
+  routeConfigName: string | undefined;
+  /** HCM route_config given inline instead of through RDS. */
+  inlineRouteTable: CompiledRouteTable | undefined;
+  /** Append the client address to x-forwarded-for (off with HCM skip_xff_append). */
+  appendXff: boolean;
+}
+
+/** The routing state of one applied config; swapped atomically, read once per request. */
+export interface RoutingState {
+  routeTables: ReadonlyMap<string, CompiledRouteTable>;
+  clusters: ReadonlyMap<string, UpstreamCluster>;
+}
+
+/** Hop-by-hop request headers Envoy does not forward (te is kept when it is "trailers", for gRPC). */
+const REQUEST_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'expect', 'http2-settings', 'host']);
+/** Hop-by-hop response headers; node's HTTP/2 server also refuses them. */
+const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'http2-settings']);
+
+/** A mirror copy of the body is dropped rather than let a slow shadow upstream hold memory. */
+const MIRROR_BUFFER_LIMIT = 1 << 20;
+
+/** Counts request body bytes and feeds mirror copies as the body streams to the primary upstream. */
+class RequestBodyTap extends Transform {
+  bytes = 0;
+  readonly copies: PassThrough[] = [];
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    for (const copy of this.copies) {
+      if (copy.destroyed) continue;
+      if (copy.writableLength > MIRROR_BUFFER_LIMIT) copy.destroy();
+      else copy.write(chunk);
+    }
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    for (const copy of this.copies) if (!copy.destroyed) copy.end();
+    callback();
+  }
+}
+
+/** Envoy's shadow host: "-shadow" goes before the port. */
+function shadowAuthority(authority: string): string {
+  const colon = authority.indexOf(':');
+  if (colon === -1 || colon !== authority.lastIndexOf(':')) return `${authority}-shadow`;
+  return `${authority.slice(0, colon)}-shadow${authority.slice(colon)}`;
+}
+
+function requestHasBody(req: DownstreamRequest, isHttp2: boolean): boolean {
+  if (isHttp2) return !(req as http2.Http2ServerRequest).stream.endAfterHeaders;
+  const headers = req.headers;
+  if (headers['transfer-encoding'] !== undefined) return true;
+  const length = headers['content-length'];
+  return length !== undefined && length !== '0';
+}
+
+/** Names listed in a Connection header are hop-by-hop for this message too. */
+function connectionNominated(value: string | string[] | undefined): string[] {
+  if (value === undefined) return [];
+  const list = Array.isArray(value) ? value.join(',') : value;
+  return list
+    .split(',')
+    .map((token) => token.trim().toLowerCase())
+    .filter((token) => token !== '' && token !== 'close' && token !== 'keep-alive');
+}
+
+/** The router filter plus the HTTP connection manager's request handling, one instance per proxy. */
+export class Router {
+  constructor(
+    private readonly state: () => RoutingState,
+    private readonly accessLog: AccessLogSink,
+    private readonly logger: ProxyLogger,
+  ) {}
+
+  handle(req: DownstreamRequest, res: DownstreamResponse, routes: ListenerRoutes): void {
+    new Exchange(req, res, routes, this.state(), this.accessLog, this.logger).run();
+  }
+}
+
+/** One downstream request from arrival to its access log line. */
+class Exchange {
+  private readonly startMs = Date.now();
+  private readonly startTick = performance.now();
+  private readonly isHttp2: boolean;
+  private readonly authority: string;
+  private readonly path: string;
+  private requestId: string | null;
+  private status = 0;
+  private flag: ResponseFlag | undefined;
+  private routeName: string | null = null;
+  private clusterName: string | null = null;
+  private endpoint: UpstreamEndpoint | undefined;
+  private upstream: UpstreamExchange | undefined;
+  private tap: RequestBodyTap | undefined;
+  private bytesSent = 0;
+  /** A response (upstream or local) has started; later events must not send another. */
+  private responding = false;
+  private timers: NodeJS.Timeout[] = [];
+  private logged = false;
+  private finished = false;
+
+  constructor(
+    private readonly req: DownstreamRequest,
+    private readonly res: DownstreamResponse,
+    private readonly routes: ListenerRoutes,
+    private readonly state: RoutingState,
+    private readonly accessLog: AccessLogSink,
+    private readonly logger: ProxyLogger,
+  ) {
+    this.isHttp2 = req.httpVersionMajor === 2;
+    const headers = req.headers;
+    this.authority = (this.isHttp2 ? (headers[':authority'] as string | undefined) : undefined) ?? headers.host ?? '';
+    this.path = req.url ?? '/';
+    const requestId = headers['x-request-id'];
+    this.requestId = typeof requestId === 'string' && requestId !== '' ? requestId : null;
+  }
+
+  run(): void {
+    this.res.once('finish', () => {
+      this.finished = true;
+    });
+    this.res.once('close', () => this.onDownstreamClose());
+    const table = this.routes.inlineRouteTable ?? (this.routes.routeConfigName !== undefined ? this.state.routeTables.get(this.routes.routeConfigName) : undefined);
+    const scheme = this.isHttp2 ? ((this.req.headers[':scheme'] as string | undefined) ?? 'http') : 'http';
+    const view = new RequestView(this.req.method ?? 'GET', this.authority, this.path, scheme, this.req.headers);
+    const route = table?.selectVirtualHost(this.authority)?.match(view);
+    if (route === undefined) return this.localReply(404, undefined, 'NR', []);
+    this.routeName = route.name || null;
+    const action = route.action;
+    switch (action.kind) {
+      case 'direct':
+        return this.localReply(action.status, action.body, undefined, route.responseMutations);
+      case 'redirect': {
+        const forwardedProto = (this.req.headers['x-forwarded-proto'] as string | undefined) ?? scheme;
+        const location = redirectLocation(action, view, route.rewrittenLength(view.pathOnly), forwardedProto);
+        return this.localReply(action.status, undefined, undefined, route.responseMutations, location);
+      }
+      case 'forward':
+        return this.forward(view, route, action);
+    }
+  }
+
+  private forward(view: RequestView, route: CompiledRoute, action: ForwardAction): void {
+    let target: WeightedTarget | undefined;
+    let clusterName = action.cluster;
+    if (action.weighted !== undefined) {
+      const point = Math.random() * action.weighted.totalWeight;
+      target = action.weighted.targets.find((t) => point < t.cumulativeWeight);
+      clusterName = target?.cluster;
+    }
+    this.clusterName = clusterName ?? null;
+    const responseMutations = target?.responseMutation ? [target.responseMutation, ...route.responseMutations] : route.responseMutations;
+    const cluster = clusterName !== undefined ? this.state.clusters.get(clusterName) : undefined;
+    if (cluster === undefined) return this.localReply(action.clusterNotFoundStatus, undefined, 'NC', responseMutations);
+    const endpoint = cluster.pick();
+    if (endpoint === undefined) return this.localReply(503, 'no healthy upstream', 'UH', responseMutations);
+
+    const headers = this.upstreamHeaders(view, action);
+    const path = rewritePath(view, route.rewrittenLength(view.pathOnly), action.prefixRewrite, action.regexRewrite);
+    if (path !== this.path) headers['x-envoy-original-path'] = this.path;
+    if (target?.requestMutation) applyHeaderMutation(headers as HeaderBag, target.requestMutation);
+    applyHeaderMutations(headers as HeaderBag, route.requestMutations);
+    const authority = target?.hostRewrite ?? action.hostRewrite ?? this.authority;
+    const method = this.req.method ?? 'GET';
+
+    const hasBody = requestHasBody(this.req, this.isHttp2);
+    if (hasBody) {
+      this.tap = new RequestBodyTap();
+      this.req.on('error', (err: Error) => this.tap?.destroy(err));
+    }
+    this.mirror(action, method, path, authority, headers);
+    if (this.tap) this.req.pipe(this.tap);
+
+    this.armTimeouts(action, hasBody, responseMutations);
+    this.endpoint = endpoint;
+    endpoint.active++;
+    const exchange = endpoint.pool.send({ method, path, authority, headers, body: this.tap ?? null });
+    this.upstream = exchange;
+    exchange.response.then(
+      (response) => this.onUpstreamResponse(response, responseMutations),
+      (err: unknown) => this.onUpstreamError(err, responseMutations),
+    );
+  }
+
+  private upstreamHeaders(view: RequestView, action: ForwardAction): OutgoingHttpHeaders {
+    const incoming = this.req.headers;
+    const headers: OutgoingHttpHeaders = {};
+    for (const name in incoming) {
+      if (name.charCodeAt(0) === 58 /* : */ || REQUEST_HOP_BY_HOP.has(name)) continue;
+      headers[name] = incoming[name];
+    }
+    if (incoming.connection !== undefined) for (const name of connectionNominated(incoming.connection)) delete headers[name];
+    const te = incoming.te;
+    if (typeof te === 'string' && te.toLowerCase().includes('trailers')) headers.te = 'trailers';
+    if (this.routes.appendXff) {
+      const remote = this.req.socket?.remoteAddress;
+      if (remote) {
+        const existing = headers['x-forwarded-for'];
+        headers['x-forwarded-for'] = existing ? `${String(existing)},${remote}` : remote;
+      }
+    }
+    if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = view.scheme;
+    if (this.requestId === null) this.requestId = randomUUID();
+    headers['x-request-id'] = this.requestId;
+    const expectedTimeout = action.perTryTimeoutMs || action.timeoutMs;
+    if (expectedTimeout > 0) headers['x-envoy-expected-rq-timeout-ms'] = String(Math.round(expectedTimeout));
+    return headers;
+  }
+
+  /** Fire-and-forget copies (Envoy's request mirroring): responses and failures are ignored. */
+  private mirror(action: ForwardAction, method: string, path: string, authority: string, headers: OutgoingHttpHeaders): void {
+    for (const mirror of action.mirrors) {
+      if (mirror.fraction < 1 && Math.random() >= mirror.fraction) continue;
+      const endpoint = this.state.clusters.get(mirror.cluster)?.pick();
+      if (endpoint === undefined) continue;
+      let body: PassThrough | null = null;
+      if (this.tap) {
+        body = new PassThrough();
+        body.on('error', () => undefined);
+        this.tap.copies.push(body);
+      }
+      const exchange = endpoint.pool.send({
+        method,
+        path,
+        authority: mirror.appendShadowSuffix ? shadowAuthority(authority) : authority,
+        headers: { ...headers },
+        body,
+      });
+      const timer = action.timeoutMs > 0 ? setTimeout(() => exchange.abort(), action.timeoutMs).unref() : undefined;
+      exchange.response.then(
+        (response) => {
+          response.body.on('error', () => undefined);
+          response.body.on('close', () => clearTimeout(timer));
+          response.body.resume();
+        },
+        () => clearTimeout(timer),
+      );
+    }
+  }
+
+  private armTimeouts(action: ForwardAction, hasBody: boolean, responseMutations: readonly HeaderMutation[]): void {
+    const onTimeout = (): void => this.onTimeout(responseMutations);
+    if (action.perTryTimeoutMs > 0) this.timers.push(setTimeout(onTimeout, action.perTryTimeoutMs));
+    if (action.timeoutMs > 0) {
+      // Envoy starts the route timeout once the whole request has been received.
+      const arm = (): void => {
+        if (!this.logged) this.timers.push(setTimeout(onTimeout, action.timeoutMs));
+      };
+      if (!hasBody || this.req.readableEnded) arm();
+      else this.req.once('end', arm);
+    }
+  }
+
+  private clearTimers(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.length = 0;
+  }
+
+  private onTimeout(responseMutations: readonly HeaderMutation[]): void {
+    if (this.logged) return;
+    this.clearTimers();
+    this.upstream?.abort();
+    if (!this.responding) {
+      this.localReply(504, 'upstream request timeout', 'UT', responseMutations);
+    } else {
+      this.flag = 'UT';
+      this.resetDownstream();
+    }
+  }
+
+  private onUpstreamError(err: unknown, responseMutations: readonly HeaderMutation[]): void {
+    this.releaseEndpoint();
+    if (this.responding || this.logged) return;
+    const reason = err instanceof UpstreamResetError ? err.reason : 'connection termination';
+    this.logger.debug({ err, upstream: this.endpoint?.address, cluster: this.clusterName }, 'upstream request failed');
+    const flag: ResponseFlag = reason === 'connection failure' ? 'UF' : reason === 'remote reset' ? 'UR' : 'UC';
+    this.localReply(503, `upstream connect error or disconnect/reset before headers. reset reason: ${reason}`, flag, responseMutations);
+  }
+
+  private onUpstreamResponse(response: UpstreamResponse, responseMutations: readonly HeaderMutation[]): void {
+    const body = response.body;
+    if (this.responding || this.logged) {
+      body.on('error', () => undefined);
+      body.destroy();
+      this.releaseEndpoint();
+      return;
+    }
+    this.responding = true;
+    const headers = response.headers as HeaderBag;
+    for (const name in headers) if (RESPONSE_HOP_BY_HOP.has(name)) delete headers[name];
+    applyHeaderMutations(headers, responseMutations);
+    this.status = response.status;
+    const res = this.res;
+    try {
+      (res as ServerResponse).writeHead(response.status, headers as OutgoingHttpHeaders);
+    } catch (err) {
+      this.logger.warn({ err, upstream: this.endpoint?.address }, 'upstream response headers cannot be sent downstream');
+      body.destroy();
+      this.releaseEndpoint();
+      this.flag = 'UR';
+      this.resetDownstream();
+      return;
+    }
+    const onDrain = (): void => {
+      body.resume();
+    };
+    res.on('drain', onDrain);
+    body.on('data', (chunk: Buffer) => {
+      this.bytesSent += chunk.length;
+      if (!(res as ServerResponse).write(chunk)) body.pause();
+    });
+    body.once('end', () => {
+      res.off('drain', onDrain);
+      this.releaseEndpoint();
+      this.clearTimers();
+      const trailers = response.trailers();
+      if (trailers && this.isHttp2 && Object.keys(trailers).length > 0) (res as http2.Http2ServerResponse).addTrailers(trailers as OutgoingHttpHeaders);
+      res.end();
+    });
+    body.once('error', () => {
+      res.off('drain', onDrain);
+      this.releaseEndpoint();
+      if (this.logged) return;
+      this.flag ??= 'UR';
+      this.resetDownstream();
+    });
+  }
+
+  private localReply(status: number, body: string | Buffer | undefined, flag: ResponseFlag | undefined, mutations: readonly HeaderMutation[], location?: string): void {
+    this.clearTimers();
+    this.flag = flag;
+    this.status = status;
+    if (this.responding) return this.resetDownstream();
+    this.responding = true;
+    const payload = typeof body === 'string' ? Buffer.from(body) : body;
+    const headers: HeaderBag = { 'content-length': payload?.length ?? 0 };
+    if (payload && payload.length > 0) headers['content-type'] = 'text/plain';
+    if (location !== undefined) headers.location = location;
+    applyHeaderMutations(headers, mutations);
+    this.bytesSent += payload?.length ?? 0;
+    const res = this.res;
+    try {
+      (res as ServerResponse).writeHead(status, headers as OutgoingHttpHeaders);
+      if (payload) res.end(payload);
+      else res.end();
+    } catch (err) {
+      this.logger.warn({ err }, 'local reply cannot be sent');
+      this.resetDownstream();
+    }
+  }
+
+  private resetDownstream(): void {
+    if (this.isHttp2) {
+      const stream = (this.res as http2.Http2ServerResponse).stream;
+      if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    } else {
+      (this.res as ServerResponse).destroy();
+    }
+  }
+
+  private releaseEndpoint(): void {
+    const endpoint = this.endpoint;
+    if (endpoint && this.upstream) {
+      endpoint.active--;
+      this.upstream = undefined;
+    }
+  }
+
+  private onDownstreamClose(): void {
+    this.clearTimers();
+    if (!this.finished) {
+      // The client went away (or we reset it) before the response completed.
+      this.flag ??= 'DC';
+      if (this.upstream) {
+        this.upstream.abort();
+        this.releaseEndpoint();
+      }
+      this.tap?.destroy();
+      if (!this.responding) this.status = 0;
+    }
+    this.log();
+  }
+
+  private log(): void {
+    if (this.logged) return;
+    this.logged = true;
+    const headers = this.req.headers;
+    this.accessLog({
+      start_time: new Date(this.startMs).toISOString(),
+      method: this.req.method ?? '',
+      path: this.path,
+      protocol: this.isHttp2 ? 'HTTP/2' : `HTTP/${this.req.httpVersion}`,
+      response_code: this.status,
+      response_flags: this.flag ?? '-',
+      bytes_received: this.tap?.bytes ?? 0,
+      bytes_sent: this.bytesSent,
+      duration_ms: Math.round(performance.now() - this.startTick),
+      upstream_host: this.endpoint?.address ?? null,
+      upstream_cluster: this.clusterName,
+      route_name: this.routeName,
+      authority: this.authority,
+      x_request_id: this.requestId,
+      user_agent: (headers['user-agent'] as string | undefined) ?? null,
+      listener: this.routes.listenerName,
+    });
+  }
+}

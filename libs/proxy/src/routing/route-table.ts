@@ -1,0 +1,509 @@
+import { durationToMilliseconds, type envoy } from '@tendril/api-envoy';
+import { compileHeaderMutation, type HeaderMutation } from './header-mutation';
+import { compileFullMatchRegex, compileGlobalRegex, toJsSubstitution } from './regex';
+import type { RequestView } from './request-view';
+import { compileStringMatcher, type StringPredicate } from './string-matcher';
+
+type RouteConfiguration = envoy.config.route.v3.RouteConfiguration;
+type VirtualHost = envoy.config.route.v3.VirtualHost;
+type Route = envoy.config.route.v3.Route;
+type RouteMatch = envoy.config.route.v3.RouteMatch;
+type RouteAction = envoy.config.route.v3.RouteAction;
+type RedirectAction = envoy.config.route.v3.RedirectAction;
+type HeaderMatcher = envoy.config.route.v3.HeaderMatcher;
+type QueryParameterMatcher = envoy.config.route.v3.QueryParameterMatcher;
+type FractionalPercent = envoy.type.v3.FractionalPercent;
+type RegexMatchAndSubstitute = envoy.type.matcher.v3.RegexMatchAndSubstitute;
+
+/** Envoy's default route timeout. */
+const DEFAULT_ROUTE_TIMEOUT_MS = 15_000;
+
+export interface RegexRewrite {
+  regex: RegExp;
+  substitution: string;
+}
+
+export interface WeightedTarget {
+  cluster: string;
+  /** Upper bound (exclusive) of this entry's slice of [0, total weight). */
+  cumulativeWeight: number;
+  requestMutation: HeaderMutation | undefined;
+  responseMutation: HeaderMutation | undefined;
+  hostRewrite: string | undefined;
+}
+
+export interface MirrorTarget {
+  cluster: string;
+  /** Probability in [0, 1] that a request is mirrored. */
+  fraction: number;
+  appendShadowSuffix: boolean;
+}
+
+export interface ForwardAction {
+  kind: 'forward';
+  /** Set for a single-cluster route; otherwise `weighted` is. */
+  cluster: string | undefined;
+  weighted: { targets: readonly WeightedTarget[]; totalWeight: number } | undefined;
+  clusterNotFoundStatus: number;
+  /** Whole-request timeout; 0 disables it. */
+  timeoutMs: number;
+  /** Per upstream attempt; 0 when unset. */
+  perTryTimeoutMs: number;
+  prefixRewrite: string | undefined;
+  regexRewrite: RegexRewrite | undefined;
+  hostRewrite: string | undefined;
+  mirrors: readonly MirrorTarget[];
+}
+
+export interface RedirectRouteAction {
+  kind: 'redirect';
+  scheme: string | undefined;
+  host: string | undefined;
+  /** ":<port>" or "" as Envoy keeps it. */
+  port: string;
+  path: string | undefined;
+  pathHasQuery: boolean;
+  prefixRewrite: string | undefined;
+  regexRewrite: RegexRewrite | undefined;
+  status: number;
+  stripQuery: boolean;
+}
+
+export interface DirectResponseAction {
+  kind: 'direct';
+  status: number;
+  body: Buffer | undefined;
+}
+
+export type CompiledAction = ForwardAction | RedirectRouteAction | DirectResponseAction;
+
+export interface CompiledRoute {
+  name: string;
+  /** Tests the path without query. */
+  matchesPath: (pathOnly: string) => boolean;
+  /** How much of :path prefix_rewrite replaces, given the path without query. */
+  rewrittenLength: (pathOnly: string) => number;
+  requestMatchers: readonly ((req: RequestView) => boolean)[];
+  action: CompiledAction;
+  /** Route, virtual host and route configuration levels, in the order Envoy evaluates them. */
+  requestMutations: readonly HeaderMutation[];
+  responseMutations: readonly HeaderMutation[];
+}
+
+export class CompiledVirtualHost {
+  constructor(
+    readonly name: string,
+    readonly routes: readonly CompiledRoute[],
+  ) {}
+
+  /** Routes in order, first match wins. */
+  match(req: RequestView): CompiledRoute | undefined {
+    const path = req.pathOnly;
+    for (const route of this.routes) {
+      if (!route.matchesPath(path)) continue;
+      let matched = true;
+      for (const matcher of route.requestMatchers) {
+        if (!matcher(req)) {
+          matched = false;
+          break;
+        }
+      }
+      if (matched) return route;
+    }
+    return undefined;
+  }
+}
+
+/** Host selection caches per authority; bounded so hostile Host headers cannot grow it. */
+const HOST_CACHE_LIMIT = 1024;
+
+export class CompiledRouteTable {
+  private readonly hostCache = new Map<string, CompiledVirtualHost | null>();
+
+  constructor(
+    readonly name: string,
+    private readonly exact: ReadonlyMap<string, CompiledVirtualHost>,
+    /** "*.example.com" → ".example.com", longest first. */
+    private readonly suffixes: readonly (readonly [string, CompiledVirtualHost])[],
+    /** "foo.*" → "foo.", longest first. */
+    private readonly prefixes: readonly (readonly [string, CompiledVirtualHost])[],
+    private readonly catchAll: CompiledVirtualHost | undefined,
+  ) {}
+
+  /** Envoy's domain search: exact, then longest suffix wildcard, then longest prefix wildcard, then "*"; case and port ignored. */
+  selectVirtualHost(authority: string): CompiledVirtualHost | undefined {
+    const cached = this.hostCache.get(authority);
+    if (cached !== undefined) return cached ?? undefined;
+    const selected = this.search(authority);
+    if (this.hostCache.size >= HOST_CACHE_LIMIT) this.hostCache.clear();
+    this.hostCache.set(authority, selected ?? null);
+    return selected;
+  }
+
+  private search(authority: string): CompiledVirtualHost | undefined {
+    const withPort = authority.toLowerCase();
+    const exactWithPort = this.exact.get(withPort);
+    if (exactWithPort) return exactWithPort;
+    const host = stripPort(withPort);
+    const exact = this.exact.get(host);
+    if (exact) return exact;
+    for (const [suffix, vhost] of this.suffixes) {
+      if (host.length > suffix.length && host.endsWith(suffix)) return vhost;
+    }
+    for (const [prefix, vhost] of this.prefixes) {
+      if (host.length > prefix.length && host.startsWith(prefix)) return vhost;
+    }
+    return this.catchAll;
+  }
+}
+
+export function stripPort(host: string): string {
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    return end === -1 ? host : host.slice(0, end + 1);
+  }
+  const colon = host.lastIndexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}
+
+/** A route configuration that failed to compile: one entry per offending field. */
+export class RouteCompileError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('; '));
+  }
+}
+
+function fraction(percent: FractionalPercent | undefined): number {
+  if (percent === undefined) return 1;
+  const numerator = percent.numerator ?? 0;
+  const denominator = percent.denominator === 'MILLION' ? 1_000_000 : percent.denominator === 'TEN_THOUSAND' ? 10_000 : 100;
+  return Math.min(1, Math.max(0, numerator / denominator));
+}
+
+function durationMs(value: string | undefined, field: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  try {
+    return durationToMilliseconds(value);
+  } catch (err) {
+    throw new Error(`${field}: ${(err as Error).message}`);
+  }
+}
+
+function compileRegexRewrite(rewrite: RegexMatchAndSubstitute | undefined): RegexRewrite | undefined {
+  if (rewrite === undefined) return undefined;
+  return { regex: compileGlobalRegex(rewrite.pattern?.regex ?? ''), substitution: toJsSubstitution(rewrite.substitution ?? '') };
+}
+
+function compilePathMatch(match: RouteMatch): Pick<CompiledRoute, 'matchesPath' | 'rewrittenLength'> {
+  const caseSensitive = match.case_sensitive !== false;
+  const specifiers = [match.prefix, match.path, match.safe_regex, match.path_separated_prefix, match.connect_matcher, match.path_match_policy].filter(
+    (s) => s !== undefined,
+  );
+  if (specifiers.length !== 1) throw new Error('match needs exactly one of prefix, path, safe_regex, path_separated_prefix');
+  if (match.prefix !== undefined) {
+    const prefix = caseSensitive ? match.prefix : match.prefix.toLowerCase();
+    const length = prefix.length;
+    return {
+      matchesPath: caseSensitive ? (p) => p.startsWith(prefix) : (p) => p.toLowerCase().startsWith(prefix),
+      rewrittenLength: () => length,
+    };
+  }
+  if (match.path !== undefined) {
+    const path = caseSensitive ? match.path : match.path.toLowerCase();
+    const length = path.length;
+    return {
+      matchesPath: caseSensitive ? (p) => p === path : (p) => p.toLowerCase() === path,
+      rewrittenLength: () => length,
+    };
+  }
+  if (match.safe_regex !== undefined) {
+    const regex = compileFullMatchRegex(match.safe_regex.regex ?? '');
+    return { matchesPath: (p) => regex.test(p), rewrittenLength: (p) => p.length };
+  }
+  if (match.path_separated_prefix !== undefined) {
+    const prefix = caseSensitive ? match.path_separated_prefix : match.path_separated_prefix.toLowerCase();
+    if (!prefix.startsWith('/') || (prefix.length > 1 && prefix.endsWith('/'))) {
+      throw new Error(`path_separated_prefix "${prefix}" must start with "/" and not end with "/"`);
+    }
+    if (/[?#]/.test(prefix)) throw new Error(`path_separated_prefix "${prefix}" may not contain "?" or "#"`);
+    const length = prefix.length;
+    const test = (p: string): boolean => p.startsWith(prefix) && (p.length === length || p.charCodeAt(length) === 47 /* / */);
+    return {
+      matchesPath: caseSensitive ? test : (p) => test(p.toLowerCase()),
+      rewrittenLength: () => length,
+    };
+  }
+  throw new Error(match.connect_matcher !== undefined ? 'connect_matcher is not supported' : 'path_match_policy is not supported');
+}
+
+function compileHeaderMatcher(matcher: HeaderMatcher): (req: RequestView) => boolean {
+  const name = (matcher.name ?? '').toLowerCase();
+  if (name === '') throw new Error('header matcher has no name');
+  const invert = matcher.invert_match === true;
+  const missingAsEmpty = matcher.treat_missing_header_as_empty === true;
+  let valueMatches: StringPredicate | undefined;
+  if (matcher.string_match !== undefined) valueMatches = compileStringMatcher(matcher.string_match);
+  else if (matcher.exact_match !== undefined) valueMatches = compileStringMatcher({ exact: matcher.exact_match });
+  else if (matcher.safe_regex_match !== undefined) valueMatches = compileStringMatcher({ safe_regex: matcher.safe_regex_match });
+  else if (matcher.prefix_match !== undefined) valueMatches = compileStringMatcher({ prefix: matcher.prefix_match });
+  else if (matcher.suffix_match !== undefined) valueMatches = compileStringMatcher({ suffix: matcher.suffix_match });
+  else if (matcher.contains_match !== undefined) valueMatches = compileStringMatcher({ contains: matcher.contains_match });
+  else if (matcher.range_match !== undefined) {
+    const start = Number(matcher.range_match.start ?? 0);
+    const end = Number(matcher.range_match.end ?? 0);
+    valueMatches = (v) => /^-?\d+$/.test(v) && Number(v) >= start && Number(v) < end;
+  }
+  // With no value specifier Envoy checks presence (present_match defaults to true).
+  const present = matcher.present_match ?? true;
+  return (req) => {
+    let value = req.header(name);
+    if (value === undefined) {
+      if (!missingAsEmpty) return valueMatches === undefined && present === invert;
+      value = '';
+    }
+    const matched = valueMatches === undefined ? present : valueMatches(value);
+    return matched !== invert;
+  };
+}
+
+function compileQueryMatcher(matcher: QueryParameterMatcher): (req: RequestView) => boolean {
+  const name = matcher.name ?? '';
+  if (name === '') throw new Error('query parameter matcher has no name');
+  const valueMatches = matcher.string_match !== undefined ? compileStringMatcher(matcher.string_match) : undefined;
+  if (matcher.present_match === true || valueMatches === undefined) return (req) => req.queryParameter(name) !== undefined;
+  return (req) => {
+    const value = req.queryParameter(name);
+    return value !== undefined && valueMatches(value);
+  };
+}
+
+function compileRequestMatchers(match: RouteMatch): ((req: RequestView) => boolean)[] {
+  const matchers: ((req: RequestView) => boolean)[] = [];
+  if (match.tls_context !== undefined) throw new Error('tls_context match is not supported (no TLS listeners)');
+  if (match.dynamic_metadata !== undefined && match.dynamic_metadata.length > 0) throw new Error('dynamic_metadata match is not supported');
+  for (const header of match.headers ?? []) matchers.push(compileHeaderMatcher(header));
+  for (const query of match.query_parameters ?? []) matchers.push(compileQueryMatcher(query));
+  if (match.grpc !== undefined) matchers.push((req) => (req.header('content-type') ?? '').startsWith('application/grpc'));
+  if (match.runtime_fraction !== undefined) {
+    const share = fraction(match.runtime_fraction.default_value);
+    matchers.push(() => Math.random() < share);
+  }
+  return matchers;
+}
+
+const CLUSTER_NOT_FOUND_STATUS: Record<string, number> = { SERVICE_UNAVAILABLE: 503, NOT_FOUND: 404, INTERNAL_SERVER_ERROR: 500 };
+
+function compileForwardAction(action: RouteAction): ForwardAction {
+  const unsupported: (keyof RouteAction)[] = [
+    'cluster_header',
+    'cluster_specifier_plugin',
+    'inline_cluster_specifier_plugin',
+    'path_rewrite_policy',
+    'host_rewrite_header',
+    'host_rewrite_path_regex',
+  ];
+  for (const field of unsupported) {
+    if (action[field] !== undefined) throw new Error(`route.${field} is not supported`);
+  }
+  const rewrites = [action.prefix_rewrite, action.regex_rewrite].filter((r) => r !== undefined);
+  if (rewrites.length > 1) throw new Error('only one of prefix_rewrite and regex_rewrite may be set');
+  let weighted: ForwardAction['weighted'];
+  if (action.weighted_clusters !== undefined) {
+    if (action.cluster !== undefined) throw new Error('route has both cluster and weighted_clusters');
+    let total = 0;
+    const targets: WeightedTarget[] = [];
+    for (const entry of action.weighted_clusters.clusters ?? []) {
+      if (entry.cluster_header !== undefined) throw new Error('weighted_clusters cluster_header is not supported');
+      if (!entry.name) throw new Error('weighted_clusters entry has no name');
+      const weight = entry.weight ?? 0;
+      if (!Number.isInteger(weight) || weight < 0) throw new Error(`weighted_clusters entry "${entry.name}" has invalid weight ${weight}`);
+      total += weight;
+      targets.push({
+        cluster: entry.name,
+        cumulativeWeight: total,
+        requestMutation: compileHeaderMutation(entry.request_headers_to_add, entry.request_headers_to_remove),
+        responseMutation: compileHeaderMutation(entry.response_headers_to_add, entry.response_headers_to_remove),
+        hostRewrite: entry.host_rewrite_literal,
+      });
+    }
+    if (total === 0) throw new Error('weighted_clusters total weight must be greater than 0');
+    weighted = { targets, totalWeight: total };
+  } else if (!action.cluster) {
+    throw new Error('route action names no cluster');
+  }
+  const mirrors: MirrorTarget[] = (action.request_mirror_policies ?? []).map((policy) => {
+    if (!policy.cluster) throw new Error('request_mirror_policies entry needs a cluster (cluster_header is not supported)');
+    return {
+      cluster: policy.cluster,
+      fraction: fraction(policy.runtime_fraction?.default_value),
+      appendShadowSuffix: policy.disable_shadow_host_suffix_append !== true,
+    };
+  });
+  let clusterNotFoundStatus = 503;
+  if (action.cluster_not_found_response_code !== undefined) {
+    const status = CLUSTER_NOT_FOUND_STATUS[action.cluster_not_found_response_code];
+    if (status === undefined) throw new Error(`unknown cluster_not_found_response_code "${action.cluster_not_found_response_code}"`);
+    clusterNotFoundStatus = status;
+  }
+  return {
+    kind: 'forward',
+    cluster: weighted ? undefined : action.cluster,
+    weighted,
+    clusterNotFoundStatus,
+    timeoutMs: durationMs(action.timeout, 'timeout', DEFAULT_ROUTE_TIMEOUT_MS),
+    perTryTimeoutMs: durationMs(action.retry_policy?.per_try_timeout, 'retry_policy.per_try_timeout', 0),
+    prefixRewrite: action.prefix_rewrite,
+    regexRewrite: compileRegexRewrite(action.regex_rewrite),
+    hostRewrite: action.host_rewrite_literal,
+    mirrors,
+  };
+}
+
+const REDIRECT_STATUS: Record<string, number> = {
+  MOVED_PERMANENTLY: 301,
+  FOUND: 302,
+  SEE_OTHER: 303,
+  TEMPORARY_REDIRECT: 307,
+  PERMANENT_REDIRECT: 308,
+};
+
+function compileRedirectAction(redirect: RedirectAction): RedirectRouteAction {
+  const status = REDIRECT_STATUS[redirect.response_code ?? 'MOVED_PERMANENTLY'];
+  if (status === undefined) throw new Error(`unknown redirect response_code "${redirect.response_code}"`);
+  const pathOptions = [redirect.path_redirect, redirect.prefix_rewrite, redirect.regex_rewrite].filter((o) => o !== undefined);
+  if (pathOptions.length > 1) throw new Error('only one of path_redirect, prefix_rewrite and regex_rewrite may be set');
+  if (redirect.https_redirect === true && redirect.scheme_redirect !== undefined) throw new Error('only one of https_redirect and scheme_redirect may be set');
+  const port = redirect.port_redirect;
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new Error(`invalid port_redirect ${port}`);
+  return {
+    kind: 'redirect',
+    scheme: redirect.https_redirect === true ? 'https' : redirect.scheme_redirect?.toLowerCase(),
+    host: redirect.host_redirect,
+    port: port ? `:${port}` : '',
+    path: redirect.path_redirect,
+    pathHasQuery: redirect.path_redirect?.includes('?') ?? false,
+    prefixRewrite: redirect.prefix_rewrite,
+    regexRewrite: compileRegexRewrite(redirect.regex_rewrite),
+    status,
+    stripQuery: redirect.strip_query === true,
+  };
+}
+
+function compileAction(route: Route): CompiledAction {
+  const actions = [route.route, route.redirect, route.direct_response, route.filter_action, route.non_forwarding_action].filter((a) => a !== undefined);
+  if (actions.length !== 1) throw new Error('route needs exactly one of route, redirect, direct_response');
+  if (route.route !== undefined) return compileForwardAction(route.route);
+  if (route.redirect !== undefined) return compileRedirectAction(route.redirect);
+  if (route.direct_response !== undefined) {
+    const status = route.direct_response.status ?? 0;
+    if (!Number.isInteger(status) || status < 200 || status > 599) throw new Error(`direct_response status ${status} is not in [200, 600)`);
+    const source = route.direct_response.body;
+    let body: Buffer | undefined;
+    if (source?.inline_string !== undefined) body = Buffer.from(source.inline_string, 'utf8');
+    else if (source?.inline_bytes !== undefined) body = Buffer.from(source.inline_bytes, 'base64');
+    else if (source !== undefined) throw new Error('direct_response body must be inline_string or inline_bytes');
+    return { kind: 'direct', status, body };
+  }
+  throw new Error('filter_action and non_forwarding_action routes are not supported');
+}
+
+function compileRoute(route: Route, vhostMutations: Levels, configMutations: Levels, mostSpecificWins: boolean): CompiledRoute {
+  const match = route.match ?? {};
+  const { matchesPath, rewrittenLength } = compilePathMatch(match);
+  const routeMutations: Levels = {
+    request: compileHeaderMutation(route.request_headers_to_add, route.request_headers_to_remove),
+    response: compileHeaderMutation(route.response_headers_to_add, route.response_headers_to_remove),
+  };
+  // Envoy evaluates route, then virtual host, then route configuration, so the least specific level
+  // wins a conflict; most_specific_header_mutations_wins reverses that.
+  const order = mostSpecificWins ? [configMutations, vhostMutations, routeMutations] : [routeMutations, vhostMutations, configMutations];
+  return {
+    name: route.name ?? '',
+    matchesPath,
+    rewrittenLength,
+    requestMatchers: compileRequestMatchers(match),
+    action: compileAction(route),
+    requestMutations: order.map((level) => level.request).filter((m): m is HeaderMutation => m !== undefined),
+    responseMutations: order.map((level) => level.response).filter((m): m is HeaderMutation => m !== undefined),
+  };
+}
+
+interface Levels {
+  request: HeaderMutation | undefined;
+  response: HeaderMutation | undefined;
+}
+
+/** Runs `fn`, recording its error under `where` instead of stopping, so one pass reports every problem. */
+function collect<T>(problems: string[], where: string, fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch (err) {
+    problems.push(`${where}: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
+function validateDomain(domain: string): void {
+  if (domain === '') throw new Error('empty domain');
+  if (domain === '*') return;
+  const star = domain.indexOf('*');
+  if (star !== -1 && ((star !== 0 && star !== domain.length - 1) || domain.indexOf('*', star + 1) !== -1)) {
+    throw new Error(`domain "${domain}" may only have a wildcard at its start or end`);
+  }
+}
+
+/** Compiles a RouteConfiguration once; throws RouteCompileError listing every problem. */
+export function compileRouteConfiguration(config: RouteConfiguration): CompiledRouteTable {
+  const problems: string[] = [];
+  if (config.vhds !== undefined) problems.push('vhds is not supported');
+  const configMutations: Levels = {
+    request: collect(problems, 'request_headers_to_add', () => compileHeaderMutation(config.request_headers_to_add, config.request_headers_to_remove)),
+    response: collect(problems, 'response_headers_to_add', () => compileHeaderMutation(config.response_headers_to_add, config.response_headers_to_remove)),
+  };
+  const mostSpecificWins = config.most_specific_header_mutations_wins === true;
+  const exact = new Map<string, CompiledVirtualHost>();
+  const suffixes: [string, CompiledVirtualHost][] = [];
+  const prefixes: [string, CompiledVirtualHost][] = [];
+  let catchAll: CompiledVirtualHost | undefined;
+  const seenDomains = new Set<string>();
+  (config.virtual_hosts ?? []).forEach((vhost: VirtualHost, vi) => {
+    const where = `virtual_hosts[${vi}]${vhost.name ? ` (${vhost.name})` : ''}`;
+    const vhostMutations: Levels = {
+      request: collect(problems, `${where} request_headers_to_add`, () => compileHeaderMutation(vhost.request_headers_to_add, vhost.request_headers_to_remove)),
+      response: collect(problems, `${where} response_headers_to_add`, () => compileHeaderMutation(vhost.response_headers_to_add, vhost.response_headers_to_remove)),
+    };
+    if (vhost.matcher !== undefined) problems.push(`${where}: the generic matcher tree is not supported, use routes`);
+    if (vhost.require_tls !== undefined && vhost.require_tls !== 'NONE') problems.push(`${where}: require_tls is not supported (no TLS listeners)`);
+    const routes: CompiledRoute[] = [];
+    (vhost.routes ?? []).forEach((route, ri) => {
+      const compiled = collect(problems, `${where} routes[${ri}]${route.name ? ` (${route.name})` : ''}`, () =>
+        compileRoute(route, vhostMutations, configMutations, mostSpecificWins),
+      );
+      if (compiled) routes.push(compiled);
+    });
+    const compiled = new CompiledVirtualHost(vhost.name ?? '', routes);
+    for (const rawDomain of vhost.domains ?? []) {
+      const domain = rawDomain.toLowerCase();
+      try {
+        validateDomain(domain);
+      } catch (err) {
+        problems.push(`${where}: ${(err as Error).message}`);
+        continue;
+      }
+      if (seenDomains.has(domain)) {
+        problems.push(`${where}: domain "${domain}" is used by more than one virtual host`);
+        continue;
+      }
+      seenDomains.add(domain);
+      if (domain === '*') catchAll = compiled;
+      else if (domain.startsWith('*')) suffixes.push([domain.slice(1), compiled]);
+      else if (domain.endsWith('*')) prefixes.push([domain.slice(0, -1), compiled]);
+      else exact.set(domain, compiled);
+    }
+  });
+  if (problems.length > 0) throw new RouteCompileError(problems);
+  // Stable sort: among equally long wildcards the first declared wins.
+  suffixes.sort((a, b) => b[0].length - a[0].length);
+  prefixes.sort((a, b) => b[0].length - a[0].length);
+  return new CompiledRouteTable(config.name ?? '', exact, suffixes, prefixes, catchAll);
+}

@@ -1,0 +1,44 @@
+import { Http1ConnectionPool } from './http1-pool';
+import { Http2ConnectionPool } from './http2-pool';
+import type { ConnectionPool } from './types';
+import { formatHostPort, UpstreamCluster, type ClusterSpec, type UpstreamEndpoint } from './cluster';
+
+/**
+ * Owns the upstream connection pools. Pools are keyed by protocol, endpoint and connect timeout,
+ * so a config update that keeps an endpoint keeps its warm connections; pools no cluster uses any
+ * more are closed gracefully (in-flight requests finish first).
+ */
+export class ClusterManager {
+  private pools = new Map<string, ConnectionPool>();
+
+  /** Builds the clusters for a new config, reusing pools, and retires pools nothing refers to. */
+  activate(specs: readonly ClusterSpec[]): Map<string, UpstreamCluster> {
+    const nextPools = new Map<string, ConnectionPool>();
+    const clusters = new Map<string, UpstreamCluster>();
+    for (const spec of specs) {
+      const endpoints: UpstreamEndpoint[] = spec.endpoints.map((endpoint) => {
+        const address = formatHostPort(endpoint.host, endpoint.port);
+        const key = `${spec.protocol} ${address} ${spec.connectTimeoutMs}`;
+        let pool = nextPools.get(key) ?? this.pools.get(key);
+        if (!pool) {
+          const origin = `http://${address}`;
+          const options = { connectTimeoutMs: spec.connectTimeoutMs };
+          pool = spec.protocol === 'http2' ? new Http2ConnectionPool(origin, options) : new Http1ConnectionPool(origin, options);
+        }
+        nextPools.set(key, pool);
+        return { address, weight: endpoint.weight, pool, active: 0, currentWeight: 0 };
+      });
+      clusters.set(spec.name, new UpstreamCluster(spec, endpoints));
+    }
+    const retired = [...this.pools].filter(([key]) => !nextPools.has(key)).map(([, pool]) => pool);
+    this.pools = nextPools;
+    for (const pool of retired) void pool.close().catch(() => undefined);
+    return clusters;
+  }
+
+  async close(): Promise<void> {
+    const pools = [...this.pools.values()];
+    this.pools = new Map();
+    await Promise.all(pools.map((pool) => pool.close().catch(() => undefined)));
+  }
+}

@@ -1,0 +1,185 @@
+import { durationToMilliseconds, type envoy } from '@tendril/api-envoy';
+import * as net from 'node:net';
+import { UPSTREAM_HTTP_OPTIONS_KEY, UPSTREAM_HTTP_OPTIONS_TYPE_URL } from '../config';
+import type { ConnectionPool } from './types';
+
+type Cluster = envoy.config.cluster.v3.Cluster;
+type ClusterLoadAssignment = envoy.config.endpoint.v3.ClusterLoadAssignment;
+type UpstreamHttpProtocolOptions = envoy.extensions.upstreams.http.v3.HttpProtocolOptions;
+
+export type UpstreamProtocol = 'http1' | 'http2';
+export type LoadBalancerPolicy = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM';
+
+/** Envoy's default connect_timeout. */
+const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+
+export interface EndpointSpec {
+  host: string;
+  port: number;
+  weight: number;
+}
+
+/** A Cluster joined with its endpoints, validated; no sockets yet. */
+export interface ClusterSpec {
+  name: string;
+  protocol: UpstreamProtocol;
+  connectTimeoutMs: number;
+  lbPolicy: LoadBalancerPolicy;
+  endpoints: EndpointSpec[];
+}
+
+/** `host:port`, with IPv6 hosts in brackets. */
+export function formatHostPort(host: string, port: number): string {
+  return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function upstreamProtocol(cluster: Cluster): UpstreamProtocol {
+  let protocol: UpstreamProtocol = cluster.http2_protocol_options !== undefined ? 'http2' : 'http1';
+  for (const [key, value] of Object.entries(cluster.typed_extension_protocol_options ?? {})) {
+    if (key !== UPSTREAM_HTTP_OPTIONS_KEY || value['@type'] !== UPSTREAM_HTTP_OPTIONS_TYPE_URL) {
+      throw new Error(`typed_extension_protocol_options "${key}" (${String(value['@type'])}) is not supported`);
+    }
+    const options = value as UpstreamHttpProtocolOptions;
+    if (options.use_downstream_protocol_config !== undefined || options.auto_config !== undefined) {
+      throw new Error('only explicit_http_config is supported in HttpProtocolOptions');
+    }
+    const explicit = options.explicit_http_config;
+    if (explicit?.http3_protocol_options !== undefined) throw new Error('HTTP/3 upstreams are not supported');
+    if (explicit?.http2_protocol_options !== undefined) protocol = 'http2';
+    else if (explicit?.http_protocol_options !== undefined) protocol = 'http1';
+  }
+  return protocol;
+}
+
+const USABLE_HEALTH = new Set([undefined, 'UNKNOWN', 'HEALTHY', 'DEGRADED']);
+
+/** Lowest-priority group that has usable endpoints, as Envoy picks priorities when all are healthy. */
+function endpointsOf(assignment: ClusterLoadAssignment | undefined): EndpointSpec[] {
+  const byPriority = new Map<number, EndpointSpec[]>();
+  for (const locality of assignment?.endpoints ?? []) {
+    const priority = locality.priority ?? 0;
+    for (const lbEndpoint of locality.lb_endpoints ?? []) {
+      const socket = lbEndpoint.endpoint?.address?.socket_address;
+      if (!socket?.address || socket.port_value === undefined) throw new Error('lb_endpoint needs endpoint.address.socket_address with address and port_value');
+      if (!Number.isInteger(socket.port_value) || socket.port_value < 1 || socket.port_value > 65535) {
+        throw new Error(`endpoint ${socket.address} has invalid port ${socket.port_value}`);
+      }
+      const weight = lbEndpoint.load_balancing_weight ?? 1;
+      if (!Number.isInteger(weight) || weight < 1) throw new Error(`endpoint ${socket.address}:${socket.port_value} has load_balancing_weight ${weight}; it must be at least 1`);
+      if (!USABLE_HEALTH.has(lbEndpoint.health_status)) continue;
+      let group = byPriority.get(priority);
+      if (!group) byPriority.set(priority, (group = []));
+      group.push({ host: socket.address, port: socket.port_value, weight });
+    }
+  }
+  const priorities = [...byPriority.keys()].sort((a, b) => a - b);
+  return priorities.length === 0 ? [] : (byPriority.get(priorities[0]) ?? []);
+}
+
+/** Checks one ClusterLoadAssignment on its own, so the xDS client can NACK EDS updates precisely. */
+export function validateLoadAssignment(assignment: ClusterLoadAssignment): void {
+  if (!assignment.cluster_name) throw new Error('cluster_name is required');
+  endpointsOf(assignment);
+}
+
+/** Joins a Cluster with its ClusterLoadAssignment (EDS) or inline load_assignment (STATIC / DNS types). */
+export function compileCluster(cluster: Cluster, assignments: ReadonlyMap<string, ClusterLoadAssignment>): ClusterSpec {
+  const name = cluster.name;
+  if (!name) throw new Error('name is required');
+  if (cluster.transport_socket !== undefined || (cluster.transport_socket_matches?.length ?? 0) > 0) {
+    throw new Error('upstream TLS (transport_socket) is not supported');
+  }
+  if (cluster.cluster_type !== undefined) throw new Error('custom cluster_type is not supported');
+  const type = cluster.type ?? 'STATIC';
+  let assignment: ClusterLoadAssignment | undefined;
+  if (type === 'EDS') {
+    assignment = assignments.get(cluster.eds_cluster_config?.service_name || name);
+  } else if (type === 'STATIC' || type === 'STRICT_DNS' || type === 'LOGICAL_DNS') {
+    assignment = cluster.load_assignment;
+  } else {
+    throw new Error(`cluster type ${type} is not supported`);
+  }
+  const lbPolicy = cluster.lb_policy ?? 'ROUND_ROBIN';
+  if (lbPolicy !== 'ROUND_ROBIN' && lbPolicy !== 'LEAST_REQUEST' && lbPolicy !== 'RANDOM') {
+    throw new Error(`lb_policy ${lbPolicy} is not supported`);
+  }
+  let connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS;
+  if (cluster.connect_timeout !== undefined) {
+    connectTimeoutMs = durationToMilliseconds(cluster.connect_timeout);
+    if (connectTimeoutMs <= 0) throw new Error('connect_timeout must be positive');
+  }
+  return { name, protocol: upstreamProtocol(cluster), connectTimeoutMs, lbPolicy, endpoints: endpointsOf(assignment) };
+}
+
+/** An endpoint with its connection pool; `active` counts requests in flight for LEAST_REQUEST. */
+export interface UpstreamEndpoint {
+  /** host:port, as the access log shows it. */
+  address: string;
+  weight: number;
+  pool: ConnectionPool;
+  active: number;
+  /** Smooth weighted round robin state. */
+  currentWeight: number;
+}
+
+/** A cluster as the router uses it: picks an endpoint per request. */
+export class UpstreamCluster {
+  private next = 0;
+  private readonly totalWeight: number;
+  private readonly uniformWeights: boolean;
+
+  constructor(
+    readonly spec: ClusterSpec,
+    readonly endpoints: readonly UpstreamEndpoint[],
+  ) {
+    this.totalWeight = endpoints.reduce((sum, e) => sum + e.weight, 0);
+    this.uniformWeights = endpoints.every((e) => e.weight === endpoints[0].weight);
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  pick(): UpstreamEndpoint | undefined {
+    const endpoints = this.endpoints;
+    const count = endpoints.length;
+    if (count <= 1) return endpoints[0];
+    switch (this.spec.lbPolicy) {
+      case 'RANDOM':
+        return this.weightedRandom();
+      case 'LEAST_REQUEST': {
+        // Power of two choices, as Envoy's least-request balancer does.
+        const a = this.weightedRandom();
+        const b = this.weightedRandom();
+        return a.active <= b.active ? a : b;
+      }
+      default:
+        if (this.uniformWeights) {
+          const endpoint = endpoints[this.next];
+          this.next = (this.next + 1) % count;
+          return endpoint;
+        }
+        return this.smoothWeightedRoundRobin();
+    }
+  }
+
+  private weightedRandom(): UpstreamEndpoint {
+    let point = Math.random() * this.totalWeight;
+    for (const endpoint of this.endpoints) {
+      point -= endpoint.weight;
+      if (point < 0) return endpoint;
+    }
+    return this.endpoints[this.endpoints.length - 1];
+  }
+
+  /** nginx's smooth weighted round robin: each endpoint's share matches its weight, interleaved. */
+  private smoothWeightedRoundRobin(): UpstreamEndpoint {
+    let best = this.endpoints[0];
+    for (const endpoint of this.endpoints) {
+      endpoint.currentWeight += endpoint.weight;
+      if (endpoint.currentWeight > best.currentWeight) best = endpoint;
+    }
+    best.currentWeight -= this.totalWeight;
+    return best;
+  }
+}

@@ -1,0 +1,5 @@
+module.exports = {
+  displayName: 'workloads',
+  preset: '../../jest.preset.js',
+  rootDir: '.',
+};

@@ -1,0 +1,3 @@
+export * from './endpointslices';
+export * from './pod-names';
+export * from './pod-runner';

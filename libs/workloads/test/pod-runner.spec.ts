@@ -1,0 +1,69 @@
+import * as path from 'node:path';
+import { request } from 'undici';
+import type { Deployment } from '@tendril/api-k8s';
+import { PodRunner } from '../src';
+
+const repoRoot = path.resolve(__dirname, '..', '..', '..');
+const tendrilCommand = {
+  command: process.execPath,
+  args: ['--require', require.resolve('tsx/cjs'), path.join(repoRoot, 'apps', 'cli', 'src', 'main.ts')],
+  env: { TSX_TSCONFIG_PATH: path.join(repoRoot, 'tsconfig.json') },
+};
+
+function echoDeployment(replicas: number): Deployment {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'infra-backend-v1', namespace: 'gateway-conformance-infra' },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: 'infra-backend-v1' } },
+      template: {
+        metadata: { labels: { app: 'infra-backend-v1' } },
+        spec: { containers: [{ name: 'echo', image: 'gcr.io/k8s-staging-gateway-api/echo-basic:v20240412', ports: [{ containerPort: 3000 }] }] },
+      },
+    },
+  };
+}
+
+async function waitFor(predicate: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('PodRunner', () => {
+  jest.setTimeout(30_000);
+  const lines: string[] = [];
+  let runner: PodRunner;
+  beforeEach(() => (runner = new PodRunner({ tendrilCommand, write: (l) => lines.push(l), firstPodIp: '127.11.200.1' })));
+  afterEach(() => runner.stop());
+
+  it('runs each replica of an echo Deployment on its own pod IP with pod-like names and the pod environment', async () => {
+    runner.sync([echoDeployment(2)]);
+    await waitFor(() => runner.list().filter((p) => p.ready).length === 2, 20_000);
+    const pods = runner.list();
+    expect(new Set(pods.map((p) => p.ip)).size).toBe(2);
+    for (const p of pods) {
+      expect(p.pod.metadata.name).toMatch(/^infra-backend-v1-[bcdfghjklmnpqrstvwxz2456789]{10}-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
+      const res = await request(`http://${p.ip}:3000/hello`);
+      const body = (await res.body.json()) as { pod: string; namespace: string; path: string };
+      expect(body).toMatchObject({ pod: p.pod.metadata.name, namespace: 'gateway-conformance-infra', path: '/hello' });
+    }
+  });
+
+  it('scales down by stopping pods and reports a pod it cannot run instead of crashing', async () => {
+    runner.sync([echoDeployment(2)]);
+    await waitFor(() => runner.list().filter((p) => p.ready).length === 2, 20_000);
+    runner.sync([echoDeployment(1)]);
+    expect(runner.list()).toHaveLength(1);
+    runner.sync([
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'imageonly', namespace: 'default' }, spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] } },
+    ]);
+    const [p] = runner.list();
+    expect(p.pod.status?.phase).toBe('Failed');
+    expect(lines.join('\n')).toContain('tendril runs commands, not images (nginx:1.27)');
+  });
+});

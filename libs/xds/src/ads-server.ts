@@ -1,0 +1,250 @@
+import * as grpc from '@grpc/grpc-js';
+import { randomBytes } from 'node:crypto';
+import {
+  aggregatedDiscoveryServiceDefinition,
+  type RawDeltaDiscoveryRequest as DeltaDiscoveryRequest,
+  type RawDeltaDiscoveryResponse as DeltaDiscoveryResponse,
+  type RawDiscoveryRequest as DiscoveryRequest,
+  type RawDiscoveryResponse as DiscoveryResponse,
+} from '@tendril/api-envoy';
+import { silentLogger, type Logger } from './logger';
+import { NodeStatusRegistry } from './node-status';
+import type { Snapshot } from './snapshot';
+import type { SnapshotCache } from './snapshot-cache';
+import { WILDCARD_TYPES, pushRank, shortTypeName } from './type-urls';
+
+export interface AdsServerOptions {
+  cache: SnapshotCache;
+  status?: NodeStatusRegistry;
+  logger?: Logger;
+}
+
+function newNonce(): string {
+  return randomBytes(6).toString('hex');
+}
+
+/** Types in make-before-break order (PUSH_ORDER), unknown ones last by name. */
+function orderedTypes(types: Iterable<string>): string[] {
+  return [...types].sort((a, b) => pushRank(a) - pushRank(b) || a.localeCompare(b));
+}
+
+interface SotwTypeState {
+  wildcard: boolean;
+  names: Set<string>;
+  sentVersion?: string;
+  sentNames?: string;
+  nonce?: string;
+}
+
+interface DeltaTypeState {
+  wildcard: boolean;
+  names: Set<string>;
+  /** What the client holds, name → version, as far as the server knows. */
+  clientVersions: Map<string, string>;
+  /** clientVersions before the last unacknowledged response, restored on NACK. */
+  beforeLastResponse?: Map<string, string>;
+  nonce?: string;
+  sentVersion?: string;
+  answered: boolean;
+}
+
+/**
+ * The Aggregated Discovery Service: State-of-the-World and Delta (incremental) xDS over one
+ * gRPC stream per proxy, fed from a SnapshotCache. A NACK leaves the node on the version it had
+ * and is recorded (with the proxy's error detail) for `tendril status`; nothing is re-sent until
+ * the snapshot changes.
+ */
+export class AdsServer {
+  readonly status: NodeStatusRegistry;
+  private readonly cache: SnapshotCache;
+  private readonly log: Logger;
+  private server: grpc.Server | undefined;
+  private readonly openStreams = new Set<grpc.ServerDuplexStream<unknown, unknown>>();
+
+  constructor(opts: AdsServerOptions) {
+    this.cache = opts.cache;
+    this.status = opts.status ?? new NodeStatusRegistry();
+    this.log = opts.logger ?? silentLogger;
+  }
+
+  /** Binds the gRPC server (e.g. "127.0.0.1:18000", port 0 for any) and returns the bound port. */
+  async listen(address: string): Promise<number> {
+    const server = new grpc.Server({ 'grpc.keepalive_permit_without_calls': 1 });
+    server.addService(aggregatedDiscoveryServiceDefinition as unknown as grpc.ServiceDefinition, {
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => this.handleSotw(call),
+      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) => this.handleDelta(call),
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    this.server = server;
+    return port;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.openStreams) s.end();
+    const server = this.server;
+    this.server = undefined;
+    if (server) server.forceShutdown();
+  }
+
+  private handleSotw(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void {
+    this.openStreams.add(call as grpc.ServerDuplexStream<unknown, unknown>);
+    const types = new Map<string, SotwTypeState>();
+    let nodeId: string | undefined;
+    let unwatch: (() => void) | undefined;
+
+    const send = (typeUrl: string, st: SotwTypeState, snapshot: Snapshot, force: boolean): void => {
+      const all = snapshot.resources(typeUrl);
+      const selected = st.wildcard ? [...all.values()] : [...st.names].filter((n) => all.has(n)).map((n) => all.get(n)!);
+      const version = snapshot.typeVersion(typeUrl);
+      const names = selected.map((r) => `${r.name}@${r.version}`).sort().join(',');
+      if (!force && st.sentVersion === version && st.sentNames === names) return;
+      st.sentVersion = version;
+      st.sentNames = names;
+      st.nonce = newNonce();
+      this.status.sent(nodeId!, typeUrl, version, snapshot.label);
+      this.log.debug({ node: nodeId, type: shortTypeName(typeUrl), version, resources: selected.length }, 'xds push');
+      call.write({ version_info: version, resources: selected.map((r) => r.any), type_url: typeUrl, nonce: st.nonce });
+    };
+
+    const pushAll = (snapshot: Snapshot): void => {
+      for (const typeUrl of orderedTypes(types.keys())) send(typeUrl, types.get(typeUrl)!, snapshot, false);
+    };
+
+    call.on('data', (req: DiscoveryRequest) => {
+      const typeUrl = req.type_url ?? '';
+      if (!nodeId) {
+        nodeId = req.node?.id || `anonymous-${newNonce()}`;
+        this.status.connected(nodeId, 'sotw');
+        unwatch = this.cache.watch(nodeId, pushAll);
+        this.log.info({ node: nodeId }, 'proxy connected (sotw)');
+      }
+      if (!typeUrl) return;
+      let st = types.get(typeUrl);
+      if (!st) types.set(typeUrl, (st = { wildcard: false, names: new Set() }));
+      if (req.response_nonce) {
+        if (req.response_nonce !== st.nonce) return; // a stale response: superseded by a newer push
+        if (req.error_detail && (req.error_detail.code || req.error_detail.message)) {
+          const message = req.error_detail.message ?? '';
+          this.status.nacked(nodeId, typeUrl, st.sentVersion ?? '', message);
+          this.log.warn({ node: nodeId, type: shortTypeName(typeUrl), rejectedVersion: st.sentVersion, keptVersion: req.version_info, error: message }, 'proxy rejected configuration (NACK)');
+        } else {
+          this.status.acked(nodeId, typeUrl, req.version_info ?? '');
+        }
+      }
+      const names = req.resource_names ?? [];
+      st.wildcard = names.includes('*') || (names.length === 0 && WILDCARD_TYPES.has(typeUrl));
+      st.names = new Set(names.filter((n) => n !== '*'));
+      const snapshot = this.cache.get(nodeId);
+      // A first request, or a changed subscription, is answered even if the content is unchanged.
+      if (snapshot) send(typeUrl, st, snapshot, !req.response_nonce);
+    });
+    const done = (): void => {
+      unwatch?.();
+      if (nodeId) {
+        this.status.disconnected(nodeId);
+        this.log.info({ node: nodeId }, 'proxy disconnected');
+      }
+      this.openStreams.delete(call as grpc.ServerDuplexStream<unknown, unknown>);
+    };
+    call.on('end', () => {
+      done();
+      call.end();
+    });
+    call.on('error', done);
+    call.on('cancelled', done);
+  }
+
+  private handleDelta(call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>): void {
+    this.openStreams.add(call as grpc.ServerDuplexStream<unknown, unknown>);
+    const types = new Map<string, DeltaTypeState>();
+    let nodeId: string | undefined;
+    let unwatch: (() => void) | undefined;
+
+    const send = (typeUrl: string, st: DeltaTypeState, snapshot: Snapshot, force = false): void => {
+      const all = snapshot.resources(typeUrl);
+      const wanted = st.wildcard ? [...all.keys()] : [...st.names].filter((n) => all.has(n));
+      const changed = wanted.map((n) => all.get(n)!).filter((r) => st.clientVersions.get(r.name) !== r.version);
+      const removed = [...st.clientVersions.keys()].filter((n) => !all.has(n) || (!st.wildcard && !st.names.has(n)));
+      // The first request of a type, and every new subscription, is answered even when empty, so
+      // the client knows what exists (and stops waiting for it).
+      if (changed.length === 0 && removed.length === 0 && st.answered && !force) return;
+      st.answered = true;
+      st.beforeLastResponse = new Map(st.clientVersions);
+      for (const r of changed) st.clientVersions.set(r.name, r.version);
+      for (const n of removed) st.clientVersions.delete(n);
+      st.nonce = newNonce();
+      const version = snapshot.typeVersion(typeUrl);
+      st.sentVersion = version;
+      this.status.sent(nodeId!, typeUrl, version, snapshot.label);
+      call.write({
+        system_version_info: version,
+        resources: changed.sort((a, b) => a.name.localeCompare(b.name)).map((r) => ({ name: r.name, version: r.version, resource: r.any })),
+        type_url: typeUrl,
+        removed_resources: removed.sort(),
+        nonce: st.nonce,
+      });
+    };
+
+    const pushAll = (snapshot: Snapshot): void => {
+      for (const typeUrl of orderedTypes(types.keys())) send(typeUrl, types.get(typeUrl)!, snapshot);
+    };
+
+    call.on('data', (req: DeltaDiscoveryRequest) => {
+      const typeUrl = req.type_url ?? '';
+      if (!nodeId) {
+        nodeId = req.node?.id || `anonymous-${newNonce()}`;
+        this.status.connected(nodeId, 'delta');
+        unwatch = this.cache.watch(nodeId, pushAll);
+        this.log.info({ node: nodeId }, 'proxy connected (delta)');
+      }
+      if (!typeUrl) return;
+      let st = types.get(typeUrl);
+      const first = !st;
+      if (!st) {
+        st = { wildcard: false, names: new Set(), clientVersions: new Map(Object.entries(req.initial_resource_versions ?? {})), answered: false };
+        types.set(typeUrl, st);
+      }
+      if (req.response_nonce) {
+        if (req.response_nonce === st.nonce) {
+          if (req.error_detail && (req.error_detail.code || req.error_detail.message)) {
+            const message = req.error_detail.message ?? '';
+            // The client kept what it had: forget that it got the rejected resources.
+            if (st.beforeLastResponse) st.clientVersions = st.beforeLastResponse;
+            this.status.nacked(nodeId, typeUrl, st.sentVersion ?? '', message);
+            this.log.warn({ node: nodeId, type: shortTypeName(typeUrl), error: message }, 'proxy rejected configuration (NACK)');
+          } else {
+            this.status.acked(nodeId, typeUrl, st.sentVersion ?? '');
+          }
+          st.beforeLastResponse = undefined;
+        }
+      }
+      const subscribe = req.resource_names_subscribe ?? [];
+      const unsubscribe = req.resource_names_unsubscribe ?? [];
+      if (first && subscribe.length === 0 && WILDCARD_TYPES.has(typeUrl)) st.wildcard = true;
+      for (const n of subscribe) (n === '*' ? (st.wildcard = true) : st.names.add(n));
+      for (const n of unsubscribe) {
+        if (n === '*') st.wildcard = false;
+        else {
+          st.names.delete(n);
+          if (!st.wildcard) st.clientVersions.delete(n);
+        }
+      }
+      const snapshot = this.cache.get(nodeId);
+      const isAck = !!req.response_nonce && subscribe.length === 0 && unsubscribe.length === 0;
+      if (snapshot && !isAck) send(typeUrl, st, snapshot, subscribe.length > 0);
+    });
+    const done = (): void => {
+      unwatch?.();
+      if (nodeId) this.status.disconnected(nodeId);
+      this.openStreams.delete(call as grpc.ServerDuplexStream<unknown, unknown>);
+    };
+    call.on('end', () => {
+      done();
+      call.end();
+    });
+    call.on('error', done);
+    call.on('cancelled', done);
+  }
+}

@@ -1,0 +1,153 @@
+import { TypeUrl, unpackAny } from '@tendril/api-envoy';
+import { AdsClient, AdsServer, SnapshotCache, type ResourceState } from '../src';
+import { eventually, gatewaySnapshot } from './fixtures';
+
+type Protocol = 'sotw' | 'delta';
+
+interface Harness {
+  cache: SnapshotCache;
+  server: AdsServer;
+  client: AdsClient;
+  applied: Array<{ type: string; state: ResourceState }>;
+  port: number;
+  rejectWhen: { predicate?: (state: ResourceState) => string | undefined };
+  close(): Promise<void>;
+}
+
+async function start(protocol: Protocol, port = 0): Promise<Harness> {
+  const cache = new SnapshotCache();
+  cache.setDefault(gatewaySnapshot('1'));
+  const server = new AdsServer({ cache });
+  const bound = await server.listen(`127.0.0.1:${port}`);
+  const applied: Harness['applied'] = [];
+  const rejectWhen: Harness['rejectWhen'] = {};
+  const client = new AdsClient({
+    target: `127.0.0.1:${bound}`,
+    node: { id: 'node-a', cluster: 'test' },
+    protocol,
+    decodeAny: (any) => unpackAny(any),
+    initialBackoffMs: 50,
+    maxBackoffMs: 200,
+    apply: async (state, type) => {
+      const reason = rejectWhen.predicate?.(state);
+      if (reason) throw new Error(reason);
+      applied.push({ type, state });
+    },
+  });
+  client.start();
+  return {
+    cache,
+    server,
+    client,
+    applied,
+    port: bound,
+    rejectWhen,
+    close: async () => {
+      client.stop();
+      await server.close();
+    },
+  };
+}
+
+function routePrefix(state: ResourceState): unknown {
+  const rc = state.get(TypeUrl.RouteConfiguration)?.get('default/gw/8080') as { virtual_hosts: Array<{ routes: Array<{ match: { prefix: string } }> }> } | undefined;
+  return rc?.virtual_hosts[0].routes[0].match.prefix;
+}
+
+describe.each<Protocol>(['sotw', 'delta'])('ADS (%s)', (protocol) => {
+  jest.setTimeout(20_000);
+  let h: Harness;
+  afterEach(() => h.close());
+
+  it('delivers listeners, routes, clusters and endpoints, and records the ACKs per node', async () => {
+    h = await start(protocol);
+    await eventually(() => expect(routePrefix(h.client.resources())).toBe('/'));
+    const state = h.client.resources();
+    expect([...state.get(TypeUrl.Cluster)!.keys()]).toEqual(['default/echo/8080']);
+    expect([...state.get(TypeUrl.ClusterLoadAssignment)!.keys()]).toEqual(['default/echo/8080']);
+    expect([...state.get(TypeUrl.Listener)!.keys()]).toEqual(['default/gw/8080']);
+    const snapshot = h.cache.get('node-a')!;
+    await eventually(() => {
+      const node = h.server.status.list().find((n) => n.nodeId === 'node-a')!;
+      expect(node).toMatchObject({ connected: true, protocol });
+      for (const t of [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration]) {
+        expect(node.types[t].ackedVersion).toBe(snapshot.typeVersion(t));
+      }
+    });
+  });
+
+  it('pushes a change make-before-break: clusters and endpoints before listeners and routes', async () => {
+    h = await start(protocol);
+    await eventually(() => expect(routePrefix(h.client.resources())).toBe('/'));
+    h.applied.length = 0;
+    h.cache.setDefault(gatewaySnapshot('2', { routePath: '/v2', clusters: ['default/echo-v2/8080'], port: 8081 }));
+    await eventually(() => expect(routePrefix(h.client.resources())).toBe('/v2'));
+    const order = h.applied.map((a) => a.type);
+    expect(order.indexOf(TypeUrl.Cluster)).toBeLessThan(order.indexOf(TypeUrl.Listener));
+    expect(order.indexOf(TypeUrl.ClusterLoadAssignment)).toBeLessThan(order.indexOf(TypeUrl.RouteConfiguration));
+    // When the route arrives, the cluster it names is already there.
+    const atRoute = h.applied.find((a) => a.type === TypeUrl.RouteConfiguration)!.state;
+    expect(atRoute.get(TypeUrl.Cluster)!.has('default/echo-v2/8080')).toBe(true);
+    expect(atRoute.get(TypeUrl.ClusterLoadAssignment)!.has('default/echo-v2/8080')).toBe(true);
+    // The old cluster is gone once nothing refers to it.
+    await eventually(() => expect([...h.client.resources().get(TypeUrl.Cluster)!.keys()]).toEqual(['default/echo-v2/8080']));
+  });
+
+  it('a NACK keeps the proxy on its previous configuration and is reported with the error detail', async () => {
+    h = await start(protocol);
+    await eventually(() => expect(routePrefix(h.client.resources())).toBe('/'));
+    h.rejectWhen.predicate = (state) => (routePrefix(state) === '/bad' ? 'route prefix /bad is not servable' : undefined);
+    const before = h.cache.get('node-a')!.typeVersion(TypeUrl.RouteConfiguration);
+    h.cache.setDefault(gatewaySnapshot('bad', { routePath: '/bad' }));
+    await eventually(() => {
+      const rds = h.server.status.list()[0].types[TypeUrl.RouteConfiguration];
+      expect(rds.lastNack?.message).toBe('route prefix /bad is not servable');
+      expect(rds.ackedVersion).toBe(before);
+    });
+    expect(routePrefix(h.client.resources())).toBe('/');
+    // A good configuration afterwards is applied and ACKed.
+    h.cache.setDefault(gatewaySnapshot('3', { routePath: '/good' }));
+    await eventually(() => expect(routePrefix(h.client.resources())).toBe('/good'));
+    await eventually(() => expect(h.server.status.list()[0].types[TypeUrl.RouteConfiguration].ackedVersion).toBe(h.cache.get('node-a')!.typeVersion(TypeUrl.RouteConfiguration)));
+  });
+
+  it('keeps the last good configuration while the agent is gone, reconnects and converges', async () => {
+    h = await start(protocol);
+    await eventually(() => expect(routePrefix(h.client.resources())).toBe('/'));
+    await h.server.close();
+    await eventually(() => expect(h.client.connected).toBe(false));
+    expect(routePrefix(h.client.resources())).toBe('/');
+    const cache = new SnapshotCache();
+    cache.setDefault(gatewaySnapshot('after-restart', { routePath: '/restarted' }));
+    const restarted = new AdsServer({ cache });
+    await restarted.listen(`127.0.0.1:${h.port}`);
+    h.server = restarted;
+    h.cache = cache;
+    await eventually(() => expect(routePrefix(h.client.resources())).toBe('/restarted'), 10_000);
+    expect(h.client.connected).toBe(true);
+  });
+});
+
+describe('ADS (delta) increments', () => {
+  it('sends only what changed, and removals by name', async () => {
+    const h = await start('delta');
+    try {
+      await eventually(() => expect(routePrefix(h.client.resources())).toBe('/'));
+      const received: Array<{ type: string; names: string[] }> = [];
+      const seen = new Map<string, Set<string>>();
+      for (const [t, m] of h.client.resources()) seen.set(t, new Set(m.keys()));
+      h.applied.length = 0;
+      h.cache.setDefault(gatewaySnapshot('2', { clusters: ['default/echo/8080', 'default/extra/8080'] }));
+      await eventually(() => expect(h.client.resources().get(TypeUrl.ClusterLoadAssignment)!.has('default/extra/8080')).toBe(true));
+      for (const a of h.applied) received.push({ type: a.type, names: [...a.state.get(a.type)!.keys()] });
+      // Listeners and routes did not change, so nothing was pushed for them.
+      expect(h.applied.map((a) => a.type)).not.toContain(TypeUrl.Listener);
+      expect(h.applied.map((a) => a.type)).not.toContain(TypeUrl.RouteConfiguration);
+      h.cache.setDefault(gatewaySnapshot('3'));
+      await eventually(() => expect([...h.client.resources().get(TypeUrl.Cluster)!.keys()]).toEqual(['default/echo/8080']));
+      expect(received.length).toBeGreaterThan(0);
+    } finally {
+      await h.close();
+    }
+  });
+});

@@ -1,2 +1,0 @@
-import { hello } from '../src';
-test('hello', () => expect(hello()).toBe('hi'));
