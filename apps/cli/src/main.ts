@@ -4,6 +4,7 @@ import {
   formatObjects,
   formatStatus,
   getFromAgent,
+  isClusterScopedKind,
   knownKindNames,
   resolveKind,
   runUp,
@@ -55,11 +56,12 @@ program
     const kind = resolveKind(kindName);
     if (!kind) throw new Error(`the server doesn't have a resource type "${kindName}"`);
     const query = new URLSearchParams({ kind });
-    if (!opts.allNamespaces) query.set('namespace', opts.namespace);
+    const namespaced = !isClusterScopedKind(kind);
+    if (namespaced && !opts.allNamespaces) query.set('namespace', opts.namespace);
     const { items } = await getFromAgent<{ items: ListedObject[] }>(agentAdminAddress(opts.agent), `/api/v1/resources?${query}`);
     const selected = name ? items.filter((o) => o.metadata.name === name) : items;
     if (name && selected.length === 0) throw new Error(`${kind.toLowerCase()}s "${name}" not found`);
-    process.stdout.write(formatObjects(selected, opts.output ?? 'table', { allNamespaces: !!opts.allNamespaces, now: new Date() }));
+    process.stdout.write(formatObjects(selected, opts.output ?? 'table', { allNamespaces: namespaced && !!opts.allNamespaces, now: new Date() }));
   });
 
 program

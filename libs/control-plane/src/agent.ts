@@ -25,6 +25,8 @@ export interface AgentOptions {
   defaultGatewayAddress?: string;
   /** Run the Deployments and Pods of the config directory as local processes (`tendril up`). */
   runWorkloads?: boolean;
+  /** First pod IP handed out by the local workload runner (default 127.11.0.1). */
+  firstPodIp?: string;
   /** Where pod output goes when workloads run. */
   writePodOutput?: (line: string) => void;
   clock?: () => Date;
@@ -76,7 +78,7 @@ export class Agent implements AdminState {
       validate: (obj) => validateResource(obj).errors,
     });
     if (opts.runWorkloads) {
-      this.pods = new PodRunner({ tendrilCommand: entryPointCommand('cli'), write: opts.writePodOutput });
+      this.pods = new PodRunner({ tendrilCommand: entryPointCommand('cli'), write: opts.writePodOutput, firstPodIp: opts.firstPodIp });
       this.pods.on('change', () => this.publishWorkloads());
     }
   }

@@ -1,6 +1,6 @@
 /** Kinds `tendril get` knows, with kubectl's plural and short names. */
-const KINDS: Array<{ kind: string; names: string[] }> = [
-  { kind: 'GatewayClass', names: ['gatewayclasses', 'gc'] },
+const KINDS: Array<{ kind: string; names: string[]; clusterScoped?: boolean }> = [
+  { kind: 'GatewayClass', names: ['gatewayclasses', 'gc'], clusterScoped: true },
   { kind: 'Gateway', names: ['gateways', 'gtw'] },
   { kind: 'HTTPRoute', names: ['httproutes'] },
   { kind: 'GRPCRoute', names: ['grpcroutes'] },
@@ -9,7 +9,7 @@ const KINDS: Array<{ kind: string; names: string[] }> = [
   { kind: 'UDPRoute', names: ['udproutes'] },
   { kind: 'ReferenceGrant', names: ['referencegrants', 'refgrant'] },
   { kind: 'BackendTLSPolicy', names: ['backendtlspolicies', 'btlspolicy'] },
-  { kind: 'Namespace', names: ['namespaces', 'ns'] },
+  { kind: 'Namespace', names: ['namespaces', 'ns'], clusterScoped: true },
   { kind: 'Service', names: ['services', 'svc'] },
   { kind: 'EndpointSlice', names: ['endpointslices'] },
   { kind: 'Secret', names: ['secrets'] },
@@ -26,4 +26,9 @@ export function resolveKind(name: string): string | undefined {
 
 export function knownKindNames(): string[] {
   return KINDS.map((k) => k.names[0]);
+}
+
+/** Cluster-scoped kinds ignore -n, as kubectl does. */
+export function isClusterScopedKind(kind: string): boolean {
+  return KINDS.some((k) => k.kind === kind && k.clusterScoped);
 }

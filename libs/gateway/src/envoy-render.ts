@@ -98,7 +98,7 @@ function renderRoute(route: IrRoute): EnvoyRoute[] {
   return [
     renderRouteWith(route, { ...baseMatch(route), prefix: undefined, path_separated_prefix: undefined, path: prefix }, replacement, '/exact-path'),
     renderRouteWith(route, { ...baseMatch(route), prefix: subPathsPrefix, path_separated_prefix: undefined }, subPathsReplacement, '/sub-paths'),
-  ].map(dropUndefined);
+  ];
 }
 
 function prefixReplacement(route: IrRoute): Extract<IrPathModifier, { type: 'ReplacePrefixMatch' }> | undefined {

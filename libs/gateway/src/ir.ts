@@ -70,6 +70,8 @@ export interface IrRouteMatch {
   headers: IrValueMatch[];
   queryParams: IrValueMatch[];
   method?: string;
+  /** The gRPC service/method match `path` was derived from; GRPCRoute precedence is defined on it. */
+  grpcMethod?: { service: string; method: string };
 }
 
 export interface IrHeaderMutation {

@@ -106,7 +106,12 @@ export function translateGrpcRoute(route: GRPCRoute, backends: BackendResolver):
     const matches = rule.matches && rule.matches.length > 0 ? rule.matches : [{}];
     const filters = rule.filters ?? [];
     for (const [matchIndex, m] of matches.entries()) {
-      const match: IrRouteMatch = { path: grpcPath(m.method), headers: headerMatches(m.headers), queryParams: [] };
+      const match: IrRouteMatch = {
+        path: grpcPath(m.method),
+        headers: headerMatches(m.headers),
+        queryParams: [],
+        grpcMethod: { service: m.method?.service ?? '', method: m.method?.method ?? '' },
+      };
       const action = forwardAction(ctx, rule.backendRefs ?? [], filters, undefined);
       routes.push(ctx.buildRoute(ruleIndex, matchIndex, match, filters, action));
     }

@@ -223,6 +223,25 @@ const T = (status: 'True' | 'False', reason: string) => ({ status, reason });
     }
   });
 
+  it.each(['GRPCExactMethodMatching', 'GRPCRouteHeaderMatching', 'GRPCRouteListenerHostnameMatching'])(
+    '%s: RPCs reach the expected backends over HTTP/2, unmatched RPCs get 404 (Unimplemented)',
+    (name) => {
+      const test = inventoryTest(name);
+      const file = test.manifests[0].replace('conformance/', '');
+      const r = translateWith(file);
+      const gateway = load(file).find((o) => o.kind === 'Gateway')?.metadata.name ?? 'same-namespace';
+      const service = 'gateway_api_conformance.echo_basic.grpcecho.GrpcEcho';
+      type GrpcCheck = { request?: { rpc?: string }; metadata?: Record<string, string>; authority?: string; expect: string | { backend?: string; code?: string } };
+      for (const check of test.checks as GrpcCheck[]) {
+        const request = { host: check.authority, path: `/${service}/${check.request?.rpc ?? 'Echo'}`, method: 'POST', headers: check.metadata };
+        const expected = typeof check.expect === 'string' ? check.expect : (check.expect.backend ?? check.expect.code);
+        const got = simulate(r.ir, `${INFRA}/${gateway}/80`, request);
+        expect([request, outcome(got)]).toEqual([request, expected === 'Unimplemented' ? 404 : expected]);
+      }
+      expect(r.ir.clusters.every((c) => c.protocol === 'HTTP2')).toBe(true);
+    },
+  );
+
   const manifests = available ? readdirSync(join(CONFORMANCE, 'tests')).filter((f) => f.endsWith('.yaml')).sort() : [];
   it.each(manifests)('tests/%s translates to Envoy resources that pass protoc-gen-validate', (file) => {
     const { envoy } = translateWith(`tests/${file}`);

@@ -45,8 +45,12 @@ describe('translate', () => {
     expect(ir.listeners).toHaveLength(1);
     const [listener] = ir.listeners;
     expect(listener).toMatchObject({ name: 'infra/gw/80', address: '127.0.0.1', port: 80, gateway: { namespace: 'infra', name: 'gw' } });
-    expect(listener.virtualHosts.map((v) => v.hostname)).toEqual(['app.example.com']);
-    expect(listener.virtualHosts[0].routes[0]).toMatchObject({
+    // The listener's own (catch-all) virtual host exists even with no route for it: other hosts get 404.
+    expect(listener.virtualHosts.map((v) => [v.hostname, v.routes.length])).toEqual([
+      ['*', 0],
+      ['app.example.com', 1],
+    ]);
+    expect(listener.virtualHosts[1].routes[0]).toMatchObject({
       source: { kind: 'HTTPRoute', namespace: 'infra', name: 'app', ruleIndex: 0, matchIndex: 0 },
       match: { path: { type: 'PathPrefix', value: '/' }, headers: [], queryParams: [] },
       action: { kind: 'forward', backends: [{ kind: 'cluster', cluster: 'infra/svc/80', weight: 1 }], mirrors: [] },

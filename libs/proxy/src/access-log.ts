@@ -23,7 +23,7 @@ export interface AccessLogEntry {
   upstream_cluster: string | null;
   route_name: string | null;
   authority: string;
-  x_request_id: string | null;
+  x_request_id: string;
   user_agent: string | null;
   listener: string;
 }

@@ -22,6 +22,7 @@ export class HttpListener {
   private readonly http2: http2.Http2Server;
   private readonly sockets = new Set<net.Socket>();
   private readonly http1Active = new Map<net.Socket, number>();
+  private readonly http1Responses = new Set<http.ServerResponse>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   private readonly http2Sockets = new Set<net.Socket>();
   private draining = false;
@@ -37,6 +38,9 @@ export class HttpListener {
     this.routes = routes;
     // Envoy has no whole-request deadline by default; the route timeout governs upstream time.
     this.http1 = http.createServer({ requestTimeout: 0 }, (req, res) => this.onHttp1Request(req, res));
+    // This server never listens itself (it is handed sockets), but node only starts enforcing
+    // headersTimeout (slow-header protection) once it sees 'listening'.
+    this.http1.emit('listening');
     this.http2 = http2.createServer({}, (req, res) => this.handler(req, res, this.routes));
     this.http2.on('session', (session) => {
       this.sessions.add(session);
@@ -106,7 +110,9 @@ export class HttpListener {
     this.http1Active.set(socket, (this.http1Active.get(socket) ?? 0) + 1);
     // While draining, each response closes its connection ("Connection: close").
     if (this.draining) res.shouldKeepAlive = false;
+    this.http1Responses.add(res);
     res.once('close', () => {
+      this.http1Responses.delete(res);
       const active = (this.http1Active.get(socket) ?? 1) - 1;
       this.http1Active.set(socket, active);
       if (this.draining && active === 0) socket.end();
@@ -121,7 +127,10 @@ export class HttpListener {
   async drain(timeoutMs: number): Promise<void> {
     this.draining = true;
     const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // Stops the HTTP/1 server's timeout checks; its "not running" error is expected and ignored.
+    this.http1.close(() => undefined);
     for (const session of this.sessions) session.close();
+    for (const res of this.http1Responses) if (!res.headersSent) res.shouldKeepAlive = false;
     for (const socket of this.sockets) {
       const active = this.http1Active.get(socket);
       // Idle HTTP/1 connections and connections that never sent a byte close now.

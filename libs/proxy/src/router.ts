@@ -106,7 +106,7 @@ class Exchange {
   private readonly isHttp2: boolean;
   private readonly authority: string;
   private readonly path: string;
-  private requestId: string | null;
+  private readonly requestId: string;
   private status = 0;
   private flag: ResponseFlag | undefined;
   private routeName: string | null = null;
@@ -120,6 +120,8 @@ class Exchange {
   private timers: NodeJS.Timeout[] = [];
   private logged = false;
   private finished = false;
+  /** The upstream response body has been fully relayed. */
+  private responseDone = false;
 
   constructor(
     private readonly req: DownstreamRequest,
@@ -133,8 +135,9 @@ class Exchange {
     const headers = req.headers;
     this.authority = (this.isHttp2 ? (headers[':authority'] as string | undefined) : undefined) ?? headers.host ?? '';
     this.path = req.url ?? '/';
+    // Every request gets an id, as Envoy's connection manager generates one before routing.
     const requestId = headers['x-request-id'];
-    this.requestId = typeof requestId === 'string' && requestId !== '' ? requestId : null;
+    this.requestId = typeof requestId === 'string' && requestId !== '' ? requestId : randomUUID();
   }
 
   run(): void {
@@ -215,14 +218,15 @@ class Exchange {
     const te = incoming.te;
     if (typeof te === 'string' && te.toLowerCase().includes('trailers')) headers.te = 'trailers';
     if (this.routes.appendXff) {
-      const remote = this.req.socket?.remoteAddress;
+      let remote = this.req.socket?.remoteAddress;
+      // A dual-stack listener reports IPv4 clients as IPv4-mapped IPv6; Envoy logs them as IPv4.
+      if (remote?.startsWith('::ffff:') && remote.includes('.')) remote = remote.slice(7);
       if (remote) {
         const existing = headers['x-forwarded-for'];
         headers['x-forwarded-for'] = existing ? `${String(existing)},${remote}` : remote;
       }
     }
     if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = view.scheme;
-    if (this.requestId === null) this.requestId = randomUUID();
     headers['x-request-id'] = this.requestId;
     const expectedTimeout = action.perTryTimeoutMs || action.timeoutMs;
     if (expectedTimeout > 0) headers['x-envoy-expected-rq-timeout-ms'] = String(Math.round(expectedTimeout));
@@ -260,17 +264,17 @@ class Exchange {
     }
   }
 
+  /** Envoy starts the route timeout and the per-try timeout once the whole request has been received. */
   private armTimeouts(action: ForwardAction, hasBody: boolean, responseMutations: readonly HeaderMutation[]): void {
+    if (action.timeoutMs <= 0 && action.perTryTimeoutMs <= 0) return;
     const onTimeout = (): void => this.onTimeout(responseMutations);
-    if (action.perTryTimeoutMs > 0) this.timers.push(setTimeout(onTimeout, action.perTryTimeoutMs));
-    if (action.timeoutMs > 0) {
-      // Envoy starts the route timeout once the whole request has been received.
-      const arm = (): void => {
-        if (!this.logged) this.timers.push(setTimeout(onTimeout, action.timeoutMs));
-      };
-      if (!hasBody || this.req.readableEnded) arm();
-      else this.req.once('end', arm);
-    }
+    const arm = (): void => {
+      if (this.responseDone || this.logged) return;
+      if (action.perTryTimeoutMs > 0) this.timers.push(setTimeout(onTimeout, action.perTryTimeoutMs));
+      if (action.timeoutMs > 0) this.timers.push(setTimeout(onTimeout, action.timeoutMs));
+    };
+    if (!hasBody || this.req.readableEnded) arm();
+    else this.req.once('end', arm);
   }
 
   private clearTimers(): void {
@@ -332,6 +336,7 @@ class Exchange {
       if (!(res as ServerResponse).write(chunk)) body.pause();
     });
     body.once('end', () => {
+      this.responseDone = true;
       res.off('drain', onDrain);
       this.releaseEndpoint();
       this.clearTimers();

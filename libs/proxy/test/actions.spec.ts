@@ -1,8 +1,8 @@
 import type { envoy } from '@tendril/api-envoy';
-import type { EchoServer } from '@tendril/testing';
+import type { EchoResponse, EchoServer } from '@tendril/testing';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { edsCluster, httpListener, loadAssignment, ProxyHarness, routeConfig, toCluster, vhost } from './fixtures';
+import { edsCluster, httpListener, loadAssignment, nodeRequest, ProxyHarness, routeConfig, toCluster, vhost } from './fixtures';
 
 type Route = envoy.config.route.v3.Route;
 
@@ -87,6 +87,7 @@ describe('route actions', () => {
             { header: { key: 'x-append', value: 'route' } },
             { header: { key: 'x-if-absent', value: 'route' }, append_action: 'ADD_IF_ABSENT' },
             { header: { key: 'x-only-if-exists', value: 'route' }, append_action: 'OVERWRITE_IF_EXISTS' },
+            { header: { key: 'x-percent', value: '100%% literal' } },
           ],
           request_headers_to_remove: ['x-secret'],
           response_headers_to_add: [{ header: { key: 'x-served-by', value: 'tendril' } }],
@@ -107,6 +108,7 @@ describe('route actions', () => {
     expect(seen['X-If-Absent']).toEqual(['client']);
     expect(seen['X-Only-If-Exists']).toBeUndefined();
     expect(seen['X-Secret']).toBeUndefined();
+    expect(seen['X-Percent']).toEqual(['100% literal']);
     expect(seen['X-Vhost']).toEqual(['client']);
     expect(response.headers['x-served-by']).toBe('tendril');
     expect(response.headers['x-config']).toBe('yes');
@@ -115,8 +117,8 @@ describe('route actions', () => {
 
   it('adds x-forwarded-for, x-forwarded-proto and x-request-id and strips hop-by-hop headers', async () => {
     await serve([toCluster('/', 'a')]);
-    const response = await h.request('/', { headers: { 'x-forwarded-for': '203.0.113.9', 'keep-alive': 'timeout=5', 'x-drop-me': '1', connection: 'x-drop-me' } });
-    const seen = response.echo.headers;
+    const response = await nodeRequest(h.port, '/', { 'x-forwarded-for': '203.0.113.9', 'keep-alive': 'timeout=5', 'x-drop-me': '1', connection: 'keep-alive, x-drop-me' });
+    const seen = (JSON.parse(response.body) as EchoResponse).headers;
     expect(seen['X-Forwarded-For']).toEqual(['203.0.113.9,127.0.0.1']);
     expect(seen['X-Forwarded-Proto']).toEqual(['http']);
     expect(seen['X-Request-Id']?.[0]).toMatch(/^[0-9a-f-]{36}$/);

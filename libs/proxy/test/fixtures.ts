@@ -1,5 +1,6 @@
 import type { envoy } from '@tendril/api-envoy';
 import { startEchoServer, type EchoResponse, type EchoServer } from '@tendril/testing';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import { Agent, request as undiciRequest } from 'undici';
 import { ProxyRuntime, type AccessLogEntry, type ProxyConfig } from '../src';
@@ -143,4 +144,18 @@ export class ProxyHarness {
     await this.runtime.close();
     await Promise.all(this.backends.map((b) => b.close()));
   }
+}
+
+/** A request through node's own HTTP client, which (unlike undici) lets a test send hop-by-hop headers. */
+export function nodeRequest(port: number, path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }

@@ -47,7 +47,8 @@ describe('routing', () => {
     });
     expect((await h.request('/api', { headers: { host: 'elsewhere' } })).status).toBe(404);
     expect((await h.request('/other', { headers: { host: 'only.example' } })).status).toBe(404);
-    expect(h.accessLog.at(-1)).toMatchObject({ response_code: 404, response_flags: 'NR', route_name: null });
+    expect(h.accessLog.at(-1)).toMatchObject({ response_code: 404, response_flags: 'NR', route_name: null, upstream_host: null });
+    expect(h.accessLog.at(-1)?.x_request_id).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it('evaluates routes in order with every path match kind', async () => {

@@ -64,6 +64,8 @@ export interface EchoServerOptions {
   namespace?: string;
   /** Defaults to the POD_NAME environment variable. */
   pod?: string;
+  /** Called with every request's echo (tests use it to see mirrored traffic). */
+  onRequest?: (echo: EchoResponse) => void;
 }
 
 export interface EchoServer {
@@ -111,6 +113,7 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
       service: '',
       pod,
     };
+    options.onRequest?.(body);
     const requestedStatus = Number(req.headers['x-echo-set-status']);
     const delayMs = Number(req.headers['x-echo-delay-ms'] ?? 0);
     const respond = (): void => {

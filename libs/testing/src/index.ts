@@ -1,1 +1,2 @@
 export * from './echo-server';
+export * from './ports';

@@ -223,7 +223,10 @@ export class AdsServer {
       const subscribe = req.resource_names_subscribe ?? [];
       const unsubscribe = req.resource_names_unsubscribe ?? [];
       if (first && subscribe.length === 0 && WILDCARD_TYPES.has(typeUrl)) st.wildcard = true;
-      for (const n of subscribe) (n === '*' ? (st.wildcard = true) : st.names.add(n));
+      for (const n of subscribe) {
+        if (n === '*') st.wildcard = true;
+        else st.names.add(n);
+      }
       for (const n of unsubscribe) {
         if (n === '*') st.wildcard = false;
         else {

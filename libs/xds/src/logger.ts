@@ -6,4 +6,6 @@ export interface Logger {
   debug(obj: object, msg?: string): void;
 }
 
-export const silentLogger: Logger = { info() {}, warn() {}, error() {}, debug() {} };
+const ignore = (): void => undefined;
+
+export const silentLogger: Logger = { info: ignore, warn: ignore, error: ignore, debug: ignore };

@@ -35,18 +35,20 @@ async function start(protocol: Protocol, port = 0): Promise<Harness> {
     },
   });
   client.start();
-  return {
+  const harness: Harness = {
     cache,
     server,
     client,
     applied,
     port: bound,
     rejectWhen,
+    // Closes whichever server the test left in place (the restart test swaps it).
     close: async () => {
       client.stop();
-      await server.close();
+      await harness.server.close();
     },
   };
+  return harness;
 }
 
 function routePrefix(state: ResourceState): unknown {

@@ -26,6 +26,29 @@ function checkModifiable(name: string): void {
   if (!/^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(name)) throw new Error(`invalid header name "${name}"`);
 }
 
+/**
+ * Envoy header values are format strings: "%%" is a literal "%", and "%COMMAND%" is substituted per
+ * request. The proxy supports no substitution commands yet, so they are rejected rather than sent
+ * literally.
+ */
+function unescapeHeaderValue(value: string): string {
+  if (!value.includes('%')) return value;
+  let out = '';
+  for (let i = 0; i < value.length; i++) {
+    if (value[i] !== '%') {
+      out += value[i];
+    } else if (value[i + 1] === '%') {
+      out += '%';
+      i++;
+    } else {
+      const command = /^%([A-Z_0-9]+(?:\([^)]*\))?(?::[0-9]+)?)%/.exec(value.slice(i));
+      if (command) throw new Error(`header value command %${command[1]}% is not supported`);
+      throw new Error(`header value ${JSON.stringify(value)} has an unterminated "%" (write "%%" for a literal "%")`);
+    }
+  }
+  return out;
+}
+
 /** Returns undefined when the level changes nothing, so the request path skips it. */
 export function compileHeaderMutation(toAdd: HeaderValueOption[] | undefined, toRemove: string[] | undefined): HeaderMutation | undefined {
   const remove = (toRemove ?? []).map((name) => {
@@ -38,7 +61,8 @@ export function compileHeaderMutation(toAdd: HeaderValueOption[] | undefined, to
     const name = (option.header?.key ?? '').toLowerCase();
     if (name === '') throw new Error('header to add has no key');
     checkModifiable(name);
-    const value = option.header?.value ?? (option.header?.raw_value !== undefined ? Buffer.from(option.header.raw_value, 'base64').toString('latin1') : '');
+    const raw = option.header?.value ?? (option.header?.raw_value !== undefined ? Buffer.from(option.header.raw_value, 'base64').toString('latin1') : '');
+    const value = unescapeHeaderValue(raw);
     if (/[\r\n\0]/.test(value)) throw new Error(`header "${name}" value contains a control character`);
     // Envoy skips empty values unless keep_empty_value is set.
     if (value === '' && option.keep_empty_value !== true) continue;

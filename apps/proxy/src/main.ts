@@ -1,0 +1,44 @@
+import { Command, Option } from 'commander';
+import pino from 'pino';
+import { unpackAny } from '@tendril/api-envoy';
+import { NodeProxy } from '@tendril/node-proxy';
+import { ProxyRuntime, formatConfigError, type ProxyConfig } from '@tendril/proxy';
+
+const program = new Command('tendril-proxy')
+  .description("tendril's node proxy: serves the Listeners, Routes, Clusters and Endpoints the agent sends over xDS")
+  .option('--xds-address <host:port>', "the agent's xDS server", '127.0.0.1:18000')
+  .option('--node-id <id>', 'xDS node id', 'tendril-node')
+  .option('--admin-address <host:port>', 'admin endpoint (/ready, /config_dump, /stats)', '127.0.0.1:9901')
+  .addOption(new Option('--xds-protocol <protocol>', 'State-of-the-World or Delta xDS').choices(['sotw', 'delta']).default('delta'))
+  .parse();
+
+const opts = program.opts();
+const logger = pino({ name: 'proxy', base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
+const runtime = new ProxyRuntime({ logger });
+const proxy = new NodeProxy({
+  target: opts.xdsAddress,
+  node: { id: opts.nodeId, cluster: 'tendril', user_agent_name: 'tendril-proxy' },
+  protocol: opts.xdsProtocol,
+  decodeAny: (any) => unpackAny(any),
+  adminAddress: opts.adminAddress,
+  logger,
+  dataPlane: {
+    apply: async (config) => {
+      const result = await runtime.apply(config as unknown as ProxyConfig);
+      if (!result.accepted) throw new Error(result.errors.map(formatConfigError).join('; '));
+    },
+    close: () => runtime.close(),
+  },
+});
+
+proxy.start().catch((err: Error) => {
+  logger.error({ err: err.message }, 'proxy failed to start');
+  process.exit(1);
+});
+
+const stop = (signal: string): void => {
+  logger.info({ signal }, 'stopping: draining listeners');
+  proxy.stop().then(() => process.exit(0), () => process.exit(1));
+};
+process.once('SIGTERM', () => stop('SIGTERM'));
+process.once('SIGINT', () => stop('SIGINT'));
