@@ -95,7 +95,20 @@ export class Router {
   ) {}
 
   handle(req: DownstreamRequest, res: DownstreamResponse, routes: ListenerRoutes): void {
-    new Exchange(req, res, routes, this.state(), this.accessLog, this.logger).run();
+    try {
+      new Exchange(req, res, routes, this.state(), this.accessLog, this.logger).run();
+    } catch (err) {
+      // A bug must cost one request, not the process (node would rethrow from its parser callback).
+      this.logger.error({ err, path: req.url }, 'request handling failed');
+      if (!res.headersSent) {
+        (res as ServerResponse).writeHead(500, { 'content-length': 0 });
+        res.end();
+      } else if (req.httpVersionMajor === 2) {
+        (res as http2.Http2ServerResponse).stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      } else {
+        (res as ServerResponse).destroy();
+      }
+    }
   }
 }
 
@@ -191,6 +204,8 @@ class Exchange {
     const hasBody = requestHasBody(this.req, this.isHttp2);
     if (hasBody) {
       this.tap = new RequestBodyTap();
+      // Whoever reads the body (the upstream pool) sees its errors; an unread tap must not crash us.
+      this.tap.on('error', () => undefined);
       this.req.on('error', (err: Error) => this.tap?.destroy(err));
     }
     this.mirror(action, method, path, authority, headers);
@@ -201,10 +216,16 @@ class Exchange {
     endpoint.active++;
     const exchange = endpoint.pool.send({ method, path, authority, headers, body: this.tap ?? null });
     this.upstream = exchange;
-    exchange.response.then(
-      (response) => this.onUpstreamResponse(response, responseMutations),
-      (err: unknown) => this.onUpstreamError(err, responseMutations),
-    );
+    exchange.response
+      .then(
+        (response) => this.onUpstreamResponse(response, responseMutations),
+        (err: unknown) => this.onUpstreamError(err, responseMutations),
+      )
+      .catch((err: unknown) => {
+        // A bug here must cost one request, not the process.
+        this.logger.error({ err }, 'request handling failed');
+        this.resetDownstream();
+      });
   }
 
   private upstreamHeaders(view: RequestView, action: ForwardAction): OutgoingHttpHeaders {
@@ -253,14 +274,16 @@ class Exchange {
         body,
       });
       const timer = action.timeoutMs > 0 ? setTimeout(() => exchange.abort(), action.timeoutMs).unref() : undefined;
-      exchange.response.then(
-        (response) => {
-          response.body.on('error', () => undefined);
-          response.body.on('close', () => clearTimeout(timer));
-          response.body.resume();
-        },
-        () => clearTimeout(timer),
-      );
+      exchange.response
+        .then(
+          (response) => {
+            response.body.on('error', () => undefined);
+            response.body.on('close', () => clearTimeout(timer));
+            response.body.resume();
+          },
+          () => clearTimeout(timer),
+        )
+        .catch((err: unknown) => this.logger.debug({ err }, 'mirror request failed'));
     }
   }
 
@@ -411,6 +434,14 @@ class Exchange {
   private log(): void {
     if (this.logged) return;
     this.logged = true;
+    try {
+      this.writeAccessLog();
+    } catch (err) {
+      this.logger.warn({ err }, 'access log sink failed');
+    }
+  }
+
+  private writeAccessLog(): void {
     const headers = this.req.headers;
     this.accessLog({
       start_time: new Date(this.startMs).toISOString(),

@@ -1,4 +1,4 @@
-import { compileFullMatchRegex, compileGlobalRegex, toJsSubstitution } from '../src/routing/regex';
+import { compileFullMatchRegex, compileGlobalRegex, globalReplace, parseSubstitution } from '../src/routing/regex';
 
 describe('RE2 regex translation', () => {
   it('matches the whole input only', () => {
@@ -22,9 +22,18 @@ describe('RE2 regex translation', () => {
     expect(() => compileFullMatchRegex('(?U)a')).toThrow(/unsupported regex flag "U"/);
   });
 
-  it('turns RE2 substitutions into JS replacement patterns', () => {
-    const regex = compileGlobalRegex('([a-z]+)-([0-9]+)');
-    expect('ab-1/cd-2'.replace(regex, toJsSubstitution('\\2:\\1$'))).toBe('1:ab$/2:cd$');
-    expect('abc'.replace(compileGlobalRegex('b'), toJsSubstitution('[\\0]'))).toBe('a[b]c');
+  it('rewrites every match like RE2::GlobalReplace, with \\N group references', () => {
+    const rewrite = (input: string, pattern: string, substitution: string) => {
+      const regex = compileGlobalRegex(pattern);
+      return globalReplace(input, regex, parseSubstitution(substitution, regex));
+    };
+    expect(rewrite('/ab-1/cd-2', '([a-z]+)-([0-9]+)', '\\2:\\1$')).toBe('/1:ab$/2:cd$');
+    expect(rewrite('abc', 'b', '[\\0]')).toBe('a[b]c');
+    expect(rewrite('/any/path', '^/.*$', '/full')).toBe('/full');
+    // RE2 does not rewrite the empty match right after ".*" consumed everything; JS replace would.
+    expect(rewrite('abc', '.*', 'X')).toBe('X');
+    expect(rewrite('abc', 'x*', '-')).toBe('-a-b-c-');
+    expect(rewrite('untouched', 'zzz', 'y')).toBe('untouched');
+    expect(() => rewrite('a', '(a)', '\\2')).toThrow('refers to group 2, but the regex has 1');
   });
 });

@@ -303,6 +303,27 @@ describe('upstream', () => {
     expect(fast.echo.headers['X-Envoy-Expected-Rq-Timeout-Ms']).toEqual(['200']);
   });
 
+  it('cancels the upstream request when the client goes away and logs DC', async () => {
+    await h.apply({
+      listeners: [httpListener('l', 'rc')],
+      routes: [routeConfig('rc', [vhost('v', ['*'], [toCluster('/', 'a')])])],
+      clusters: [edsCluster('a')],
+      endpoints: [loadAssignment('a', [{ port: a.port }])],
+    });
+    const abandoned = new AbortController();
+    const pending = undiciRequest(`http://127.0.0.1:${h.port}/abandoned`, {
+      headers: { 'x-echo-delay-ms': '500' },
+      signal: abandoned.signal,
+      dispatcher: h.client,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    abandoned.abort();
+    await expect(pending).rejects.toThrow();
+    await waitForLog(h, '/abandoned');
+    expect(h.accessLog.at(-1)).toMatchObject({ response_code: 0, response_flags: 'DC', upstream_host: `127.0.0.1:${a.port}` });
+    expect((await h.request('/after')).status).toBe(200);
+  });
+
   it('passes the upstream status through and logs one JSON entry per request', async () => {
     await h.apply({
       listeners: [httpListener('l', 'rc')],

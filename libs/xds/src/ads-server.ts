@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import {
+  TypeUrl,
   aggregatedDiscoveryServiceDefinition,
   type RawDeltaDiscoveryRequest as DeltaDiscoveryRequest,
   type RawDeltaDiscoveryResponse as DeltaDiscoveryResponse,
@@ -9,7 +10,7 @@ import {
 } from '@tendril/api-envoy';
 import { silentLogger, type Logger } from './logger';
 import { NodeStatusRegistry } from './node-status';
-import type { Snapshot } from './snapshot';
+import type { Snapshot, SnapshotResource } from './snapshot';
 import type { SnapshotCache } from './snapshot-cache';
 import { WILDCARD_TYPES, pushRank, shortTypeName } from './type-urls';
 
@@ -27,6 +28,51 @@ function newNonce(): string {
 function orderedTypes(types: Iterable<string>): string[] {
   return [...types].sort((a, b) => pushRank(a) - pushRank(b) || a.localeCompare(b));
 }
+
+/**
+ * Make-before-break for removals. When a snapshot drops clusters, the proxy's routes may still
+ * name them until the new routes are applied; removing the clusters first would turn those
+ * requests into 503s. So, per stream, clusters and endpoints of the last snapshot whose listeners
+ * and routes the proxy ACKed ("settled") are kept until the current snapshot's listeners and
+ * routes are ACKed too; then they are withdrawn.
+ */
+class RemovalGuard {
+  private settled: Snapshot | undefined;
+  private readonly acked = new Map<string, string>();
+
+  /** Resources of the settled snapshot that the current one dropped and must linger. */
+  lingering(typeUrl: string, current: Snapshot): SnapshotResource[] {
+    if (!this.settled || this.settled === current || !LINGERING_TYPES.has(typeUrl)) return [];
+    const now = current.resources(typeUrl);
+    return [...this.settled.resources(typeUrl).values()].filter((r) => !now.has(r.name));
+  }
+
+  /** Records an ACK; returns true when this ACK settles `current` (time to withdraw what lingered). */
+  ack(typeUrl: string, version: string, current: Snapshot | undefined, subscribed: (typeUrl: string) => boolean): boolean {
+    this.acked.set(typeUrl, version);
+    return current ? this.settle(current, subscribed) : false;
+  }
+
+  /**
+   * Settles `current` once the proxy holds its listeners and routes (already true when a new
+   * snapshot leaves them unchanged); returns true if something lingered and can now go.
+   */
+  settle(current: Snapshot, subscribed: (typeUrl: string) => boolean): boolean {
+    if (!this.settled) {
+      this.settled = current;
+      return false;
+    }
+    if (this.settled === current) return false;
+    const routesAcked = ROUTING_TYPES.every((t) => !subscribed(t) || this.acked.get(t) === current.typeVersion(t));
+    if (!routesAcked) return false;
+    const hadLingering = [...LINGERING_TYPES].some((t) => this.lingering(t, current).length > 0);
+    this.settled = current;
+    return hadLingering;
+  }
+}
+
+const LINGERING_TYPES: ReadonlySet<string> = new Set([TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment]);
+const ROUTING_TYPES: readonly string[] = [TypeUrl.Listener, TypeUrl.RouteConfiguration];
 
 interface SotwTypeState {
   wildcard: boolean;
@@ -91,13 +137,16 @@ export class AdsServer {
   private handleSotw(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void {
     this.openStreams.add(call as grpc.ServerDuplexStream<unknown, unknown>);
     const types = new Map<string, SotwTypeState>();
+    const guard = new RemovalGuard();
     let nodeId: string | undefined;
     let unwatch: (() => void) | undefined;
 
     const send = (typeUrl: string, st: SotwTypeState, snapshot: Snapshot, force: boolean): void => {
-      const all = snapshot.resources(typeUrl);
+      const all = new Map(snapshot.resources(typeUrl));
+      const lingering = guard.lingering(typeUrl, snapshot);
+      for (const r of lingering) all.set(r.name, r);
       const selected = st.wildcard ? [...all.values()] : [...st.names].filter((n) => all.has(n)).map((n) => all.get(n)!);
-      const version = snapshot.typeVersion(typeUrl);
+      const version = snapshot.typeVersion(typeUrl) + (lingering.length > 0 ? '+lingering' : '');
       const names = selected.map((r) => `${r.name}@${r.version}`).sort().join(',');
       if (!force && st.sentVersion === version && st.sentNames === names) return;
       st.sentVersion = version;
@@ -109,6 +158,7 @@ export class AdsServer {
     };
 
     const pushAll = (snapshot: Snapshot): void => {
+      guard.settle(snapshot, (t) => types.has(t));
       for (const typeUrl of orderedTypes(types.keys())) send(typeUrl, types.get(typeUrl)!, snapshot, false);
     };
 
@@ -131,6 +181,8 @@ export class AdsServer {
           this.log.warn({ node: nodeId, type: shortTypeName(typeUrl), rejectedVersion: st.sentVersion, keptVersion: req.version_info, error: message }, 'proxy rejected configuration (NACK)');
         } else {
           this.status.acked(nodeId, typeUrl, req.version_info ?? '');
+          const current = this.cache.get(nodeId);
+          if (guard.ack(typeUrl, req.version_info ?? '', current, (t) => types.has(t)) && current) pushAll(current);
         }
       }
       const names = req.resource_names ?? [];
@@ -159,11 +211,13 @@ export class AdsServer {
   private handleDelta(call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>): void {
     this.openStreams.add(call as grpc.ServerDuplexStream<unknown, unknown>);
     const types = new Map<string, DeltaTypeState>();
+    const guard = new RemovalGuard();
     let nodeId: string | undefined;
     let unwatch: (() => void) | undefined;
 
     const send = (typeUrl: string, st: DeltaTypeState, snapshot: Snapshot, force = false): void => {
-      const all = snapshot.resources(typeUrl);
+      const all = new Map(snapshot.resources(typeUrl));
+      for (const r of guard.lingering(typeUrl, snapshot)) all.set(r.name, r);
       const wanted = st.wildcard ? [...all.keys()] : [...st.names].filter((n) => all.has(n));
       const changed = wanted.map((n) => all.get(n)!).filter((r) => st.clientVersions.get(r.name) !== r.version);
       const removed = [...st.clientVersions.keys()].filter((n) => !all.has(n) || (!st.wildcard && !st.names.has(n)));
@@ -188,6 +242,7 @@ export class AdsServer {
     };
 
     const pushAll = (snapshot: Snapshot): void => {
+      guard.settle(snapshot, (t) => types.has(t));
       for (const typeUrl of orderedTypes(types.keys())) send(typeUrl, types.get(typeUrl)!, snapshot);
     };
 
@@ -216,6 +271,8 @@ export class AdsServer {
             this.log.warn({ node: nodeId, type: shortTypeName(typeUrl), error: message }, 'proxy rejected configuration (NACK)');
           } else {
             this.status.acked(nodeId, typeUrl, st.sentVersion ?? '');
+            const current = this.cache.get(nodeId);
+            if (guard.ack(typeUrl, st.sentVersion ?? '', current, (t) => types.has(t)) && current) pushAll(current);
           }
           st.beforeLastResponse = undefined;
         }

@@ -1,3 +1,4 @@
+import { globalReplace } from './regex';
 import type { RequestView } from './request-view';
 import type { RedirectRouteAction, RegexRewrite } from './route-table';
 
@@ -7,7 +8,9 @@ import type { RedirectRouteAction, RegexRewrite } from './route-table';
  */
 export function rewritePath(req: RequestView, matchedLength: number, prefixRewrite: string | undefined, regexRewrite: RegexRewrite | undefined): string {
   if (prefixRewrite !== undefined) return prefixRewrite + req.path.slice(matchedLength);
-  if (regexRewrite !== undefined) return req.pathOnly.replace(regexRewrite.regex, regexRewrite.substitution) + req.path.slice(req.pathOnly.length);
+  if (regexRewrite !== undefined) {
+    return globalReplace(req.pathOnly, regexRewrite.regex, regexRewrite.substitution) + req.path.slice(req.pathOnly.length);
+  }
   return req.path;
 }
 

@@ -90,24 +90,58 @@ export function compileGlobalRegex(pattern: string): RegExp {
   }
 }
 
-/**
- * RE2 substitutions use \0..\9 for groups; JS replace() uses $&, $1..$9 and treats a literal "$"
- * specially, so it is escaped.
- */
-export function toJsSubstitution(substitution: string): string {
-  let out = '';
+/** A parsed RE2 rewrite string: literal text and capture group numbers (\\0 is the whole match). */
+export type Substitution = readonly (string | number)[];
+
+/** Parses an RE2 rewrite string; `\\N` refers to group N, `\\\\` is a backslash. */
+export function parseSubstitution(substitution: string, regex: RegExp): Substitution {
+  const groups = new RegExp(`${regex.source}|`).exec('')?.length ?? 1; // capture groups + 1
+  const parts: (string | number)[] = [];
+  let literal = '';
   for (let i = 0; i < substitution.length; i++) {
     const ch = substitution[i];
-    if (ch === '$') {
-      out += '$$';
-    } else if (ch === '\\' && i + 1 < substitution.length) {
-      const next = substitution[++i];
-      if (next === '0') out += '$&';
-      else if (next >= '1' && next <= '9') out += `$${next}`;
-      else out += next;
+    if (ch !== '\\') {
+      literal += ch;
+      continue;
+    }
+    const next = substitution[++i];
+    if (next === '\\') {
+      literal += '\\';
+    } else if (next !== undefined && next >= '0' && next <= '9') {
+      const group = Number(next);
+      if (group >= groups) throw new Error(`substitution ${JSON.stringify(substitution)} refers to group ${group}, but the regex has ${groups - 1}`);
+      if (literal) parts.push(literal);
+      literal = '';
+      parts.push(group);
     } else {
-      out += ch;
+      throw new Error(`substitution ${JSON.stringify(substitution)} has an invalid escape "\\${next ?? ''}"`);
     }
   }
-  return out;
+  if (literal) parts.push(literal);
+  return parts;
+}
+
+/**
+ * Replaces every non-overlapping match like RE2::GlobalReplace, which (unlike JS replace) skips an
+ * empty match right where the previous match ended: ".*" rewrites "abc" once, not twice.
+ */
+export function globalReplace(input: string, regex: RegExp, substitution: Substitution): string {
+  regex.lastIndex = 0;
+  let out = '';
+  let copiedUpTo = 0;
+  let previousEnd = -1;
+  for (let match = regex.exec(input); match !== null; match = regex.exec(input)) {
+    const start = match.index;
+    const end = start + match[0].length;
+    if (start === end) {
+      regex.lastIndex = start + 1; // step past an empty match
+      if (start === previousEnd) continue;
+    }
+    out += input.slice(copiedUpTo, start);
+    for (const part of substitution) out += typeof part === 'number' ? (match[part] ?? '') : part;
+    copiedUpTo = end;
+    previousEnd = end;
+    if (start >= input.length) break;
+  }
+  return copiedUpTo === 0 && previousEnd === -1 ? input : out + input.slice(copiedUpTo);
 }

@@ -1,6 +1,6 @@
 import { durationToMilliseconds, type envoy } from '@tendril/api-envoy';
 import { compileHeaderMutation, type HeaderMutation } from './header-mutation';
-import { compileFullMatchRegex, compileGlobalRegex, toJsSubstitution } from './regex';
+import { compileFullMatchRegex, compileGlobalRegex, parseSubstitution, type Substitution } from './regex';
 import type { RequestView } from './request-view';
 import { compileStringMatcher, type StringPredicate } from './string-matcher';
 
@@ -20,7 +20,7 @@ const DEFAULT_ROUTE_TIMEOUT_MS = 15_000;
 
 export interface RegexRewrite {
   regex: RegExp;
-  substitution: string;
+  substitution: Substitution;
 }
 
 export interface WeightedTarget {
@@ -191,7 +191,8 @@ function durationMs(value: string | undefined, field: string, fallback: number):
 
 function compileRegexRewrite(rewrite: RegexMatchAndSubstitute | undefined): RegexRewrite | undefined {
   if (rewrite === undefined) return undefined;
-  return { regex: compileGlobalRegex(rewrite.pattern?.regex ?? ''), substitution: toJsSubstitution(rewrite.substitution ?? '') };
+  const regex = compileGlobalRegex(rewrite.pattern?.regex ?? '');
+  return { regex, substitution: parseSubstitution(rewrite.substitution ?? '', regex) };
 }
 
 function compilePathMatch(match: RouteMatch): Pick<CompiledRoute, 'matchesPath' | 'rewrittenLength'> {
