@@ -1,5 +1,0 @@
-module.exports = {
-  displayName: 'app-agent',
-  preset: '../../jest.preset.js',
-  rootDir: '.',
-};

@@ -1,5 +1,0 @@
-module.exports = {
-  displayName: 'app-cli',
-  preset: '../../jest.preset.js',
-  rootDir: '.',
-};

@@ -1,5 +1,0 @@
-module.exports = {
-  displayName: 'app-proxy',
-  preset: '../../jest.preset.js',
-  rootDir: '.',
-};
