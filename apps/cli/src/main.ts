@@ -1,17 +1,10 @@
 import { Command, Option } from 'commander';
-import {
-  agentAdminAddress,
-  formatObjects,
-  formatStatus,
-  getFromAgent,
-  isClusterScopedKind,
-  knownKindNames,
-  resolveKind,
-  runUp,
-  type AgentStatus,
-  type ListedObject,
-} from '@tendril/control-plane';
-import { startEchoServer } from '@tendril/testing';
+import type { AgentStatus, ListedObject } from '@tendril/control-plane';
+
+// Commands load their libraries when they run, so `tendril echo` (started once per pod) does not
+// pay for the control plane's start-up.
+// require (not import()) so the workspace path aliases resolve under tsx's CommonJS loader.
+const controlPlane = (): typeof import('@tendril/control-plane') => require('@tendril/control-plane');
 
 const program = new Command('tendril').description('Tendril: a sidecar-free service mesh. Gateway API and network policy on one node proxy.');
 
@@ -24,6 +17,7 @@ program
   .option('--proxy-admin-address <host:port>', "the node proxy's admin API", '127.0.0.1:9901')
   .addOption(new Option('--xds-protocol <protocol>', 'xDS variant the proxy uses').choices(['sotw', 'delta']).default('delta'))
   .action(async (opts) => {
+    const { runUp } = controlPlane();
     process.exitCode = await runUp({
       configDir: opts.config,
       xdsAddress: opts.xdsAddress,
@@ -39,13 +33,14 @@ program
   .option('--agent <host:port>', "the agent's admin API")
   .option('-o, --output <format>', 'json for the raw document')
   .action(async (opts) => {
+    const { agentAdminAddress, formatStatus, getFromAgent } = controlPlane();
     const status = await getFromAgent<AgentStatus>(agentAdminAddress(opts.agent), '/api/v1/status');
     process.stdout.write(opts.output === 'json' ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status));
   });
 
 program
   .command('get')
-  .description(`list resources with their status, as kubectl would (${knownKindNames().join(', ')})`)
+  .description('list resources with their status, as kubectl would (gatewayclasses, gateways, httproutes, grpcroutes, referencegrants, services, endpointslices, pods, …)')
   .argument('<kind>', 'resource kind, plural or short name')
   .argument('[name]', 'one object by name')
   .option('-n, --namespace <ns>', 'namespace', 'default')
@@ -53,6 +48,7 @@ program
   .addOption(new Option('-o, --output <format>').choices(['yaml', 'json']))
   .option('--agent <host:port>', "the agent's admin API")
   .action(async (kindName: string, name: string | undefined, opts) => {
+    const { agentAdminAddress, formatObjects, getFromAgent, isClusterScopedKind, resolveKind } = controlPlane();
     const kind = resolveKind(kindName);
     if (!kind) throw new Error(`the server doesn't have a resource type "${kindName}"`);
     const query = new URLSearchParams({ kind });
@@ -70,6 +66,7 @@ program
   .option('--port <port>', 'port (default: $HTTP_PORT or 3000)')
   .option('--host <address>', 'address to bind (default: $POD_IP or 0.0.0.0)')
   .action(async (opts) => {
+    const { startEchoServer } = require('@tendril/testing') as typeof import('@tendril/testing');
     const port = Number(opts.port ?? process.env['HTTP_PORT'] ?? 3000);
     const host = opts.host ?? process.env['POD_IP'] ?? '0.0.0.0';
     const server = await startEchoServer({ port, host });

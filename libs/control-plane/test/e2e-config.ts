@@ -84,7 +84,7 @@ spec:
       filters:
         - type: RequestHeaderModifier
           requestHeaderModifier:
-            set: [{ name: x-set, value: set-value }]
+            set: [{ name: x-set, value: 'set-value 50%' }]
             add: [{ name: x-add, value: added }]
             remove: [x-remove]
       backendRefs: [{ name: v1, port: 8080 }]

@@ -2,7 +2,6 @@ import type {
   EnvoyCluster,
   EnvoyClusterLoadAssignment,
   EnvoyClusterWeight,
-  EnvoyConfigSource,
   EnvoyHeaderMutations,
   EnvoyHeaderValueOption,
   EnvoyListener,
@@ -12,18 +11,25 @@ import type {
   EnvoyRouteAction,
   EnvoyRouteConfiguration,
   EnvoyRouteMatch,
-  EnvoyStringMatcher,
 } from './envoy-types';
-import type { IrCluster, IrHeaderMutation, IrListener, IrPathModifier, IrRoute, IrValueMatch, RouteIR } from './ir';
+import { ADS, CONNECT_TIMEOUT, httpConnectionManager, stringMatch } from './envoy-common';
+import { renderProxyless } from './proxyless';
+import { compareStrings } from './resource-index';
+import type { IrCluster, IrHeaderMutation, IrListener, IrPathModifier, IrRoute, RouteIR } from './ir';
 
 /**
  * The weighted_clusters entry standing for an unresolvable backend's share of traffic. No cluster has
  * this name, and the route sets cluster_not_found_response_code so that share gets a 500.
  */
-export const INVALID_BACKEND_CLUSTER = 'tendril.invalid-backend';
+/**
+ * Envoy reads `%` in added header values as the start of a format command (%DOWNSTREAM_…%);
+ * Gateway API values are literal, so `%` is escaped as `%%`, as Envoy Gateway does.
+ */
+export function literalHeaderValue(value: string): string {
+  return value.replace(/%/g, '%%');
+}
 
-const ADS: EnvoyConfigSource = { ads: {}, resource_api_version: 'V3' };
-const CONNECT_TIMEOUT = '10s';
+export const INVALID_BACKEND_CLUSTER = 'tendril.invalid-backend';
 
 const REDIRECT_CODES: Record<number, EnvoyRedirectResponseCode> = {
   301: 'MOVED_PERMANENTLY',
@@ -33,15 +39,24 @@ const REDIRECT_CODES: Record<number, EnvoyRedirectResponseCode> = {
   308: 'PERMANENT_REDIRECT',
 };
 
-/** IR → Envoy resources. Pure and order-preserving: the IR is already sorted. */
+/**
+ * IR → Envoy resources: a Listener + RouteConfiguration per Gateway socket for the node proxy, and
+ * an API Listener + RouteConfiguration per route hostname for proxyless gRPC clients. Pure; every
+ * list is sorted by resource name.
+ */
 export function renderEnvoy(ir: RouteIR): EnvoyResources {
+  const proxyless = renderProxyless(ir.listeners);
   return {
-    listeners: ir.listeners.map(renderListener),
-    routes: ir.listeners.map(renderRouteConfiguration),
-    clusters: ir.clusters.map(renderCluster),
-    endpoints: ir.clusters.map(renderLoadAssignment),
+    listeners: sortedBy('name', [...ir.listeners.map(renderListener), ...proxyless.listeners]),
+    routes: sortedBy('name', [...ir.listeners.map(renderRouteConfiguration), ...proxyless.routes]),
+    clusters: sortedBy('name', [...ir.clusters.map(renderCluster), ...proxyless.clusters]),
+    endpoints: sortedBy('cluster_name', [...ir.clusters.map(renderLoadAssignment), ...proxyless.endpoints]),
     secrets: [],
   };
+}
+
+function sortedBy<K extends string, T extends Record<K, string>>(key: K, resources: T[]): T[] {
+  return resources.sort((a, b) => compareStrings(a[key], b[key]));
 }
 
 function renderListener(listener: IrListener): EnvoyListener {
@@ -50,23 +65,7 @@ function renderListener(listener: IrListener): EnvoyListener {
     address: { socket_address: { address: listener.address, port_value: listener.port } },
     filter_chains: [
       {
-        filters: [
-          {
-            name: 'envoy.filters.network.http_connection_manager',
-            typed_config: {
-              '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-              stat_prefix: listener.name.replace(/[^A-Za-z0-9_.-]/g, '_'),
-              codec_type: 'AUTO',
-              rds: { route_config_name: listener.name, config_source: ADS },
-              http_filters: [
-                {
-                  name: 'envoy.filters.http.router',
-                  typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
-                },
-              ],
-            },
-          },
-        ],
+        filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: httpConnectionManager(listener.name, listener.name) }],
       },
     ],
   };
@@ -131,9 +130,6 @@ function baseMatch(route: IrRoute): EnvoyRouteMatch {
   return match;
 }
 
-function stringMatch(m: IrValueMatch): EnvoyStringMatcher {
-  return m.type === 'RegularExpression' ? { safe_regex: { regex: m.value } } : { exact: m.value };
-}
 
 function renderRouteWith(route: IrRoute, match: EnvoyRouteMatch, prefixRewrite: string | undefined, nameSuffix = ''): EnvoyRoute {
   const out: EnvoyRoute = { name: route.name + nameSuffix, match: dropUndefined(match) };
@@ -196,8 +192,8 @@ function fraction(partsPerMillion: number): { numerator: number; denominator: 'H
 function headerMutations(request: IrHeaderMutation | undefined, response: IrHeaderMutation | undefined): EnvoyHeaderMutations {
   const out: EnvoyHeaderMutations = {};
   const toAdd = (m: IrHeaderMutation): EnvoyHeaderValueOption[] => [
-    ...m.set.map((h): EnvoyHeaderValueOption => ({ header: { key: h.name, value: h.value }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' })),
-    ...m.add.map((h): EnvoyHeaderValueOption => ({ header: { key: h.name, value: h.value }, append_action: 'APPEND_IF_EXISTS_OR_ADD' })),
+    ...m.set.map((h): EnvoyHeaderValueOption => ({ header: { key: h.name, value: literalHeaderValue(h.value) }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' })),
+    ...m.add.map((h): EnvoyHeaderValueOption => ({ header: { key: h.name, value: literalHeaderValue(h.value) }, append_action: 'APPEND_IF_EXISTS_OR_ADD' })),
   ];
   if (request) {
     const add = toAdd(request);
@@ -239,6 +235,8 @@ function renderLoadAssignment(cluster: IrCluster): EnvoyClusterLoadAssignment {
         ? []
         : [
             {
+              locality: {},
+              load_balancing_weight: 1 as const,
               lb_endpoints: cluster.endpoints.map((e) => ({
                 endpoint: { address: { socket_address: { address: e.address, port_value: e.port } } },
                 health_status: 'HEALTHY' as const,

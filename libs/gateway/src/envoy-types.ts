@@ -52,6 +52,8 @@ export interface EnvoyRouteAction {
   prefix_rewrite?: string;
   regex_rewrite?: { pattern: { regex: string }; substitution: string };
   host_rewrite_literal?: string;
+  /** Only in route configurations for proxyless gRPC clients, which take the request timeout from here. */
+  max_stream_duration?: { max_stream_duration: string };
   request_mirror_policies?: Array<{
     cluster: string;
     runtime_fraction?: {
@@ -114,6 +116,15 @@ export interface EnvoyListener {
   }>;
 }
 
+/**
+ * A Listener without a socket for proxyless gRPC clients (gRPC's xDS resolver): it is named after
+ * the `xds:///<name>` target and carries only the HttpConnectionManager that points at the routes.
+ */
+export interface EnvoyApiListener {
+  name: string;
+  api_listener: { api_listener: EnvoyHttpConnectionManager };
+}
+
 export interface EnvoyCluster {
   name: string;
   type: 'EDS';
@@ -131,6 +142,13 @@ export interface EnvoyCluster {
 export interface EnvoyClusterLoadAssignment {
   cluster_name: string;
   endpoints: Array<{
+    /**
+     * One unnamed locality of weight 1. Envoy ignores locality weights unless the cluster asks for
+     * locality-weighted balancing; gRPC's xDS client rejects a locality without `locality` and
+     * drops one without `load_balancing_weight`.
+     */
+    locality: Record<string, never>;
+    load_balancing_weight: 1;
     lb_endpoints: Array<{
       endpoint: { address: { socket_address: { address: string; port_value: number } } };
       health_status: 'HEALTHY';

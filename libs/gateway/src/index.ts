@@ -4,3 +4,4 @@ export type { StatusUpdate } from './status';
 export type * from './ir';
 export type { EnvoyResources } from './envoy-types';
 export { INVALID_BACKEND_CLUSTER } from './envoy-render';
+export { PROXYLESS_UNAVAILABLE_CLUSTER } from './proxyless';

@@ -22,6 +22,8 @@ export interface ListenerSpec {
   routeConfigName: string | undefined;
   inlineRouteTable: CompiledRouteTable | undefined;
   appendXff: boolean;
+  /** HCM upgrade_configs: lower-case upgrade type → enabled by default. */
+  upgrades: ReadonlyMap<string, boolean>;
 }
 
 export interface CompiledConfig {
@@ -39,7 +41,7 @@ export interface CompileResult {
 /** Listener filters that are harmless on a cleartext HTTP listener. */
 const IGNORED_LISTENER_FILTERS = new Set(['envoy.filters.listener.tls_inspector']);
 
-function compileHttpConnectionManager(hcm: HttpConnectionManager): Pick<ListenerSpec, 'routeConfigName' | 'inlineRouteTable' | 'appendXff'> {
+function compileHttpConnectionManager(hcm: HttpConnectionManager): Pick<ListenerSpec, 'routeConfigName' | 'inlineRouteTable' | 'appendXff' | 'upgrades'> {
   if (hcm.codec_type !== undefined && hcm.codec_type !== 'AUTO' && hcm.codec_type !== 'HTTP1' && hcm.codec_type !== 'HTTP2') {
     throw new Error(`codec_type ${hcm.codec_type} is not supported`);
   }
@@ -66,7 +68,15 @@ function compileHttpConnectionManager(hcm: HttpConnectionManager): Pick<Listener
   } else {
     throw new Error('HttpConnectionManager needs rds or route_config');
   }
-  return { routeConfigName, inlineRouteTable, appendXff: hcm.skip_xff_append !== true };
+  const upgrades = new Map<string, boolean>();
+  for (const upgrade of hcm.upgrade_configs ?? []) {
+    const type = (upgrade.upgrade_type ?? '').toLowerCase();
+    if (type === '') throw new Error('upgrade_configs entry has no upgrade_type');
+    if (type === 'connect') throw new Error('CONNECT upgrades are not supported');
+    if ((upgrade.filters?.length ?? 0) > 0) throw new Error(`upgrade_configs "${type}" filters are not supported`);
+    upgrades.set(type, upgrade.enabled !== false);
+  }
+  return { routeConfigName, inlineRouteTable, appendXff: hcm.skip_xff_append !== true, upgrades };
 }
 
 function compileListener(listener: Listener): ListenerSpec {
@@ -110,7 +120,11 @@ export function compileConfig(config: ProxyConfig): CompileResult {
   const listeners: ListenerSpec[] = [];
   const listenerNames = new Set<string>();
   const addresses = new Map<string, string>();
-  config.listeners.forEach((listener, index) => {
+  (config.listeners ?? []).forEach((listener, index) => {
+    if (typeof listener !== 'object' || listener === null) return fail('Listener', `#${index}`, new Error('not an object'));
+    // API listeners are for proxyless gRPC clients, which read them from the same xDS server;
+    // they have no socket for this proxy to bind (Envoy skips them the same way).
+    if (listener.api_listener !== undefined) return;
     const name = resourceName(listener.name, index);
     try {
       const spec = compileListener(listener);
@@ -127,7 +141,8 @@ export function compileConfig(config: ProxyConfig): CompileResult {
   });
 
   const routeTables = new Map<string, CompiledRouteTable>();
-  config.routes.forEach((route, index) => {
+  (config.routes ?? []).forEach((route, index) => {
+    if (typeof route !== 'object' || route === null) return fail('RouteConfiguration', `#${index}`, new Error('not an object'));
     const name = resourceName(route.name, index);
     if (!route.name) return fail('RouteConfiguration', name, new Error('name is required'));
     if (routeTables.has(route.name)) return fail('RouteConfiguration', name, new Error('duplicate route configuration name'));
@@ -140,7 +155,8 @@ export function compileConfig(config: ProxyConfig): CompileResult {
   });
 
   const assignments = new Map<string, ClusterLoadAssignment>();
-  config.endpoints.forEach((assignment, index) => {
+  (config.endpoints ?? []).forEach((assignment, index) => {
+    if (typeof assignment !== 'object' || assignment === null) return fail('ClusterLoadAssignment', `#${index}`, new Error('not an object'));
     const name = resourceName(assignment.cluster_name, index);
     try {
       validateLoadAssignment(assignment);
@@ -153,7 +169,8 @@ export function compileConfig(config: ProxyConfig): CompileResult {
 
   const clusters: ClusterSpec[] = [];
   const clusterNames = new Set<string>();
-  config.clusters.forEach((cluster, index) => {
+  (config.clusters ?? []).forEach((cluster, index) => {
+    if (typeof cluster !== 'object' || cluster === null) return fail('Cluster', `#${index}`, new Error('not an object'));
     const name = resourceName(cluster.name, index);
     try {
       const spec = compileCluster(cluster, assignments);

@@ -1,13 +1,19 @@
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { ProxyLogger } from './logger';
 import type { DownstreamRequest, DownstreamResponse, ListenerRoutes } from './router';
 
 /** The HTTP/2 client connection preface; anything else on the wire is HTTP/1.x. */
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
-export type RequestHandler = (req: DownstreamRequest, res: DownstreamResponse, routes: ListenerRoutes) => void;
+/** What a listener hands its traffic to. */
+export interface RequestHandler {
+  request(req: DownstreamRequest, res: DownstreamResponse, routes: ListenerRoutes): void;
+  /** An HTTP/1.1 request asking to switch protocols (other than h2c); the socket is the handler's from now on. */
+  upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, routes: ListenerRoutes): void;
+}
 
 /**
  * One bound listener socket serving HTTP/1.1 and h2c (prior knowledge) on the same port: the
@@ -41,7 +47,8 @@ export class HttpListener {
     // This server never listens itself (it is handed sockets), but node only starts enforcing
     // headersTimeout (slow-header protection) once it sees 'listening'.
     this.http1.emit('listening');
-    this.http2 = http2.createServer({}, (req, res) => this.handler(req, res, this.routes));
+    this.http1.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => this.onHttp1Upgrade(req, socket, head));
+    this.http2 = http2.createServer({}, (req, res) => this.handler.request(req, res, this.routes));
     this.http2.on('session', (session) => {
       this.sessions.add(session);
       session.once('close', () => this.sessions.delete(session));
@@ -117,7 +124,32 @@ export class HttpListener {
       this.http1Active.set(socket, active);
       if (this.draining && active === 0) socket.end();
     });
-    this.handler(req, res, this.routes);
+    this.handler.request(req, res, this.routes);
+  }
+
+  private onHttp1Upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
+    if ((req.headers.upgrade ?? '').trim().toLowerCase() === 'h2c') {
+      // Envoy declines h2c upgrades and serves the request over HTTP/1.1. Node has already parsed
+      // it as an upgrade, so it is replayed without the upgrade headers to a fresh parser, which
+      // keeps the connection usable for keep-alive.
+      const lines = [`${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/${req.httpVersion}`];
+      for (let i = 0; i < req.rawHeaders.length; i += 2) {
+        const name = req.rawHeaders[i].toLowerCase();
+        if (name === 'upgrade' || name === 'http2-settings' || name === 'connection') continue;
+        lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+      }
+      socket.unshift(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), head]));
+      this.http1.emit('connection', socket);
+      socket.resume();
+      return;
+    }
+    if (this.draining) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+      return;
+    }
+    // An upgraded connection is busy until it closes; draining waits for it (up to the deadline).
+    this.http1Active.set(socket, (this.http1Active.get(socket) ?? 0) + 1);
+    this.handler.upgrade(req, socket, head, this.routes);
   }
 
   /**

@@ -2,9 +2,10 @@ import * as net from 'node:net';
 import { stdoutAccessLog, type AccessLogSink } from './access-log';
 import { compileConfig, type ListenerSpec } from './compile-config';
 import type { ConfigError, ProxyConfig } from './config';
-import { HttpListener } from './listener';
+import { HttpListener, type RequestHandler } from './listener';
 import { silentLogger, type ProxyLogger } from './logger';
-import { Router, type DownstreamRequest, type DownstreamResponse, type ListenerRoutes, type RoutingState } from './router';
+import { Router, type ListenerRoutes, type RoutingState } from './router';
+import { UpgradeProxy } from './upgrade';
 import { ClusterManager } from './upstream/cluster-manager';
 
 export interface ProxyRuntimeOptions {
@@ -36,7 +37,13 @@ function listenerKey(spec: ListenerSpec): string {
 }
 
 function routesOf(spec: ListenerSpec): ListenerRoutes {
-  return { listenerName: spec.name, routeConfigName: spec.routeConfigName, inlineRouteTable: spec.inlineRouteTable, appendXff: spec.appendXff };
+  return {
+    listenerName: spec.name,
+    routeConfigName: spec.routeConfigName,
+    inlineRouteTable: spec.inlineRouteTable,
+    appendXff: spec.appendXff,
+    upgrades: spec.upgrades,
+  };
 }
 
 function describeBindError(spec: ListenerSpec, err: unknown): ConfigError {
@@ -70,6 +77,7 @@ export class ProxyRuntime {
   private readonly logger: ProxyLogger;
   private readonly drainTimeoutMs: number;
   private readonly router: Router;
+  private readonly upgrades: UpgradeProxy;
   private readonly clusterManager = new ClusterManager();
   private readonly listeners = new Map<string, HttpListener>();
   private readonly drains = new Set<Promise<void>>();
@@ -80,7 +88,9 @@ export class ProxyRuntime {
   constructor(options: ProxyRuntimeOptions = {}) {
     this.logger = options.logger ?? silentLogger;
     this.drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
-    this.router = new Router(() => this.state, options.accessLog ?? stdoutAccessLog, this.logger);
+    const accessLog = options.accessLog ?? stdoutAccessLog;
+    this.router = new Router(() => this.state, accessLog, this.logger);
+    this.upgrades = new UpgradeProxy(() => this.state, accessLog, this.logger);
   }
 
   /** Applies a full config (state of the world). Calls are serialized. */
@@ -120,7 +130,10 @@ export class ProxyRuntime {
       return { accepted: false, errors, listeners: this.boundListeners() };
     }
     const desired = new Map(compiled.listeners.map((spec) => [listenerKey(spec), spec] as const));
-    const handle = (req: DownstreamRequest, res: DownstreamResponse, routes: ListenerRoutes): void => this.router.handle(req, res, routes);
+    const handle: RequestHandler = {
+      request: (req, res, routes) => this.router.handle(req, res, routes),
+      upgrade: (req, socket, head, routes) => this.upgrades.handle(req, socket, head, routes),
+    };
     const added: [string, HttpListener][] = [];
     const bindErrors: ConfigError[] = [];
     await Promise.all(

@@ -8,9 +8,10 @@ import type { ProxyLogger } from './logger';
 import { applyHeaderMutation, applyHeaderMutations, type HeaderBag, type HeaderMutation } from './routing/header-mutation';
 import { redirectLocation, rewritePath } from './routing/path-rewrite';
 import { RequestView } from './routing/request-view';
-import type { CompiledRoute, CompiledRouteTable, ForwardAction, WeightedTarget } from './routing/route-table';
+import type { CompiledRoute, CompiledRouteTable, ForwardAction } from './routing/route-table';
 import type { UpstreamCluster, UpstreamEndpoint } from './upstream/cluster';
 import { UpstreamResetError, type UpstreamExchange, type UpstreamResponse } from './upstream/types';
+import { buildUpstreamHeaders, pickCluster } from './upstream-request';
 
 export type DownstreamRequest = IncomingMessage | http2.Http2ServerRequest;
 export type DownstreamResponse = ServerResponse | http2.Http2ServerResponse;
@@ -24,6 +25,8 @@ export interface ListenerRoutes {
   inlineRouteTable: CompiledRouteTable | undefined;
   /** Append the client address to x-forwarded-for (off with HCM skip_xff_append). */
   appendXff: boolean;
+  /** HCM upgrade_configs: lower-case upgrade type → enabled by default. */
+  upgrades: ReadonlyMap<string, boolean>;
 }
 
 /** The routing state of one applied config; swapped atomically, read once per request. */
@@ -32,8 +35,12 @@ export interface RoutingState {
   clusters: ReadonlyMap<string, UpstreamCluster>;
 }
 
-/** Hop-by-hop request headers Envoy does not forward (te is kept when it is "trailers", for gRPC). */
-const REQUEST_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'expect', 'http2-settings', 'host']);
+/** The route a request takes: the listener's current route table, its virtual host, its first matching route. */
+export function findRoute(state: RoutingState, routes: ListenerRoutes, view: RequestView): CompiledRoute | undefined {
+  const table = routes.inlineRouteTable ?? (routes.routeConfigName !== undefined ? state.routeTables.get(routes.routeConfigName) : undefined);
+  return table?.selectVirtualHost(view.authority)?.match(view);
+}
+
 /** Hop-by-hop response headers; node's HTTP/2 server also refuses them. */
 const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'http2-settings']);
 
@@ -74,16 +81,6 @@ function requestHasBody(req: DownstreamRequest, isHttp2: boolean): boolean {
   if (headers['transfer-encoding'] !== undefined) return true;
   const length = headers['content-length'];
   return length !== undefined && length !== '0';
-}
-
-/** Names listed in a Connection header are hop-by-hop for this message too. */
-function connectionNominated(value: string | string[] | undefined): string[] {
-  if (value === undefined) return [];
-  const list = Array.isArray(value) ? value.join(',') : value;
-  return list
-    .split(',')
-    .map((token) => token.trim().toLowerCase())
-    .filter((token) => token !== '' && token !== 'close' && token !== 'keep-alive');
 }
 
 /** The router filter plus the HTTP connection manager's request handling, one instance per proxy. */
@@ -158,10 +155,9 @@ class Exchange {
       this.finished = true;
     });
     this.res.once('close', () => this.onDownstreamClose());
-    const table = this.routes.inlineRouteTable ?? (this.routes.routeConfigName !== undefined ? this.state.routeTables.get(this.routes.routeConfigName) : undefined);
     const scheme = this.isHttp2 ? ((this.req.headers[':scheme'] as string | undefined) ?? 'http') : 'http';
     const view = new RequestView(this.req.method ?? 'GET', this.authority, this.path, scheme, this.req.headers);
-    const route = table?.selectVirtualHost(this.authority)?.match(view);
+    const route = findRoute(this.state, this.routes, view);
     if (route === undefined) return this.localReply(404, undefined, 'NR', []);
     this.routeName = route.name || null;
     const action = route.action;
@@ -179,13 +175,7 @@ class Exchange {
   }
 
   private forward(view: RequestView, route: CompiledRoute, action: ForwardAction): void {
-    let target: WeightedTarget | undefined;
-    let clusterName = action.cluster;
-    if (action.weighted !== undefined) {
-      const point = Math.random() * action.weighted.totalWeight;
-      target = action.weighted.targets.find((t) => point < t.cumulativeWeight);
-      clusterName = target?.cluster;
-    }
+    const { cluster: clusterName, target } = pickCluster(action);
     this.clusterName = clusterName ?? null;
     const responseMutations = target?.responseMutation ? [target.responseMutation, ...route.responseMutations] : route.responseMutations;
     const cluster = clusterName !== undefined ? this.state.clusters.get(clusterName) : undefined;
@@ -193,7 +183,7 @@ class Exchange {
     const endpoint = cluster.pick();
     if (endpoint === undefined) return this.localReply(503, 'no healthy upstream', 'UH', responseMutations);
 
-    const headers = this.upstreamHeaders(view, action);
+    const headers = buildUpstreamHeaders(this.req.headers, { socket: this.req.socket, scheme: view.scheme, appendXff: this.routes.appendXff, requestId: this.requestId }, action);
     const path = rewritePath(view, route.rewrittenLength(view.pathOnly), action.prefixRewrite, action.regexRewrite);
     if (path !== this.path) headers['x-envoy-original-path'] = this.path;
     if (target?.requestMutation) applyHeaderMutation(headers as HeaderBag, target.requestMutation);
@@ -226,32 +216,6 @@ class Exchange {
         this.logger.error({ err }, 'request handling failed');
         this.resetDownstream();
       });
-  }
-
-  private upstreamHeaders(view: RequestView, action: ForwardAction): OutgoingHttpHeaders {
-    const incoming = this.req.headers;
-    const headers: OutgoingHttpHeaders = {};
-    for (const name in incoming) {
-      if (name.charCodeAt(0) === 58 /* : */ || REQUEST_HOP_BY_HOP.has(name)) continue;
-      headers[name] = incoming[name];
-    }
-    if (incoming.connection !== undefined) for (const name of connectionNominated(incoming.connection)) delete headers[name];
-    const te = incoming.te;
-    if (typeof te === 'string' && te.toLowerCase().includes('trailers')) headers.te = 'trailers';
-    if (this.routes.appendXff) {
-      let remote = this.req.socket?.remoteAddress;
-      // A dual-stack listener reports IPv4 clients as IPv4-mapped IPv6; Envoy logs them as IPv4.
-      if (remote?.startsWith('::ffff:') && remote.includes('.')) remote = remote.slice(7);
-      if (remote) {
-        const existing = headers['x-forwarded-for'];
-        headers['x-forwarded-for'] = existing ? `${String(existing)},${remote}` : remote;
-      }
-    }
-    if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = view.scheme;
-    headers['x-request-id'] = this.requestId;
-    const expectedTimeout = action.perTryTimeoutMs || action.timeoutMs;
-    if (expectedTimeout > 0) headers['x-envoy-expected-rq-timeout-ms'] = String(Math.round(expectedTimeout));
-    return headers;
   }
 
   /** Fire-and-forget copies (Envoy's request mirroring): responses and failures are ignored. */

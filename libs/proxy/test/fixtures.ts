@@ -12,7 +12,9 @@ type Listener = envoy.config.listener.v3.Listener;
 type Cluster = envoy.config.cluster.v3.Cluster;
 type ClusterLoadAssignment = envoy.config.endpoint.v3.ClusterLoadAssignment;
 
-export function httpListener(name: string, routeConfigName: string, port = 0, address = '127.0.0.1'): Listener {
+type HttpConnectionManager = envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
+
+export function httpListener(name: string, routeConfigName: string, port = 0, address = '127.0.0.1', hcm: Partial<HttpConnectionManager> = {}): Listener {
   return {
     name,
     address: { socket_address: { address, port_value: port } },
@@ -29,6 +31,7 @@ export function httpListener(name: string, routeConfigName: string, port = 0, ad
               http_filters: [
                 { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
               ],
+              ...hcm,
             },
           },
         ],

@@ -134,6 +134,20 @@ describe('validateConfig', () => {
     expect(validateConfig(valid())).toEqual([]);
   });
 
+  it('skips API listeners, which are for proxyless gRPC clients and have no socket', () => {
+    const config = valid();
+    config.listeners.push({
+      name: 'grpc.example.com',
+      api_listener: {
+        api_listener: {
+          '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+          rds: { route_config_name: 'grpc.example.com', config_source: { ads: {}, resource_api_version: 'V3' } },
+        },
+      },
+    });
+    expect(validateConfig(config)).toEqual([]);
+  });
+
   it('rejects an invalid regex and names where it is', () => {
     const config = valid();
     onlyRoute(config).match = { safe_regex: { regex: '/items/(unclosed' } };
@@ -188,6 +202,12 @@ describe('validateConfig', () => {
     ]);
     onlyRoute(config).request_headers_to_add = [{ header: { key: 'x-odd', value: '50%' } }];
     expect(validateConfig(config)[0].message).toContain('has an unterminated "%"');
+  });
+
+  it('reports malformed resources as errors instead of throwing', () => {
+    const malformed = { listeners: [null], routes: [{ name: 'rc', virtual_hosts: [{ domains: ['*'], routes: [{ match: {} }] }] }] } as unknown as ProxyConfig;
+    const messages = validateConfig(malformed).map((e) => `${e.kind}/${e.resource}`);
+    expect(messages).toEqual(['Listener/#0', 'RouteConfiguration/rc']);
   });
 
   it('rejects unsupported cluster settings and malformed endpoints', () => {

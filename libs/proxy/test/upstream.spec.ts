@@ -143,6 +143,17 @@ describe('upstream', () => {
     expect(echo.path).toBe('/upgrade');
     expect(echo.headers['Upgrade']).toBeUndefined();
     expect(echo.headers['Http2-Settings']).toBeUndefined();
+    // The connection stays usable for a keep-alive request after the declined upgrade.
+    const socket = net.connect(h.port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+    socket.write('GET /first HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n');
+    const deadline = Date.now() + 5_000;
+    while (!received.includes('"/first"') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    socket.write('GET /second HTTP/1.1\r\nHost: a\r\n\r\n');
+    while (!received.includes('"/second"') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    socket.destroy();
+    expect(received.match(/HTTP\/1\.1 200 OK/g)).toHaveLength(2);
   });
 
   it('speaks h2c upstream when the cluster has http2_protocol_options, forwarding trailers', async () => {

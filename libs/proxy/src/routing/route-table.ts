@@ -53,6 +53,8 @@ export interface ForwardAction {
   regexRewrite: RegexRewrite | undefined;
   hostRewrite: string | undefined;
   mirrors: readonly MirrorTarget[];
+  /** Route-level upgrade_configs: lower-case upgrade type → enabled; overrides the HCM's. */
+  upgrades: ReadonlyMap<string, boolean>;
 }
 
 export interface RedirectRouteAction {
@@ -340,6 +342,13 @@ function compileForwardAction(action: RouteAction): ForwardAction {
       appendShadowSuffix: policy.disable_shadow_host_suffix_append !== true,
     };
   });
+  const upgrades = new Map<string, boolean>();
+  for (const upgrade of action.upgrade_configs ?? []) {
+    const type = (upgrade.upgrade_type ?? '').toLowerCase();
+    if (type === '') throw new Error('upgrade_configs entry has no upgrade_type');
+    if (type === 'connect' || upgrade.connect_config !== undefined) throw new Error('CONNECT upgrades are not supported');
+    upgrades.set(type, upgrade.enabled !== false);
+  }
   let clusterNotFoundStatus = 503;
   if (action.cluster_not_found_response_code !== undefined) {
     const status = CLUSTER_NOT_FOUND_STATUS[action.cluster_not_found_response_code];
@@ -357,6 +366,7 @@ function compileForwardAction(action: RouteAction): ForwardAction {
     regexRewrite: compileRegexRewrite(action.regex_rewrite),
     hostRewrite: action.host_rewrite_literal,
     mirrors,
+    upgrades,
   };
 }
 

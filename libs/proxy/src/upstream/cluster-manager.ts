@@ -26,7 +26,7 @@ export class ClusterManager {
           pool = spec.protocol === 'http2' ? new Http2ConnectionPool(origin, options) : new Http1ConnectionPool(origin, options);
         }
         nextPools.set(key, pool);
-        return { address, weight: endpoint.weight, pool, active: 0, currentWeight: 0 };
+        return { host: endpoint.host, port: endpoint.port, address, weight: endpoint.weight, pool, active: 0, currentWeight: 0 };
       });
       clusters.set(spec.name, new UpstreamCluster(spec, endpoints));
     }

@@ -113,6 +113,8 @@ export function compileCluster(cluster: Cluster, assignments: ReadonlyMap<string
 
 /** An endpoint with its connection pool; `active` counts requests in flight for LEAST_REQUEST. */
 export interface UpstreamEndpoint {
+  host: string;
+  port: number;
   /** host:port, as the access log shows it. */
   address: string;
   weight: number;

@@ -1,0 +1,27 @@
+/** Envoy JSON pieces shared by the Gateway renderer and the proxyless gRPC renderer. */
+import type { EnvoyConfigSource, EnvoyHttpConnectionManager, EnvoyStringMatcher } from './envoy-types';
+import type { IrValueMatch } from './ir';
+
+/** Every dynamic resource comes over the same ADS stream. */
+export const ADS: EnvoyConfigSource = { ads: {}, resource_api_version: 'V3' };
+export const CONNECT_TIMEOUT = '10s';
+
+/** HTTP connection manager taking its routes over ADS (RDS) and ending in the router filter. */
+export function httpConnectionManager(statPrefix: string, routeConfigName: string): EnvoyHttpConnectionManager {
+  return {
+    '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+    stat_prefix: statPrefix.replace(/[^A-Za-z0-9_.-]/g, '_'),
+    codec_type: 'AUTO',
+    rds: { route_config_name: routeConfigName, config_source: ADS },
+    http_filters: [
+      {
+        name: 'envoy.filters.http.router',
+        typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
+      },
+    ],
+  };
+}
+
+export function stringMatch(m: IrValueMatch): EnvoyStringMatcher {
+  return m.type === 'RegularExpression' ? { safe_regex: { regex: m.value } } : { exact: m.value };
+}

@@ -1,0 +1,284 @@
+/**
+ * Data-plane bench: the same wrk client against the same nginx static backend, (a) directly,
+ * (b) through tendril-proxy (agent + proxy as child processes, as the end-to-end tests run them),
+ * (c) through nginx as a reverse proxy with the equivalent route table. Prints a markdown section.
+ *
+ * Fairness: tendril-proxy is one Node thread, so the nginx proxy runs `worker_processes 1`; both
+ * write one access-log line per request to a file, add X-Forwarded-For and X-Request-Id, and keep
+ * upstream connections alive. The backend is a separate nginx (worker_processes 2, access log off)
+ * answering a static 200, so it is the same for all three targets and far from being the bottleneck.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { entryPointCommand } from '@tendril/control-plane';
+import { GATEWAY_CLASS, Proc, freePort, gatewayYaml, ms, progress, serviceYaml, table, verdict, waitForHttp } from './common';
+
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
+const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 3);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const ROUTES = 20;
+/** The request hits the header-match rule on the last path prefix. */
+const REQUEST_PATH = `/svc-${String(ROUTES - 1).padStart(2, '0')}/bench`;
+const REQUEST_HEADER = { name: 'x-bench', value: 'canary' };
+
+interface WrkResult {
+  requestsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  requests: number;
+  non2xx: number;
+  socketErrors: string;
+}
+
+function nginxBinary(): string {
+  for (const candidate of ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx']) if (fs.existsSync(candidate)) return candidate;
+  return 'nginx';
+}
+
+/** The parts of nginx.conf that keep an instance self-contained in `dir` (pid, logs, temp paths). */
+function nginxPreamble(dir: string, workers: number | 'auto'): string {
+  const asRoot = process.getuid?.() === 0 ? 'user root;\n' : '';
+  return `${asRoot}daemon off;
+master_process on;
+worker_processes ${workers};
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+`;
+}
+
+function nginxHttpPreamble(dir: string): string {
+  return `  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  keepalive_requests 1000000;
+  keepalive_timeout 60s;
+`;
+}
+
+function backendConfig(dir: string, port: number): string {
+  return `${nginxPreamble(dir, 2)}http {
+${nginxHttpPreamble(dir)}  access_log off;
+  server {
+    listen 127.0.0.1:${port};
+    location / { default_type text/plain; return 200 "ok\\n"; }
+  }
+}
+`;
+}
+
+/** The route table of the tendril HTTPRoute below, as nginx locations with keep-alive upstreams. */
+function proxyConfig(dir: string, port: number, backendPort: number): string {
+  const upstream = (name: string): string => `  upstream ${name} { server 127.0.0.1:${backendPort}; keepalive 64; }\n`;
+  let upstreams = upstream('svc_canary');
+  let locations = '';
+  for (let i = 0; i < ROUTES; i++) {
+    const n = String(i).padStart(2, '0');
+    upstreams += upstream(`svc_${n}`);
+    locations +=
+      i === ROUTES - 1
+        ? `    location /svc-${n} { proxy_pass http://$svc_${n}_upstream; }\n`
+        : `    location /svc-${n} { proxy_pass http://svc_${n}; }\n`;
+  }
+  const last = String(ROUTES - 1).padStart(2, '0');
+  return `${nginxPreamble(dir, 1)}http {
+${nginxHttpPreamble(dir)}  log_format json escape=json '{"start_time":"$time_iso8601","method":"$request_method","path":"$request_uri","protocol":"$server_protocol","response_code":$status,"bytes_received":$request_length,"bytes_sent":$bytes_sent,"duration_ms":$request_time,"upstream_host":"$upstream_addr","upstream_cluster":"$proxy_host","authority":"$host","x_request_id":"$request_id","user_agent":"$http_user_agent"}';
+  access_log ${dir}/access.log json;
+  map $http_${REQUEST_HEADER.name.replace(/-/g, '_')} $svc_${last}_upstream { ${REQUEST_HEADER.value} svc_canary; default svc_${last}; }
+${upstreams}  server {
+    listen 127.0.0.1:${port};
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    proxy_set_header X-Request-Id $request_id;
+${locations}    location / { return 404; }
+  }
+}
+`;
+}
+
+/** One HTTPRoute per path prefix (an HTTPRoute holds at most 16 rules); the last also has the header rule. */
+function tendrilConfig(gatewayPort: number, backendPort: number): string {
+  const docs = [GATEWAY_CLASS, gatewayYaml(gatewayPort), serviceYaml('svc-canary', backendPort)];
+  for (let i = 0; i < ROUTES; i++) {
+    const n = String(i).padStart(2, '0');
+    docs.push(serviceYaml(`svc-${n}`, backendPort));
+    const headerRule =
+      i === ROUTES - 1
+        ? `
+    - matches: [{ path: { type: PathPrefix, value: /svc-${n} }, headers: [{ name: ${REQUEST_HEADER.name}, value: ${REQUEST_HEADER.value} }] }]
+      backendRefs: [{ name: svc-canary, port: 8080 }]`
+        : '';
+    docs.push(`apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: route-${n}, namespace: default }
+spec:
+  parentRefs: [{ name: gw }]
+  rules:
+    - matches: [{ path: { type: PathPrefix, value: /svc-${n} } }]
+      backendRefs: [{ name: svc-${n}, port: 8080 }]${headerRule}`);
+  }
+  return docs.join('\n---\n') + '\n';
+}
+
+/** wrk prints latencies like 812.00us, 1.23ms, 1.01s. */
+function toMs(value: string): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(value.trim());
+  if (!m) return NaN;
+  const n = Number(m[1]);
+  return m[2] === 'us' ? n / 1000 : m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000;
+}
+
+function parseWrk(output: string): WrkResult {
+  const pct = (p: string): number => toMs(new RegExp(`^\\s*${p}%\\s+(\\S+)`, 'm').exec(output)?.[1] ?? '');
+  return {
+    requestsPerSec: Number(/Requests\/sec:\s+([\d.]+)/.exec(output)?.[1] ?? NaN),
+    p50Ms: pct('50'),
+    p99Ms: pct('99'),
+    requests: Number(/(\d+) requests in/.exec(output)?.[1] ?? NaN),
+    non2xx: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(output)?.[1] ?? 0),
+    socketErrors: /Socket errors:\s+(.*)/.exec(output)?.[1]?.trim() ?? 'none',
+  };
+}
+
+function wrk(url: string, seconds: number): WrkResult {
+  const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--timeout', '5s', '--latency', '-H', `${REQUEST_HEADER.name}: ${REQUEST_HEADER.value}`, url];
+  // wrk stops itself after -d; the timeout only guards against a hung process.
+  const output = execFileSync('wrk', args, { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
+  return parseWrk(output);
+}
+
+async function measure(label: string, url: string): Promise<WrkResult> {
+  progress(`${label}: warm-up ${WARMUP_S}s`);
+  wrk(url, WARMUP_S);
+  progress(`${label}: measuring ${DURATION_S}s with ${CONNECTIONS} keep-alive connections`);
+  const result = wrk(url, DURATION_S);
+  progress(`${label}: ${Math.round(result.requestsPerSec)} req/s, p50 ${ms(result.p50Ms)}, p99 ${ms(result.p99Ms)}, non-2xx ${result.non2xx}`);
+  return result;
+}
+
+/** The last access-log line must name the header-match rule's upstream, or the proxies did different work. */
+function assertRoutedTo(accessLog: string, cluster: string): void {
+  const fd = fs.openSync(accessLog, 'r');
+  const size = fs.fstatSync(fd).size;
+  const tail = Buffer.alloc(Math.min(size, 64 * 1024));
+  fs.readSync(fd, tail, 0, tail.length, size - tail.length);
+  fs.closeSync(fd);
+  const lines = tail.toString('utf8').trim().split('\n').filter((l) => l.includes('"response_code"'));
+  const last = lines[lines.length - 1] ?? '';
+  if (!last.includes(`"upstream_cluster":"${cluster}"`)) throw new Error(`expected the request to be routed to ${cluster}; last access-log line: ${last}`);
+}
+
+async function main(): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tendril-bench-dp-'));
+  const procs: Proc[] = [];
+  const stopAll = async (): Promise<void> => {
+    await Promise.all(procs.map((p) => p.stop()));
+  };
+  // Never leave an nginx or a tendril process behind, whatever ends this one.
+  process.once('exit', () => procs.forEach((p) => p.running && p.child.kill('SIGTERM')));
+  process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
+  process.once('SIGTERM', () => void stopAll().then(() => process.exit(143)));
+  try {
+    const [backendPort, nginxPort, gatewayPort, xdsPort, agentAdminPort, proxyAdminPort] = await Promise.all(Array.from({ length: 6 }, () => freePort()));
+    const nginx = nginxBinary();
+
+    const backendDir = path.join(dir, 'backend');
+    const proxyDir = path.join(dir, 'nginx-proxy');
+    const configDir = path.join(dir, 'tendril-config');
+    for (const d of [backendDir, proxyDir, configDir]) fs.mkdirSync(d);
+    fs.writeFileSync(path.join(backendDir, 'nginx.conf'), backendConfig(backendDir, backendPort));
+    fs.writeFileSync(path.join(proxyDir, 'nginx.conf'), proxyConfig(proxyDir, nginxPort, backendPort));
+    fs.writeFileSync(path.join(configDir, 'bench.yaml'), tendrilConfig(gatewayPort, backendPort));
+
+    progress(`starting nginx backend on 127.0.0.1:${backendPort} and nginx proxy on 127.0.0.1:${nginxPort} (temp dir ${dir})`);
+    const backend = Proc.start('nginx backend', nginx, ['-p', backendDir, '-c', path.join(backendDir, 'nginx.conf'), '-e', path.join(backendDir, 'error.log')], path.join(backendDir, 'stdout.log'));
+    procs.push(backend);
+    const nginxProxy = Proc.start('nginx proxy', nginx, ['-p', proxyDir, '-c', path.join(proxyDir, 'nginx.conf'), '-e', path.join(proxyDir, 'error.log')], path.join(proxyDir, 'stdout.log'));
+    procs.push(nginxProxy);
+
+    progress(`starting tendril agent (xDS 127.0.0.1:${xdsPort}) and proxy (gateway 127.0.0.1:${gatewayPort})`);
+    const agentCmd = entryPointCommand('agent');
+    const agent = Proc.start(
+      'tendril-agent',
+      agentCmd.command,
+      [...agentCmd.args, '--config', configDir, '--xds-address', `127.0.0.1:${xdsPort}`, '--admin-address', `127.0.0.1:${agentAdminPort}`, '--no-workloads'],
+      path.join(dir, 'agent.log'),
+      { env: { ...process.env, ...agentCmd.env } },
+    );
+    procs.push(agent);
+    await waitForHttp(`http://127.0.0.1:${agentAdminPort}/healthz`, agent);
+    const proxyCmd = entryPointCommand('proxy');
+    const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF_DIR, '--cpu-prof-name', 'data-plane-tendril-proxy.cpuprofile'] : [];
+    const proxy = Proc.start(
+      'tendril-proxy',
+      proxyCmd.command,
+      [...profile, ...proxyCmd.args, '--xds-address', `127.0.0.1:${xdsPort}`, '--admin-address', `127.0.0.1:${proxyAdminPort}`, '--node-id', 'bench-node'],
+      // Its stdout is the access log (one JSON line per request), as nginx's access.log.
+      path.join(dir, 'proxy.log'),
+      { env: { ...process.env, ...proxyCmd.env } },
+    );
+    procs.push(proxy);
+    await waitForHttp(`http://127.0.0.1:${proxyAdminPort}/ready`, proxy);
+
+    const headers = { [REQUEST_HEADER.name]: REQUEST_HEADER.value };
+    // accessLog + cluster: where the last request of a run must have gone (the header-match rule's upstream).
+    const targets = [
+      { label: 'direct to backend', url: `http://127.0.0.1:${backendPort}${REQUEST_PATH}`, proc: backend },
+      { label: 'tendril-proxy', url: `http://127.0.0.1:${gatewayPort}${REQUEST_PATH}`, proc: proxy, accessLog: path.join(dir, 'proxy.log'), cluster: 'default/svc-canary/8080' },
+      { label: 'nginx proxy', url: `http://127.0.0.1:${nginxPort}${REQUEST_PATH}`, proc: nginxProxy, accessLog: path.join(proxyDir, 'access.log'), cluster: 'svc_canary' },
+    ];
+    // Both proxies must route the bench request and reject a path outside the table, or the numbers mean nothing.
+    for (const t of targets) await waitForHttp(t.url, t.proc, 30_000, { headers });
+    for (const t of targets.slice(1)) await waitForHttp(t.url.replace(REQUEST_PATH, '/not-routed'), t.proc, 10_000, {}, 404);
+
+    const results: WrkResult[] = [];
+    for (const t of targets) {
+      results.push(await measure(t.label, t.url));
+      if (t.accessLog && t.cluster) assertRoutedTo(t.accessLog, t.cluster);
+    }
+    await stopAll();
+
+    const [direct, tendril, nginxResult] = results;
+    const rpsRatio = tendril.requestsPerSec / nginxResult.requestsPerSec;
+    const p99Ratio = tendril.p99Ms / nginxResult.p99Ms;
+    const rows = targets.map((t, i) => {
+      const r = results[i];
+      return [t.label, Math.round(r.requestsPerSec), ms(r.p50Ms), ms(r.p99Ms), r.requests, r.non2xx, r.socketErrors];
+    });
+    const lines = [
+      '## Data plane',
+      '',
+      `wrk 1 thread, ${CONNECTIONS} keep-alive connections, ${WARMUP_S} s warm-up then ${DURATION_S} s per target, \`GET ${REQUEST_PATH}\` with \`${REQUEST_HEADER.name}: ${REQUEST_HEADER.value}\`.`,
+      `Route table: ${ROUTES} path-prefix rules + 1 header-match rule (the request hits the header rule on the last prefix), ${ROUTES + 1} upstream clusters.`,
+      'Backend: nginx static `return 200` (worker_processes 2, no access log) — the same for all three targets and not the bottleneck (see the direct row).',
+      'nginx proxy: worker_processes 1 (tendril-proxy is one Node thread), upstream keepalive 64, JSON access log to a file, X-Forwarded-For + X-Request-Id; tendril-proxy writes its JSON access log to a file too.',
+      '',
+      table(['target', 'requests/s', 'p50', 'p99', 'requests', 'non-2xx', 'socket errors'], rows),
+      '',
+      table(
+        ['goal', 'target', 'measured', 'result'],
+        [
+          ['tendril throughput vs nginx', '≥ 50%', `${(rpsRatio * 100).toFixed(0)}%`, verdict(rpsRatio >= 0.5)],
+          ['tendril p99 vs nginx', '≤ 2×', `${p99Ratio.toFixed(2)}×`, verdict(p99Ratio <= 2)],
+        ],
+      ),
+      '',
+      `Direct-to-backend headroom: ${Math.round(direct.requestsPerSec)} req/s.`,
+      '',
+    ];
+    process.stdout.write(lines.join('\n') + '\n');
+  } finally {
+    await stopAll();
+    if (!process.env.BENCH_KEEP_TMP) fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`data-plane bench failed: ${err.stack ?? err.message}\n`);
+  process.exit(1);
+});
