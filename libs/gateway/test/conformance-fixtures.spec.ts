@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { assertValidEnvoyResources, TypeUrl } from '@tendril/api-envoy';
 import type { Condition, KubeObject } from '@tendril/api-k8s';
 import { parseAllDocuments } from 'yaml';
@@ -12,7 +12,8 @@ import { simulate, type SimulatedRequest } from './ir-router';
  * translated the way a cluster-less runner would feed them: placeholders replaced, the Secrets the
  * suite creates in code synthesised, and one loopback address per Gateway so none collide.
  */
-const CONFORMANCE = '/work/shared/gateway-api/conformance';
+// ../shared beside the repository, as on the developers' and CI machines.
+const CONFORMANCE = resolve(__dirname, '../../../../shared/gateway-api/conformance');
 const available = existsSync(join(CONFORMANCE, 'base/manifests.yaml'));
 const INFRA = 'gateway-conformance-infra';
 
