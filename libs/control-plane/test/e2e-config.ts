@@ -143,3 +143,35 @@ spec:
   from: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: default }]
   to: [{ group: "", kind: Service, name: granted }]
 `;
+
+/** A Gateway with two listeners, and routes that pick one by sectionName or by port. */
+export function sectionRoutes(portA: number, portB: number): string {
+  return `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: two-listeners, namespace: default }
+spec:
+  gatewayClassName: tendril
+  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
+  listeners:
+    - { name: first, protocol: HTTP, port: ${portA} }
+    - { name: second, protocol: HTTP, port: ${portB} }
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: by-section, namespace: default }
+spec:
+  parentRefs: [{ name: two-listeners, sectionName: second }]
+  rules:
+    - matches: [{ path: { type: PathPrefix, value: /section } }]
+      backendRefs: [{ name: v2, port: 8080 }]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: by-port, namespace: default }
+spec:
+  parentRefs: [{ name: two-listeners, port: ${portA} }, { name: gw }]
+  rules:
+    - matches: [{ path: { type: PathPrefix, value: /by-port } }]
+      backendRefs: [{ name: v1, port: 8080 }]
+`;
+}

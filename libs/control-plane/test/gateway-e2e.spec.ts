@@ -1,6 +1,6 @@
 import { request } from 'undici';
 import { eventually, freePort, startEchoServer, type EchoResponse, type EchoServer } from '@tendril/testing';
-import { baseConfig, featureRoutes } from './e2e-config';
+import { baseConfig, featureRoutes, sectionRoutes } from './e2e-config';
 import { Node, tendril } from './harness';
 
 jest.setTimeout(60_000);
@@ -16,6 +16,8 @@ describe('agent + node proxy, end to end through real processes', () => {
   let backends: Record<string, EchoServer>;
   let node: Node;
   let gatewayPort: number;
+  let portA: number;
+  let portB: number;
 
   async function get(path: string, opts: { method?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
     const res = await request(`http://127.0.0.1:${gatewayPort}${path}`, { method: (opts.method ?? 'GET') as 'GET', headers: opts.headers });
@@ -34,10 +36,13 @@ describe('agent + node proxy, end to end through real processes', () => {
     };
     gatewayPort = await freePort();
     const closedPort = await freePort();
+    portA = await freePort();
+    portB = await freePort();
     const ports = Object.fromEntries(Object.entries(backends).map(([n, s]) => [n, { port: s.port, namespace: n.includes('granted') ? 'other' : undefined }]));
     node = await Node.create({
       'base.yaml': baseConfig({ gatewayPort, backends: { ...ports, down: { port: closedPort } } }),
       'routes.yaml': featureRoutes,
+      'sections.yaml': sectionRoutes(portA, portB),
     });
     await node.startAgent();
     await node.startProxy();
@@ -71,6 +76,19 @@ describe('agent + node proxy, end to end through real processes', () => {
     expect(await pod('/query?version=3')).toBe('v1-pod');
     expect(await pod('/method', { method: 'POST' })).toBe('v2-pod');
     expect(await pod('/method')).toBe('v1-pod');
+  });
+
+  it('attaches routes to the listener a parentRef names by sectionName or port, and to several parents', async () => {
+    const at = async (port: number, path: string): Promise<string | number> => {
+      const res = await request(`http://127.0.0.1:${port}${path}`);
+      const text = await res.body.text();
+      return res.statusCode === 200 ? (JSON.parse(text) as EchoResponse).pod : res.statusCode;
+    };
+    expect(await at(portB, '/section')).toBe('v2-pod');
+    expect(await at(portA, '/section')).toBe(404);
+    expect(await at(portA, '/by-port')).toBe('v1-pod');
+    expect(await at(portB, '/by-port')).toBe(404);
+    expect(await at(gatewayPort, '/by-port')).toBe('v1-pod');
   });
 
   it('serves a route only for its hostnames', async () => {
@@ -120,7 +138,7 @@ describe('agent + node proxy, end to end through real processes', () => {
     expect(conditions).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'Accepted', status: 'True' }), expect.objectContaining({ type: 'ResolvedRefs', status: 'False', reason: 'BackendNotFound' })]));
     const crossNs = JSON.parse((await tendril(['get', 'httproutes', 'cross-namespace', '-o', 'json', '--agent', node.adminAddress])).stdout);
     expect(JSON.stringify(crossNs.status)).toContain('RefNotPermitted');
-    const table = await tendril(['get', 'gateways', '--agent', node.adminAddress]);
+    const table = await tendril(['get', 'gateways', 'gw', '--agent', node.adminAddress]);
     expect(table.stdout).toMatch(/^NAME\s+CLASS\s+ADDRESS\s+PROGRAMMED\s+AGE\ngw\s+tendril\s+127\.0\.0\.1\s+True\s+\d+s\n$/);
   });
 });
