@@ -1,6 +1,7 @@
 import { TypeUrl, unpackAny } from '@tendril/api-envoy';
 import { AdsClient, AdsServer, SnapshotCache, type ResourceState } from '../src';
-import { eventually, gatewaySnapshot } from './fixtures';
+import { eventually } from '@tendril/testing';
+import { gatewaySnapshot } from './fixtures';
 
 type Protocol = 'sotw' | 'delta';
 

@@ -48,16 +48,3 @@ export function gatewayResources(opts: { routePath?: string; clusters?: string[]
 export function gatewaySnapshot(label: string, opts?: Parameters<typeof gatewayResources>[0]): Snapshot {
   return Snapshot.fromResources(label, gatewayResources(opts));
 }
-
-export async function eventually(check: () => void, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-}
