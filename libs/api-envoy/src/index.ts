@@ -21,6 +21,7 @@ export {
   TYPE_URL_PREFIX,
   decodeMessage,
   encodeMessage,
+  encodeMessageByElements,
   envoyJsonToProtoObject,
   packAny,
   protoObjectToEnvoyJson,
@@ -28,7 +29,7 @@ export {
   typeUrlOf,
   unpackAny,
 } from './codec';
-export type { AnyBytes, AnyJson } from './codec';
+export type { AnyBytes, AnyJson, ElementEncoder } from './codec';
 export { durationToMilliseconds, formatDuration, formatTimestamp, parseDuration, parseTimestamp } from './time-json';
 export type { SecondsAndNanos } from './time-json';
 export { DISCOVERY_TO_OBJECT_OPTIONS, aggregatedDiscoveryServiceDefinition, discoveryCodecs } from './discovery';

@@ -127,8 +127,20 @@ export function envoyProtoRootLoadMillis(): number | undefined {
   return cachedRootLoadMillis;
 }
 
+/**
+ * Message types found so far, per root and by the name as asked for. root.lookup walks the
+ * namespace tree on every call, and the codec asks once per Any it encodes or decodes (tens of
+ * thousands per snapshot). A root's types do not change once it is resolved; unknown names are
+ * not cached, so they keep failing with the same error.
+ */
+const typesByRoot = new WeakMap<protobuf.Root, Map<string, protobuf.Type>>();
+
 /** Looks up a message type by its full proto name (with or without a leading dot). */
 export function lookupMessageType(typeName: string, root: protobuf.Root = envoyProtoRoot()): protobuf.Type {
+  let types = typesByRoot.get(root);
+  if (!types) typesByRoot.set(root, (types = new Map()));
+  const cached = types.get(typeName);
+  if (cached) return cached;
   const name = typeName.startsWith('.') ? typeName.slice(1) : typeName;
   let found: protobuf.ReflectionObject | null = null;
   try {
@@ -139,6 +151,7 @@ export function lookupMessageType(typeName: string, root: protobuf.Root = envoyP
   if (!(found instanceof protobuf.Type)) {
     throw new Error(`unknown message type ${name} (not among the loaded Envoy protos)`);
   }
+  types.set(typeName, found);
   return found;
 }
 

@@ -467,16 +467,39 @@ export function normalizeCelRule(rule: string): string {
   return rule.replace(/\s+/g, '');
 }
 
+/**
+ * Per rule text as written in the CRD: whether it is a transition rule. The rule texts are a fixed
+ * set (those in the bundled CRDs), so these caches stay small, while validation asks about them for
+ * every field of every object.
+ */
+const transitionByRule = new Map<string, boolean>();
+
 /** Whether a rule compares with the previous object (a transition rule, checked on update only). */
 export function isTransitionRule(rule: string): boolean {
-  return /\boldSelf\b/.test(rule);
+  let transition = transitionByRule.get(rule);
+  if (transition === undefined) {
+    transition = /\boldSelf\b/.test(rule);
+    transitionByRule.set(rule, transition);
+  }
+  return transition;
 }
 
+/** By normalized rule text, so rules that differ only in whitespace share one compiled check. */
 const checkCache = new Map<string, CelCheck | null>();
+/** By rule text as given: looked up first, so the normalization (a regex replace) runs once per text. */
+const checkByRawRule = new Map<string, CelCheck | null>();
 
 /** The TypeScript check for a CEL rule text, or undefined when Tendril has no translation of it. */
 export function findCelCheck(rule: string): CelCheck | undefined {
-  const normalized = normalizeCelRule(rule);
+  let check = checkByRawRule.get(rule);
+  if (check === undefined) {
+    check = checkForNormalized(normalizeCelRule(rule));
+    checkByRawRule.set(rule, check);
+  }
+  return check ?? undefined;
+}
+
+function checkForNormalized(normalized: string): CelCheck | null {
   let check = checkCache.get(normalized);
   if (check === undefined) {
     check = null;
@@ -489,7 +512,7 @@ export function findCelCheck(rule: string): CelCheck | undefined {
     }
     checkCache.set(normalized, check);
   }
-  return check ?? undefined;
+  return check;
 }
 
 /** The implementation entry a rule text matches (for coverage tests). */

@@ -1,11 +1,11 @@
 import { TypeUrl } from '@tendril/api-envoy';
 import { validateResource } from '@tendril/api-gateway';
-import type { KubeObject, Service } from '@tendril/api-k8s';
+import type { Service } from '@tendril/api-k8s';
 import { translate, type TranslateResult } from '@tendril/gateway';
 import { FileSource, formatSourceError, storeSink, type SourceError } from '@tendril/sources';
-import { ResourceStore, refOf, type StoreChange } from '@tendril/store';
+import { ResourceStore, keyOf, refOf, type ResourceKey, type StoreChange } from '@tendril/store';
 import { PodRunner, endpointSlicesFor } from '@tendril/workloads';
-import { AdsServer, Snapshot, SnapshotCache, type Logger } from '@tendril/xds';
+import { AdsServer, ResourceEncoder, Snapshot, SnapshotCache, type Logger } from '@tendril/xds';
 import { startAdminServer, type AdminState } from './admin-server';
 import { entryPointCommand } from './entry-points';
 import { resolveKind } from './kinds';
@@ -30,6 +30,22 @@ export interface AgentOptions {
   /** Where pod output goes when workloads run. */
   writePodOutput?: (line: string) => void;
   clock?: () => Date;
+  /**
+   * Quiet time after the last file event before the changed files are re-read (default
+   * DEFAULT_AGENT_DEBOUNCE_MS). It adds to the latency of every change. Write-then-rename (what
+   * editors and kubectl-style tools do) is never seen half-written; a file rewritten in place can
+   * be read mid-write, and then its next event re-reads it one debounce later.
+   */
+  debounceMs?: number;
+}
+
+/** Default FileSource debounce of the agent: short, because it adds to every change's latency. */
+export const DEFAULT_AGENT_DEBOUNCE_MS = 10;
+
+/** A status the agent wrote: its JSON text, and the (frozen) status object the store kept for it. */
+interface WrittenStatus {
+  json: string;
+  stored: unknown;
 }
 
 const FILE_SOURCE = 'file';
@@ -38,12 +54,6 @@ const KUBELET_SOURCE = 'kubelet';
 function splitAddress(address: string): { host: string; port: number } {
   const i = address.lastIndexOf(':');
   return { host: address.slice(0, i), port: Number(address.slice(i + 1)) };
-}
-
-/** Applies the CRD defaults (parentRef group/kind, path match type, weights …) that validation computes. */
-function withDefaults(obj: KubeObject): KubeObject {
-  const result = validateResource(obj);
-  return result.valid ? (result.resource as KubeObject) : obj;
 }
 
 /**
@@ -55,6 +65,8 @@ function withDefaults(obj: KubeObject): KubeObject {
 export class Agent implements AdminState {
   readonly store: ResourceStore;
   private readonly cache = new SnapshotCache();
+  /** Keeps the encodings of the last snapshot, so each translation re-encodes only what changed. */
+  private readonly encoder = new ResourceEncoder();
   private readonly ads: AdsServer;
   private readonly source: FileSource;
   private readonly pods: PodRunner | undefined;
@@ -62,6 +74,7 @@ export class Agent implements AdminState {
   private sourceErrors: readonly SourceError[] = [];
   private snapshotCounter = 0;
   private lastResult: TranslateResult | undefined;
+  private writtenStatuses = new Map<ResourceKey, WrittenStatus>();
   private lastTranslation: AgentStatus['agent']['lastTranslation'];
   private pending: NodeJS.Immediate | undefined;
   private readonly startedAt: string;
@@ -75,7 +88,10 @@ export class Agent implements AdminState {
     this.ads = new AdsServer({ cache: this.cache, logger: opts.logger });
     this.source = new FileSource(opts.configDir, {
       id: FILE_SOURCE,
-      validate: (obj) => validateResource(obj).errors,
+      // Validation also applies the CRD defaults (parentRef group/kind, path match type, weights …);
+      // the source keeps the defaulted object, so each object is validated once.
+      validate: (obj) => validateResource(obj),
+      debounceMs: opts.debounceMs ?? DEFAULT_AGENT_DEBOUNCE_MS,
     });
     if (opts.runWorkloads) {
       this.pods = new PodRunner({ tendrilCommand: entryPointCommand('cli'), write: opts.writePodOutput, firstPodIp: opts.firstPodIp });
@@ -93,11 +109,7 @@ export class Agent implements AdminState {
       this.sourceErrors = errors;
       for (const e of errors) this.opts.logger.error({}, `invalid configuration: ${formatSourceError(e)}`);
     });
-    await this.source.start({
-      ...sink,
-      replaceAll: (id, objects) => sink.replaceAll(id, objects.map(withDefaults)),
-      applyChanges: (id, change) => sink.applyChanges(id, { ...change, upserted: change.upserted.map(withDefaults) }),
-    });
+    await this.source.start(sink);
     await this.source.ready;
     this.translateNow();
     this.opts.logger.info({ xds: `${xds.host}:${this.xdsPort}`, admin: `${admin.host}:${this.admin.port}`, config: this.opts.configDir }, 'agent started');
@@ -150,19 +162,18 @@ export class Agent implements AdminState {
         options: { defaultAddress: this.opts.defaultGatewayAddress ?? '127.0.0.1' },
       });
       const { listeners, routes, clusters, endpoints, secrets } = result.envoy;
-      const snapshot = Snapshot.fromResources(String(++this.snapshotCounter), [
-        ...clusters.map((r) => ({ typeUrl: TypeUrl.Cluster, resource: r as Record<string, unknown> })),
-        ...endpoints.map((r) => ({ typeUrl: TypeUrl.ClusterLoadAssignment, resource: r as Record<string, unknown> })),
-        ...secrets.map((r) => ({ typeUrl: TypeUrl.Secret, resource: r as Record<string, unknown> })),
-        ...listeners.map((r) => ({ typeUrl: TypeUrl.Listener, resource: r as Record<string, unknown> })),
-        ...routes.map((r) => ({ typeUrl: TypeUrl.RouteConfiguration, resource: r as Record<string, unknown> })),
-      ]);
-      this.store.batch(() => {
-        for (const s of result.statuses) {
-          const ref = refOf({ apiVersion: s.apiVersion, kind: s.kind, metadata: { name: s.name, namespace: s.namespace } });
-          this.store.setStatus(ref, s.status);
-        }
-      });
+      const snapshot = Snapshot.fromResources(
+        String(++this.snapshotCounter),
+        [
+          ...clusters.map((r) => ({ typeUrl: TypeUrl.Cluster, resource: r as Record<string, unknown> })),
+          ...endpoints.map((r) => ({ typeUrl: TypeUrl.ClusterLoadAssignment, resource: r as Record<string, unknown> })),
+          ...secrets.map((r) => ({ typeUrl: TypeUrl.Secret, resource: r as Record<string, unknown> })),
+          ...listeners.map((r) => ({ typeUrl: TypeUrl.Listener, resource: r as Record<string, unknown> })),
+          ...routes.map((r) => ({ typeUrl: TypeUrl.RouteConfiguration, resource: r as Record<string, unknown> })),
+        ],
+        this.encoder,
+      );
+      this.writeStatuses(result.statuses);
       this.cache.setDefault(snapshot);
       this.lastResult = result;
       this.lastTranslation = { at, durationMs: performance.now() - started };
@@ -172,6 +183,31 @@ export class Agent implements AdminState {
       this.lastTranslation = { at, durationMs: performance.now() - started, error: (err as Error).message };
       this.opts.logger.error({ err: (err as Error).message }, 'translation failed; keeping the previous configuration');
     }
+  }
+
+  /**
+   * Writes the translated statuses to the store, skipping those that are what this agent wrote last
+   * time and still hold: comparing JSON text is cheaper than the store's structural comparison,
+   * which matters when ten thousand routes keep their status across a one-route change.
+   */
+  private writeStatuses(statuses: TranslateResult['statuses']): void {
+    const written = new Map<ResourceKey, WrittenStatus>();
+    this.store.batch(() => {
+      for (const s of statuses) {
+        const ref = refOf({ apiVersion: s.apiVersion, kind: s.kind, metadata: { name: s.name, namespace: s.namespace } });
+        const key = keyOf(ref);
+        const json = JSON.stringify(s.status);
+        const last = this.writtenStatuses.get(key);
+        const stored = this.store.get(key);
+        // The stored status object is the one written then: nobody replaced it since.
+        if (last && last.json === json && stored && stored.status === last.stored) {
+          written.set(key, last);
+          continue;
+        }
+        if (this.store.setStatus(key, s.status)) written.set(key, { json, stored: this.store.get(key)?.status });
+      }
+    });
+    this.writtenStatuses = written;
   }
 
   status(): AgentStatus {

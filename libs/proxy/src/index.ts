@@ -3,6 +3,6 @@ export type { ApplyResult, BoundListener, ProxyRuntimeOptions } from './proxy-ru
 export { validateConfig } from './compile-config';
 export { formatConfigError } from './config';
 export type { ClusterLoadAssignment, Cluster, ConfigError, Listener, ProxyConfig, ResourceKind, RouteConfiguration } from './config';
-export { stdoutAccessLog } from './access-log';
-export type { AccessLogEntry, AccessLogSink, ResponseFlag } from './access-log';
+export { bufferedLineSink, stdoutAccessLog } from './access-log';
+export type { AccessLogEntry, AccessLogSink, FlushableAccessLogSink, ResponseFlag } from './access-log';
 export type { ProxyLogger } from './logger';

@@ -8,6 +8,24 @@ import type { DownstreamRequest, DownstreamResponse, ListenerRoutes } from './ro
 /** The HTTP/2 client connection preface; anything else on the wire is HTTP/1.x. */
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
+/** Links a response to its listener, so the per-request close listener is one shared function. */
+const LISTENER = Symbol('listener');
+type ListenerResponse = http.ServerResponse & { [LISTENER]?: HttpListener };
+
+function onHttp1ResponseClose(this: ListenerResponse): void {
+  this[LISTENER]?.http1ResponseClosed(this);
+}
+
+/** HTTP/1 connections idle this long (up to twice as long) are closed, as node's 5 s keep-alive timeout did. */
+const IDLE_SWEEP_INTERVAL_MS = 5_000;
+
+interface Http1Connection {
+  /** Requests in flight (an upgraded connection counts as one until it closes). */
+  active: number;
+  /** The sweep count when `active` last dropped to 0. */
+  idleSince: number;
+}
+
 /** What a listener hands its traffic to. */
 export interface RequestHandler {
   request(req: DownstreamRequest, res: DownstreamResponse, routes: ListenerRoutes): void;
@@ -27,7 +45,10 @@ export class HttpListener {
   private readonly http1: http.Server;
   private readonly http2: http2.Http2Server;
   private readonly sockets = new Set<net.Socket>();
-  private readonly http1Active = new Map<net.Socket, number>();
+  private readonly http1Connections = new Map<net.Socket, Http1Connection>();
+  /** Counts idle sweeps; a connection idle since an earlier sweep than the last one is closed. */
+  private sweeps = 0;
+  private idleSweep: NodeJS.Timeout | undefined;
   private readonly http1Responses = new Set<http.ServerResponse>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   private readonly http2Sockets = new Set<net.Socket>();
@@ -40,6 +61,8 @@ export class HttpListener {
     routes: ListenerRoutes,
     private readonly handler: RequestHandler,
     private readonly logger: ProxyLogger,
+    /** How often idle HTTP/1 connections are looked for; they close after one to two intervals. */
+    private readonly idleSweepIntervalMs = IDLE_SWEEP_INTERVAL_MS,
   ) {
     this.routes = routes;
     // Envoy has no whole-request deadline by default; the route timeout governs upstream time.
@@ -47,6 +70,9 @@ export class HttpListener {
     // This server never listens itself (it is handed sockets), but node only starts enforcing
     // headersTimeout (slow-header protection) once it sees 'listening'.
     this.http1.emit('listening');
+    // Node's keep-alive timeout re-arms a timer on every socket after every response; idle
+    // connections are closed by one periodic sweep instead (see sweepIdleConnections).
+    this.http1.keepAliveTimeout = 0;
     this.http1.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => this.onHttp1Upgrade(req, socket, head));
     this.http2 = http2.createServer({}, (req, res) => this.handler.request(req, res, this.routes));
     this.http2.on('session', (session) => {
@@ -72,6 +98,7 @@ export class HttpListener {
         this.server.off('error', onError);
         this.server.on('error', (err) => this.logger.error({ err, listener: this.routes.listenerName }, 'listener socket error'));
         this.boundPort = (this.server.address() as net.AddressInfo).port;
+        this.idleSweep = setInterval(() => this.sweepIdleConnections(), this.idleSweepIntervalMs).unref();
         resolve(this.boundPort);
       });
     });
@@ -85,7 +112,7 @@ export class HttpListener {
     this.sockets.add(socket);
     socket.once('close', () => {
       this.sockets.delete(socket);
-      this.http1Active.delete(socket);
+      this.http1Connections.delete(socket);
       this.http2Sockets.delete(socket);
     });
     socket.on('error', () => undefined);
@@ -104,7 +131,7 @@ export class HttpListener {
         this.http2Sockets.add(socket);
         this.http2.emit('connection', socket);
       } else {
-        this.http1Active.set(socket, 0);
+        this.http1Connections.set(socket, { active: 0, idleSince: this.sweeps });
         this.http1.emit('connection', socket);
         socket.resume();
       }
@@ -112,19 +139,36 @@ export class HttpListener {
     socket.on('data', onData);
   }
 
+  /** Closes HTTP/1 connections that have had no request in flight since before the previous sweep. */
+  private sweepIdleConnections(): void {
+    const sweep = ++this.sweeps;
+    for (const [socket, connection] of this.http1Connections) {
+      if (connection.active === 0 && sweep - connection.idleSince >= 2) socket.destroy();
+    }
+  }
+
   private onHttp1Request(req: http.IncomingMessage, res: http.ServerResponse): void {
     const socket = req.socket;
-    this.http1Active.set(socket, (this.http1Active.get(socket) ?? 0) + 1);
+    const connection = this.http1Connections.get(socket);
+    if (connection) connection.active++;
     // While draining, each response closes its connection ("Connection: close").
     if (this.draining) res.shouldKeepAlive = false;
     this.http1Responses.add(res);
-    res.once('close', () => {
-      this.http1Responses.delete(res);
-      const active = (this.http1Active.get(socket) ?? 1) - 1;
-      this.http1Active.set(socket, active);
-      if (this.draining && active === 0) socket.end();
-    });
+    (res as ListenerResponse)[LISTENER] = this;
+    res.on('close', onHttp1ResponseClose);
     this.handler.request(req, res, this.routes);
+  }
+
+  /** An HTTP/1 response is done (sent or abandoned); a draining connection closes once idle. */
+  http1ResponseClosed(res: http.ServerResponse): void {
+    this.http1Responses.delete(res);
+    const socket = res.req.socket;
+    const connection = this.http1Connections.get(socket);
+    if (!connection) return;
+    if (--connection.active === 0) {
+      connection.idleSince = this.sweeps;
+      if (this.draining) socket.end();
+    }
   }
 
   private onHttp1Upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
@@ -148,7 +192,9 @@ export class HttpListener {
       return;
     }
     // An upgraded connection is busy until it closes; draining waits for it (up to the deadline).
-    this.http1Active.set(socket, (this.http1Active.get(socket) ?? 0) + 1);
+    const connection = this.http1Connections.get(socket);
+    if (connection) connection.active++;
+    else this.http1Connections.set(socket, { active: 1, idleSince: this.sweeps });
     this.handler.upgrade(req, socket, head, this.routes);
   }
 
@@ -158,13 +204,14 @@ export class HttpListener {
    */
   async drain(timeoutMs: number): Promise<void> {
     this.draining = true;
+    clearInterval(this.idleSweep);
     const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     // Stops the HTTP/1 server's timeout checks; its "not running" error is expected and ignored.
     this.http1.close(() => undefined);
     for (const session of this.sessions) session.close();
     for (const res of this.http1Responses) if (!res.headersSent) res.shouldKeepAlive = false;
     for (const socket of this.sockets) {
-      const active = this.http1Active.get(socket);
+      const active = this.http1Connections.get(socket)?.active;
       // Idle HTTP/1 connections and connections that never sent a byte close now.
       if (active === 0 || (active === undefined && !this.http2Sockets.has(socket))) socket.end();
     }

@@ -1,5 +1,5 @@
 import * as net from 'node:net';
-import { stdoutAccessLog, type AccessLogSink } from './access-log';
+import { isFlushable, stdoutAccessLog, type AccessLogSink } from './access-log';
 import { compileConfig, type ListenerSpec } from './compile-config';
 import type { ConfigError, ProxyConfig } from './config';
 import { HttpListener, type RequestHandler } from './listener';
@@ -77,6 +77,7 @@ export class ProxyRuntime {
   private readonly logger: ProxyLogger;
   private readonly drainTimeoutMs: number;
   private readonly router: Router;
+  private readonly accessLog: AccessLogSink;
   private readonly upgrades: UpgradeProxy;
   private readonly clusterManager = new ClusterManager();
   private readonly listeners = new Map<string, HttpListener>();
@@ -89,6 +90,7 @@ export class ProxyRuntime {
     this.logger = options.logger ?? silentLogger;
     this.drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
     const accessLog = options.accessLog ?? stdoutAccessLog;
+    this.accessLog = accessLog;
     this.router = new Router(() => this.state, accessLog, this.logger);
     this.upgrades = new UpgradeProxy(() => this.state, accessLog, this.logger);
   }
@@ -191,5 +193,7 @@ export class ProxyRuntime {
     this.listeners.clear();
     await Promise.all([...this.drains]);
     await this.clusterManager.close();
+    // Drained requests have logged; their batched lines go out before close() resolves.
+    if (isFlushable(this.accessLog)) this.accessLog.flush();
   }
 }

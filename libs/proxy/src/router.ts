@@ -10,7 +10,7 @@ import { redirectLocation, rewritePath } from './routing/path-rewrite';
 import { RequestView } from './routing/request-view';
 import type { CompiledRoute, CompiledRouteTable, ForwardAction } from './routing/route-table';
 import type { UpstreamCluster, UpstreamEndpoint } from './upstream/cluster';
-import { UpstreamResetError, type UpstreamExchange, type UpstreamResponse } from './upstream/types';
+import type { UpstreamExchange, UpstreamHeaders, UpstreamResetError, UpstreamResponseHandler } from './upstream/types';
 import { buildUpstreamHeaders, pickCluster } from './upstream-request';
 
 export type DownstreamRequest = IncomingMessage | http2.Http2ServerRequest;
@@ -109,8 +109,46 @@ export class Router {
   }
 }
 
+/** Links a downstream response to its exchange, so per-request listeners can be shared functions. */
+const EXCHANGE = Symbol('exchange');
+type LinkedResponse = DownstreamResponse & { [EXCHANGE]?: Exchange };
+
+function onDownstreamFinish(this: LinkedResponse): void {
+  const exchange = this[EXCHANGE];
+  if (exchange) exchange.finished = true;
+}
+
+function onDownstreamClose(this: LinkedResponse): void {
+  this[EXCHANGE]?.onDownstreamClose();
+}
+
+function onDownstreamDrain(this: LinkedResponse): void {
+  this[EXCHANGE]?.resumeUpstream();
+}
+
+function onExchangeTimeout(exchange: Exchange): void {
+  exchange.onTimeout();
+}
+
+/** A mirrored request: its response is drained and dropped; the route timeout bounds it. */
+class MirrorResponse implements UpstreamResponseHandler {
+  timer: NodeJS.Timeout | undefined;
+  onUpstreamHeaders(): void {
+    return undefined;
+  }
+  onUpstreamData(): boolean {
+    return true;
+  }
+  onUpstreamEnd(): void {
+    clearTimeout(this.timer);
+  }
+  onUpstreamError(): void {
+    clearTimeout(this.timer);
+  }
+}
+
 /** One downstream request from arrival to its access log line. */
-class Exchange {
+class Exchange implements UpstreamResponseHandler {
   private readonly startMs = Date.now();
   private readonly startTick = performance.now();
   private readonly isHttp2: boolean;
@@ -123,13 +161,19 @@ class Exchange {
   private clusterName: string | null = null;
   private endpoint: UpstreamEndpoint | undefined;
   private upstream: UpstreamExchange | undefined;
+  /** The endpoint's `active` count includes this request. */
+  private holdsEndpoint = false;
+  private responseMutations: readonly HeaderMutation[] = [];
   private tap: RequestBodyTap | undefined;
   private bytesSent = 0;
   /** A response (upstream or local) has started; later events must not send another. */
   private responding = false;
-  private timers: NodeJS.Timeout[] = [];
+  /** The earlier of the route timeout and the per-try timeout, once armed. */
+  private timer: NodeJS.Timeout | undefined;
   private logged = false;
-  private finished = false;
+  finished = false;
+  /** The upstream response head went downstream; its body is being relayed. */
+  private relaying = false;
   /** The upstream response body has been fully relayed. */
   private responseDone = false;
 
@@ -151,10 +195,10 @@ class Exchange {
   }
 
   run(): void {
-    this.res.once('finish', () => {
-      this.finished = true;
-    });
-    this.res.once('close', () => this.onDownstreamClose());
+    const res = this.res as LinkedResponse;
+    res[EXCHANGE] = this;
+    res.on('finish', onDownstreamFinish);
+    res.on('close', onDownstreamClose);
     const scheme = this.isHttp2 ? ((this.req.headers[':scheme'] as string | undefined) ?? 'http') : 'http';
     const view = new RequestView(this.req.method ?? 'GET', this.authority, this.path, scheme, this.req.headers);
     const route = findRoute(this.state, this.routes, view);
@@ -201,21 +245,14 @@ class Exchange {
     this.mirror(action, method, path, authority, headers);
     if (this.tap) this.req.pipe(this.tap);
 
-    this.armTimeouts(action, hasBody, responseMutations);
+    this.responseMutations = responseMutations;
+    this.armTimeouts(action, hasBody);
     this.endpoint = endpoint;
+    this.holdsEndpoint = true;
     endpoint.active++;
-    const exchange = endpoint.pool.send({ method, path, authority, headers, body: this.tap ?? null });
-    this.upstream = exchange;
-    exchange.response
-      .then(
-        (response) => this.onUpstreamResponse(response, responseMutations),
-        (err: unknown) => this.onUpstreamError(err, responseMutations),
-      )
-      .catch((err: unknown) => {
-        // A bug here must cost one request, not the process.
-        this.logger.error({ err }, 'request handling failed');
-        this.resetDownstream();
-      });
+    const upstream = endpoint.pool.send({ method, path, authority, headers, body: this.tap ?? null }, this);
+    // A pool may report a failure synchronously, before send() returns.
+    if (this.holdsEndpoint) this.upstream = upstream;
   }
 
   /** Fire-and-forget copies (Envoy's request mirroring): responses and failures are ignored. */
@@ -230,117 +267,115 @@ class Exchange {
         body.on('error', () => undefined);
         this.tap.copies.push(body);
       }
-      const exchange = endpoint.pool.send({
-        method,
-        path,
-        authority: mirror.appendShadowSuffix ? shadowAuthority(authority) : authority,
-        headers: { ...headers },
-        body,
-      });
-      const timer = action.timeoutMs > 0 ? setTimeout(() => exchange.abort(), action.timeoutMs).unref() : undefined;
-      exchange.response
-        .then(
-          (response) => {
-            response.body.on('error', () => undefined);
-            response.body.on('close', () => clearTimeout(timer));
-            response.body.resume();
-          },
-          () => clearTimeout(timer),
-        )
-        .catch((err: unknown) => this.logger.debug({ err }, 'mirror request failed'));
+      const response = new MirrorResponse();
+      const exchange = endpoint.pool.send(
+        {
+          method,
+          path,
+          authority: mirror.appendShadowSuffix ? shadowAuthority(authority) : authority,
+          headers: { ...headers },
+          body,
+        },
+        response,
+      );
+      if (action.timeoutMs > 0) response.timer = setTimeout(() => exchange.abort(), action.timeoutMs).unref();
     }
   }
 
   /** Envoy starts the route timeout and the per-try timeout once the whole request has been received. */
-  private armTimeouts(action: ForwardAction, hasBody: boolean, responseMutations: readonly HeaderMutation[]): void {
-    if (action.timeoutMs <= 0 && action.perTryTimeoutMs <= 0) return;
-    const onTimeout = (): void => this.onTimeout(responseMutations);
-    const arm = (): void => {
-      if (this.responseDone || this.logged) return;
-      if (action.perTryTimeoutMs > 0) this.timers.push(setTimeout(onTimeout, action.perTryTimeoutMs));
-      if (action.timeoutMs > 0) this.timers.push(setTimeout(onTimeout, action.timeoutMs));
-    };
-    if (!hasBody || this.req.readableEnded) arm();
-    else this.req.once('end', arm);
+  private armTimeouts(action: ForwardAction, hasBody: boolean): void {
+    // Both lead to the same outcome, so only the earlier one needs a timer.
+    const timeoutMs = action.perTryTimeoutMs > 0 && (action.timeoutMs <= 0 || action.perTryTimeoutMs < action.timeoutMs) ? action.perTryTimeoutMs : action.timeoutMs;
+    if (timeoutMs <= 0) return;
+    if (!hasBody || this.req.readableEnded) this.armTimer(timeoutMs);
+    else this.req.once('end', () => this.armTimer(timeoutMs));
+  }
+
+  private armTimer(timeoutMs: number): void {
+    if (this.responseDone || this.logged) return;
+    this.timer = setTimeout(onExchangeTimeout, timeoutMs, this);
   }
 
   private clearTimers(): void {
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.length = 0;
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
   }
 
-  private onTimeout(responseMutations: readonly HeaderMutation[]): void {
+  onTimeout(): void {
     if (this.logged) return;
     this.clearTimers();
     this.upstream?.abort();
+    this.releaseEndpoint();
     if (!this.responding) {
-      this.localReply(504, 'upstream request timeout', 'UT', responseMutations);
+      this.localReply(504, 'upstream request timeout', 'UT', this.responseMutations);
     } else {
       this.flag = 'UT';
       this.resetDownstream();
     }
   }
 
-  private onUpstreamError(err: unknown, responseMutations: readonly HeaderMutation[]): void {
+  onUpstreamError(err: UpstreamResetError): void {
     this.releaseEndpoint();
-    if (this.responding || this.logged) return;
-    const reason = err instanceof UpstreamResetError ? err.reason : 'connection termination';
+    if (this.logged) return;
+    if (this.relaying) {
+      // The body broke off after the response head went downstream.
+      this.flag ??= 'UR';
+      return this.resetDownstream();
+    }
+    if (this.responding) return;
+    const reason = err.reason;
     this.logger.debug({ err, upstream: this.endpoint?.address, cluster: this.clusterName }, 'upstream request failed');
     const flag: ResponseFlag = reason === 'connection failure' ? 'UF' : reason === 'remote reset' ? 'UR' : 'UC';
-    this.localReply(503, `upstream connect error or disconnect/reset before headers. reset reason: ${reason}`, flag, responseMutations);
+    this.localReply(503, `upstream connect error or disconnect/reset before headers. reset reason: ${reason}`, flag, this.responseMutations);
   }
 
-  private onUpstreamResponse(response: UpstreamResponse, responseMutations: readonly HeaderMutation[]): void {
-    const body = response.body;
+  onUpstreamHeaders(status: number, headers: UpstreamHeaders): void {
     if (this.responding || this.logged) {
-      body.on('error', () => undefined);
-      body.destroy();
+      this.upstream?.abort();
       this.releaseEndpoint();
       return;
     }
     this.responding = true;
-    const headers = response.headers as HeaderBag;
     for (const name in headers) if (RESPONSE_HOP_BY_HOP.has(name)) delete headers[name];
-    applyHeaderMutations(headers, responseMutations);
-    this.status = response.status;
-    const res = this.res;
+    applyHeaderMutations(headers as HeaderBag, this.responseMutations);
+    this.status = status;
     try {
-      (res as ServerResponse).writeHead(response.status, headers as OutgoingHttpHeaders);
+      (this.res as ServerResponse).writeHead(status, headers as OutgoingHttpHeaders);
     } catch (err) {
       this.logger.warn({ err, upstream: this.endpoint?.address }, 'upstream response headers cannot be sent downstream');
-      body.destroy();
+      this.upstream?.abort();
       this.releaseEndpoint();
       this.flag = 'UR';
       this.resetDownstream();
       return;
     }
-    const onDrain = (): void => {
-      body.resume();
-    };
-    res.on('drain', onDrain);
-    body.on('data', (chunk: Buffer) => {
-      this.bytesSent += chunk.length;
-      if (!(res as ServerResponse).write(chunk)) body.pause();
-    });
-    body.once('end', () => {
-      this.responseDone = true;
-      res.off('drain', onDrain);
-      this.releaseEndpoint();
-      this.clearTimers();
-      const trailers = response.trailers();
-      if (trailers && this.isHttp2 && Object.keys(trailers).length > 0) (res as http2.Http2ServerResponse).addTrailers(trailers as OutgoingHttpHeaders);
-      res.end();
-    });
-    body.once('error', () => {
-      res.off('drain', onDrain);
-      this.releaseEndpoint();
-      if (this.logged) return;
-      this.flag ??= 'UR';
-      this.resetDownstream();
-    });
+    this.relaying = true;
   }
 
-  private localReply(status: number, body: string | Buffer | undefined, flag: ResponseFlag | undefined, mutations: readonly HeaderMutation[], location?: string): void {
+  resumeUpstream(): void {
+    this.upstream?.resume();
+  }
+
+  onUpstreamData(chunk: Buffer): boolean {
+    this.bytesSent += chunk.length;
+    if ((this.res as ServerResponse).write(chunk)) return true;
+    this.res.once('drain', onDownstreamDrain);
+    return false;
+  }
+
+  onUpstreamEnd(trailers: UpstreamHeaders | undefined): void {
+    this.responseDone = true;
+    const res = this.res;
+    this.releaseEndpoint();
+    this.clearTimers();
+    if (this.logged) return;
+    if (trailers && this.isHttp2 && Object.keys(trailers).length > 0) (res as http2.Http2ServerResponse).addTrailers(trailers as OutgoingHttpHeaders);
+    res.end();
+  }
+
+  localReply(status: number, body: string | Buffer | undefined, flag: ResponseFlag | undefined, mutations: readonly HeaderMutation[], location?: string): void {
     this.clearTimers();
     this.flag = flag;
     this.status = status;
@@ -373,22 +408,20 @@ class Exchange {
   }
 
   private releaseEndpoint(): void {
-    const endpoint = this.endpoint;
-    if (endpoint && this.upstream) {
-      endpoint.active--;
-      this.upstream = undefined;
+    if (this.holdsEndpoint && this.endpoint) {
+      this.endpoint.active--;
+      this.holdsEndpoint = false;
     }
+    this.upstream = undefined;
   }
 
-  private onDownstreamClose(): void {
+  onDownstreamClose(): void {
     this.clearTimers();
     if (!this.finished) {
       // The client went away (or we reset it) before the response completed.
       this.flag ??= 'DC';
-      if (this.upstream) {
-        this.upstream.abort();
-        this.releaseEndpoint();
-      }
+      this.upstream?.abort();
+      this.releaseEndpoint();
       this.tap?.destroy();
       if (!this.responding) this.status = 0;
     }

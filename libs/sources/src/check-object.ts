@@ -2,8 +2,16 @@ import { describeValue, groupOf, invalid, required, type FieldError, type KubeOb
 import { assertStorable, describeRef, InvalidObjectError, keyOf, type ObjectRef, type ResourceKey } from '@tendril/store';
 import { isClusterScoped } from './cluster-scope';
 
+/**
+ * What a validator returns: the problems found, or an outcome that also carries the object as the
+ * validator normalized it (e.g. with CRD defaults applied, as validateResource does). A valid
+ * outcome's `resource` replaces the object, so a validator that defaults runs once per object
+ * instead of once to check and once more to default.
+ */
+export type ValidatorOutcome = FieldError[] | { errors: FieldError[]; resource?: unknown };
+
 /** Extra rules for objects read from files, beyond the structure every Kubernetes object has. */
-export type ObjectValidator = (obj: KubeObject) => FieldError[];
+export type ObjectValidator = (obj: KubeObject) => ValidatorOutcome;
 
 export interface ObjectCheckOptions {
   validate?: ObjectValidator;
@@ -92,13 +100,14 @@ export function checkObject(raw: unknown, options: ObjectCheckOptions = {}): Che
   if (errors.length > 0 || !identity || !isRecord(metadata)) return { ok: false, errors, identity };
 
   const { namespace: _given, ...otherMetadata } = metadata;
-  const object = {
+  const checked = {
     ...raw,
     metadata: identity.ref.namespace ? { ...otherMetadata, namespace: identity.ref.namespace } : otherMetadata,
   } as unknown as KubeObject;
 
-  const validationErrors = runValidator(object, options.validate);
-  if (validationErrors.length > 0) return { ok: false, errors: validationErrors, identity };
+  const validation = runValidator(checked, options.validate);
+  if (validation.errors.length > 0) return { ok: false, errors: validation.errors, identity };
+  const object = validation.object;
   try {
     assertStorable(object);
   } catch (err) {
@@ -108,12 +117,21 @@ export function checkObject(raw: unknown, options: ObjectCheckOptions = {}): Che
   return { ok: true, object, identity };
 }
 
-function runValidator(object: KubeObject, validate: ObjectValidator | undefined): FieldError[] {
-  if (!validate) return [];
+/** The validator's errors, and the object to keep: the validator's normalized one when it gave one. */
+function runValidator(object: KubeObject, validate: ObjectValidator | undefined): { errors: FieldError[]; object: KubeObject } {
+  if (!validate) return { errors: [], object };
+  let result: ValidatorOutcome;
   try {
-    const result = validate(object);
-    return Array.isArray(result) ? result : [{ path: '', message: 'validator did not return a list of errors' }];
+    result = validate(object);
   } catch (err) {
-    return [{ path: '', message: `validator failed: ${err instanceof Error ? err.message : String(err)}` }];
+    return { errors: [{ path: '', message: `validator failed: ${err instanceof Error ? err.message : String(err)}` }], object };
   }
+  if (Array.isArray(result)) return { errors: result, object };
+  if (isRecord(result) && Array.isArray(result.errors)) {
+    if (result.errors.length > 0) return { errors: result.errors, object };
+    if (result.resource === undefined) return { errors: [], object };
+    if (isRecord(result.resource)) return { errors: [], object: result.resource as unknown as KubeObject };
+    return { errors: [{ path: '', message: 'validator returned a resource that is not an object' }], object };
+  }
+  return { errors: [{ path: '', message: 'validator did not return a list of errors' }], object };
 }

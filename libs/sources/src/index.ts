@@ -1,7 +1,7 @@
 export * from './resource-source';
 export * from './cluster-scope';
 export { checkObject } from './check-object';
-export type { CheckedObject, ClaimedIdentity, ObjectCheckOptions, ObjectValidator } from './check-object';
+export type { CheckedObject, ClaimedIdentity, ObjectCheckOptions, ObjectValidator, ValidatorOutcome } from './check-object';
 export { isResourceFile, parseResourceFile } from './parse-file';
 export type { FailedDocument, ParsedFile, ParsedObject } from './parse-file';
 export { ResourceFiles } from './resource-files';

@@ -4,5 +4,5 @@ export * from './resource-view';
 export * from './resource-store';
 export { InvalidObjectError, assertStorable } from './validate-object';
 export { deterministicUid } from './uid';
-export { deepEqual, deepFreeze } from './deep';
+export { cloneData, deepEqual, deepFreeze } from './deep';
 export { matchesLabelSelector } from './label-selector';

@@ -1,4 +1,4 @@
-import { deepEqual, deepFreeze } from './deep';
+import { cloneData, deepEqual, deepFreeze } from './deep';
 import type { KubeObject } from './kube-object';
 import { keyOf, refOf, type ObjectRef, type ResourceKey } from './object-ref';
 import { ObjectTable, type StoredEntry } from './object-table';
@@ -145,7 +145,7 @@ export class ResourceStore extends TableView {
     const entry = this.table.get(key);
     if (!entry) return false;
     if (deepEqual(entry.status, status)) return true;
-    this.batch(() => this.commitEntry(entry.content, deepFreeze(structuredClone(status)), entry.sourceId, entry));
+    this.batch(() => this.commitEntry(entry.content, deepFreeze(cloneData(status)), entry.sourceId, entry));
     return true;
   }
 
@@ -186,7 +186,7 @@ export class ResourceStore extends TableView {
   private write(obj: KubeObject, sourceId: string | undefined): UpsertResult {
     const key = keyOf(refOf(obj));
     const previous = this.table.get(key);
-    const { status, ...rest } = structuredClone(obj);
+    const { status, ...rest } = cloneData(obj);
     const incoming = rest as KubeObject;
     if (previous) {
       // A caller that read an object, changed it and wrote it back echoes the store's own

@@ -463,6 +463,41 @@ function validateDomain(domain: string): void {
   }
 }
 
+/**
+ * Compiled virtual hosts of each RouteConfiguration's last successful compile, by content: an
+ * update re-sends the whole RouteConfiguration, usually with one virtual host changed, and only
+ * that one is compiled again. Compiled virtual hosts hold no per-table state, so tables share them.
+ */
+const compiledVirtualHosts = new Map<string, { contextKey: string; byContent: ReadonlyMap<string, CompiledVirtualHost> }>();
+/** Route configurations remembered at most; beyond that the cache starts over. */
+const CACHED_ROUTE_CONFIG_LIMIT = 256;
+
+/** A key equal for equal content; undefined when the value cannot be serialized (then nothing is cached). */
+function contentKey(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
+}
+
+function compileVirtualHost(vhost: VirtualHost, where: string, problems: string[], configMutations: Levels, mostSpecificWins: boolean): CompiledVirtualHost {
+  const vhostMutations: Levels = {
+    request: collect(problems, `${where} request_headers_to_add`, () => compileHeaderMutation(vhost.request_headers_to_add, vhost.request_headers_to_remove)),
+    response: collect(problems, `${where} response_headers_to_add`, () => compileHeaderMutation(vhost.response_headers_to_add, vhost.response_headers_to_remove)),
+  };
+  if (vhost.matcher !== undefined) problems.push(`${where}: the generic matcher tree is not supported, use routes`);
+  if (vhost.require_tls !== undefined && vhost.require_tls !== 'NONE') problems.push(`${where}: require_tls is not supported (no TLS listeners)`);
+  const routes: CompiledRoute[] = [];
+  (vhost.routes ?? []).forEach((route, ri) => {
+    const compiled = collect(problems, `${where} routes[${ri}]${route.name ? ` (${route.name})` : ''}`, () =>
+      compileRoute(route, vhostMutations, configMutations, mostSpecificWins),
+    );
+    if (compiled) routes.push(compiled);
+  });
+  return new CompiledVirtualHost(vhost.name ?? '', routes);
+}
+
 /** Compiles a RouteConfiguration once; throws RouteCompileError listing every problem. */
 export function compileRouteConfiguration(config: RouteConfiguration): CompiledRouteTable {
   const problems: string[] = [];
@@ -472,6 +507,18 @@ export function compileRouteConfiguration(config: RouteConfiguration): CompiledR
     response: collect(problems, 'response_headers_to_add', () => compileHeaderMutation(config.response_headers_to_add, config.response_headers_to_remove)),
   };
   const mostSpecificWins = config.most_specific_header_mutations_wins === true;
+  // What a virtual host's compiled form depends on besides its own content.
+  const contextKey = contentKey([
+    mostSpecificWins,
+    config.request_headers_to_add,
+    config.request_headers_to_remove,
+    config.response_headers_to_add,
+    config.response_headers_to_remove,
+  ]);
+  const configName = config.name ?? '';
+  const remembered = compiledVirtualHosts.get(configName);
+  const previous = remembered !== undefined && remembered.contextKey === contextKey ? remembered.byContent : undefined;
+  const cached = new Map<string, CompiledVirtualHost>();
   const exact = new Map<string, CompiledVirtualHost>();
   const suffixes: [string, CompiledVirtualHost][] = [];
   const prefixes: [string, CompiledVirtualHost][] = [];
@@ -479,20 +526,15 @@ export function compileRouteConfiguration(config: RouteConfiguration): CompiledR
   const seenDomains = new Set<string>();
   (config.virtual_hosts ?? []).forEach((vhost: VirtualHost, vi) => {
     const where = `virtual_hosts[${vi}]${vhost.name ? ` (${vhost.name})` : ''}`;
-    const vhostMutations: Levels = {
-      request: collect(problems, `${where} request_headers_to_add`, () => compileHeaderMutation(vhost.request_headers_to_add, vhost.request_headers_to_remove)),
-      response: collect(problems, `${where} response_headers_to_add`, () => compileHeaderMutation(vhost.response_headers_to_add, vhost.response_headers_to_remove)),
-    };
-    if (vhost.matcher !== undefined) problems.push(`${where}: the generic matcher tree is not supported, use routes`);
-    if (vhost.require_tls !== undefined && vhost.require_tls !== 'NONE') problems.push(`${where}: require_tls is not supported (no TLS listeners)`);
-    const routes: CompiledRoute[] = [];
-    (vhost.routes ?? []).forEach((route, ri) => {
-      const compiled = collect(problems, `${where} routes[${ri}]${route.name ? ` (${route.name})` : ''}`, () =>
-        compileRoute(route, vhostMutations, configMutations, mostSpecificWins),
-      );
-      if (compiled) routes.push(compiled);
-    });
-    const compiled = new CompiledVirtualHost(vhost.name ?? '', routes);
+    const key = contextKey === undefined ? undefined : contentKey(vhost);
+    let compiled = key === undefined ? undefined : (cached.get(key) ?? previous?.get(key));
+    if (compiled === undefined) {
+      const problemsBefore = problems.length;
+      compiled = compileVirtualHost(vhost, where, problems, configMutations, mostSpecificWins);
+      if (key !== undefined && problems.length === problemsBefore) cached.set(key, compiled);
+    } else if (key !== undefined) {
+      cached.set(key, compiled);
+    }
     for (const rawDomain of vhost.domains ?? []) {
       const domain = rawDomain.toLowerCase();
       try {
@@ -513,6 +555,8 @@ export function compileRouteConfiguration(config: RouteConfiguration): CompiledR
     }
   });
   if (problems.length > 0) throw new RouteCompileError(problems);
+  if (!compiledVirtualHosts.has(configName) && compiledVirtualHosts.size >= CACHED_ROUTE_CONFIG_LIMIT) compiledVirtualHosts.clear();
+  if (contextKey !== undefined) compiledVirtualHosts.set(configName, { contextKey, byContent: cached });
   // Stable sort: among equally long wildcards the first declared wins.
   suffixes.sort((a, b) => b[0].length - a[0].length);
   prefixes.sort((a, b) => b[0].length - a[0].length);

@@ -1,10 +1,13 @@
 import * as http2 from 'node:http2';
-import type { ConnectionPool, UpstreamExchange, UpstreamRequest, UpstreamResponse } from './types';
+import type { ConnectionPool, UpstreamExchange, UpstreamHeaders, UpstreamRequest, UpstreamResponseHandler } from './types';
 import { UpstreamResetError, isConnectFailure } from './types';
 
 export interface Http2PoolOptions {
   connectTimeoutMs: number;
 }
+
+/** The exchange of a request that failed before it was sent. */
+const NO_EXCHANGE: UpstreamExchange = { abort: () => undefined, resume: () => undefined };
 
 interface SessionState {
   session: http2.ClientHttp2Session;
@@ -57,61 +60,76 @@ export class Http2ConnectionPool implements ConnectionPool {
     return state;
   }
 
-  send(request: UpstreamRequest): UpstreamExchange {
+  send(request: UpstreamRequest, handler: UpstreamResponseHandler): UpstreamExchange {
     if (this.closing) {
-      return { response: Promise.reject(new UpstreamResetError('connection termination', new Error('pool closed'))), abort: () => undefined };
+      handler.onUpstreamError(new UpstreamResetError('connection termination', new Error('pool closed')));
+      return NO_EXCHANGE;
     }
     const state = this.session();
-    const headers: http2.OutgoingHttpHeaders = {
-      ...request.headers,
-      ':method': request.method,
-      ':path': request.path,
-      ':authority': request.authority,
-      ':scheme': 'http',
-    };
+    const headers = request.headers as http2.OutgoingHttpHeaders;
+    headers[':method'] = request.method;
+    headers[':path'] = request.path;
+    headers[':authority'] = request.authority;
+    headers[':scheme'] = 'http';
     let stream: http2.ClientHttp2Stream;
     try {
       stream = state.session.request(headers, { endStream: request.body === null });
     } catch (err) {
-      return { response: Promise.reject(new UpstreamResetError(state.connected ? 'protocol error' : 'connection failure', err)), abort: () => undefined };
+      handler.onUpstreamError(new UpstreamResetError(state.connected ? 'protocol error' : 'connection failure', err));
+      return NO_EXCHANGE;
     }
-    let trailers: Record<string, string | string[] | undefined> | undefined;
+    let trailers: UpstreamHeaders | undefined;
+    /** No callbacks after the response ended, failed, or was aborted. */
+    let settled = false;
+    let responded = false;
     stream.once('trailers', (received) => {
-      trailers = received as Record<string, string | string[] | undefined>;
+      trailers = received as UpstreamHeaders;
     });
-    const response = new Promise<UpstreamResponse>((resolve, reject) => {
-      let settled = false;
-      const fail = (err: unknown): void => {
-        if (settled) return;
-        settled = true;
-        const cause = state.error ?? err;
-        const reason = !state.connected || isConnectFailure(cause) ? 'connection failure' : stream.rstCode ? 'remote reset' : 'connection termination';
-        reject(new UpstreamResetError(reason, cause));
-      };
-      stream.once('response', (responseHeaders) => {
-        if (settled) return;
-        settled = true;
-        const status = Number(responseHeaders[':status']);
-        const plain: Record<string, string | string[] | undefined> = {};
-        for (const name of Object.keys(responseHeaders)) {
-          if (name.charCodeAt(0) !== 58 /* : */) plain[name] = responseHeaders[name];
-        }
-        resolve({ status, headers: plain, body: stream, trailers: () => trailers });
+    const fail = (err: unknown): void => {
+      if (settled) return;
+      settled = true;
+      const cause = state.error ?? err;
+      const reason = responded
+        ? 'remote reset'
+        : !state.connected || isConnectFailure(cause)
+          ? 'connection failure'
+          : stream.rstCode
+            ? 'remote reset'
+            : 'connection termination';
+      handler.onUpstreamError(new UpstreamResetError(reason, cause));
+    };
+    stream.once('response', (responseHeaders) => {
+      if (settled) return;
+      responded = true;
+      const status = Number(responseHeaders[':status']);
+      const plain: UpstreamHeaders = {};
+      for (const name in responseHeaders) {
+        if (name.charCodeAt(0) !== 58 /* : */) plain[name] = responseHeaders[name];
+      }
+      handler.onUpstreamHeaders(status, plain);
+      stream.on('data', (chunk: Buffer) => {
+        if (!settled && !handler.onUpstreamData(chunk)) stream.pause();
       });
-      stream.once('error', fail);
-      stream.once('close', () => fail(new Error('stream closed before response headers')));
+      stream.once('end', () => {
+        if (settled) return;
+        settled = true;
+        handler.onUpstreamEnd(trailers);
+      });
     });
-    // Swallow late errors: after the response started, the body stream reports them to its reader.
-    stream.on('error', () => undefined);
+    stream.on('error', fail);
+    stream.once('close', () => fail(new Error(responded ? 'stream closed before the response ended' : 'stream closed before response headers')));
     if (request.body !== null) {
       const body = request.body;
       body.pipe(stream);
       stream.once('close', () => body.unpipe(stream));
     }
     return {
-      response,
       abort: () => {
+        settled = true;
         if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
+      },
+      resume: () => {
+        stream.resume();
       },
     };
   }

@@ -6,18 +6,27 @@ export interface UpstreamRequest {
   path: string;
   /** Sent as Host (HTTP/1.1) or :authority (HTTP/2). */
   authority: string;
-  /** Lower-case names; no Host, pseudo or hop-by-hop headers. */
+  /** Lower-case names; no Host, pseudo or hop-by-hop headers. Handed over: the pool may add to it. */
   headers: OutgoingHttpHeaders;
   /** Null when the request has no body. */
   body: Readable | null;
 }
 
-export interface UpstreamResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Readable;
-  /** Trailers, available once the body has ended. */
-  trailers(): Record<string, string | string[] | undefined> | undefined;
+export type UpstreamHeaders = Record<string, string | string[] | undefined>;
+
+/**
+ * Receives one upstream response as it arrives, so the router can write it straight downstream
+ * without an intermediate stream. Callbacks stop once the exchange is aborted.
+ */
+export interface UpstreamResponseHandler {
+  /** The final (non-1xx) response head: lower-case names, no pseudo-headers. */
+  onUpstreamHeaders(status: number, headers: UpstreamHeaders): void;
+  /** A body chunk; returning false pauses the body until the exchange's resume(). */
+  onUpstreamData(chunk: Buffer): boolean;
+  /** The body ended; trailers when the upstream sent any. */
+  onUpstreamEnd(trailers: UpstreamHeaders | undefined): void;
+  /** The exchange failed, before the response head or while the body streamed. */
+  onUpstreamError(err: UpstreamResetError): void;
 }
 
 /** Envoy's reset reasons, as they appear in its 503 body. */
@@ -35,15 +44,15 @@ export class UpstreamResetError extends Error {
 
 /** One request in flight on an upstream connection. */
 export interface UpstreamExchange {
-  /** Rejects with UpstreamResetError. */
-  response: Promise<UpstreamResponse>;
-  /** Cancels the request (timeout, downstream went away); idempotent. */
+  /** Cancels the request (timeout, downstream went away); idempotent; no handler callbacks follow. */
   abort(): void;
+  /** Continues a body paused by onUpstreamData returning false. */
+  resume(): void;
 }
 
 /** Keep-alive connections to one upstream endpoint. */
 export interface ConnectionPool {
-  send(request: UpstreamRequest): UpstreamExchange;
+  send(request: UpstreamRequest, handler: UpstreamResponseHandler): UpstreamExchange;
   /** Finishes in-flight requests, then closes connections. */
   close(): Promise<void>;
 }

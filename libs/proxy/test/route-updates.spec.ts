@@ -1,0 +1,51 @@
+import { httpListener, ProxyHarness, routeConfig, vhost } from './fixtures';
+
+/** Route updates reuse compiled virtual hosts whose content did not change; these pin what must still change. */
+describe('route configuration updates', () => {
+  const h = new ProxyHarness();
+  afterAll(() => h.close());
+
+  const reply = (text: string) => [{ match: { prefix: '/' }, direct_response: { status: 200, body: { inline_string: text } } }];
+  const body = async (host: string) => {
+    const response = await h.request('/', { headers: { host } });
+    return { text: response.text, added: response.headers['x-config-level'] };
+  };
+
+  it('serves an update that changes one virtual host among unchanged ones', async () => {
+    const hosts = (changed: string) => [vhost('one', ['one.example'], reply('one')), vhost('two', ['two.example'], reply(changed)), vhost('three', ['three.example'], reply('three'))];
+    await h.apply({ listeners: [httpListener('l', 'rc')], routes: [routeConfig('rc', hosts('two-v1'))] });
+    expect((await body('two.example')).text).toBe('two-v1');
+    await h.apply({ listeners: [httpListener('l', 'rc')], routes: [routeConfig('rc', hosts('two-v2'))] });
+    expect((await body('one.example')).text).toBe('one');
+    expect((await body('two.example')).text).toBe('two-v2');
+    expect((await body('three.example')).text).toBe('three');
+  });
+
+  it('moves a domain from one unchanged virtual host body to another and applies config-level headers to unchanged hosts', async () => {
+    await h.apply({ listeners: [httpListener('l', 'rc')], routes: [routeConfig('rc', [vhost('a', ['a.example'], reply('a')), vhost('b', ['b.example'], reply('b'))])] });
+    expect(await body('a.example')).toEqual({ text: 'a', added: undefined });
+    await h.apply({
+      listeners: [httpListener('l', 'rc')],
+      routes: [
+        routeConfig('rc', [vhost('a', ['a.example'], reply('a')), vhost('b', ['b.example'], reply('b'))], {
+          response_headers_to_add: [{ header: { key: 'x-config-level', value: 'yes' } }],
+        }),
+      ],
+    });
+    expect(await body('a.example')).toEqual({ text: 'a', added: 'yes' });
+    expect(await body('b.example')).toEqual({ text: 'b', added: 'yes' });
+  });
+
+  it('rejects an invalid virtual host even when an identical valid one was compiled before', async () => {
+    await h.apply({ listeners: [httpListener('l', 'rc')], routes: [routeConfig('rc', [vhost('a', ['a.example'], reply('a'))])] });
+    const result = await h.runtime.apply({
+      listeners: [httpListener('l', 'rc')],
+      routes: [routeConfig('rc', [vhost('a', ['a.example'], reply('a')), vhost('a-again', ['a.example'], reply('a'))])],
+      clusters: [],
+      endpoints: [],
+    });
+    expect(result.accepted).toBe(false);
+    expect(result.errors.map((e) => e.message).join('\n')).toContain('domain "a.example" is used by more than one virtual host');
+    expect((await body('a.example')).text).toBe('a');
+  });
+});
