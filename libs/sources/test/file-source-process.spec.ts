@@ -32,8 +32,8 @@ let changed: () => void;
 const change = new Promise<void>((resolve) => (changed = resolve));
 source
   .start({
-    replaceAll: (_id, objects) => console.log('initial', objects.length),
-    applyChanges: (_id, c) => { console.log('changed', c.upserted.length); changed(); },
+    replaceAll: (_id, objects) => console.log(\`initial \${objects.length}\`),
+    applyChanges: (_id, c) => { console.log(\`changed \${c.upserted.length}\`); changed(); },
     errors: () => undefined,
   })
   .then(() => writeFileSync(${JSON.stringify(path.join(dir, 'b.yaml'))}, 'apiVersion: v1\\nkind: Service\\nmetadata:\\n  name: b\\n'))
@@ -42,6 +42,8 @@ source
   .then(() => console.log('stopped'));
 `,
     );
+    // Numbers logged as separate console.log arguments would be coloured when FORCE_COLOR is set
+    // (as Nx sets it for tasks), so the script logs plain strings.
     const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const child = execFile(process.execPath, ['--import', 'tsx', script], {
         cwd: repoRoot,
