@@ -153,7 +153,8 @@ export class Agent implements AdminState {
 
   private translateNow(): void {
     const started = performance.now();
-    const at = this.clock().toISOString();
+    // metav1.Time has second precision: conditions carry RFC 3339 timestamps without fractions.
+    const at = this.clock().toISOString().replace(/\.\d+Z$/, 'Z');
     try {
       const result = translate({
         resources: this.store.all(),

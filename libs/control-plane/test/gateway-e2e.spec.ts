@@ -133,8 +133,9 @@ describe('agent + node proxy, end to end through real processes', () => {
   it('reports route status through `tendril get`, as kubectl would', async () => {
     const out = await tendril(['get', 'httproute', 'missing-backend', '-o', 'json', '--agent', node.adminAddress]);
     expect(out.code).toBe(0);
-    const route = JSON.parse(out.stdout) as { status: { parents: Array<{ conditions: Array<{ type: string; status: string; reason: string }> }> } };
+    const route = JSON.parse(out.stdout) as { status: { parents: Array<{ conditions: Array<{ type: string; status: string; reason: string; lastTransitionTime: string }> }> } };
     const conditions = route.status.parents[0].conditions;
+    for (const c of conditions) expect(c.lastTransitionTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(conditions).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'Accepted', status: 'True' }), expect.objectContaining({ type: 'ResolvedRefs', status: 'False', reason: 'BackendNotFound' })]));
     const crossNs = JSON.parse((await tendril(['get', 'httproutes', 'cross-namespace', '-o', 'json', '--agent', node.adminAddress])).stdout);
     expect(JSON.stringify(crossNs.status)).toContain('RefNotPermitted');
