@@ -25,6 +25,8 @@ export interface AgentOptions {
   defaultGatewayAddress?: string;
   /** Run the Deployments and Pods of the config directory as local processes (`tendril up`). */
   runWorkloads?: boolean;
+  /** Addresses for Gateways without spec.addresses, keyed by `<namespace>/<name>`. */
+  gatewayAddresses?: Record<string, string>;
   /** First pod IP handed out by the local workload runner (default 127.11.0.1). */
   firstPodIp?: string;
   /** Where pod output goes when workloads run. */
@@ -80,6 +82,7 @@ export class Agent implements AdminState {
   private readonly startedAt: string;
   private readonly clock: () => Date;
   private xdsPort = 0;
+  private unsubscribeStore: (() => void) | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.clock = opts.clock ?? (() => new Date());
@@ -104,7 +107,7 @@ export class Agent implements AdminState {
     this.xdsPort = await this.ads.listen(`${xds.host}:${xds.port}`);
     const admin = splitAddress(this.opts.adminAddress);
     this.admin = await startAdminServer(this, admin.host, admin.port);
-    this.store.onChange((change) => this.onStoreChange(change));
+    this.unsubscribeStore = this.store.onChange((change) => this.onStoreChange(change));
     const sink = storeSink(this.store, (_id, errors) => {
       this.sourceErrors = errors;
       for (const e of errors) this.opts.logger.error({}, `invalid configuration: ${formatSourceError(e)}`);
@@ -117,6 +120,10 @@ export class Agent implements AdminState {
   }
 
   async stop(): Promise<void> {
+    // Detach first: pods exiting during shutdown must not look like changes to react to (a
+    // re-sync would start replacement pods that outlive the agent).
+    this.unsubscribeStore?.();
+    this.pods?.removeAllListeners('change');
     if (this.pending) clearImmediate(this.pending);
     await this.source.stop();
     await this.pods?.stop();
@@ -160,7 +167,7 @@ export class Agent implements AdminState {
         resources: this.store.all(),
         controllerName: this.opts.controllerName ?? DEFAULT_CONTROLLER_NAME,
         now: at,
-        options: { defaultAddress: this.opts.defaultGatewayAddress ?? '127.0.0.1' },
+        options: { defaultAddress: this.opts.defaultGatewayAddress ?? '127.0.0.1', gatewayAddresses: this.opts.gatewayAddresses },
       });
       const { listeners, routes, clusters, endpoints, secrets } = result.envoy;
       const snapshot = Snapshot.fromResources(

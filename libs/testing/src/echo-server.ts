@@ -75,6 +75,33 @@ export interface EchoServer {
   close(): Promise<void>;
 }
 
+/** A Go duration ("1s", "250ms", "1m30s"), as the conformance echo image's ?delay= takes it, in ms. */
+export function parseGoDuration(text: string): number | undefined {
+  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) return undefined;
+  return parts.reduce((ms, p) => ms + Number(p[1]) * units[p[2]], 0);
+}
+
+/**
+ * Response headers asked for with X-Echo-Set-Header ("Name:value,Other:value"), as the
+ * conformance echo image sets them: repeated names are joined with commas.
+ */
+function requestedResponseHeaders(values: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const list of values) {
+    for (const kv of list.split(',')) {
+      const trimmed = kv.trim();
+      const i = trimmed.indexOf(':');
+      if (i <= 0) continue;
+      const name = trimmed.slice(0, i);
+      const value = trimmed.slice(i + 1).trim();
+      out[name] = out[name] === undefined ? value : `${out[name]},${value}`;
+    }
+  }
+  return out;
+}
+
 /** Canonical MIME header key as Go's net/http writes it (content-type → Content-Type). */
 function canonicalHeaderName(name: string): string {
   return name.replace(/(^|-)([a-z])/g, (_m, sep: string, ch: string) => sep + ch.toUpperCase());
@@ -92,9 +119,10 @@ function echoHeaders(rawHeaders: string[]): Record<string, string[]> {
 }
 
 /**
- * Starts an echo backend serving HTTP/1.1 and h2c (prior knowledge) on one port. The status code
- * can be chosen with the `x-echo-set-status` request header, a delay with `x-echo-delay-ms`, which
- * the timeout tests use.
+ * Starts an echo backend serving HTTP/1.1 and h2c (prior knowledge) on one port. Like the
+ * conformance echo image it answers /status/NNN with NNN, waits for ?delay=<Go duration>, and sets
+ * the response headers listed in X-Echo-Set-Header; `x-echo-set-status` and `x-echo-delay-ms` do
+ * the same by header.
  */
 export async function startEchoServer(options: EchoServerOptions = {}): Promise<EchoServer> {
   const namespace = options.namespace ?? process.env['NAMESPACE'] ?? '';
@@ -114,8 +142,14 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
       pod,
     };
     options.onRequest?.(body);
-    const requestedStatus = Number(req.headers['x-echo-set-status']);
-    const delayMs = Number(req.headers['x-echo-delay-ms'] ?? 0);
+    const url = new URL(req.url ?? '/', 'http://echo');
+    // /status/NNN answers NNN, as the conformance echo image does; so does x-echo-set-status.
+    const statusPath = /^\/status\/(\d{3})$/.exec(url.pathname);
+    const requestedStatus = Number(statusPath?.[1] ?? req.headers['x-echo-set-status']);
+    const queryDelay = url.searchParams.get('delay');
+    const delayMs = queryDelay !== null ? (parseGoDuration(queryDelay) ?? 0) : Number(req.headers['x-echo-delay-ms'] ?? 0);
+    const setHeaders = req.headers['x-echo-set-header'];
+    const extraHeaders = requestedResponseHeaders(setHeaders === undefined ? [] : Array.isArray(setHeaders) ? setHeaders : [setHeaders]);
     const respond = (): void => {
       if (res.destroyed) return;
       const payload = JSON.stringify(body);
@@ -123,6 +157,7 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
         'content-type': 'application/json',
         'content-length': Buffer.byteLength(payload),
         'x-content-type-options': 'nosniff',
+        ...extraHeaders,
       });
       res.end(payload);
     };

@@ -1,6 +1,6 @@
 import * as http2 from 'node:http2';
 import { request } from 'undici';
-import { startEchoServer, type EchoResponse } from '../src';
+import { parseGoDuration, startEchoServer, type EchoResponse } from '../src';
 
 describe('echo server', () => {
   it('echoes method, path, host, canonical headers, namespace and pod over HTTP/1.1', async () => {
@@ -37,5 +37,31 @@ describe('echo server', () => {
       session.close();
       await echo.close();
     }
+  });
+});
+
+describe('echo server, conformance echo-basic behaviours', () => {
+  it('answers /status/NNN, sets X-Echo-Set-Header response headers and waits for ?delay=', async () => {
+    const echo = await startEchoServer();
+    try {
+      expect((await request(`${echo.url}/status/503`)).statusCode).toBe(503);
+      const res = await request(`${echo.url}/h`, { headers: { 'x-echo-set-header': 'X-Header-Set-1:val-1, X-Header-Set-1:val-2,X-Other:o' } });
+      expect(res.headers['x-header-set-1']).toBe('val-1,val-2');
+      expect(res.headers['x-other']).toBe('o');
+      await res.body.dump();
+      const started = Date.now();
+      const delayed = await request(`${echo.url}/slow?delay=300ms`);
+      await delayed.body.dump();
+      expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    } finally {
+      await echo.close();
+    }
+  });
+
+  it('parses Go durations', () => {
+    expect(parseGoDuration('1s')).toBe(1000);
+    expect(parseGoDuration('1m30s')).toBe(90_000);
+    expect(parseGoDuration('250ms')).toBe(250);
+    expect(parseGoDuration('soon')).toBeUndefined();
   });
 });

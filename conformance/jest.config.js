@@ -1,0 +1,5 @@
+module.exports = {
+  displayName: 'conformance',
+  preset: '../jest.preset.js',
+  rootDir: '.',
+};

@@ -1,0 +1,197 @@
+/**
+ * The traffic expectations of inventory.json, normalised into one shape. The inventory writes them
+ * for people: as {request, expect} objects, as compact [host, path, backend-or-status] case tuples
+ * under a group, or as prose (weighted distributions). Free-text notes ride along in parentheses
+ * after a value ("infra-backend-v1 (port in Host header ignored …)"); they are stripped here.
+ */
+export interface HttpRequestSpec {
+  /** Host header; the Gateway's address when absent (as the upstream client's URL gives it). */
+  host?: string;
+  path: string;
+  method: string;
+  headers: Record<string, string>;
+  /** Response headers the echo backend is asked to add (the X-Echo-Set-Header request header). */
+  backendSetsResponseHeaders: Record<string, string>;
+}
+
+export interface HttpExpectation {
+  /** Acceptable status codes. */
+  status: number[];
+  /** Prefix of the echoing pod's name (the backend Service's name); undefined matches any pod. */
+  backend?: string;
+  namespace?: string;
+  requestHeadersSeenByBackend: Record<string, string>;
+  absentRequestHeaders: string[];
+  responseHeaders: Record<string, string>;
+  absentResponseHeaders: string[];
+  /** For 3xx answers: the Location header's parts. Unset parts default as the upstream suite defaults them. */
+  redirect?: RedirectExpectation;
+}
+
+/**
+ * A redirect's expected Location. `scheme` and `path` default to the request's; an unset `port` means
+ * "absent or the scheme's default"; `host` is checked only when set.
+ */
+export interface RedirectExpectation {
+  scheme?: string;
+  host?: string;
+  port?: string;
+  path?: string;
+}
+
+export interface HttpCheck {
+  /** The Gateway (infra namespace) the request goes to, when the inventory names one. */
+  gateway?: string;
+  request: HttpRequestSpec;
+  expect: HttpExpectation;
+  /** How the check reads, for failure messages. */
+  label: string;
+}
+
+/** Checks whose shape the runner cannot execute yet (e.g. weighted distributions); a test holding one is not run. */
+export interface UnsupportedCheck {
+  unsupported: string;
+}
+
+/**
+ * A weighted-traffic check (HTTPRouteWeight): many requests, each backend's share compared with its
+ * weight. The inventory states it in prose; the runner takes the shares from the route's weights.
+ */
+export interface DistributionCheck {
+  distribution: string;
+}
+
+export type NormalisedCheck = HttpCheck | DistributionCheck | UnsupportedCheck;
+
+const NOTE = /\s+\(.*\)\s*$/;
+
+function stripNote(value: string): string {
+  return value.replace(NOTE, '');
+}
+
+function record(value: unknown): Record<string, string> {
+  if (!value || typeof value !== 'object') return {};
+  return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, stripNote(String(v))]));
+}
+
+function list(value: unknown): string[] {
+  return Array.isArray(value) ? value.map(String) : [];
+}
+
+function statusList(value: unknown): number[] {
+  if (Array.isArray(value)) return value.map(Number);
+  return value === undefined ? [200] : [Number(value)];
+}
+
+function describe(req: HttpRequestSpec): string {
+  const headers = Object.entries(req.headers).map(([k, v]) => `${k}: ${v}`);
+  return `${req.method} ${req.host ?? '<gateway>'}${req.path}${headers.length ? ` [${headers.join(', ')}]` : ''}`;
+}
+
+// followRedirects is always false upstream (and for undici's request()); it is accepted and ignored.
+const REQUEST_KEYS = new Set(['host', 'path', 'method', 'headers', 'backendSetsResponseHeaders', 'followRedirects']);
+const EXPECT_KEYS = new Set(['status', 'backend', 'namespace', 'requestHeadersSeenByBackend', 'absentRequestHeaders', 'responseHeaders', 'absentResponseHeaders', 'note', 'redirect']);
+const REDIRECT_KEYS = new Set(['scheme', 'host', 'port', 'path']);
+
+/**
+ * inventory.json writes redirect parts for people: "80 or absent", "http (unchanged)", "unchanged
+ * (gateway host)". Only a plain value is an expectation; prose means the upstream default applies.
+ */
+function redirectExpectation(raw: Record<string, unknown>): RedirectExpectation {
+  const plain = (key: string, pattern: RegExp): string | undefined => {
+    const v = typeof raw[key] === 'string' ? stripNote(raw[key] as string) : undefined;
+    return v !== undefined && v !== 'unchanged' && pattern.test(v) ? v : undefined;
+  };
+  return { scheme: plain('scheme', /^https?$/), host: plain('host', /^[a-z0-9.-]+$/i), port: plain('port', /^\d+$/), path: plain('path', /^\//) };
+}
+/** Top-level keys of a check besides the request fields (which some entries give at the top level). */
+const CHECK_KEYS = new Set(['request', 'expect', 'gateway', 'note']);
+
+function unknownKeys(o: Record<string, unknown>, known: Set<string>): string[] {
+  return Object.keys(o).filter((k) => !known.has(k));
+}
+
+function fromObject(raw: Record<string, unknown>, gateway: string | undefined): NormalisedCheck {
+  // Either {request: {...}, expect} or the request's fields at the top level ({path, headers, expect}).
+  const r = (raw['request'] ?? Object.fromEntries(Object.entries(raw).filter(([k]) => REQUEST_KEYS.has(k)))) as Record<string, unknown>;
+  const rawExpect = raw['expect'] ?? {};
+  // A bare string expectation names the backend ("expect": "infra-backend-v1").
+  const e = (typeof rawExpect === 'string' ? { backend: rawExpect } : rawExpect) as Record<string, unknown>;
+  const unknown = [
+    ...unknownKeys(raw, new Set([...CHECK_KEYS, ...(raw['request'] ? [] : REQUEST_KEYS)])),
+    ...(r && typeof r === 'object' ? unknownKeys(r, REQUEST_KEYS).map((k) => `request.${k}`) : ['request']),
+    ...(e && typeof e === 'object' ? unknownKeys(e, EXPECT_KEYS).map((k) => `expect.${k}`) : ['expect']),
+    ...(e && typeof e === 'object' && e['redirect'] !== undefined
+      ? typeof e['redirect'] === 'object' && e['redirect']
+        ? unknownKeys(e['redirect'] as Record<string, unknown>, REDIRECT_KEYS).map((k) => `expect.redirect.${k}`)
+        : ['expect.redirect']
+      : []),
+  ];
+  if (unknown.length > 0) return { unsupported: `${unknown.join(', ')} in ${JSON.stringify(raw)}` };
+  const request: HttpRequestSpec = {
+    host: typeof r['host'] === 'string' ? r['host'] : undefined,
+    path: typeof r['path'] === 'string' ? r['path'] : '/',
+    method: typeof r['method'] === 'string' ? r['method'] : 'GET',
+    headers: record(r['headers']),
+    backendSetsResponseHeaders: record(r['backendSetsResponseHeaders']),
+  };
+  const expect: HttpExpectation = {
+    status: statusList(e['status']),
+    backend: typeof e['backend'] === 'string' ? stripNote(e['backend']) : undefined,
+    namespace: typeof e['namespace'] === 'string' ? e['namespace'] : undefined,
+    requestHeadersSeenByBackend: record(e['requestHeadersSeenByBackend']),
+    absentRequestHeaders: list(e['absentRequestHeaders']),
+    responseHeaders: record(e['responseHeaders']),
+    absentResponseHeaders: list(e['absentResponseHeaders']),
+    ...(e['redirect'] ? { redirect: redirectExpectation(e['redirect'] as Record<string, unknown>) } : {}),
+  };
+  const target = typeof raw['gateway'] === 'string' ? stripNote(raw['gateway']) : gateway;
+  return { gateway: target, request, expect, label: describe(request) };
+}
+
+function fromCase(tuple: unknown[], gateway: string | undefined): HttpCheck | UnsupportedCheck {
+  const [host, path, outcome] = tuple;
+  if (tuple.length !== 3 || typeof host !== 'string' || typeof path !== 'string' || !['string', 'number'].includes(typeof outcome)) return { unsupported: `case ${JSON.stringify(tuple)}` };
+  const request: HttpRequestSpec = { host, path, method: 'GET', headers: {}, backendSetsResponseHeaders: {} };
+  const expect: HttpExpectation = {
+    status: typeof outcome === 'number' ? [outcome] : [200],
+    backend: typeof outcome === 'string' ? stripNote(outcome) : undefined,
+    requestHeadersSeenByBackend: {},
+    absentRequestHeaders: [],
+    responseHeaders: {},
+    absentResponseHeaders: [],
+  };
+  return { gateway, request, expect, label: describe(request) };
+}
+
+/** A group title naming its Gateway ("gateway httproute-hostname-intersection-all (…) + …") sends its cases there. */
+function groupGateway(title: unknown): string | undefined {
+  return typeof title === 'string' ? /^gateway ([a-z0-9.-]+)/.exec(title)?.[1] : undefined;
+}
+
+/** Normalises inventory.json `checks`; anything not plainly an HTTP/1.1 request and its expectation comes back as unsupported. */
+export function normaliseChecks(raw: readonly unknown[]): NormalisedCheck[] {
+  const out: NormalisedCheck[] = [];
+  for (const item of raw) {
+    if (!item || typeof item !== 'object' || Array.isArray(item)) {
+      out.push({ unsupported: JSON.stringify(item) });
+      continue;
+    }
+    const o = item as Record<string, unknown>;
+    if (Array.isArray(o['cases']) && unknownKeys(o, new Set(['group', 'gateway', 'cases'])).length === 0) {
+      const gateway = typeof o['gateway'] === 'string' ? stripNote(o['gateway']) : groupGateway(o['group']);
+      for (const c of o['cases']) out.push(Array.isArray(c) ? fromCase(c, gateway) : { unsupported: JSON.stringify(c) });
+    } else if (typeof o['distribution'] === 'string' && Object.keys(o).length === 1) out.push({ distribution: o['distribution'] });
+    else if ('expect' in o) out.push(fromObject(o, undefined));
+    else out.push({ unsupported: JSON.stringify(o) });
+  }
+  return out;
+}
+
+export function isUnsupported(check: NormalisedCheck): check is UnsupportedCheck {
+  return 'unsupported' in check;
+}
+
+export function isDistribution(check: NormalisedCheck): check is DistributionCheck {
+  return 'distribution' in check;
+}

@@ -1,0 +1,306 @@
+import type { Condition, KubeObject } from '@tendril/api-k8s';
+import { DEFAULT_CONTROLLER_NAME } from '@tendril/control-plane';
+import { isDistribution, isUnsupported, normaliseChecks, type HttpCheck } from './checks';
+import { ConformanceEnvironment, waitFor, type GatewayStatusView } from './environment';
+import { DEFAULT_SUITE_DIR, Suite, type SuiteSubstitutions } from './suite';
+import { UPSTREAM_CONSISTENCY, eventuallyConsistent, weightedDistribution, type ConsistencyRules, type GatewayTarget } from './traffic';
+
+export interface ConformanceRunOptions {
+  /** Upstream test names (inventory.json `name`), run in this order. */
+  tests: readonly string[];
+  /** The exported upstream suite (…/gateway-api/conformance); default ../shared beside the repository. */
+  suiteDir?: string;
+  gatewayClassName?: string;
+  controllerName?: string;
+  /** First loopback address for echo pods (default 127.12.0.1, clear of `tendril up`'s 127.11.0.0/16). */
+  firstPodIp?: string;
+  /** First loopback address for Gateways; each Gateway gets the next one (default 127.20.0.1). */
+  firstGatewayIp?: string;
+  /**
+   * Run every base Deployment, not only those the selected tests route to. Off by default: each
+   * pod is a Node process, and the unused gRPC/TLS/TCP backends cost a 2-core machine most of a minute.
+   */
+  allBaseDeployments?: boolean;
+  consistency?: ConsistencyRules;
+  /** Warnings, errors and pod output of the environment (default: dropped). */
+  log?: (line: string) => void;
+}
+
+export type ConformanceOutcome = 'passed' | 'failed' | 'not-run';
+
+export interface ConformanceTestResult {
+  name: string;
+  outcome: ConformanceOutcome;
+  /** Why the test failed, one line per failed check; why it was not run. */
+  failures: string[];
+  durationMs: number;
+}
+
+const INFRA_NAMESPACE = 'gateway-conformance-infra';
+const POD_READY_TIMEOUT_MS = 300_000; // upstream namespace readiness
+const GATEWAY_READY_TIMEOUT_MS = 180_000; // upstream Gateway condition / address wait
+const DELETE_TIMEOUT_MS = 30_000;
+
+interface ParentRef {
+  name: string;
+  namespace?: string;
+  kind?: string;
+}
+
+function ipToInt(ip: string): number {
+  return ip.split('.').reduce((n, o) => n * 256 + Number(o), 0) >>> 0;
+}
+
+function intToIp(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+}
+
+/** Every backendRefs[].name anywhere in the objects: the Services the tests send traffic to. */
+function backendNames(objects: readonly KubeObject[]): Set<string> {
+  const names = new Set<string>();
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      for (const [k, child] of Object.entries(v)) {
+        if (k === 'backendRefs' && Array.isArray(child)) for (const ref of child) if (typeof ref?.name === 'string') names.add(ref.name);
+        walk(child);
+      }
+    }
+  };
+  walk(objects.map((o) => o.spec));
+  return names;
+}
+
+interface WeightedRule {
+  path: string;
+  /** Backend Service name → expected share of requests (0..1). */
+  shares: Record<string, number>;
+}
+
+/**
+ * The expected shares of a weighted-traffic check, from the one route rule that splits traffic
+ * (backendRef weight defaults to 1, as the CRD defaults it), and the path that reaches it.
+ */
+function weightedRule(objects: readonly KubeObject[]): WeightedRule {
+  type Rule = { matches?: Array<{ path?: { value?: string } }>; backendRefs?: Array<{ name: string; weight?: number }> };
+  const rules = objects
+    .filter((o) => o.kind === 'HTTPRoute')
+    .flatMap((o) => ((o.spec ?? {}) as { rules?: Rule[] }).rules ?? [])
+    .filter((r) => (r.backendRefs?.length ?? 0) > 1);
+  if (rules.length !== 1) throw new Error(`a weighted-traffic check needs exactly one route rule with several backendRefs; the test has ${rules.length}`);
+  const refs = rules[0].backendRefs ?? [];
+  const total = refs.reduce((n, r) => n + (r.weight ?? 1), 0);
+  if (total === 0) throw new Error('every backendRef of the weighted rule has weight 0');
+  return {
+    path: rules[0].matches?.[0]?.path?.value ?? '/',
+    shares: Object.fromEntries(refs.map((r) => [r.name, (r.weight ?? 1) / total])),
+  };
+}
+
+function servicesByName(objects: readonly KubeObject[]): Map<string, Set<string>> {
+  const byName = new Map<string, Set<string>>();
+  for (const o of objects) {
+    if (o.kind !== 'Service' || !o.metadata.name) continue;
+    const namespaces = byName.get(o.metadata.name) ?? new Set<string>();
+    namespaces.add(o.metadata.namespace ?? 'default');
+    byName.set(o.metadata.name, namespaces);
+  }
+  return byName;
+}
+
+function conditionTrue(conditions: readonly Condition[] | undefined, type: string): boolean {
+  return (conditions ?? []).some((c) => c.type === type && c.status === 'True');
+}
+
+function fileFor(test: string): string {
+  return `test-${test}.yaml`;
+}
+
+/**
+ * Runs upstream Gateway API conformance tests against tendril without a cluster, the way the upstream
+ * suite does: base manifests applied once, each test's manifests applied on top and deleted after,
+ * traffic checked with the upstream consistency rules.
+ */
+export class ConformanceSession {
+  readonly suite: Suite;
+  private readonly subs: SuiteSubstitutions;
+  private readonly env: ConformanceEnvironment;
+  private readonly rules: ConsistencyRules;
+  private readonly gatewayAddresses = new Map<string, string>();
+  /** Service name → namespaces of the base Services with that name. */
+  private baseServices = new Map<string, Set<string>>();
+  private nextGatewayIp: number;
+  private started = false;
+
+  constructor(private readonly opts: ConformanceRunOptions) {
+    this.suite = new Suite(opts.suiteDir ?? DEFAULT_SUITE_DIR);
+    this.subs = { gatewayClassName: opts.gatewayClassName ?? 'tendril-conformance', controllerName: opts.controllerName ?? DEFAULT_CONTROLLER_NAME };
+    this.rules = opts.consistency ?? UPSTREAM_CONSISTENCY;
+    this.nextGatewayIp = ipToInt(opts.firstGatewayIp ?? '127.20.0.1');
+    this.env = new ConformanceEnvironment({ controllerName: this.subs.controllerName, firstPodIp: opts.firstPodIp ?? '127.12.0.1', log: opts.log ?? (() => undefined) });
+  }
+
+  /** Applies the GatewayClass and the base manifests, starts agent and proxy, and waits for every pod to be Ready. */
+  async start(): Promise<void> {
+    const tests = this.opts.tests.map((name) => this.suite.test(name));
+    const base = this.withAddresses(this.suite.baseManifests(this.subs));
+    this.baseServices = servicesByName(base);
+    const wanted = backendNames(tests.flatMap((t) => this.suite.testManifests(t, this.subs)));
+    const applied = this.opts.allBaseDeployments ? base : base.filter((o) => o.kind !== 'Deployment' || wanted.has(o.metadata.name ?? ''));
+    this.env.apply('00-gatewayclass.yaml', [
+      { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: this.subs.gatewayClassName }, spec: { controllerName: this.subs.controllerName } },
+    ]);
+    this.env.apply('01-base.yaml', applied);
+    await this.env.start();
+    this.started = true;
+    await waitFor(`GatewayClass ${this.subs.gatewayClassName} Accepted`, GATEWAY_READY_TIMEOUT_MS, () =>
+      conditionTrue((this.env.get<KubeObject<unknown, { conditions?: Condition[] }>>('GatewayClass', undefined, this.subs.gatewayClassName)?.status ?? {}).conditions, 'Accepted') ? true : undefined,
+    );
+    const replicas = applied.filter((o) => o.kind === 'Deployment').reduce((n, d) => n + ((d.spec as { replicas?: number } | undefined)?.replicas ?? 1), 0);
+    await waitFor(`${replicas} conformance pods Ready`, POD_READY_TIMEOUT_MS, () => {
+      const pods = this.env.list<KubeObject<unknown, { conditions?: Condition[] }>>('Pod');
+      return pods.length >= replicas && pods.every((p) => conditionTrue(p.status?.conditions, 'Ready')) ? true : undefined;
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.started) await this.env.stop();
+    this.started = false;
+  }
+
+  /** Runs one upstream test: applies its manifests, checks its traffic, deletes its manifests. */
+  async run(name: string): Promise<ConformanceTestResult> {
+    if (!this.started) throw new Error('ConformanceSession.run() before start()');
+    // start() ran only the Deployments the selected tests route to.
+    if (!this.opts.tests.includes(name)) throw new Error(`${name} is not among the tests this session was started for`);
+    const startedAt = Date.now();
+    const result = (outcome: ConformanceOutcome, failures: string[]): ConformanceTestResult => ({ name, outcome, failures, durationMs: Date.now() - startedAt });
+    const test = this.suite.test(name);
+    const checks = normaliseChecks(test.checks);
+    const unsupported = checks.filter(isUnsupported);
+    if (unsupported.length > 0) return result('not-run', unsupported.map((c) => `check the runner cannot execute yet: ${c.unsupported}`));
+    if (test.mutatesResourcesAtRuntime) return result('not-run', ['the test changes resources while it runs; the runner does not emulate that yet']);
+    const httpChecks = checks.filter((c): c is HttpCheck => !isDistribution(c) && !isUnsupported(c));
+    const distributions = checks.filter(isDistribution);
+    if (checks.length === 0) return result('not-run', ['inventory.json lists no traffic checks for it']);
+
+    const objects = this.withAddresses(this.suite.testManifests(test, this.subs));
+    this.inferNamespaces(httpChecks, objects);
+    this.env.apply(fileFor(name), objects);
+    try {
+      const defaultGateway = this.firstParentGateway(objects);
+      const gateways = new Set(httpChecks.map((c) => this.gatewayKey(c, defaultGateway)));
+      for (const key of gateways) await this.waitForGateway(key);
+      const failures: string[] = [];
+      for (const check of httpChecks) {
+        const key = this.gatewayKey(check, defaultGateway);
+        const failure = await eventuallyConsistent(check, () => this.target(key), this.rules);
+        if (failure) failures.push(failure);
+      }
+      if (distributions.length > 0 && failures.length === 0) {
+        const weighted = weightedRule(objects);
+        await this.waitForGateway(defaultGateway);
+        const target = this.target(defaultGateway);
+        if (typeof target === 'string') failures.push(target);
+        else {
+          const failure = await weightedDistribution(target, weighted.path, weighted.shares, this.rules);
+          if (failure) failures.push(failure);
+        }
+      }
+      return result(failures.length ? 'failed' : 'passed', failures);
+    } catch (err) {
+      return result('failed', [(err as Error).message]);
+    } finally {
+      // A test whose objects linger would leak into the next one; say so rather than fail later and elsewhere.
+      await this.deleteTestObjects(name, objects).catch((err: Error) => (this.opts.log ?? (() => undefined))(err.message));
+    }
+  }
+
+  /**
+   * Upstream expectations name the backend's namespace almost always; inventory.json leaves it out
+   * when it is the namespace of the only Service with the backend's name, so it is filled in here.
+   */
+  private inferNamespaces(checks: HttpCheck[], testObjects: readonly KubeObject[]): void {
+    const services = servicesByName(testObjects);
+    for (const [name, namespaces] of this.baseServices) services.set(name, new Set([...namespaces, ...(services.get(name) ?? [])]));
+    for (const check of checks) {
+      const namespaces = check.expect.backend ? services.get(check.expect.backend) : undefined;
+      if (check.expect.namespace === undefined && namespaces?.size === 1) check.expect.namespace = [...namespaces][0];
+    }
+  }
+
+  /** Gives every Gateway its own loopback address: upstream Gateways share port 80. */
+  private withAddresses(objects: KubeObject[]): KubeObject[] {
+    return objects.map((o) => {
+      if (o.kind !== 'Gateway') return o;
+      const spec = (o.spec ?? {}) as { addresses?: unknown[] };
+      if (spec.addresses?.length) return o;
+      const key = `${o.metadata.namespace ?? 'default'}/${o.metadata.name}`;
+      let address = this.gatewayAddresses.get(key);
+      if (!address) {
+        address = intToIp(this.nextGatewayIp++);
+        this.gatewayAddresses.set(key, address);
+      }
+      return { ...o, spec: { ...spec, addresses: [{ type: 'IPAddress', value: address }] } };
+    });
+  }
+
+  /** The Gateway of the test's first route: where the upstream test sends its requests. */
+  private firstParentGateway(objects: readonly KubeObject[]): string {
+    for (const o of objects) {
+      const refs = ((o.spec ?? {}) as { parentRefs?: ParentRef[] }).parentRefs ?? [];
+      const ref = refs.find((r) => (r.kind ?? 'Gateway') === 'Gateway');
+      if (o.kind?.endsWith('Route') && ref) return `${ref.namespace ?? o.metadata.namespace ?? 'default'}/${ref.name}`;
+    }
+    throw new Error('the test has no route with a Gateway parentRef; the runner does not know where to send traffic');
+  }
+
+  private gatewayKey(check: HttpCheck, fallback: string): string {
+    return check.gateway ? `${INFRA_NAMESPACE}/${check.gateway}` : fallback;
+  }
+
+  private gateway(key: string): KubeObject<{ listeners?: Array<{ port: number }> }, GatewayStatusView> | undefined {
+    const [namespace, name] = key.split('/');
+    return this.env.get('Gateway', namespace, name);
+  }
+
+  /** As the upstream GatewayAndRoutesMustBeAccepted: the Gateway is Programmed and has an address. */
+  private async waitForGateway(key: string): Promise<void> {
+    await waitFor(`Gateway ${key} Programmed with an address`, GATEWAY_READY_TIMEOUT_MS, () => {
+      const gw = this.gateway(key);
+      return gw && conditionTrue(gw.status?.conditions, 'Programmed') && gw.status?.addresses?.some((a) => a.value) ? true : undefined;
+    });
+  }
+
+  /** The first typed status address and the first listener's port, as the upstream suite dials. */
+  private target(key: string): GatewayTarget | string {
+    const gw = this.gateway(key);
+    if (!gw) return `Gateway ${key} not found`;
+    const address = gw.status?.addresses?.find((a) => a.type && a.value)?.value;
+    const port = gw.spec?.listeners?.[0]?.port;
+    if (!address || port === undefined) return `Gateway ${key} has no status address or no listener`;
+    return { address, port };
+  }
+
+  private async deleteTestObjects(name: string, objects: readonly KubeObject[]): Promise<void> {
+    this.env.remove(fileFor(name));
+    await waitFor(`the objects of ${name} to be deleted`, DELETE_TIMEOUT_MS, () =>
+      objects.every((o) => !this.env.get(o.kind ?? '', o.metadata.namespace, o.metadata.name ?? '')) ? true : undefined,
+    );
+  }
+}
+
+/** Runs the named upstream tests in one environment (started once, as the upstream suite applies its base once). */
+export async function runConformanceTests(opts: ConformanceRunOptions): Promise<ConformanceTestResult[]> {
+  const session = new ConformanceSession(opts);
+  try {
+    await session.start();
+    const results: ConformanceTestResult[] = [];
+    for (const name of opts.tests) results.push(await session.run(name));
+    return results;
+  } finally {
+    await session.stop();
+  }
+}
+
+

@@ -1,0 +1,67 @@
+import { ConformanceSession, Suite } from '../src';
+
+/**
+ * Upstream GATEWAY-HTTP conformance tests that tendril passes, run as the upstream suite runs them:
+ * base manifests once (the echo Deployments as local pods), each test's manifests on top and
+ * deleted after, traffic through the node proxy under the upstream consistency rules (3 successes
+ * in a row within 30 s). One Jest test per upstream test, with the upstream name.
+ */
+const SLICE = [
+  'HTTPRouteSimpleSameNamespace',
+  'HTTPRouteExactPathMatching',
+  'HTTPRouteMatching',
+  'HTTPRouteHeaderMatching',
+  'HTTPRouteQueryParamMatching',
+  'HTTPRouteMethodMatching',
+  'HTTPRouteHostnameIntersection',
+  'HTTPRouteListenerHostnameMatching',
+  'HTTPRouteCrossNamespace',
+  'HTTPRouteRequestHeaderModifier',
+  'HTTPRouteMatchingAcrossRoutes',
+  'HTTPRouteMultipleGateways',
+  'HTTPRoutePathMatchOrder',
+  'HTTPRouteNoBackendRefs',
+  'HTTPRouteInvalidBackendRefUnknownKind',
+  'HTTPRouteInvalidCrossNamespaceBackendRef',
+  'HTTPRouteInvalidNonExistentBackendRef',
+  'HTTPRouteInvalidReferenceGrant',
+  'HTTPRoutePartiallyInvalidViaInvalidReferenceGrant',
+  'HTTPRouteNamedRule',
+  'HTTPRouteBackendRequestHeaderModifier',
+  'HTTPRouteWeight',
+  'HTTPRouteRedirectHostAndStatus',
+  'HTTPRoute303Redirect',
+  'HTTPRoute307Redirect',
+  'HTTPRoute308Redirect',
+  'HTTPRouteRedirectPath',
+  'HTTPRouteRedirectPort',
+  'HTTPRouteRedirectScheme',
+  'HTTPRouteResponseHeaderModifier',
+  'HTTPRouteTimeoutRequest',
+  'HTTPRouteTimeoutBackendRequest',
+];
+
+// A failing check takes the full 30 s consistency window; leave room for a few.
+jest.setTimeout(120_000);
+
+const suite = new Suite();
+// Agent/proxy warnings and pod output, shown only when a test fails.
+const log: string[] = [];
+
+(suite.available ? describe : describe.skip)(`GATEWAY-HTTP conformance (suite at ${suite.dir})`, () => {
+  const session = new ConformanceSession({ tests: SLICE, log: (line) => log.push(line) });
+
+  beforeAll(async () => {
+    await session.start();
+  }, 300_000);
+
+  afterAll(async () => {
+    await session.stop();
+  });
+
+  it.each(SLICE)('%s', async (name) => {
+    const result = await session.run(name);
+    if (result.outcome !== 'passed') process.stderr.write(`${name}: environment log\n${log.slice(-50).join('\n')}\n`);
+    expect({ name: result.name, outcome: result.outcome, failures: result.failures }).toEqual({ name, outcome: 'passed', failures: [] });
+  });
+});
