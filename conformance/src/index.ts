@@ -6,3 +6,4 @@ export { normaliseChecks } from './checks';
 export type { DistributionCheck, HttpCheck, HttpExpectation, HttpRequestSpec, NormalisedCheck, RedirectExpectation, UnsupportedCheck } from './checks';
 export { UPSTREAM_CONSISTENCY, UPSTREAM_WEIGHTED_TRAFFIC } from './traffic';
 export type { ConsistencyRules, GatewayTarget } from './traffic';
+export { SUPPORTED_GATEWAY_HTTP_TESTS } from './supported-tests';

@@ -1,4 +1,4 @@
-import { ConformanceSession, Suite } from '../src';
+import { ConformanceSession, SUPPORTED_GATEWAY_HTTP_TESTS, Suite } from '../src';
 
 /**
  * Upstream GATEWAY-HTTP conformance tests that tendril passes, run as the upstream suite runs them:
@@ -6,40 +6,7 @@ import { ConformanceSession, Suite } from '../src';
  * deleted after, traffic through the node proxy under the upstream consistency rules (3 successes
  * in a row within 30 s). One Jest test per upstream test, with the upstream name.
  */
-const SLICE = [
-  'HTTPRouteSimpleSameNamespace',
-  'HTTPRouteExactPathMatching',
-  'HTTPRouteMatching',
-  'HTTPRouteHeaderMatching',
-  'HTTPRouteQueryParamMatching',
-  'HTTPRouteMethodMatching',
-  'HTTPRouteHostnameIntersection',
-  'HTTPRouteListenerHostnameMatching',
-  'HTTPRouteCrossNamespace',
-  'HTTPRouteRequestHeaderModifier',
-  'HTTPRouteMatchingAcrossRoutes',
-  'HTTPRouteMultipleGateways',
-  'HTTPRoutePathMatchOrder',
-  'HTTPRouteNoBackendRefs',
-  'HTTPRouteInvalidBackendRefUnknownKind',
-  'HTTPRouteInvalidCrossNamespaceBackendRef',
-  'HTTPRouteInvalidNonExistentBackendRef',
-  'HTTPRouteInvalidReferenceGrant',
-  'HTTPRoutePartiallyInvalidViaInvalidReferenceGrant',
-  'HTTPRouteNamedRule',
-  'HTTPRouteBackendRequestHeaderModifier',
-  'HTTPRouteWeight',
-  'HTTPRouteRedirectHostAndStatus',
-  'HTTPRoute303Redirect',
-  'HTTPRoute307Redirect',
-  'HTTPRoute308Redirect',
-  'HTTPRouteRedirectPath',
-  'HTTPRouteRedirectPort',
-  'HTTPRouteRedirectScheme',
-  'HTTPRouteResponseHeaderModifier',
-  'HTTPRouteTimeoutRequest',
-  'HTTPRouteTimeoutBackendRequest',
-];
+const SLICE = SUPPORTED_GATEWAY_HTTP_TESTS;
 
 // A failing check takes the full 30 s consistency window; leave room for a few.
 jest.setTimeout(120_000);

@@ -76,6 +76,28 @@ program
     process.once('SIGINT', stop);
   });
 
+const conformance = program.command('conformance').description('Gateway API conformance, without a cluster');
+conformance
+  .command('run')
+  .description('run upstream Gateway API conformance tests against tendril (needs ../shared/gateway-api beside the repository)')
+  .option('--run-test <name...>', 'run only these tests (default: every test tendril supports)')
+  .option('--suite-dir <dir>', 'the upstream conformance directory (base/, tests/, inventory.json beside it)')
+  .action(async (opts) => {
+    const { DEFAULT_SUITE_DIR, SUPPORTED_GATEWAY_HTTP_TESTS, Suite, runConformanceTests } = require('@tendril/conformance') as typeof import('@tendril/conformance');
+    const suite = new Suite(opts.suiteDir ?? DEFAULT_SUITE_DIR);
+    if (!suite.available) throw new Error(`no Gateway API conformance suite at ${suite.dir}`);
+    const tests: string[] = opts.runTest ?? [...SUPPORTED_GATEWAY_HTTP_TESTS];
+    const results = await runConformanceTests({ tests, suiteDir: suite.dir });
+    const width = Math.max(...results.map((r) => r.name.length));
+    for (const r of results) {
+      process.stdout.write(`${r.name.padEnd(width)}  ${r.outcome.toUpperCase().padEnd(7)}  ${(r.durationMs / 1000).toFixed(1)}s\n`);
+      for (const f of r.failures) process.stdout.write(`    ${f}\n`);
+    }
+    const count = (o: string): number => results.filter((r) => r.outcome === o).length;
+    process.stdout.write(`conformance: ${count('passed')} passed, ${count('failed')} failed, ${count('not-run')} not run\n`);
+    process.exitCode = count('failed') > 0 ? 1 : 0;
+  });
+
 program.parseAsync(process.argv).catch((err: Error) => {
   process.stderr.write(`Error: ${err.message}\n`);
   process.exit(1);

@@ -1,0 +1,38 @@
+/**
+ * The upstream GATEWAY-HTTP tests tendril passes with this runner (traffic checks). The test file
+ * runs exactly these, and `tendril conformance run` runs them by default.
+ */
+export const SUPPORTED_GATEWAY_HTTP_TESTS: readonly string[] = [
+  'HTTPRouteSimpleSameNamespace',
+  'HTTPRouteExactPathMatching',
+  'HTTPRouteMatching',
+  'HTTPRouteHeaderMatching',
+  'HTTPRouteQueryParamMatching',
+  'HTTPRouteMethodMatching',
+  'HTTPRouteHostnameIntersection',
+  'HTTPRouteListenerHostnameMatching',
+  'HTTPRouteCrossNamespace',
+  'HTTPRouteRequestHeaderModifier',
+  'HTTPRouteMatchingAcrossRoutes',
+  'HTTPRouteMultipleGateways',
+  'HTTPRoutePathMatchOrder',
+  'HTTPRouteNoBackendRefs',
+  'HTTPRouteInvalidBackendRefUnknownKind',
+  'HTTPRouteInvalidCrossNamespaceBackendRef',
+  'HTTPRouteInvalidNonExistentBackendRef',
+  'HTTPRouteInvalidReferenceGrant',
+  'HTTPRoutePartiallyInvalidViaInvalidReferenceGrant',
+  'HTTPRouteNamedRule',
+  'HTTPRouteBackendRequestHeaderModifier',
+  'HTTPRouteWeight',
+  'HTTPRouteRedirectHostAndStatus',
+  'HTTPRoute303Redirect',
+  'HTTPRoute307Redirect',
+  'HTTPRoute308Redirect',
+  'HTTPRouteRedirectPath',
+  'HTTPRouteRedirectPort',
+  'HTTPRouteRedirectScheme',
+  'HTTPRouteResponseHeaderModifier',
+  'HTTPRouteTimeoutRequest',
+  'HTTPRouteTimeoutBackendRequest',
+];
