@@ -97,6 +97,8 @@ interface TypeProgress {
 export class AdsClient extends EventEmitter {
   private readonly state: ResourceState = new Map(PUSH_ORDER.map((t) => [t, new Map()]));
   private readonly progress = new Map<string, TypeProgress>();
+  /** Delta xDS: the server's version of each resource we hold ("type\0name" → version), sent back on reconnect. */
+  private readonly deltaVersions = new Map<string, string>();
   private readonly log: Logger;
   private client: grpc.Client | undefined;
   private stream: grpc.ClientDuplexStream<unknown, unknown> | undefined;
@@ -211,8 +213,6 @@ export class AdsClient extends EventEmitter {
       stream.write(req);
     }
   }
-
-  private readonly deltaVersions = new Map<string, string>();
 
   private async onResponse(stream: grpc.ClientDuplexStream<unknown, unknown>, msg: DiscoveryResponse | DeltaDiscoveryResponse): Promise<void> {
     const typeUrl = msg.type_url ?? '';
