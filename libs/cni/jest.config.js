@@ -1,0 +1,5 @@
+module.exports = {
+  displayName: 'cni',
+  preset: '../../jest.preset.js',
+  rootDir: '.',
+};
