@@ -7,3 +7,8 @@ export type { DistributionCheck, HttpCheck, HttpExpectation, HttpRequestSpec, No
 export { UPSTREAM_CONSISTENCY, UPSTREAM_WEIGHTED_TRAFFIC } from './traffic';
 export type { ConsistencyRules, GatewayTarget } from './traffic';
 export { SUPPORTED_GATEWAY_HTTP_TESTS } from './supported-tests';
+export { UPSTREAM_STATUS_TIMEOUTS, evaluateStatus, isUnsupportedStatus, parseStatusChecks, statusEventually } from './status-checks';
+export type { ExpectedCondition, ObjectRef, ParsedStatusCheck, StatusAssertion, StatusSource, StatusTimeouts, UnsupportedStatusCheck } from './status-checks';
+export { buildConformanceReport, formatConformanceReport } from './report';
+export type { ConformanceReport, ConformanceReportInput } from './report';
+export { conformanceReportYaml } from './write-report';

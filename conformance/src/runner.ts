@@ -2,6 +2,7 @@ import type { Condition, KubeObject } from '@tendril/api-k8s';
 import { DEFAULT_CONTROLLER_NAME } from '@tendril/control-plane';
 import { isDistribution, isUnsupported, normaliseChecks, type HttpCheck } from './checks';
 import { ConformanceEnvironment, waitFor, type GatewayStatusView } from './environment';
+import { isUnsupportedStatus, parseStatusChecks, statusEventually, UPSTREAM_STATUS_TIMEOUTS, type StatusAssertion, type StatusTimeouts } from './status-checks';
 import { DEFAULT_SUITE_DIR, Suite, type SuiteSubstitutions } from './suite';
 import { UPSTREAM_CONSISTENCY, eventuallyConsistent, weightedDistribution, type ConsistencyRules, type GatewayTarget } from './traffic';
 
@@ -22,6 +23,8 @@ export interface ConformanceRunOptions {
    */
   allBaseDeployments?: boolean;
   consistency?: ConsistencyRules;
+  /** How long each status check may take to hold (default: the upstream status timeouts). */
+  statusTimeouts?: StatusTimeouts;
   /** Warnings, errors and pod output of the environment (default: dropped). */
   log?: (line: string) => void;
 }
@@ -182,16 +185,25 @@ export class ConformanceSession {
     if (test.mutatesResourcesAtRuntime) return result('not-run', ['the test changes resources while it runs; the runner does not emulate that yet']);
     const httpChecks = checks.filter((c): c is HttpCheck => !isDistribution(c) && !isUnsupported(c));
     const distributions = checks.filter(isDistribution);
-    if (checks.length === 0) return result('not-run', ['inventory.json lists no traffic checks for it']);
+    if (checks.length === 0 && (test.statusChecks ?? []).length === 0) return result('not-run', ['inventory.json lists no checks for it']);
 
     const objects = this.withAddresses(this.suite.testManifests(test, this.subs));
+    const statusChecks = parseStatusChecks(test.statusChecks ?? [], objects);
+    const unsupportedStatus = statusChecks.filter(isUnsupportedStatus);
+    if (unsupportedStatus.length > 0) return result('not-run', unsupportedStatus.map((c) => `status check the runner cannot evaluate yet: ${c.unsupportedStatus}`));
     this.inferNamespaces(httpChecks, objects);
     this.env.apply(fileFor(name), objects);
     try {
-      const defaultGateway = this.firstParentGateway(objects);
+      // A test of status alone (GatewayInvalidRouteKind, …) may have no route to send traffic through.
+      const defaultGateway = checks.length > 0 ? this.firstParentGateway(objects) : '';
       const gateways = new Set(httpChecks.map((c) => this.gatewayKey(c, defaultGateway)));
       for (const key of gateways) await this.waitForGateway(key);
+      // As upstream: the status assertions first (each polled until it holds), then the traffic.
       const failures: string[] = [];
+      for (const assertion of statusChecks as StatusAssertion[]) {
+        const failure = await statusEventually(assertion, (kind, namespace, objectName) => this.env.get(kind, namespace, objectName), this.subs.controllerName, this.opts.statusTimeouts ?? UPSTREAM_STATUS_TIMEOUTS);
+        if (failure) failures.push(failure);
+      }
       for (const check of httpChecks) {
         const key = this.gatewayKey(check, defaultGateway);
         const failure = await eventuallyConsistent(check, () => this.target(key), this.rules);

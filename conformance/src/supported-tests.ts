@@ -1,5 +1,5 @@
 /**
- * The upstream GATEWAY-HTTP tests tendril passes with this runner (traffic checks). The test file
+ * The upstream GATEWAY-HTTP tests tendril passes with this runner (status and traffic checks). The test file
  * runs exactly these, and `tendril conformance run` runs them by default.
  */
 export const SUPPORTED_GATEWAY_HTTP_TESTS: readonly string[] = [
@@ -35,4 +35,11 @@ export const SUPPORTED_GATEWAY_HTTP_TESTS: readonly string[] = [
   'HTTPRouteResponseHeaderModifier',
   'HTTPRouteTimeoutRequest',
   'HTTPRouteTimeoutBackendRequest',
+  // Status alone: no traffic checks.
+  'GatewayInvalidRouteKind',
+  'GatewayListenerUnsupportedProtocol',
+  'GatewayWithAttachedRoutes',
+  'GatewayInvalidParametersRef',
+  'HTTPRouteInvalidCrossNamespaceParentRef',
+  'HTTPRouteInvalidParentRefNotMatchingSectionName',
 ];

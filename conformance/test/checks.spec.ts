@@ -1,7 +1,9 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Condition, KubeObject } from '@tendril/api-k8s';
 import { startEchoServer, type EchoServer } from '@tendril/testing';
-import { normaliseChecks, type HttpCheck } from '../src';
+import { normaliseChecks, SUPPORTED_GATEWAY_HTTP_TESTS, Suite, type HttpCheck } from '../src';
+import { evaluateStatus, isUnsupportedStatus, parseStatusChecks, statusEventually, type StatusAssertion, type StatusSource } from '../src/status-checks';
 import { attempt, backendOfPod, eventuallyConsistent, weightedDistribution } from '../src/traffic';
 
 describe('normaliseChecks: inventory.json expectations into one shape', () => {
@@ -121,3 +123,145 @@ describe('redirect checks: the Location header as the upstream suite compares it
   });
 });
 
+
+describe('status checks: inventory.json statusChecks read and asserted as the upstream helpers do', () => {
+  const CONTROLLER = 'tendril.io/gateway-controller';
+  const NS = 'gateway-conformance-infra';
+  const route: KubeObject = {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    metadata: { name: 'invalid-backend-ref-unknown-kind', namespace: NS },
+    spec: { parentRefs: [{ name: 'same-namespace' }] },
+  };
+  const condition = (type: string, status: 'True' | 'False', reason: string, observedGeneration = 1): Condition => ({
+    type,
+    status,
+    reason,
+    message: '',
+    observedGeneration,
+    lastTransitionTime: '2026-01-01T00:00:00Z',
+  });
+  const routeWith = (conditions: Condition[], parentRef: Record<string, string> = { group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: NS, name: 'same-namespace' }): KubeObject => ({
+    ...route,
+    metadata: { ...route.metadata, generation: 1 },
+    status: { parents: [{ parentRef, controllerName: CONTROLLER, conditions }] },
+  });
+  const sourceOf = (...objects: KubeObject[]): StatusSource => (kind, namespace, name) => objects.find((o) => o.kind === kind && o.metadata.namespace === namespace && o.metadata.name === name);
+  const [accepted, invalidKind] = parseStatusChecks(['route Accepted on same-namespace', 'route ResolvedRefs=False reason InvalidKind'], [route]) as StatusAssertion[];
+
+  it('reads the upstream phrasings into assertions on the test\'s route, its Gateway parentRef and that Gateway\'s listeners', () => {
+    const parsed = parseStatusChecks(
+      ['Gateway same-namespace (gateway-conformance-infra) must have an address; route Accepted=True(reason Accepted) for the gateway parentRef; every listener ResolvedRefs=True, Accepted=True, Programmed=True'],
+      [route],
+    );
+    const gateway = { namespace: NS, name: 'same-namespace' };
+    expect(parsed.map((p) => ({ ...p, clause: undefined }))).toEqual([
+      { clause: undefined, gatewayAddress: gateway },
+      { clause: undefined, route: { namespace: NS, name: route.metadata.name }, routeKind: 'HTTPRoute', parent: gateway, conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted' }] },
+      {
+        clause: undefined,
+        listenersOf: gateway,
+        conditions: [
+          { type: 'ResolvedRefs', status: 'True' },
+          { type: 'Accepted', status: 'True' },
+          { type: 'Programmed', status: 'True' },
+        ],
+      },
+    ]);
+  });
+
+  it('reports a phrasing it cannot read as unsupported, clause by clause, instead of passing it', () => {
+    const parsed = parseStatusChecks(['route Accepted on same-namespace; GatewayClass has supportedFeatures sorted'], [route]);
+    expect(parsed.filter(isUnsupportedStatus)).toEqual([{ unsupportedStatus: 'GatewayClass has supportedFeatures sorted' }]);
+    expect(parseStatusChecks(['route no-such-route Accepted=True'], [route]).every(isUnsupportedStatus)).toBe(true);
+  });
+
+  it('passes when the route parent entry has the condition with the expected status and reason', () => {
+    const source = sourceOf(routeWith([condition('Accepted', 'True', 'Accepted'), condition('ResolvedRefs', 'False', 'InvalidKind')]));
+    expect(evaluateStatus(accepted, source, CONTROLLER)).toBeUndefined();
+    expect(evaluateStatus(invalidKind, source, CONTROLLER)).toBeUndefined();
+  });
+
+  it('fails naming the object, the condition, what was expected and what it has', () => {
+    const wrongReason = sourceOf(routeWith([condition('Accepted', 'True', 'Accepted'), condition('ResolvedRefs', 'False', 'BackendNotFound')]));
+    expect(evaluateStatus(invalidKind, wrongReason, CONTROLLER)).toBe(
+      `HTTPRoute ${NS}/invalid-backend-ref-unknown-kind parent Gateway ${NS}/same-namespace: condition ResolvedRefs: want ResolvedRefs=False reason InvalidKind, got ResolvedRefs=False reason BackendNotFound`,
+    );
+    const absent = sourceOf(routeWith([condition('Accepted', 'True', 'Accepted')]));
+    expect(evaluateStatus(invalidKind, absent, CONTROLLER)).toBe(
+      `HTTPRoute ${NS}/invalid-backend-ref-unknown-kind parent Gateway ${NS}/same-namespace: condition ResolvedRefs: want ResolvedRefs=False reason InvalidKind, got none (conditions: Accepted)`,
+    );
+    const stale = sourceOf(routeWith([condition('Accepted', 'True', 'Accepted', 0)]));
+    expect(evaluateStatus(accepted, stale, CONTROLLER)).toContain('condition Accepted: observedGeneration 0, want metadata.generation 1');
+  });
+
+  it('wants the parent entry to spell out group and kind and carry the controller name, as upstream compares them', () => {
+    const implicitGroup = sourceOf(routeWith([condition('Accepted', 'True', 'Accepted')], { name: 'same-namespace' }));
+    expect(evaluateStatus(accepted, implicitGroup, CONTROLLER)).toContain('no status.parents entry with controllerName tendril.io/gateway-controller, group gateway.networking.k8s.io, kind Gateway');
+    expect(evaluateStatus(accepted, sourceOf(routeWith([condition('Accepted', 'True', 'Accepted')])), 'other.io/controller')).toContain('no status.parents entry');
+    expect(evaluateStatus(accepted, sourceOf(), CONTROLLER)).toBe(`HTTPRoute ${NS}/invalid-backend-ref-unknown-kind not found`);
+  });
+
+  it('checks listener count, attachedRoutes and conditions of the Gateway', () => {
+    const [listeners] = parseStatusChecks(['Gateway status listeners exactly 2: l1 attachedRoutes=1, l2 attachedRoutes=0; each supportedKinds includes HTTPRoute; Accepted=True'], [
+      { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: NS }, spec: { listeners: [{ name: 'l1' }, { name: 'l2' }] } },
+    ]) as StatusAssertion[];
+    const listener = (name: string, attachedRoutes: number): object => ({ name, attachedRoutes, supportedKinds: [{ kind: 'HTTPRoute' }], conditions: [condition('Accepted', 'True', 'Accepted')] });
+    const gateway = (status: object[]): KubeObject => ({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: NS, generation: 1 }, spec: { listeners: [{ name: 'l1' }, { name: 'l2' }] }, status: { listeners: status } });
+    expect(evaluateStatus(listeners, sourceOf(gateway([listener('l1', 1), listener('l2', 0)])), CONTROLLER)).toBeUndefined();
+    expect(evaluateStatus(listeners, sourceOf(gateway([listener('l1', 2), listener('l2', 0)])), CONTROLLER)).toBe(`Gateway ${NS}/gw listener l1: attachedRoutes 2, want 1`);
+    expect(evaluateStatus(listeners, sourceOf(gateway([listener('l1', 1)])), CONTROLLER)).toBe(`Gateway ${NS}/gw: 1 listeners in status, want 2`);
+  });
+
+  it('reads a statement about one Gateway (its conditions, "listeners exactly [...]") and checks each listener', () => {
+    const gw: KubeObject = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: NS }, spec: { listeners: [{ name: 'http' }, { name: 'invalid' }] } };
+    const parsed = parseStatusChecks(
+      ['gw (http + invalid): Gateway Accepted=True reason ListenersNotValid; listeners exactly [http: supportedKinds includes HTTPRoute, attachedRoutes 0; invalid: supportedKinds EMPTY, Accepted=False reason UnsupportedProtocol]'],
+      [gw],
+    ) as StatusAssertion[];
+    expect(parsed.filter(isUnsupportedStatus)).toEqual([]);
+    const listener = (name: string, kinds: string[], accepted: Condition): object => ({ name, attachedRoutes: 0, supportedKinds: kinds.map((kind) => ({ kind })), conditions: [accepted] });
+    const withStatus = (listeners: object[]): StatusSource =>
+      sourceOf({ ...gw, metadata: { ...gw.metadata, generation: 1 }, status: { conditions: [condition('Accepted', 'True', 'ListenersNotValid')], listeners } });
+    const good = withStatus([listener('http', ['HTTPRoute'], condition('Accepted', 'True', 'Accepted')), listener('invalid', [], condition('Accepted', 'False', 'UnsupportedProtocol'))]);
+    expect(parsed.map((a) => evaluateStatus(a, good, CONTROLLER))).toEqual(parsed.map(() => undefined));
+    const bad = withStatus([listener('http', ['HTTPRoute'], condition('Accepted', 'True', 'Accepted')), listener('invalid', ['HTTPRoute'], condition('Accepted', 'True', 'Accepted'))]);
+    expect(parsed.map((a) => evaluateStatus(a, bad, CONTROLLER)).filter(Boolean)).toEqual([`Gateway ${NS}/gw listener invalid: supportedKinds [HTTPRoute], want none`]);
+  });
+
+  it('"no accepted parents": no parent entry, or one with Accepted=False; and a Gateway with zero attached routes', () => {
+    const [notAttached] = parseStatusChecks(['no accepted parents'], [route]) as StatusAssertion[];
+    expect(evaluateStatus(notAttached, sourceOf({ ...route, status: { parents: [] } }), CONTROLLER)).toBeUndefined();
+    expect(evaluateStatus(notAttached, sourceOf(routeWith([condition('Accepted', 'False', 'NoMatchingParent')])), CONTROLLER)).toBeUndefined();
+    expect(evaluateStatus(notAttached, sourceOf(routeWith([condition('Accepted', 'True', 'Accepted')])), CONTROLLER)).toBe(
+      `HTTPRoute ${NS}/invalid-backend-ref-unknown-kind: parent same-namespace Accepted=True, want no parents or one with Accepted=False`,
+    );
+    const [zero] = parseStatusChecks(['Gateway same-namespace zero attached routes'], [route]) as StatusAssertion[];
+    const gateway = (attachedRoutes: number): KubeObject => ({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'same-namespace', namespace: NS }, status: { listeners: [{ name: 'http', attachedRoutes }] } });
+    expect(evaluateStatus(zero, sourceOf(gateway(0)), CONTROLLER)).toBeUndefined();
+    expect(evaluateStatus(zero, sourceOf(gateway(1)), CONTROLLER)).toBe(`Gateway ${NS}/same-namespace: listener http attachedRoutes 1, want 0`);
+  });
+
+  it('polls until the status holds (eventual consistency), and gives up after the timeout with the last difference', async () => {
+    const timeouts = { gatewayMs: 300, listenerMs: 300, routeMs: 300, pollIntervalMs: 20 };
+    let current = routeWith([condition('Accepted', 'False', 'Pending')]);
+    setTimeout(() => (current = routeWith([condition('Accepted', 'True', 'Accepted')])), 100);
+    await expect(statusEventually(accepted, () => current, CONTROLLER, timeouts)).resolves.toBeUndefined();
+    expect(await statusEventually(invalidKind, () => current, CONTROLLER, timeouts)).toBe(
+      `status "route ResolvedRefs=False reason InvalidKind": HTTPRoute ${NS}/invalid-backend-ref-unknown-kind parent Gateway ${NS}/same-namespace: condition ResolvedRefs: want ResolvedRefs=False reason InvalidKind, got none (conditions: Accepted) (not within 0.3s)`,
+    );
+  });
+
+  it('reads every status check of the supported GATEWAY-HTTP tests (none is left unasserted)', () => {
+    const suite = new Suite();
+    if (!suite.available) return;
+    const subs = { gatewayClassName: 'tendril-conformance', controllerName: CONTROLLER };
+    const unsupported = SUPPORTED_GATEWAY_HTTP_TESTS.flatMap((name) => {
+      const test = suite.test(name);
+      return parseStatusChecks(test.statusChecks ?? [], suite.testManifests(test, subs))
+        .filter(isUnsupportedStatus)
+        .map((c) => `${name}: ${c.unsupportedStatus}`);
+    });
+    expect(unsupported).toEqual([]);
+  });
+});

@@ -1,5 +1,8 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { parse } from 'yaml';
 import { promisify } from 'node:util';
 import { Suite } from '../src';
 
@@ -8,10 +11,20 @@ const repoRoot = path.resolve(__dirname, '..', '..');
 const suite = new Suite();
 
 (suite.available ? describe : describe.skip)('tendril conformance run', () => {
-  it('runs the named upstream test and reports it passed', async () => {
-    const { stdout } = await run(process.execPath, [path.join(repoRoot, 'apps/cli/bin/tendril.js'), 'conformance', 'run', '--run-test', 'HTTPRouteSimpleSameNamespace'], { cwd: repoRoot, timeout: 120_000 });
-    expect(stdout).toMatch(/^HTTPRouteSimpleSameNamespace\s+PASSED\s+[\d.]+s$/m);
-    expect(stdout).toContain('conformance: 1 passed, 0 failed, 0 not run');
+  it('runs the named upstream test, reports it passed and writes a ConformanceReport', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tendril-report-'));
+    const reportFile = path.join(dir, 'report.yaml');
+    try {
+      const { stdout } = await run(process.execPath, [path.join(repoRoot, 'apps/cli/bin/tendril.js'), 'conformance', 'run', '--run-test', 'HTTPRouteSimpleSameNamespace', '--report', reportFile], { cwd: repoRoot, timeout: 120_000 });
+      expect(stdout).toMatch(/^HTTPRouteSimpleSameNamespace\s+PASSED\s+[\d.]+s$/m);
+      expect(stdout).toContain('conformance: 1 passed, 0 failed, 0 not run');
+      const report = parse(readFileSync(reportFile, 'utf8'));
+      expect(report).toMatchObject({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'ConformanceReport', profiles: [{ name: 'GATEWAY-HTTP', core: { statistics: { Passed: 1, Failed: 0 } } }] });
+      // Only one test ran: the report must not read as a complete pass.
+      expect(report.profiles[0].core.result).toBe('partial');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 150_000);
 
   it('rejects a test name the upstream suite does not have', async () => {

@@ -82,8 +82,9 @@ conformance
   .description('run upstream Gateway API conformance tests against tendril (needs ../shared/gateway-api beside the repository)')
   .option('--run-test <name...>', 'run only these tests (default: every test tendril supports)')
   .option('--suite-dir <dir>', 'the upstream conformance directory (base/, tests/, inventory.json beside it)')
+  .option('--report <file>', 'write the upstream-format ConformanceReport (YAML) for the GATEWAY-HTTP profile')
   .action(async (opts) => {
-    const { DEFAULT_SUITE_DIR, SUPPORTED_GATEWAY_HTTP_TESTS, Suite, runConformanceTests } = require('@tendril/conformance') as typeof import('@tendril/conformance');
+    const { DEFAULT_SUITE_DIR, SUPPORTED_GATEWAY_HTTP_TESTS, Suite, conformanceReportYaml, runConformanceTests } = require('@tendril/conformance') as typeof import('@tendril/conformance');
     const suite = new Suite(opts.suiteDir ?? DEFAULT_SUITE_DIR);
     if (!suite.available) throw new Error(`no Gateway API conformance suite at ${suite.dir}`);
     const tests: string[] = opts.runTest ?? [...SUPPORTED_GATEWAY_HTTP_TESTS];
@@ -95,6 +96,11 @@ conformance
     }
     const count = (o: string): number => results.filter((r) => r.outcome === o).length;
     process.stdout.write(`conformance: ${count('passed')} passed, ${count('failed')} failed, ${count('not-run')} not run\n`);
+    if (opts.report) {
+      const yaml = conformanceReportYaml({ results, suite, supportedTests: SUPPORTED_GATEWAY_HTTP_TESTS, profiles: ['GATEWAY-HTTP'], date: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
+      require('node:fs').writeFileSync(opts.report, yaml);
+      process.stdout.write(`report written to ${opts.report}\n`);
+    }
     process.exitCode = count('failed') > 0 ? 1 : 0;
   });
 
