@@ -7,6 +7,7 @@ import {
   type RawDeltaDiscoveryResponse as DeltaDiscoveryResponse,
   type RawDiscoveryRequest as DiscoveryRequest,
   type RawDiscoveryResponse as DiscoveryResponse,
+  type RawNode,
 } from '@tendril/api-envoy';
 import { silentLogger, type Logger } from './logger';
 import { NodeStatusRegistry } from './node-status';
@@ -135,11 +136,9 @@ export class AdsServer {
   }
 
   private handleSotw(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void {
-    this.openStreams.add(call as grpc.ServerDuplexStream<unknown, unknown>);
     const types = new Map<string, SotwTypeState>();
     const guard = new RemovalGuard();
     let nodeId: string | undefined;
-    let unwatch: (() => void) | undefined;
 
     const send = (typeUrl: string, st: SotwTypeState, snapshot: Snapshot, force: boolean): void => {
       const all = new Map(snapshot.resources(typeUrl));
@@ -162,14 +161,10 @@ export class AdsServer {
       for (const typeUrl of orderedTypes(types.keys())) send(typeUrl, types.get(typeUrl)!, snapshot, false);
     };
 
+    const identify = this.openStream(call, 'sotw', pushAll);
     call.on('data', (req: DiscoveryRequest) => {
       const typeUrl = req.type_url ?? '';
-      if (!nodeId) {
-        nodeId = req.node?.id || `anonymous-${newNonce()}`;
-        this.status.connected(nodeId, 'sotw');
-        unwatch = this.cache.watch(nodeId, pushAll);
-        this.log.info({ node: nodeId }, 'proxy connected (sotw)');
-      }
+      nodeId = identify(req);
       if (!typeUrl) return;
       let st = types.get(typeUrl);
       if (!st) types.set(typeUrl, (st = { wildcard: false, names: new Set() }));
@@ -192,28 +187,12 @@ export class AdsServer {
       // A first request, or a changed subscription, is answered even if the content is unchanged.
       if (snapshot) send(typeUrl, st, snapshot, !req.response_nonce);
     });
-    const done = (): void => {
-      unwatch?.();
-      if (nodeId) {
-        this.status.disconnected(nodeId);
-        this.log.info({ node: nodeId }, 'proxy disconnected');
-      }
-      this.openStreams.delete(call as grpc.ServerDuplexStream<unknown, unknown>);
-    };
-    call.on('end', () => {
-      done();
-      call.end();
-    });
-    call.on('error', done);
-    call.on('cancelled', done);
   }
 
   private handleDelta(call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>): void {
-    this.openStreams.add(call as grpc.ServerDuplexStream<unknown, unknown>);
     const types = new Map<string, DeltaTypeState>();
     const guard = new RemovalGuard();
     let nodeId: string | undefined;
-    let unwatch: (() => void) | undefined;
 
     const send = (typeUrl: string, st: DeltaTypeState, snapshot: Snapshot, force = false): void => {
       const all = new Map(snapshot.resources(typeUrl));
@@ -246,14 +225,10 @@ export class AdsServer {
       for (const typeUrl of orderedTypes(types.keys())) send(typeUrl, types.get(typeUrl)!, snapshot);
     };
 
+    const identify = this.openStream(call, 'delta', pushAll);
     call.on('data', (req: DeltaDiscoveryRequest) => {
       const typeUrl = req.type_url ?? '';
-      if (!nodeId) {
-        nodeId = req.node?.id || `anonymous-${newNonce()}`;
-        this.status.connected(nodeId, 'delta');
-        unwatch = this.cache.watch(nodeId, pushAll);
-        this.log.info({ node: nodeId }, 'proxy connected (delta)');
-      }
+      nodeId = identify(req);
       if (!typeUrl) return;
       let st = types.get(typeUrl);
       const first = !st;
@@ -295,10 +270,27 @@ export class AdsServer {
       const isAck = !!req.response_nonce && subscribe.length === 0 && unsubscribe.length === 0;
       if (snapshot && !isAck) send(typeUrl, st, snapshot, subscribe.length > 0);
     });
+  }
+
+  /**
+   * What both variants do per stream: the first request names the node, from then on the node's
+   * snapshot changes are pushed; the stream's end (however it ends) is recorded once.
+   * Returns the function that identifies the node from each request.
+   */
+  private openStream(call: grpc.ServerDuplexStream<unknown, unknown>, protocol: 'sotw' | 'delta', pushAll: (snapshot: Snapshot) => void): (req: { node?: RawNode }) => string {
+    this.openStreams.add(call);
+    let nodeId: string | undefined;
+    let unwatch: (() => void) | undefined;
+    let closed = false;
     const done = (): void => {
+      if (closed) return;
+      closed = true;
       unwatch?.();
-      if (nodeId) this.status.disconnected(nodeId);
-      this.openStreams.delete(call as grpc.ServerDuplexStream<unknown, unknown>);
+      if (nodeId) {
+        this.status.disconnected(nodeId);
+        this.log.info({ node: nodeId }, 'proxy disconnected');
+      }
+      this.openStreams.delete(call);
     };
     call.on('end', () => {
       done();
@@ -306,5 +298,14 @@ export class AdsServer {
     });
     call.on('error', done);
     call.on('cancelled', done);
+    return (req) => {
+      if (!nodeId) {
+        nodeId = req.node?.id || `anonymous-${newNonce()}`;
+        this.status.connected(nodeId, protocol);
+        unwatch = this.cache.watch(nodeId, pushAll);
+        this.log.info({ node: nodeId }, `proxy connected (${protocol})`);
+      }
+      return nodeId;
+    };
   }
 }
