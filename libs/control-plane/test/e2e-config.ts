@@ -1,5 +1,8 @@
-/** The YAML an end-to-end test serves: a Gateway on `gatewayPort` and Services backed by static EndpointSlices. */
-export function baseConfig(opts: { gatewayPort: number; backends: Record<string, { port: number; namespace?: string }> }): string {
+/**
+ * The YAML an end-to-end test serves: a Gateway on `gatewayPort` and Services (port
+ * `servicePort`, default 8080) backed by static EndpointSlices.
+ */
+export function baseConfig(opts: { gatewayPort: number; servicePort?: number; backends: Record<string, { port: number; namespace?: string }> }): string {
   const docs = [
     `apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
@@ -23,7 +26,7 @@ spec:
 kind: Service
 metadata: { name: ${name}, namespace: ${ns} }
 spec:
-  ports: [{ name: http, port: 8080, targetPort: ${b.port} }]`);
+  ports: [{ name: http, port: ${opts.servicePort ?? 8080}, targetPort: ${b.port} }]`);
     docs.push(`apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
 metadata:

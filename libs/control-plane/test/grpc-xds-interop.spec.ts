@@ -6,6 +6,7 @@ import { register as registerXdsResolver } from '@grpc/grpc-js-xds';
 import { eventually } from '@tendril/testing';
 import { silentLogger } from '@tendril/xds';
 import { Agent } from '../src';
+import { baseConfig } from './e2e-config';
 
 // Proxyless gRPC (gRPC's own xDS client, @grpc/grpc-js-xds) against the agent's ADS server: the
 // channel resolves `xds:///<host>` through LDS → RDS → CDS → EDS and balances itself, no proxy.
@@ -62,39 +63,6 @@ async function startBackend(name: string): Promise<{ server: grpc.Server; port: 
   );
   return { server, port };
 }
-
-function backendConfig(backends: Record<string, number>): string {
-  return Object.entries(backends)
-    .map(
-      ([name, port]) => `apiVersion: v1
-kind: Service
-metadata: { name: ${name}, namespace: default }
-spec:
-  ports: [{ port: 50051, targetPort: ${port} }]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: ${name}-1, namespace: default, labels: { kubernetes.io/service-name: ${name} } }
-addressType: IPv4
-ports: [{ port: ${port}, protocol: TCP }]
-endpoints: [{ addresses: [127.0.0.1] }]
-`,
-    )
-    .join('---\n');
-}
-
-const GATEWAY = `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: { name: tendril }
-spec: { controllerName: tendril.io/gateway-controller }
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  gatewayClassName: tendril
-  listeners: [{ name: http, port: 8080, protocol: HTTP }]
-`;
 
 /**
  * GRPCRoute for grpc.example.com: Pinned → alpha, Broken → a Service that does not exist, the rest
@@ -162,8 +130,7 @@ describe('proxyless gRPC (@grpc/grpc-js-xds) against the agent', () => {
     const beta = await startBackend('beta');
     backends.push(alpha, beta);
     configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tendril-grpc-xds-'));
-    writeConfig('gateway.yaml', GATEWAY);
-    writeConfig('backends.yaml', backendConfig({ alpha: alpha.port, beta: beta.port }));
+    writeConfig('base.yaml', baseConfig({ gatewayPort: 8080, servicePort: 50051, backends: { alpha: { port: alpha.port }, beta: { port: beta.port } } }));
     writeConfig('routes.yaml', routes({ alpha: 80, beta: 20 }));
     agent = new Agent({ configDir, xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', logger: silentLogger, runWorkloads: false });
     const { xdsPort } = await agent.start();
