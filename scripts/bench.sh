@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# npm run bench: data-plane (wrk → backend directly / through tendril-proxy / through nginx) and
-# control-plane (1,000 and 10,000 HTTPRoutes, one-route change) benchmarks, on 127.0.0.1 only.
-# Prints markdown and writes it to tmp/bench-results.md. Not part of the test suite.
+# npm run bench: data-plane (wrk → backend directly / through tendril-proxy / through nginx),
+# control-plane (1,000 and 10,000 HTTPRoutes, one-route change) benchmarks, on 127.0.0.1 only, and
+# (as root) the datapath bench (pod to pod between network namespaces: no policy, BPF policy,
+# iptables at 10/1,000/10,000 rules). Prints markdown and writes it to tmp/bench-results.md. Not
+# part of the test suite.
 #
-# Needs: npm dependencies (scripts/install.sh), and the Debian packages nginx and wrk, which this
-# script installs with apt-get when they are missing and it runs as root.
+# Needs: npm dependencies (scripts/install.sh), and the Debian packages nginx and wrk (and, for the
+# datapath bench, iptables and curl), which this script installs with apt-get when they are missing
+# and it runs as root.
 #
 # Environment (all optional):
 #   BENCH_DURATION_S=10 BENCH_WARMUP_S=3 BENCH_CONNECTIONS=50   wrk settings per target
 #   BENCH_ROUTE_COUNTS=1000,10000 BENCH_SERVICES=300 BENCH_CHANGE_REPEATS=5
-#   BENCH_ONLY=data|control      run one half
+#   BENCH_ONLY=data|control|datapath   run one bench
+#   BENCH_DATAPATH_DURATION_S=3 BENCH_DATAPATH_ROUNDS=3 BENCH_DATAPATH_SIZES=10,1000,10000
 #   BENCH_PROFILE=1              also CPU-profile tendril-proxy under load and each control-plane
 #                                phase into tmp/bench-profiles/, with markdown summaries next to them
 set -euo pipefail
@@ -26,6 +30,10 @@ install_debian_packages() {
   local missing=()
   have nginx || missing+=(nginx)
   have wrk || missing+=(wrk)
+  if [ -z "${BENCH_ONLY:-}" ] || [ "${BENCH_ONLY}" = datapath ]; then
+    have iptables || missing+=(iptables)
+    have curl || missing+=(curl)
+  fi
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     echo "bench: missing ${missing[*]}; install them (Debian: apt-get install ${missing[*]}) or run as root" >&2
@@ -80,11 +88,15 @@ nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
 cat "$RESULTS"
 
 status=0
-if [ "${BENCH_ONLY:-}" != "control" ]; then
+if [ -z "${BENCH_ONLY:-}" ] || [ "${BENCH_ONLY}" = data ]; then
   BENCH_CPU_PROF_DIR="$PROFILE_DIR" run_ts 600 tools/bench/data-plane.ts || { echo "bench: data-plane bench failed" >&2; status=1; }
 fi
-if [ "${BENCH_ONLY:-}" != "data" ]; then
+if [ -z "${BENCH_ONLY:-}" ] || [ "${BENCH_ONLY}" = control ]; then
   BENCH_PROFILE_DIR="$PROFILE_DIR" run_ts 900 tools/bench/control-plane.ts || { echo "bench: control-plane bench failed" >&2; status=1; }
+fi
+
+if [ -z "${BENCH_ONLY:-}" ] || [ "${BENCH_ONLY}" = datapath ]; then
+  run_ts 900 tools/bench/datapath.ts || { echo "bench: datapath bench failed" >&2; status=1; }
 fi
 
 echo "_Load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)._" | tee -a "$RESULTS"

@@ -8,10 +8,20 @@ export interface HttpRequestSpec {
   /** Host header; the Gateway's address when absent (as the upstream client's URL gives it). */
   host?: string;
   path: string;
+  /**
+   * Query string appended to the path for every attempt. `<new>` stands for a fresh UUID per
+   * attempt; the retry tests' `succeedAfter` queries always get a fresh `uuid`, as the upstream
+   * test regenerates it on every probe so the echo backend counts each probe's attempts alone.
+   */
+  query?: string;
   method: string;
   headers: Record<string, string>;
   /** Response headers the echo backend is asked to add (the X-Echo-Set-Header request header). */
   backendSetsResponseHeaders: Record<string, string>;
+  /** The Gateway listener port dialled, when not the Gateway's first listener's ("to": "port 8080"). */
+  port?: number;
+  /** 'h2c': HTTP/2 cleartext with prior knowledge (no Upgrade), as the upstream h2c test dials. */
+  protocol?: 'h2c';
 }
 
 export interface HttpExpectation {
@@ -26,6 +36,10 @@ export interface HttpExpectation {
   absentResponseHeaders: string[];
   /** For 3xx answers: the Location header's parts. Unset parts default as the upstream suite defaults them. */
   redirect?: RedirectExpectation;
+  /** The path (with query) the backend must see, when a filter rewrites it; else the request's. */
+  pathSeenByBackend?: string;
+  /** The Host the backend must see, when a filter rewrites it; else the request's. */
+  hostSeenByBackend?: string;
 }
 
 /**
@@ -61,7 +75,24 @@ export interface DistributionCheck {
   distribution: string;
 }
 
-export type NormalisedCheck = HttpCheck | DistributionCheck | UnsupportedCheck;
+/**
+ * HTTPRouteRequestHeaderModifierBackendWeights' loop: `requests` sequential GETs of `path`, each
+ * answered by a pod whose name starts with the one `Backend` header value the backend saw (each
+ * backendRef's own filter sets it), so a backendRef's filters apply only to traffic sent to it.
+ */
+export interface BackendHeaderLoopCheck {
+  loop: { requests: number; path: string; header: string };
+}
+
+/**
+ * HTTPRouteBackendProtocolWebSocket: a WebSocket dialled through the Gateway to the echo backend's
+ * `path`; a text and a binary message must come back unchanged (upstream sends these two).
+ */
+export interface WebSocketEchoCheck {
+  websocket: { path: string; origin: string; text: string; binary: number[] };
+}
+
+export type NormalisedCheck = HttpCheck | DistributionCheck | BackendHeaderLoopCheck | WebSocketEchoCheck | UnsupportedCheck;
 
 const NOTE = /\s+\(.*\)\s*$/;
 
@@ -85,12 +116,14 @@ function statusList(value: unknown): number[] {
 
 function describe(req: HttpRequestSpec): string {
   const headers = Object.entries(req.headers).map(([k, v]) => `${k}: ${v}`);
-  return `${req.method} ${req.host ?? '<gateway>'}${req.path}${headers.length ? ` [${headers.join(', ')}]` : ''}`;
+  const via = [req.port !== undefined ? `port ${req.port}` : '', req.protocol ?? ''].filter(Boolean).join(', ');
+  return `${req.method} ${req.host ?? '<gateway>'}${req.path}${req.query ? `?${req.query}` : ''}${headers.length ? ` [${headers.join(', ')}]` : ''}${via ? ` (${via})` : ''}`;
 }
 
 // followRedirects is always false upstream (and for undici's request()); it is accepted and ignored.
-const REQUEST_KEYS = new Set(['host', 'path', 'method', 'headers', 'backendSetsResponseHeaders', 'followRedirects']);
-const EXPECT_KEYS = new Set(['status', 'backend', 'namespace', 'requestHeadersSeenByBackend', 'absentRequestHeaders', 'responseHeaders', 'absentResponseHeaders', 'note', 'redirect']);
+const REQUEST_KEYS = new Set(['host', 'path', 'query', 'method', 'headers', 'backendSetsResponseHeaders', 'followRedirects', 'to', 'protocol']);
+// `rule` and `note` explain the expectation to people; they assert nothing.
+const EXPECT_KEYS = new Set(['status', 'backend', 'namespace', 'requestHeadersSeenByBackend', 'absentRequestHeaders', 'responseHeaders', 'absentResponseHeaders', 'note', 'rule', 'redirect', 'pathSeenByBackend', 'hostSeenByBackend']);
 const REDIRECT_KEYS = new Set(['scheme', 'host', 'port', 'path']);
 
 /**
@@ -128,12 +161,19 @@ function fromObject(raw: Record<string, unknown>, gateway: string | undefined): 
       : []),
   ];
   if (unknown.length > 0) return { unsupported: `${unknown.join(', ')} in ${JSON.stringify(raw)}` };
+  const port = listenerPort(r['to']);
+  const protocol = requestProtocol(r['protocol']);
+  if (port === null) return { unsupported: `request.to ${JSON.stringify(r['to'])} (only "port N" is understood) in ${JSON.stringify(raw)}` };
+  if (protocol === null) return { unsupported: `request.protocol ${JSON.stringify(r['protocol'])} in ${JSON.stringify(raw)}` };
   const request: HttpRequestSpec = {
     host: typeof r['host'] === 'string' ? r['host'] : undefined,
     path: typeof r['path'] === 'string' ? r['path'] : '/',
+    ...(typeof r['query'] === 'string' ? { query: r['query'] } : {}),
     method: typeof r['method'] === 'string' ? r['method'] : 'GET',
     headers: record(r['headers']),
     backendSetsResponseHeaders: record(r['backendSetsResponseHeaders']),
+    ...(port !== undefined ? { port } : {}),
+    ...(protocol !== undefined ? { protocol } : {}),
   };
   const expect: HttpExpectation = {
     status: statusList(e['status']),
@@ -144,9 +184,46 @@ function fromObject(raw: Record<string, unknown>, gateway: string | undefined): 
     responseHeaders: record(e['responseHeaders']),
     absentResponseHeaders: list(e['absentResponseHeaders']),
     ...(e['redirect'] ? { redirect: redirectExpectation(e['redirect'] as Record<string, unknown>) } : {}),
+    ...(typeof e['pathSeenByBackend'] === 'string' ? { pathSeenByBackend: stripNote(e['pathSeenByBackend']) } : {}),
+    ...(typeof e['hostSeenByBackend'] === 'string' ? { hostSeenByBackend: stripNote(e['hostSeenByBackend']) } : {}),
   };
   const target = typeof raw['gateway'] === 'string' ? stripNote(raw['gateway']) : gateway;
   return { gateway: target, request, expect, label: describe(request) };
+}
+
+/**
+ * "port 8080", "gateway addr port 80": the listener port a request is sent to. Undefined when
+ * absent (the first listener's), null when the text names something else (another Gateway, TLS).
+ */
+function listenerPort(to: unknown): number | undefined | null {
+  if (to === undefined) return undefined;
+  const m = typeof to === 'string' ? /^(?:gateway addr )?port (\d+)$/.exec(to.trim()) : null;
+  return m ? Number(m[1]) : null;
+}
+
+/** "HTTP/2 cleartext with prior knowledge (…)" is h2c; any other protocol (HTTPS, h2 over TLS) is null. */
+function requestProtocol(protocol: unknown): 'h2c' | undefined | null {
+  if (protocol === undefined) return undefined;
+  return typeof protocol === 'string' && /^HTTP\/2 cleartext with prior knowledge\b/.test(protocol) ? 'h2c' : null;
+}
+
+/** "100 sequential requests to /: each captured request must carry exactly one 'Backend' header …". */
+function backendHeaderLoop(text: string): BackendHeaderLoopCheck | undefined {
+  const m = /^(\d+) sequential requests to (\/\S*): each captured request must carry exactly one '([A-Za-z-]+)' header\b.*pod name must start with that header's value$/.exec(text);
+  return m ? { loop: { requests: Number(m[1]), path: m[2], header: m[3] } } : undefined;
+}
+
+/** {"request": {"websocket": "dial ws://<gw>/ws (origin ws://gateway/…)"}, "expect": {textFrameEcho, binaryFrameEcho}}. */
+function websocketEcho(raw: Record<string, unknown>): WebSocketEchoCheck | UnsupportedCheck {
+  const r = raw['request'] as Record<string, unknown>;
+  const e = (raw['expect'] ?? {}) as Record<string, unknown>;
+  const m = typeof r['websocket'] === 'string' ? /^dial ws:\/\/<gw>(\/\S*)(?: \(origin (ws:\/\/\S+?)\))?$/.exec(r['websocket']) : null;
+  const expectsBoth = typeof e['textFrameEcho'] === 'string' && typeof e['binaryFrameEcho'] === 'string';
+  if (!m || !expectsBoth || Object.keys(r).length !== 1 || unknownKeys(e, new Set(['textFrameEcho', 'binaryFrameEcho'])).length > 0) return { unsupported: `websocket check ${JSON.stringify(raw)}` };
+  // The upstream test's messages: the text "Websocket Support!" and the bytes 1..7.
+  // Upstream puts the Go subtest's name in the Origin; nothing reads it, so any name does.
+  const origin = (m[2] ?? 'ws://gateway/<testname>').replace('<testname>', 'HTTPRouteBackendProtocolWebSocket');
+  return { websocket: { path: m[1], origin, text: 'Websocket Support!', binary: [1, 2, 3, 4, 5, 6, 7] } };
 }
 
 function fromCase(tuple: unknown[], gateway: string | undefined): HttpCheck | UnsupportedCheck {
@@ -172,20 +249,37 @@ function groupGateway(title: unknown): string | undefined {
 /** Normalises inventory.json `checks`; anything not plainly an HTTP/1.1 request and its expectation comes back as unsupported. */
 export function normaliseChecks(raw: readonly unknown[]): NormalisedCheck[] {
   const out: NormalisedCheck[] = [];
+  let previousCases: unknown[] | undefined;
   for (const item of raw) {
     if (!item || typeof item !== 'object' || Array.isArray(item)) {
       out.push({ unsupported: JSON.stringify(item) });
       continue;
     }
     const o = item as Record<string, unknown>;
-    if (Array.isArray(o['cases']) && unknownKeys(o, new Set(['group', 'gateway', 'cases'])).length === 0) {
-      const gateway = typeof o['gateway'] === 'string' ? stripNote(o['gateway']) : groupGateway(o['group']);
+    const gateway = typeof o['gateway'] === 'string' ? stripNote(o['gateway']) : groupGateway(o['group']);
+    // `caseFormat` only tells people how to read the tuples.
+    if (Array.isArray(o['cases']) && unknownKeys(o, new Set(['group', 'gateway', 'cases', 'caseFormat'])).length === 0) {
+      previousCases = o['cases'];
       for (const c of o['cases']) out.push(Array.isArray(c) ? fromCase(c, gateway) : { unsupported: JSON.stringify(c) });
+    } else if (o['cases'] === 'identical expectations' && previousCases && gateway && Object.keys(o).length === 2) {
+      // "The same cases against this other Gateway" (GatewayHTTPListenerIsolation's second Gateway).
+      for (const c of previousCases) out.push(Array.isArray(c) ? fromCase(c, gateway) : { unsupported: JSON.stringify(c) });
     } else if (typeof o['distribution'] === 'string' && Object.keys(o).length === 1) out.push({ distribution: o['distribution'] });
+    else if (typeof o['loop'] === 'string' && Object.keys(o).length === 1) out.push(backendHeaderLoop(o['loop']) ?? { unsupported: `loop ${JSON.stringify(o['loop'])}` });
+    else if (o['request'] && typeof o['request'] === 'object' && 'websocket' in (o['request'] as object)) out.push(websocketEcho(o));
     else if ('expect' in o) out.push(fromObject(o, undefined));
     else out.push({ unsupported: JSON.stringify(o) });
   }
   return out;
+}
+
+/** The path (with query) one attempt of a check requests: fresh UUIDs where the check asks for them. */
+export function attemptPath(req: HttpRequestSpec, newUuid: () => string): string {
+  if (req.query === undefined) return req.path;
+  const params = new URLSearchParams(req.query);
+  for (const [name, value] of [...params]) if (value === '<new>') params.set(name, newUuid());
+  if (params.has('succeedAfter') && !params.has('uuid')) params.set('uuid', newUuid());
+  return `${req.path}?${params.toString()}`;
 }
 
 export function isUnsupported(check: NormalisedCheck): check is UnsupportedCheck {
@@ -194,4 +288,16 @@ export function isUnsupported(check: NormalisedCheck): check is UnsupportedCheck
 
 export function isDistribution(check: NormalisedCheck): check is DistributionCheck {
   return 'distribution' in check;
+}
+
+export function isBackendHeaderLoop(check: NormalisedCheck): check is BackendHeaderLoopCheck {
+  return 'loop' in check;
+}
+
+export function isWebSocketEcho(check: NormalisedCheck): check is WebSocketEchoCheck {
+  return 'websocket' in check;
+}
+
+export function isHttpCheck(check: NormalisedCheck): check is HttpCheck {
+  return 'request' in check;
 }

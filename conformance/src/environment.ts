@@ -50,6 +50,43 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => T
   }
 }
 
+/** One line a pod printed, as the agent's PodRunner hands it over: `[pod NAMESPACE/NAME] TEXT`. */
+export interface PodLogLine {
+  /** When the runner received it (ms since the epoch). */
+  at: number;
+  namespace: string;
+  pod: string;
+  text: string;
+}
+
+/** Lines kept at most; the oldest go first. A percentage-mirror round prints 500 per backend. */
+const POD_LOG_CAPACITY = 50_000;
+const POD_LINE = /^\[pod ([^/\]]+)\/([^\]]+)\] (.*)$/;
+
+/**
+ * The pods' output, kept for the tests that read backend logs (`kubectl logs` upstream): the
+ * agent prefixes every line a pod prints with the pod, so lines are filed by pod as they arrive.
+ */
+export class PodLogs {
+  private lines: PodLogLine[] = [];
+
+  constructor(private readonly clock: () => number = Date.now) {}
+
+  /** Takes one line of the agent's pod output; returns false for a line that names no pod. */
+  record(line: string): boolean {
+    const m = POD_LINE.exec(line);
+    if (!m) return false;
+    this.lines.push({ at: this.clock(), namespace: m[1], pod: m[2], text: m[3] });
+    if (this.lines.length > POD_LOG_CAPACITY) this.lines = this.lines.slice(-POD_LOG_CAPACITY / 2);
+    return true;
+  }
+
+  /** Lines printed since `sinceMs` by the pods in `namespace` whose name the predicate accepts. */
+  since(sinceMs: number, namespace: string, pod: (name: string) => boolean): PodLogLine[] {
+    return this.lines.filter((l) => l.at >= sinceMs && l.namespace === namespace && pod(l.pod));
+  }
+}
+
 /**
  * A cluster in a process: a config directory the agent watches (objects are applied and deleted by
  * writing and removing files, as `tendril up` users do), the in-process agent running the echo
@@ -58,6 +95,7 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => T
 export class ConformanceEnvironment {
   readonly configDir = mkdtempSync(path.join(os.tmpdir(), 'tendril-conformance-'));
   readonly agent: Agent;
+  readonly podLogs = new PodLogs();
   private proxy: NodeProxy | undefined;
   private runtime: ProxyRuntime | undefined;
 
@@ -70,7 +108,10 @@ export class ConformanceEnvironment {
       controllerName: opts.controllerName,
       runWorkloads: true,
       firstPodIp: opts.firstPodIp,
-      writePodOutput: opts.log,
+      writePodOutput: (line) => {
+        this.podLogs.record(line);
+        opts.log(line);
+      },
     });
   }
 

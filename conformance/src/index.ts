@@ -3,7 +3,7 @@ export type { ConformanceOutcome, ConformanceRunOptions, ConformanceTestResult }
 export { DEFAULT_SUITE_DIR, Suite } from './suite';
 export type { InventoryTest, SuiteSubstitutions } from './suite';
 export { normaliseChecks } from './checks';
-export type { DistributionCheck, HttpCheck, HttpExpectation, HttpRequestSpec, NormalisedCheck, RedirectExpectation, UnsupportedCheck } from './checks';
+export type { BackendHeaderLoopCheck, DistributionCheck, HttpCheck, WebSocketEchoCheck, HttpExpectation, HttpRequestSpec, NormalisedCheck, RedirectExpectation, UnsupportedCheck } from './checks';
 export { UPSTREAM_CONSISTENCY, UPSTREAM_WEIGHTED_TRAFFIC } from './traffic';
 export type { ConsistencyRules, GatewayTarget } from './traffic';
 export { SUPPORTED_GATEWAY_HTTP_TESTS } from './supported-tests';
@@ -12,3 +12,9 @@ export type { ExpectedCondition, ObjectRef, ParsedStatusCheck, StatusAssertion, 
 export { buildConformanceReport, formatConformanceReport } from './report';
 export type { ConformanceReport, ConformanceReportInput } from './report';
 export { conformanceReportYaml } from './write-report';
+export { RUNTIME_PROCEDURES, UPSTREAM_PERCENTAGE_MIRROR, mirrorCountProblem } from './procedures';
+export type { ProcedureContext, RuntimeProcedure } from './procedures';
+export { PodLogs } from './environment';
+export type { PodLogLine } from './environment';
+export { UPSTREAM_SELF_SIGNED_SECRETS, selfSignedSecret } from './certificates';
+export type { SelfSignedSecretSpec } from './certificates';

@@ -1,10 +1,13 @@
+import { randomInt } from 'node:crypto';
 import type { Condition, KubeObject } from '@tendril/api-k8s';
 import { DEFAULT_CONTROLLER_NAME } from '@tendril/control-plane';
-import { isDistribution, isUnsupported, normaliseChecks, type HttpCheck } from './checks';
+import { isBackendHeaderLoop, isDistribution, isHttpCheck, isUnsupported, isWebSocketEcho, normaliseChecks, type HttpCheck } from './checks';
 import { ConformanceEnvironment, waitFor, type GatewayStatusView } from './environment';
+import { UPSTREAM_SELF_SIGNED_SECRETS, selfSignedSecret } from './certificates';
+import { RUNTIME_PROCEDURES, type ProcedureContext, type RuntimeProcedure } from './procedures';
 import { isUnsupportedStatus, parseStatusChecks, statusEventually, UPSTREAM_STATUS_TIMEOUTS, type StatusAssertion, type StatusTimeouts } from './status-checks';
 import { DEFAULT_SUITE_DIR, Suite, type SuiteSubstitutions } from './suite';
-import { UPSTREAM_CONSISTENCY, eventuallyConsistent, weightedDistribution, type ConsistencyRules, type GatewayTarget } from './traffic';
+import { UPSTREAM_CONSISTENCY, backendHeaderLoop, backendOfPod, consistently, eventuallyConsistent, websocketEcho, weightedDistribution, type ConsistencyRules, type GatewayTarget } from './traffic';
 
 export interface ConformanceRunOptions {
   /** Upstream test names (inventory.json `name`), run in this order. */
@@ -13,9 +16,13 @@ export interface ConformanceRunOptions {
   suiteDir?: string;
   gatewayClassName?: string;
   controllerName?: string;
-  /** First loopback address for echo pods (default 127.12.0.1, clear of `tendril up`'s 127.11.0.0/16). */
+  /**
+   * First loopback address for echo pods. Default: 127.N.0.1 for a /16 N picked at random per
+   * session (64 ≤ N < 254, clear of `tendril up`'s 127.11.0.0/16), so that runs on one machine at the
+   * same time (CI jobs, jest beside `tendril conformance run`) do not bind each other's addresses.
+   */
   firstPodIp?: string;
-  /** First loopback address for Gateways; each Gateway gets the next one (default 127.20.0.1). */
+  /** First loopback address for Gateways; each Gateway gets the next one (default 127.N.128.1, N as above). */
   firstGatewayIp?: string;
   /**
    * Run every base Deployment, not only those the selected tests route to. Off by default: each
@@ -43,6 +50,8 @@ const INFRA_NAMESPACE = 'gateway-conformance-infra';
 const POD_READY_TIMEOUT_MS = 300_000; // upstream namespace readiness
 const GATEWAY_READY_TIMEOUT_MS = 180_000; // upstream Gateway condition / address wait
 const DELETE_TIMEOUT_MS = 30_000;
+/** An address no Gateway here can listen on: TEST-NET-1 (RFC 5737) is never assigned to a host. */
+const UNUSABLE_ADDRESS = '192.0.2.1';
 
 interface ParentRef {
   name: string;
@@ -58,7 +67,7 @@ function intToIp(n: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 }
 
-/** Every backendRefs[].name anywhere in the objects: the Services the tests send traffic to. */
+/** Every backendRefs[].name and backendRef.name anywhere in the objects, and the `app` its Services select: the Deployments the tests send traffic to. */
 function backendNames(objects: readonly KubeObject[]): Set<string> {
   const names = new Set<string>();
   const walk = (v: unknown): void => {
@@ -66,11 +75,18 @@ function backendNames(objects: readonly KubeObject[]): Set<string> {
     else if (v && typeof v === 'object') {
       for (const [k, child] of Object.entries(v)) {
         if (k === 'backendRefs' && Array.isArray(child)) for (const ref of child) if (typeof ref?.name === 'string') names.add(ref.name);
+        // A RequestMirror filter names its backend in a single backendRef.
+        if (k === 'backendRef' && typeof (child as { name?: unknown } | null)?.name === 'string') names.add((child as { name: string }).name);
         walk(child);
       }
     }
   };
   walk(objects.map((o) => o.spec));
+  // A test's own Service may select a base Deployment's pods (HTTPRouteServiceTypes' headless Service).
+  for (const o of objects) {
+    const app = o.kind === 'Service' ? ((o.spec ?? {}) as { selector?: Record<string, string> }).selector?.['app'] : undefined;
+    if (app) names.add(app);
+  }
   return names;
 }
 
@@ -139,8 +155,9 @@ export class ConformanceSession {
     this.suite = new Suite(opts.suiteDir ?? DEFAULT_SUITE_DIR);
     this.subs = { gatewayClassName: opts.gatewayClassName ?? 'tendril-conformance', controllerName: opts.controllerName ?? DEFAULT_CONTROLLER_NAME };
     this.rules = opts.consistency ?? UPSTREAM_CONSISTENCY;
-    this.nextGatewayIp = ipToInt(opts.firstGatewayIp ?? '127.20.0.1');
-    this.env = new ConformanceEnvironment({ controllerName: this.subs.controllerName, firstPodIp: opts.firstPodIp ?? '127.12.0.1', log: opts.log ?? (() => undefined) });
+    const block = 64 + randomInt(190);
+    this.nextGatewayIp = ipToInt(opts.firstGatewayIp ?? `127.${block}.128.1`);
+    this.env = new ConformanceEnvironment({ controllerName: this.subs.controllerName, firstPodIp: opts.firstPodIp ?? `127.${block}.0.1`, log: opts.log ?? (() => undefined) });
   }
 
   /** Applies the GatewayClass and the base manifests, starts agent and proxy, and waits for every pod to be Ready. */
@@ -154,6 +171,8 @@ export class ConformanceSession {
       { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: this.subs.gatewayClassName }, spec: { controllerName: this.subs.controllerName } },
     ]);
     this.env.apply('01-base.yaml', applied);
+    // As the upstream suite's setup: server certificates made for this run, never stored.
+    this.env.apply('02-certificates.yaml', UPSTREAM_SELF_SIGNED_SECRETS.map(selfSignedSecret));
     await this.env.start();
     this.started = true;
     await waitFor(`GatewayClass ${this.subs.gatewayClassName} Accepted`, GATEWAY_READY_TIMEOUT_MS, () =>
@@ -179,12 +198,17 @@ export class ConformanceSession {
     const startedAt = Date.now();
     const result = (outcome: ConformanceOutcome, failures: string[]): ConformanceTestResult => ({ name, outcome, failures, durationMs: Date.now() - startedAt });
     const test = this.suite.test(name);
+    // A test that changes resources while it runs is its Go source's steps, written out as a procedure.
+    const procedure = RUNTIME_PROCEDURES[name];
+    if (procedure) return this.runProcedure(name, procedure, result);
     const checks = normaliseChecks(test.checks);
     const unsupported = checks.filter(isUnsupported);
     if (unsupported.length > 0) return result('not-run', unsupported.map((c) => `check the runner cannot execute yet: ${c.unsupported}`));
     if (test.mutatesResourcesAtRuntime) return result('not-run', ['the test changes resources while it runs; the runner does not emulate that yet']);
-    const httpChecks = checks.filter((c): c is HttpCheck => !isDistribution(c) && !isUnsupported(c));
+    const httpChecks = checks.filter(isHttpCheck);
     const distributions = checks.filter(isDistribution);
+    const loops = checks.filter(isBackendHeaderLoop);
+    const websockets = checks.filter(isWebSocketEcho);
     if (checks.length === 0 && (test.statusChecks ?? []).length === 0) return result('not-run', ['inventory.json lists no checks for it']);
 
     const objects = this.withAddresses(this.suite.testManifests(test, this.subs));
@@ -219,12 +243,85 @@ export class ConformanceSession {
           if (failure) failures.push(failure);
         }
       }
+      for (const { websocket } of websockets) {
+        await this.waitForGateway(defaultGateway);
+        const failure = await consistently(`WebSocket ws://<gateway>${websocket.path}`, () => this.target(defaultGateway), (target) => websocketEcho(target, websocket, this.rules.requestTimeoutMs), this.rules);
+        if (failure) failures.push(failure);
+      }
+      for (const { loop } of failures.length === 0 ? loops : []) {
+        const target = this.target(defaultGateway);
+        const failure = typeof target === 'string' ? target : await backendHeaderLoop(target, loop, this.rules);
+        if (failure) failures.push(`${loop.requests} sequential requests to ${loop.path}: ${failure}`);
+      }
       return result(failures.length ? 'failed' : 'passed', failures);
     } catch (err) {
       return result('failed', [(err as Error).message]);
     } finally {
       // A test whose objects linger would leak into the next one; say so rather than fail later and elsewhere.
       await this.deleteTestObjects(name, objects).catch((err: Error) => (this.opts.log ?? (() => undefined))(err.message));
+    }
+  }
+
+  /**
+   * Applies the test's manifests and runs its procedure: each patch or delete rewrites the test's
+   * file, as `kubectl apply` of the changed manifest would change the cluster.
+   */
+  private async runProcedure(name: string, procedure: RuntimeProcedure, result: (outcome: ConformanceOutcome, failures: string[]) => ConformanceTestResult): Promise<ConformanceTestResult> {
+    const applied = this.withAddresses(this.suite.testManifests(this.suite.test(name), this.subs));
+    let current = structuredClone(applied);
+    const find = (kind: string, namespace: string | undefined, objectName: string): number => {
+      const i = current.findIndex((o) => o.kind === kind && o.metadata.namespace === namespace && o.metadata.name === objectName);
+      if (i < 0) throw new Error(`${name} has no ${kind} ${namespace ? `${namespace}/` : ''}${objectName} among its manifests`);
+      return i;
+    };
+    const statusTimeouts = this.opts.statusTimeouts ?? UPSTREAM_STATUS_TIMEOUTS;
+    const ctx: ProcedureContext = {
+      patch: (kind, namespace, objectName, mutate) => {
+        const i = find(kind, namespace, objectName);
+        const copy = structuredClone(current[i]);
+        mutate(copy);
+        current = current.map((o, j) => (j === i ? copy : o));
+        this.env.apply(fileFor(name), current);
+      },
+      remove: (kind, namespace, objectName) => {
+        const i = find(kind, namespace, objectName);
+        current = current.filter((_, j) => j !== i);
+        this.env.apply(fileFor(name), current);
+      },
+      get: (kind, namespace, objectName) => this.env.get(kind, namespace, objectName),
+      list: (kind, namespace) => this.env.list(kind, namespace),
+      status: (assertion) => statusEventually(assertion, (kind, namespace, objectName) => this.env.get(kind, namespace, objectName), this.subs.controllerName, statusTimeouts),
+      eventually: async (what, timeoutMs, check) => {
+        let last: string | undefined;
+        try {
+          await waitFor(what, timeoutMs, () => ((last = check()) === undefined ? true : undefined));
+          return undefined;
+        } catch (err) {
+          return `${(err as Error).message}: ${last}`;
+        }
+      },
+      gatewayTarget: async () => {
+        const key = this.firstParentGateway(current);
+        await this.waitForGateway(key);
+        const target = this.target(key);
+        if (typeof target === 'string') throw new Error(target);
+        return target;
+      },
+      backendLogs: (namespace, app, sinceMs) => this.env.podLogs.since(sinceMs, namespace, (pod) => backendOfPod(pod) === app).map((l) => l.text),
+      traffic: async (check) => {
+        const key = this.gatewayKey(check, this.firstParentGateway(current));
+        await this.waitForGateway(key);
+        return eventuallyConsistent(check, () => this.target(key), this.rules);
+      },
+    };
+    this.env.apply(fileFor(name), current);
+    try {
+      const failures = await procedure(ctx);
+      return result(failures.length ? 'failed' : 'passed', failures);
+    } catch (err) {
+      return result('failed', [(err as Error).message]);
+    } finally {
+      await this.deleteTestObjects(name, applied).catch((err: Error) => (this.opts.log ?? (() => undefined))(err.message));
     }
   }
 
@@ -241,19 +338,30 @@ export class ConformanceSession {
     }
   }
 
-  /** Gives every Gateway its own loopback address: upstream Gateways share port 80. */
+  /**
+   * Gives every Gateway its own loopback address: upstream Gateways share port 80. A Gateway that
+   * lists addresses keeps them, with the upstream placeholders replaced as the suite's
+   * usableNetworkAddresses / unusableNetworkAddresses options replace them: its own loopback
+   * address is usable, UNUSABLE_ADDRESS is not.
+   */
   private withAddresses(objects: KubeObject[]): KubeObject[] {
     return objects.map((o) => {
       if (o.kind !== 'Gateway') return o;
-      const spec = (o.spec ?? {}) as { addresses?: unknown[] };
-      if (spec.addresses?.length) return o;
+      const spec = (o.spec ?? {}) as { addresses?: Array<{ type?: string; value?: string }> };
       const key = `${o.metadata.namespace ?? 'default'}/${o.metadata.name}`;
-      let address = this.gatewayAddresses.get(key);
-      if (!address) {
-        address = intToIp(this.nextGatewayIp++);
-        this.gatewayAddresses.set(key, address);
-      }
-      return { ...o, spec: { ...spec, addresses: [{ type: 'IPAddress', value: address }] } };
+      const own = (): string => {
+        let address = this.gatewayAddresses.get(key);
+        if (!address) {
+          address = intToIp(this.nextGatewayIp++);
+          this.gatewayAddresses.set(key, address);
+        }
+        return address;
+      };
+      if (!spec.addresses?.length) return { ...o, spec: { ...spec, addresses: [{ type: 'IPAddress', value: own() }] } };
+      const addresses = spec.addresses.map((a) =>
+        a.value === 'PLACEHOLDER_USABLE_ADDRS' ? { type: 'IPAddress', value: own() } : a.value === 'PLACEHOLDER_UNUSABLE_ADDRS' ? { type: 'IPAddress', value: UNUSABLE_ADDRESS } : a,
+      );
+      return { ...o, spec: { ...spec, addresses } };
     });
   }
 

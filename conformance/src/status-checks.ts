@@ -157,7 +157,12 @@ const CONDITION_TYPE = '(?:Accepted|ResolvedRefs|Programmed|RR)\\b';
  * "dedicated routes" (routes with one), "N <adjective> routes" (the N routes on the clause's Gateway
  * that no other clause names).
  */
-function routesOf(subject: string, ctx: TestContext, parentName: string | undefined, namedElsewhere: ReadonlySet<string>): KubeObject[] | undefined {
+function routesOf(rawSubject: string, ctx: TestContext, parentName: string | undefined, namedElsewhere: ReadonlySet<string>): KubeObject[] | undefined {
+  // "routes A, B, C each …": the same routes.
+  const subject = rawSubject.replace(/ each$/, '');
+  // "for each gateway: all 4 routes": every route, when each Gateway of the test has that many.
+  const all = /^for each gateway: all (\d+) routes$/.exec(subject);
+  if (all) return ctx.routes.length === Number(all[1]) * ctx.gateways.length ? ctx.routes : undefined;
   if (subject === '' || /^(?:route|each route|both routes|every route)$/.test(subject)) return ctx.routes;
   if (subject === 'shared route') return ctx.routes.filter((r) => gatewayParents(r).length > 1);
   if (subject === 'dedicated routes') return ctx.routes.filter((r) => gatewayParents(r).length === 1);
@@ -178,7 +183,7 @@ function routesOf(subject: string, ctx: TestContext, parentName: string | undefi
 function parseRouteClause(raw: string, clause: string, ctx: TestContext, namedElsewhere: ReadonlySet<string>): ParsedStatusCheck[] | undefined {
   // "SUBJECT CONDITIONS [for the gateway parentRef | on [gateway] NAME | for both gateways | on their gateway][, CONDITIONS]"
   const m = new RegExp(
-    `^(.*?):? ?(?:has )?(${CONDITION_TYPE}.*?)(?: (?:for the gateway parentRef|for the gateway|for both gateways|on their gateway|(?:on|for) (?:gateway |parent )?([a-z0-9.-]+)))?(?:, (.+))?$`,
+    `^(.*?):? ?(?:has )?(${CONDITION_TYPE}.*?)(?: (?:for the gateway parentRef|for the gateway|for both gateways|on their gateway|for each route|(?:on|for) (?:gateway |parent )?([a-z0-9.-]+)))?(?:, (.+))?$`,
   ).exec(clause);
   if (!m) return undefined;
   const [, subject, first, parentName, more] = m;
@@ -206,6 +211,22 @@ function parseClause(rawClause: string, ctx: TestContext, namedElsewhere: Readon
   // "Gateway NAME + route … Accepted": the Gateway half of a joined clause.
   m = /^Gateway ([a-z0-9.-]+)$/.exec(clause);
   if (m) return [{ clause: raw, gateway: gatewayNamed(ctx, m[1]), conditions: [{ type: 'Accepted', status: 'True' }] }];
+
+  // GatewayMustHaveLatestConditions: "… : all status conditions have observedGeneration == generation", "NAME conditions at latest generation".
+  if (/^(?:Gateway[^:]*: )?all status conditions have observedGeneration == generation$/.test(clause)) {
+    if (ctx.gateways.length === 0) return unsupported;
+    return ctx.gateways.map((gateway) => ({ clause: raw, gateway, conditions: [], allConditionsCurrent: true }));
+  }
+  m = /^([a-z0-9.-]+) conditions at latest (?:observed)?[gG]eneration$/.exec(clause);
+  if (m && ctx.gateways.some((g) => g.name === m?.[1])) return [{ clause: raw, gateway: gatewayNamed(ctx, m[1]), conditions: [], allConditionsCurrent: true }];
+
+  if (/^status\.addresses gets at least one entry with a type set$/.test(clause)) {
+    if (ctx.gateways.length === 0) return unsupported;
+    return ctx.gateways.map((gatewayAddress) => ({ clause: raw, gatewayAddress }));
+  }
+
+  m = /^(?:that|the) gateway has zero attached routes$/.exec(clause);
+  if (m) return ctx.gateways.length === 1 ? [{ clause: raw, zeroAttachedRoutes: ctx.gateways[0] }] : unsupported;
 
   if (/^namespace ready$/.test(clause)) {
     if (ctx.gateways.length === 0) return unsupported;
@@ -310,7 +331,7 @@ function parseGatewayStatement(check: string, objects: readonly KubeObject[], na
   const out: ParsedStatusCheck[] = [];
   for (const part of splitTopLevel(withoutNotes(m[2]), ';')) {
     const gatewayConditions = /^Gateway (.+)$/.exec(part);
-    const exactly = /^(?:status\.)?listeners exactly \[(.+)\]$/.exec(part);
+    const exactly = /^(?:status\.)?listeners exactly \[(.+)\](?:, each (.+))?$/.exec(part);
     const one = /^listener ([a-z0-9.-]+) (.+)$/.exec(part);
     const bare = parseConditions(part);
     if (bare) out.push({ clause, gateway: of, conditions: bare });
@@ -319,13 +340,37 @@ function parseGatewayStatement(check: string, objects: readonly KubeObject[], na
     else if (/^(?:conditions at )?latest observedGeneration$/.test(part)) out.push({ clause, gateway: of, conditions: [], allConditionsCurrent: true });
     else if (gatewayConditions && parseConditions(gatewayConditions[1])) out.push({ clause, gateway: of, conditions: parseConditions(gatewayConditions[1]) ?? [] });
     else if (exactly) {
-      const listeners = splitTopLevel(exactly[1], ';').map((l) => /^([a-z0-9.-]+):? (.+)$/.exec(l));
+      // "[a: ITEMS; b: ITEMS]", or "[a attachedRoutes 0, b attachedRoutes 1], each ITEMS" (ITEMS true of every listener).
+      const items = exactly[1].includes(';') || exactly[2] === undefined ? splitTopLevel(exactly[1], ';') : exactly[1].split(/\s*,\s*/);
+      const listeners = items.map((l) => /^([a-z0-9.-]+):? (.+)$/.exec(l));
       out.push({ clause, listenersOf: of, conditions: [], count: listeners.length });
-      for (const l of listeners) out.push((l && parseListenerItems(clause, l[1], of, l[2])) || { unsupportedStatus: `${clause} (${part})` });
+      for (const l of listeners) out.push((l && parseListenerItems(clause, l[1], of, exactly[2] === undefined ? l[2] : `${l[2]}, ${exactly[2]}`)) || { unsupportedStatus: `${clause} (${part})` });
     } else if (one) out.push(parseListenerItems(clause, one[1], of, one[2]) ?? { unsupportedStatus: `${clause} (${part})` });
     else out.push({ unsupportedStatus: `${clause} (${part})` });
   }
   return out;
+}
+
+/** Splits a statement into clauses at `;` and ` + `, except inside parentheses (notes may hold a `+`). */
+function clausesOf(check: string): string[] {
+  const clauses: string[] = [];
+  let depth = 0;
+  let current = '';
+  for (let i = 0; i < check.length; i++) {
+    const ch = check[i];
+    if (ch === '(') depth++;
+    if (ch === ')') depth = Math.max(0, depth - 1);
+    if (depth === 0 && ch === ';') {
+      clauses.push(current);
+      current = '';
+    } else if (depth === 0 && check.startsWith(' + ', i)) {
+      clauses.push(current);
+      current = '';
+      i += 2;
+    } else current += ch;
+  }
+  clauses.push(current);
+  return clauses.map((c) => c.trim());
 }
 
 /** A clause that only explains what the upstream helper compares ("… are compared, so …") asserts nothing itself. */
@@ -351,7 +396,7 @@ export function parseStatusChecks(statusChecks: readonly string[], testObjects: 
       continue;
     }
     let previous: ParsedStatusCheck[] = [];
-    for (const clause of check.split(/\s*;\s*|\s+\+\s+/).filter((c) => c.trim() && !isHelperNote(c))) {
+    for (const clause of clausesOf(check).filter((c) => c.trim() && !isHelperNote(c))) {
       // "…; ResolvedRefs=True each": the routes and parents of the clause before.
       const each = /^(.+) each$/.exec(withoutNotes(clause));
       const eachConditions = each ? parseConditions(each[1]) : undefined;
@@ -407,6 +452,7 @@ export function evaluateStatus(assertion: StatusAssertion, get: StatusSource, co
     const gw = get('Gateway', assertion.gateway.namespace, assertion.gateway.name);
     if (!gw) return `Gateway ${key(assertion.gateway)} not found`;
     const conditions = ((gw.status ?? {}) as { conditions?: Condition[] }).conditions ?? [];
+    if (assertion.allConditionsCurrent && conditions.length === 0) return `Gateway ${key(assertion.gateway)}: no status conditions yet`;
     const stale = assertion.allConditionsCurrent ? conditions.find((c) => c.observedGeneration !== gw.metadata.generation) : undefined;
     if (stale) return `Gateway ${key(assertion.gateway)}: condition ${stale.type}: observedGeneration ${stale.observedGeneration ?? 'absent'}, want metadata.generation ${gw.metadata.generation}`;
     const mismatch = conditionMismatch(conditions, assertion.conditions, gw.metadata.generation);

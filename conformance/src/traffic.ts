@@ -1,5 +1,7 @@
-import { request } from 'undici';
-import type { HttpCheck, RedirectExpectation } from './checks';
+import { randomUUID } from 'node:crypto';
+import * as http2 from 'node:http2';
+import { request, WebSocket } from 'undici';
+import { attemptPath, type HttpCheck, type RedirectExpectation, type WebSocketEchoCheck } from './checks';
 
 /**
  * The upstream suite's timing for traffic checks (summary.md §1.7): a check is retried until it
@@ -73,31 +75,76 @@ function redirectProblem(location: string | undefined, want: RedirectExpectation
   return problems.length ? `Location ${location}: ${problems.join(', ')}` : undefined;
 }
 
+interface RoundTrip {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
+/** One request over HTTP/1.1 on a new connection, as the upstream client sends it (keep-alives off). */
+async function http1RoundTrip(url: string, method: string, headers: Record<string, string>, timeoutMs: number): Promise<RoundTrip> {
+  const res = await request(url, { method: method as 'GET', headers, reset: true, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  return { statusCode: res.statusCode, headers: res.headers as RoundTrip['headers'], text: await res.body.text() };
+}
+
+/**
+ * One request over HTTP/2 cleartext with prior knowledge (the client speaks h2 from the first byte,
+ * no Upgrade), on a session of its own; the Host header becomes :authority.
+ */
+export function h2cRoundTrip(origin: string, method: string, path: string, headers: Record<string, string>, timeoutMs: number): Promise<RoundTrip> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(origin);
+    const timer = setTimeout(() => {
+      session.destroy();
+      reject(new Error(`no h2c response within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const fail = (err: Error): void => {
+      clearTimeout(timer);
+      session.destroy();
+      reject(err);
+    };
+    session.on('error', fail);
+    const { host, ...rest } = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+    const stream = session.request({ ...rest, ':method': method, ':path': path, ':authority': host ?? new URL(origin).host });
+    stream.on('error', fail);
+    let status = 0;
+    let responseHeaders: RoundTrip['headers'] = {};
+    stream.on('response', (h) => {
+      status = Number(h[':status']);
+      responseHeaders = Object.fromEntries(Object.entries(h).filter(([k]) => !k.startsWith(':'))) as RoundTrip['headers'];
+    });
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => {
+      clearTimeout(timer);
+      session.close();
+      resolve({ statusCode: status, headers: responseHeaders, text: Buffer.concat(chunks).toString('utf8') });
+    });
+  });
+}
+
 /** Sends one check's request; returns undefined when the response meets the expectation, else why not. */
 export async function attempt(check: HttpCheck, target: GatewayTarget, rules: ConsistencyRules = UPSTREAM_CONSISTENCY): Promise<string | undefined> {
   const { request: req, expect } = check;
-  const host = req.host ?? urlHost(target);
+  const dialled = req.port === undefined ? target : { ...target, port: req.port };
+  const host = req.host ?? urlHost(dialled);
+  const path = attemptPath(req, randomUUID);
   // Every upstream request carries X-Echo-Set-Header, empty when the test asks for no response headers.
   const echoSet = Object.entries(req.backendSetsResponseHeaders)
     .map(([k, v]) => `${k}:${v}`)
     .join(',');
-  let res;
+  const origin = `http://${dialled.address}:${dialled.port}`;
+  const headers = { ...req.headers, host, 'X-Echo-Set-Header': echoSet };
+  let res: RoundTrip;
   try {
-    res = await request(`http://${target.address}:${target.port}${req.path}`, {
-      method: req.method as 'GET',
-      headers: { ...req.headers, host, 'X-Echo-Set-Header': echoSet },
-      // A new connection per request, as the upstream client (keep-alives off).
-      reset: true,
-      headersTimeout: rules.requestTimeoutMs,
-      bodyTimeout: rules.requestTimeoutMs,
-    });
+    res = req.protocol === 'h2c' ? await h2cRoundTrip(origin, req.method, path, headers, rules.requestTimeoutMs) : await http1RoundTrip(`${origin}${path}`, req.method, headers, rules.requestTimeoutMs);
   } catch (err) {
     return `request failed: ${(err as Error).message}`;
   }
-  const text = await res.body.text();
+  const text = res.text;
   if (!expect.status.includes(res.statusCode)) return `status ${res.statusCode}, want ${expect.status.join(' or ')}`;
   const problems: string[] = [];
-  const responseHeaders = res.headers as Record<string, string | string[] | undefined>;
+  const responseHeaders = res.headers;
   for (const [name, want] of Object.entries(expect.responseHeaders)) {
     const got = joined(lookup(responseHeaders, name));
     if (got !== want) problems.push(`response header ${name}: ${got === undefined ? 'absent' : JSON.stringify(got)}, want ${JSON.stringify(want)}`);
@@ -106,7 +153,7 @@ export async function attempt(check: HttpCheck, target: GatewayTarget, rules: Co
     if (lookup(responseHeaders, name) !== undefined) problems.push(`response header ${name} present, want absent`);
   }
   if (expect.redirect && res.statusCode >= 300 && res.statusCode <= 308) {
-    const problem = redirectProblem(joined(lookup(responseHeaders, 'location')), expect.redirect, req.path);
+    const problem = redirectProblem(joined(lookup(responseHeaders, 'location')), expect.redirect, path);
     if (problem) problems.push(problem);
   }
   if (res.statusCode === 200 || res.statusCode === 204) {
@@ -116,8 +163,10 @@ export async function attempt(check: HttpCheck, target: GatewayTarget, rules: Co
     } catch {
       return `${problems.join('; ')}${problems.length ? '; ' : ''}response body is not the echo backend's JSON: ${text.slice(0, 120)}`;
     }
-    if (echo.path !== req.path) problems.push(`backend saw path ${JSON.stringify(echo.path)}, want ${JSON.stringify(req.path)}`);
-    if (echo.host !== host) problems.push(`backend saw host ${JSON.stringify(echo.host)}, want ${JSON.stringify(host)}`);
+    const wantPath = expect.pathSeenByBackend ?? path;
+    const wantHost = expect.hostSeenByBackend ?? host;
+    if (echo.path !== wantPath) problems.push(`backend saw path ${JSON.stringify(echo.path)}, want ${JSON.stringify(wantPath)}`);
+    if (echo.host !== wantHost) problems.push(`backend saw host ${JSON.stringify(echo.host)}, want ${JSON.stringify(wantHost)}`);
     if (echo.method !== req.method) problems.push(`backend saw method ${echo.method}, want ${req.method}`);
     if (expect.namespace !== undefined && echo.namespace !== expect.namespace) problems.push(`namespace ${JSON.stringify(echo.namespace)}, want ${JSON.stringify(expect.namespace)}`);
     if (expect.backend !== undefined && !(echo.pod ?? '').startsWith(expect.backend)) problems.push(`answered by pod ${JSON.stringify(echo.pod)}, want ${expect.backend}-…`);
@@ -140,20 +189,64 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * required number of times in a row, or with the last failure when the window ran out.
  */
 export async function eventuallyConsistent(check: HttpCheck, target: () => GatewayTarget | string, rules: ConsistencyRules = UPSTREAM_CONSISTENCY): Promise<string | undefined> {
+  return consistently(check.label, target, (resolved) => attempt(check, resolved, rules), rules);
+}
+
+/**
+ * The upstream AwaitConvergence: `tryOnce` is repeated until it held the required number of times
+ * in a row, within the consistency window. Resolves with undefined, or `label` and the last failure.
+ */
+export async function consistently(label: string, target: () => GatewayTarget | string, tryOnce: (target: GatewayTarget) => Promise<string | undefined>, rules: ConsistencyRules = UPSTREAM_CONSISTENCY): Promise<string | undefined> {
   const deadline = Date.now() + rules.maxTimeToConsistencyMs;
   let streak = 0;
   let lastFailure = 'not tried';
   for (;;) {
     const resolved = target();
-    const failure = typeof resolved === 'string' ? resolved : await attempt(check, resolved, rules);
+    const failure = typeof resolved === 'string' ? resolved : await tryOnce(resolved);
     if (failure === undefined) {
       if (++streak >= rules.requiredConsecutiveSuccesses) return undefined;
       continue;
     }
     streak = 0;
     lastFailure = failure;
-    if (Date.now() + rules.pollIntervalMs > deadline) return `${check.label}: ${lastFailure} (not consistent within ${rules.maxTimeToConsistencyMs / 1000}s)`;
+    if (Date.now() + rules.pollIntervalMs > deadline) return `${label}: ${lastFailure} (not consistent within ${rules.maxTimeToConsistencyMs / 1000}s)`;
     await sleep(rules.pollIntervalMs);
+  }
+}
+
+/**
+ * One try of the upstream WebSocket test: dial ws://<gateway><path> with its Origin, send the text
+ * message and then the binary one, each of which must come back unchanged.
+ */
+export async function websocketEcho(target: GatewayTarget, check: WebSocketEchoCheck['websocket'], timeoutMs: number = UPSTREAM_CONSISTENCY.requestTimeoutMs): Promise<string | undefined> {
+  const ws = new WebSocket(`ws://${urlHost(target)}${check.path}`, { headers: { origin: check.origin } });
+  ws.binaryType = 'arraybuffer';
+  const replies: Array<string | number[]> = [];
+  try {
+    return await new Promise<string | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(`no echo within ${timeoutMs} ms (got ${JSON.stringify(replies)})`), timeoutMs);
+      const done = (failure: string | undefined): void => {
+        clearTimeout(timer);
+        resolve(failure);
+      };
+      ws.onerror = (event) => done(`websocket failed: ${(event as { message?: string }).message ?? 'error'}`);
+      ws.onclose = (event) => done(`websocket closed (code ${event.code}) after ${replies.length} of 2 replies`);
+      ws.onopen = () => ws.send(check.text);
+      ws.onmessage = (event) => {
+        const data: unknown = event.data;
+        replies.push(typeof data === 'string' ? data : [...new Uint8Array(data as ArrayBuffer)]);
+        if (replies.length === 1) {
+          if (replies[0] !== check.text) return done(`text reply ${JSON.stringify(replies[0])}, want ${JSON.stringify(check.text)}`);
+          ws.send(new Uint8Array(check.binary));
+        } else {
+          const got = replies[1];
+          done(Array.isArray(got) && got.join() === check.binary.join() ? undefined : `binary reply ${JSON.stringify(got)}, want ${JSON.stringify(check.binary)}`);
+        }
+      };
+    });
+  } finally {
+    ws.onclose = null;
+    ws.close();
   }
 }
 
@@ -217,4 +310,63 @@ export async function weightedDistribution(
     if (last === undefined) return undefined;
   }
   return `traffic distribution after ${settings.attempts} rounds of ${settings.requests} requests: ${last}`;
+}
+
+/**
+ * The upstream loop of HTTPRouteRequestHeaderModifierBackendWeights: `requests` sequential GETs of
+ * `path`; each must be answered 200 by a pod whose name starts with the one value of `header` the
+ * backend saw (every backendRef sets it to its own name). Resolves with undefined or the first miss.
+ */
+export async function backendHeaderLoop(target: GatewayTarget, loop: { requests: number; path: string; header: string }, rules: ConsistencyRules = UPSTREAM_CONSISTENCY): Promise<string | undefined> {
+  for (let i = 1; i <= loop.requests; i++) {
+    let res: RoundTrip;
+    try {
+      res = await http1RoundTrip(`http://${target.address}:${target.port}${loop.path}`, 'GET', { host: urlHost(target), 'X-Echo-Set-Header': '' }, rules.requestTimeoutMs);
+    } catch (err) {
+      return `request ${i} of ${loop.requests}: request failed: ${(err as Error).message}`;
+    }
+    if (res.statusCode !== 200) return `request ${i} of ${loop.requests}: status ${res.statusCode}, want 200`;
+    let echo: EchoBody;
+    try {
+      echo = JSON.parse(res.text) as EchoBody;
+    } catch {
+      return `request ${i} of ${loop.requests}: response body is not the echo backend's JSON: ${res.text.slice(0, 120)}`;
+    }
+    // Upstream looks the header up by its exact canonical key, not case-insensitively.
+    const values = echo.headers?.[loop.header] ?? [];
+    if (values.length !== 1) return `request ${i} of ${loop.requests}: backend saw ${values.length} ${loop.header} headers (${JSON.stringify(values)}), want exactly one`;
+    if (!(echo.pod ?? '').startsWith(values[0])) return `request ${i} of ${loop.requests}: answered by pod ${JSON.stringify(echo.pod)}, but its ${loop.header} header says ${JSON.stringify(values[0])}`;
+  }
+  return undefined;
+}
+
+/**
+ * One percentage-mirror round: `requests` GETs of `path` (one request id for the round), `concurrency`
+ * at a time; a request that fails is sent again (up to 3 times), as upstream needs one success per
+ * request. Resolves with undefined once all were answered 200, else why not.
+ */
+export async function mirrorRound(target: GatewayTarget, path: string, headers: Record<string, string>, settings: { requests: number; concurrency: number }, rules: ConsistencyRules = UPSTREAM_CONSISTENCY): Promise<string | undefined> {
+  let next = 0;
+  let error: string | undefined;
+  const send = async (): Promise<string | undefined> => {
+    let last = '';
+    for (let tries = 0; tries < 3; tries++) {
+      try {
+        const res = await http1RoundTrip(`http://${target.address}:${target.port}${path}`, 'GET', { ...headers, host: urlHost(target), 'X-Echo-Set-Header': '' }, rules.requestTimeoutMs);
+        if (res.statusCode === 200) return undefined;
+        last = `status ${res.statusCode}`;
+      } catch (err) {
+        last = `request failed: ${(err as Error).message}`;
+      }
+    }
+    return last;
+  };
+  const worker = async (): Promise<void> => {
+    while (next < settings.requests && !error) {
+      next++;
+      error = await send();
+    }
+  };
+  await Promise.all(Array.from({ length: settings.concurrency }, worker));
+  return error;
 }

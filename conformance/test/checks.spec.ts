@@ -1,8 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Condition, KubeObject } from '@tendril/api-k8s';
 import { startEchoServer, type EchoServer } from '@tendril/testing';
 import { normaliseChecks, SUPPORTED_GATEWAY_HTTP_TESTS, Suite, type HttpCheck } from '../src';
+import { attemptPath } from '../src/checks';
+import { RUNTIME_PROCEDURES } from '../src/procedures';
 import { evaluateStatus, isUnsupportedStatus, parseStatusChecks, statusEventually, type StatusAssertion, type StatusSource } from '../src/status-checks';
 import { attempt, backendOfPod, eventuallyConsistent, weightedDistribution } from '../src/traffic';
 
@@ -37,12 +40,12 @@ describe('normaliseChecks: inventory.json expectations into one shape', () => {
   it('marks what it cannot execute as plain HTTP/1.1 (distributions, placeholders, other protocols) unsupported instead of guessing', () => {
     const checks = normaliseChecks([
       { distribution: '500 requests', note: 'x' },
-      { path: '/retry', query: 'uuid=<new>', expect: { status: 200 } },
+      { path: '/', cookies: 'a=<previous>', expect: { status: 200 } },
       { request: { path: '/', protocol: 'HTTP/2 cleartext' }, expect: { status: 200 } },
       { path: '/', expect: { status: 200, backendSNI: 'abc.example.com' } },
     ]);
     expect(checks.map((c) => 'unsupported' in c)).toEqual([true, true, true, true]);
-    expect(checks[1]).toEqual({ unsupported: expect.stringContaining('query in') });
+    expect(checks[1]).toEqual({ unsupported: expect.stringContaining('cookies in') });
   });
 });
 
@@ -86,6 +89,20 @@ describe('traffic checks against an echo backend', () => {
       'traffic distribution after 2 rounds of 20 requests: infra-backend-v1 got 100.0%, want 50%; infra-backend-v2 got 0.0%, want 50%',
     );
     expect(await weightedDistribution(target, '/', { 'infra-backend-v1': 0, other: 1 }, undefined, settings)).toContain('infra-backend-v1 got 100.0%, want 0%');
+  });
+
+  it('retry checks: a fresh uuid per attempt, so each probe of the echo backend\'s retry simulation starts over', async () => {
+    const [retry] = normaliseChecks([{ path: '/retry/x', query: 'responseCode=500&succeedAfter=1', expect: { status: 500 } }]) as HttpCheck[];
+    expect(retry.request.query).toBe('responseCode=500&succeedAfter=1');
+    const paths = new Set([attemptPath(retry.request, randomUUID), attemptPath(retry.request, randomUUID)]);
+    expect(paths.size).toBe(2);
+    for (const p of paths) expect(p).toMatch(/^\/retry\/x\?responseCode=500&succeedAfter=1&uuid=[0-9a-f-]{36}$/);
+    expect(attemptPath({ ...retry.request, query: 'a=<new>&b=1' }, () => 'u1')).toBe('/retry/x?a=u1&b=1');
+    // Without a proxy retrying, every attempt (a new uuid) fails once: the check holds for 500, never for 200.
+    const target = { address: '127.0.0.1', port: echo.port };
+    expect(await attempt(retry, target)).toBeUndefined();
+    expect(await attempt(retry, target)).toBeUndefined();
+    expect(await attempt({ ...retry, expect: { ...retry.expect, status: [200] } }, target)).toBe('status 500, want 200');
   });
 
   it('names a pod\'s backend as the upstream suite does: without the last two segments', () => {
@@ -252,11 +269,11 @@ describe('status checks: inventory.json statusChecks read and asserted as the up
     );
   });
 
-  it('reads every status check of the supported GATEWAY-HTTP tests (none is left unasserted)', () => {
+  it('reads every status check of the supported GATEWAY-HTTP tests (none is left unasserted; procedures assert their own)', () => {
     const suite = new Suite();
     if (!suite.available) return;
     const subs = { gatewayClassName: 'tendril-conformance', controllerName: CONTROLLER };
-    const unsupported = SUPPORTED_GATEWAY_HTTP_TESTS.flatMap((name) => {
+    const unsupported = SUPPORTED_GATEWAY_HTTP_TESTS.filter((name) => !(name in RUNTIME_PROCEDURES)).flatMap((name) => {
       const test = suite.test(name);
       return parseStatusChecks(test.statusChecks ?? [], suite.testManifests(test, subs))
         .filter(isUnsupportedStatus)

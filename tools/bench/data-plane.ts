@@ -7,6 +7,11 @@
  * write one access-log line per request to a file, add X-Forwarded-For and X-Request-Id, and keep
  * upstream connections alive. The backend is a separate nginx (worker_processes 2, access log off)
  * answering a static 200, so it is the same for all three targets and far from being the bottleneck.
+ *
+ * Besides requests/s and latency, each row has the serving process's CPU time per request (from
+ * /proc), which moves less than requests/s when other work shares the machine. With
+ * BENCH_CPU_PROF_DIR the tendril-proxy profile gets a `.window.json` naming the measured run, so
+ * profile-summary.ts leaves out start-up, warm-up and the other targets' runs.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -30,6 +35,61 @@ interface WrkResult {
   requests: number;
   non2xx: number;
   socketErrors: string;
+}
+
+interface Measurement extends WrkResult {
+  /** CPU time (user + system) the serving process(es) used per request; NaN where /proc is unavailable. */
+  cpuUsPerRequest: number;
+  /** The measured run on the monotonic clock V8's CPU profiles use (process.hrtime), in µs. */
+  startUs: number;
+  endUs: number;
+}
+
+let clockTicksPerSecond: number | undefined;
+
+/** USER_HZ, the unit of utime/stime in /proc/<pid>/stat (100 nearly everywhere). */
+function clockTicks(): number {
+  if (clockTicksPerSecond === undefined) {
+    try {
+      clockTicksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicksPerSecond = 100;
+    }
+  }
+  return clockTicksPerSecond;
+}
+
+/** The process and its direct children (an nginx master and its workers). */
+function processTree(pid: number): number[] {
+  try {
+    const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    return [pid, ...(children ? children.split(/\s+/).map(Number) : [])];
+  } catch {
+    return [pid];
+  }
+}
+
+/** CPU seconds (user + system) used so far by `pid` and its direct children; NaN without Linux /proc. */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  let ticks = 0;
+  for (const p of processTree(pid)) {
+    try {
+      // Fields after the command name, which is in parentheses and may itself contain spaces.
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
+    } catch {
+      return Number.NaN;
+    }
+  }
+  return ticks / clockTicks();
+}
+
+const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
+function cpuPerRequest(us: number): string {
+  return Number.isNaN(us) ? 'n/a' : `${Math.round(us)} µs`;
 }
 
 function nginxBinary(): string {
@@ -152,13 +212,19 @@ function wrk(url: string, seconds: number): WrkResult {
   return parseWrk(output);
 }
 
-async function measure(label: string, url: string): Promise<WrkResult> {
+async function measure(label: string, url: string, pid: number | undefined): Promise<Measurement> {
   progress(`${label}: warm-up ${WARMUP_S}s`);
   wrk(url, WARMUP_S);
   progress(`${label}: measuring ${DURATION_S}s with ${CONNECTIONS} keep-alive connections`);
+  const cpuBefore = cpuSeconds(pid);
+  const startUs = monotonicUs();
   const result = wrk(url, DURATION_S);
-  progress(`${label}: ${Math.round(result.requestsPerSec)} req/s, p50 ${ms(result.p50Ms)}, p99 ${ms(result.p99Ms)}, non-2xx ${result.non2xx}`);
-  return result;
+  const endUs = monotonicUs();
+  const cpuUsPerRequest = ((cpuSeconds(pid) - cpuBefore) * 1e6) / result.requests;
+  progress(
+    `${label}: ${Math.round(result.requestsPerSec)} req/s, p50 ${ms(result.p50Ms)}, p99 ${ms(result.p99Ms)}, non-2xx ${result.non2xx}, CPU ${cpuPerRequest(cpuUsPerRequest)} per request`,
+  );
+  return { ...result, cpuUsPerRequest, startUs, endUs };
 }
 
 /** The last access-log line must name the header-match rule's upstream, or the proxies did different work. */
@@ -213,7 +279,9 @@ async function main(): Promise<void> {
     procs.push(agent);
     await waitForHttp(`http://127.0.0.1:${agentAdminPort}/healthz`, agent);
     const proxyCmd = entryPointCommand('proxy');
-    const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF_DIR, '--cpu-prof-name', 'data-plane-tendril-proxy.cpuprofile'] : [];
+    const profileDir = process.env.BENCH_CPU_PROF_DIR || undefined;
+    const profileName = 'data-plane-tendril-proxy.cpuprofile';
+    const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', profileName] : [];
     const proxy = Proc.start(
       'tendril-proxy',
       proxyCmd.command,
@@ -236,19 +304,26 @@ async function main(): Promise<void> {
     for (const t of targets) await waitForHttp(t.url, t.proc, 30_000, { headers });
     for (const t of targets.slice(1)) await waitForHttp(t.url.replace(REQUEST_PATH, '/not-routed'), t.proc, 10_000, {}, 404);
 
-    const results: WrkResult[] = [];
+    const results: Measurement[] = [];
     for (const t of targets) {
-      results.push(await measure(t.label, t.url));
+      results.push(await measure(t.label, t.url, t.proc.child.pid));
       if (t.accessLog && t.cluster) assertRoutedTo(t.accessLog, t.cluster);
     }
     await stopAll();
+    if (profileDir) {
+      // profile-summary.ts reads this to summarize only the measured run, with costs per request.
+      const run = results[1];
+      const window = { label: 'tendril-proxy measured run', startUs: run.startUs, endUs: run.endUs, requests: run.requests };
+      fs.writeFileSync(path.join(profileDir, `${profileName}.window.json`), JSON.stringify(window, null, 2) + '\n');
+    }
 
     const [direct, tendril, nginxResult] = results;
     const rpsRatio = tendril.requestsPerSec / nginxResult.requestsPerSec;
     const p99Ratio = tendril.p99Ms / nginxResult.p99Ms;
+    const cpuRatio = tendril.cpuUsPerRequest / nginxResult.cpuUsPerRequest;
     const rows = targets.map((t, i) => {
       const r = results[i];
-      return [t.label, Math.round(r.requestsPerSec), ms(r.p50Ms), ms(r.p99Ms), r.requests, r.non2xx, r.socketErrors];
+      return [t.label, Math.round(r.requestsPerSec), ms(r.p50Ms), ms(r.p99Ms), r.requests, r.non2xx, r.socketErrors, cpuPerRequest(r.cpuUsPerRequest)];
     });
     const lines = [
       '## Data plane',
@@ -258,7 +333,9 @@ async function main(): Promise<void> {
       'Backend: nginx static `return 200` (worker_processes 2, no access log) — the same for all three targets and not the bottleneck (see the direct row).',
       'nginx proxy: worker_processes 1 (tendril-proxy is one Node thread), upstream keepalive 64, JSON access log to a file, X-Forwarded-For + X-Request-Id; tendril-proxy writes its JSON access log to a file too.',
       '',
-      table(['target', 'requests/s', 'p50', 'p99', 'requests', 'non-2xx', 'socket errors'], rows),
+      table(['target', 'requests/s', 'p50', 'p99', 'requests', 'non-2xx', 'socket errors', 'server CPU per request'], rows),
+      '',
+      'Server CPU per request: user + system CPU time of the serving process(es) (nginx master and workers; the tendril-proxy process) during the measured run, divided by the requests served. It moves less with other load on the machine than requests/s does.',
       '',
       table(
         ['goal', 'target', 'measured', 'result'],
@@ -267,6 +344,8 @@ async function main(): Promise<void> {
           ['tendril p99 vs nginx', '≤ 2×', `${p99Ratio.toFixed(2)}×`, verdict(p99Ratio <= 2)],
         ],
       ),
+      '',
+      Number.isNaN(cpuRatio) ? '' : `tendril-proxy uses ${cpuRatio.toFixed(2)}× nginx's CPU per request (for reference: ≥ 50% of nginx's requests/s needs about ≤ 2× on a machine where the proxy is CPU-bound).`,
       '',
       `Direct-to-backend headroom: ${Math.round(direct.requestsPerSec)} req/s.`,
       '',

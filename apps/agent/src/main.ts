@@ -10,6 +10,7 @@ const program = new Command('tendril-agent')
   .option('--controller-name <name>', 'GatewayClass controllerName this agent owns', DEFAULT_CONTROLLER_NAME)
   .option('--first-pod-ip <ip>', 'first loopback address handed to local pods', '127.11.0.1')
   .option('--no-workloads', 'do not run the Deployments and Pods of the config directory')
+  .option('--bpf-pin-dir <dir>', 'where the eBPF datapath pins its programs and maps (netns pods as root)', '/sys/fs/bpf/tendril')
   .parse();
 
 const opts = program.opts();
@@ -21,6 +22,7 @@ const agent = new Agent({
   controllerName: opts.controllerName,
   runWorkloads: opts.workloads,
   firstPodIp: opts.firstPodIp,
+  datapath: { pinDir: opts.bpfPinDir },
   logger,
 });
 

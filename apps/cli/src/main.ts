@@ -1,10 +1,22 @@
 import { Command, Option } from 'commander';
-import type { AgentStatus, ListedObject } from '@tendril/control-plane';
+import type { AgentStatus, EndpointView, ListedObject } from '@tendril/control-plane';
+import type { EndpointPolicyView, IdentityView, IpcacheView, ServiceView } from '@tendril/endpoints';
 
 // Commands load their libraries when they run, so `tendril echo` (started once per pod) does not
 // pay for the control plane's start-up.
 // require (not import()) so the workspace path aliases resolve under tsx's CommonJS loader.
 const controlPlane = (): typeof import('@tendril/control-plane') => require('@tendril/control-plane');
+const endpointsLib = (): typeof import('@tendril/endpoints') => require('@tendril/endpoints');
+
+/** `tendril get` names for the node's endpoints (cilium endpoint list), which are not a kubectl kind. */
+const ENDPOINT_KIND_NAMES = ['endpoints', 'endpoint', 'ep', 'cep', 'ciliumendpoints'];
+/** `tendril get` names for the node's security identities (cilium identity list). */
+const IDENTITY_KIND_NAMES = ['identities', 'identity', 'id', 'ciliumidentities', 'ciliumidentity'];
+
+/** Prints a document from the agent as JSON, or through a table formatter. */
+function printView<T>(value: T, output: string | undefined, table: (v: T) => string): void {
+  process.stdout.write(output === 'json' ? JSON.stringify(value, null, 2) + '\n' : table(value));
+}
 
 const program = new Command('tendril').description('Tendril: a sidecar-free service mesh. Gateway API and network policy on one node proxy.');
 
@@ -16,6 +28,12 @@ program
   .option('--admin-address <host:port>', "the agent's admin API (tendril status/get)", '127.0.0.1:9878')
   .option('--proxy-admin-address <host:port>', "the node proxy's admin API", '127.0.0.1:9901')
   .addOption(new Option('--xds-protocol <protocol>', 'xDS variant the proxy uses').choices(['sotw', 'delta']).default('delta'))
+  .addOption(
+    new Option('--pod-network <mode>', 'netns: each pod in a network namespace of its own, wired by the CNI plugin (needs root); loopback: pods on 127.11.x.y in the host namespace; auto: netns when root')
+      .choices(['auto', 'netns', 'loopback'])
+      .default('auto'),
+  )
+  .option('--pod-cidr <cidr>', 'the node\'s PodCIDR, for netns pods', '10.244.0.0/24')
   .action(async (opts) => {
     const { runUp } = controlPlane();
     process.exitCode = await runUp({
@@ -24,6 +42,8 @@ program
       adminAddress: opts.adminAddress,
       proxyAdminAddress: opts.proxyAdminAddress,
       xdsProtocol: opts.xdsProtocol,
+      podNetwork: opts.podNetwork,
+      podCidr: opts.podCidr,
     });
   });
 
@@ -40,15 +60,36 @@ program
 
 program
   .command('get')
-  .description('list resources with their status, as kubectl would (gatewayclasses, gateways, httproutes, grpcroutes, referencegrants, services, endpointslices, pods, …)')
+  .description(
+    'list resources with their status, as kubectl would (gatewayclasses, gateways, httproutes, grpcroutes, referencegrants, services, endpointslices, pods, …), ' +
+      "or this node's endpoints and security identities as cilium would (endpoints, identities)",
+  )
   .argument('<kind>', 'resource kind, plural or short name')
   .argument('[name]', 'one object by name')
   .option('-n, --namespace <ns>', 'namespace', 'default')
   .option('-A, --all-namespaces', 'across all namespaces')
-  .addOption(new Option('-o, --output <format>').choices(['yaml', 'json']))
+  .addOption(new Option('-o, --output <format>', 'wide adds columns (pods: IP, node)').choices(['wide', 'yaml', 'json']))
   .option('--agent <host:port>', "the agent's admin API")
-  .action(async (kindName: string, name: string | undefined, opts) => {
-    const { agentAdminAddress, formatObjects, getFromAgent, isClusterScopedKind, resolveKind } = controlPlane();
+  .action(async (kindName: string, name: string | undefined, opts, command: Command) => {
+    const { agentAdminAddress, formatEndpoints, formatObjects, getFromAgent, isClusterScopedKind, resolveKind } = controlPlane();
+    if (IDENTITY_KIND_NAMES.includes(kindName.toLowerCase())) {
+      const { items } = await getFromAgent<{ items: IdentityView[] }>(agentAdminAddress(opts.agent), '/api/v1/identities');
+      const selected = name ? items.filter((i) => String(i.id) === name) : items;
+      if (name && selected.length === 0) throw new Error(`identity "${name}" not found`);
+      printView(selected, opts.output, endpointsLib().formatIdentities);
+      return;
+    }
+    if (ENDPOINT_KIND_NAMES.includes(kindName.toLowerCase())) {
+      // Cilium's endpoints are the node's pods: listed from the agent's runtime view, not the resource store.
+      // As `cilium endpoint list`: every endpoint of the node, unless -n names a namespace.
+      const namespace = command.getOptionValueSource('namespace') === 'cli' && !opts.allNamespaces ? opts.namespace : undefined;
+      const query = namespace === undefined ? '' : `?${new URLSearchParams({ namespace })}`;
+      const { items: pods } = await getFromAgent<{ items: EndpointView[] }>(agentAdminAddress(opts.agent), `/api/v1/endpoints${query}`);
+      const selected = name ? pods.filter((p) => p.name === name || String(p.endpointId) === name) : pods;
+      if (name && selected.length === 0) throw new Error(`endpoint "${name}" not found`);
+      process.stdout.write(formatEndpoints(selected, opts.output === 'wide' || !opts.output ? 'table' : opts.output));
+      return;
+    }
     const kind = resolveKind(kindName);
     if (!kind) throw new Error(`the server doesn't have a resource type "${kindName}"`);
     const query = new URLSearchParams({ kind });
@@ -61,16 +102,91 @@ program
   });
 
 program
+  .command('exec')
+  .description("run a command inside a pod's network namespace, as kubectl exec would (exit code passed through)")
+  .usage('POD [-n NS] -- COMMAND [ARGS…]')
+  .argument('<pod>', 'pod name')
+  .argument('<command...>', 'command and arguments (after --)')
+  .option('-n, --namespace <ns>', 'namespace', 'default')
+  .option('--agent <host:port>', "the agent's admin API")
+  .action(async (podName: string, argv: string[], opts) => {
+    const { agentAdminAddress, findLocalPod } = controlPlane();
+    const { execInPod } = require('./exec-in-pod') as typeof import('./exec-in-pod');
+    const pod = await findLocalPod(agentAdminAddress(opts.agent), opts.namespace, podName);
+    process.exitCode = await execInPod(pod, argv);
+  });
+
+const bpf = program.command('bpf').description("the node's eBPF maps, as the agent's datapath holds them (cilium bpf …)");
+bpf
+  .command('policy')
+  .description('policy maps')
+  .command('get')
+  .description("a pod's policy map entries: remote identity and its labels, direction, port/protocol, verdict, proxy port")
+  .argument('<pod>', 'pod name')
+  .option('-n, --namespace <ns>', 'namespace', 'default')
+  .addOption(new Option('-o, --output <format>', 'json for the raw entries').choices(['json']))
+  .option('--agent <host:port>', "the agent's admin API")
+  .action(async (podName: string, opts) => {
+    const { agentAdminAddress, getFromAgent } = controlPlane();
+    const view = await getFromAgent<EndpointPolicyView>(agentAdminAddress(opts.agent), `/api/v1/bpf/policy?${new URLSearchParams({ namespace: opts.namespace, name: podName })}`);
+    printView(view, opts.output, endpointsLib().formatEndpointPolicy);
+  });
+bpf
+  .command('ipcache')
+  .description('the ipcache: IP prefix → security identity')
+  .command('list')
+  .description('every ipcache entry with its identity and labels')
+  .addOption(new Option('-o, --output <format>', 'json for the raw entries').choices(['json']))
+  .option('--agent <host:port>', "the agent's admin API")
+  .action(async (opts) => {
+    const { agentAdminAddress, getFromAgent } = controlPlane();
+    const { items } = await getFromAgent<{ items: IpcacheView[] }>(agentAdminAddress(opts.agent), '/api/v1/bpf/ipcache');
+    printView(items, opts.output, endpointsLib().formatIpcache);
+  });
+bpf
+  .command('lb')
+  .description('the ClusterIP load balancer')
+  .command('list')
+  .description('every ClusterIP frontend with its backends')
+  .addOption(new Option('-o, --output <format>', 'json for the raw entries').choices(['json']))
+  .option('--agent <host:port>', "the agent's admin API")
+  .action(async (opts) => {
+    const { agentAdminAddress, getFromAgent } = controlPlane();
+    const { items } = await getFromAgent<{ items: ServiceView[] }>(agentAdminAddress(opts.agent), '/api/v1/bpf/lb');
+    printView(items, opts.output, endpointsLib().formatServices);
+  });
+
+program
+  .command('down')
+  .description('remove the eBPF datapath tendril up left pinned (programs, maps, filters, proxy routing): ends all enforcement (root)')
+  .option('--pin-dir <dir>', 'where the datapath is pinned', '/sys/fs/bpf/tendril')
+  .option('--cgroup <dir>', 'the cgroup v2 directory its ClusterIP load balancer is attached to (default: the cgroup v2 root)')
+  .option('--agent <host:port>', "the agent's admin API, which must not answer (stop tendril up first)")
+  .action(async (opts) => {
+    const { agentAdminAddress, getFromAgent } = controlPlane();
+    const address = agentAdminAddress(opts.agent);
+    const running = await getFromAgent(address, '/api/v1/status').then(
+      () => true,
+      () => false,
+    );
+    if (running) throw new Error(`the tendril agent at ${address} is still running and would attach again: stop \`tendril up\` first`);
+    const removed = await endpointsLib().removeNodeDatapath({ pinDir: opts.pinDir, ...(opts.cgroup ? { cgroupPath: opts.cgroup } : {}) });
+    process.stdout.write(removed ? `removed the datapath pinned at ${opts.pinDir}: programs detached, maps unpinned\n` : `nothing to remove: no datapath pinned at ${opts.pinDir}\n`);
+  });
+
+program
   .command('echo')
   .description('an echo backend answering JSON with method, path, host, protocol, headers, namespace and pod')
   .option('--port <port>', 'port (default: $HTTP_PORT or 3000)')
   .option('--host <address>', 'address to bind (default: $POD_IP or 0.0.0.0)')
+  .option('--h2c-port <port>', 'h2c-only port, as the conformance echo image has (default: $H2C_PORT or 3001; 0 for none)')
   .action(async (opts) => {
     const { startEchoServer } = require('@tendril/testing') as typeof import('@tendril/testing');
     const port = Number(opts.port ?? process.env['HTTP_PORT'] ?? 3000);
+    const h2cPort = Number(opts.h2cPort ?? process.env['H2C_PORT'] ?? 3001);
     const host = opts.host ?? process.env['POD_IP'] ?? '0.0.0.0';
-    const server = await startEchoServer({ port, host });
-    process.stdout.write(`echo server listening on ${server.host}:${server.port}\n`);
+    const server = await startEchoServer({ port, host, ...(h2cPort > 0 && h2cPort !== port ? { h2cPort } : {}) });
+    process.stdout.write(`echo server listening on ${server.host}:${server.port}${server.h2cPort ? ` (h2c on ${server.h2cPort})` : ''}\n`);
     const stop = (): void => void server.close().then(() => process.exit(0));
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);

@@ -1,8 +1,8 @@
 import { Command, Option } from 'commander';
 import pino from 'pino';
-import { unpackAny } from '@tendril/api-envoy';
 import { NodeProxy } from '@tendril/node-proxy';
 import { ProxyRuntime, formatConfigError, type ProxyConfig } from '@tendril/proxy';
+import { ResourceDecoder } from '@tendril/xds';
 
 const program = new Command('tendril-proxy')
   .description("tendril's node proxy: serves the Listeners, Routes, Clusters and Endpoints the agent sends over xDS")
@@ -15,11 +15,13 @@ const program = new Command('tendril-proxy')
 const opts = program.opts();
 const logger = pino({ name: 'proxy', base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
 const runtime = new ProxyRuntime({ logger });
+// Re-decodes only the virtual hosts that changed when a large RouteConfiguration is re-sent.
+const decoder = new ResourceDecoder();
 const proxy = new NodeProxy({
   target: opts.xdsAddress,
   node: { id: opts.nodeId, cluster: 'tendril', user_agent_name: 'tendril-proxy' },
   protocol: opts.xdsProtocol,
-  decodeAny: (any) => unpackAny(any),
+  decodeAny: (any) => decoder.decode(any),
   adminAddress: opts.adminAddress,
   logger,
   dataPlane: {

@@ -22,6 +22,7 @@ export {
   decodeMessage,
   encodeMessage,
   encodeMessageByElements,
+  decodeMessageByElements,
   envoyJsonToProtoObject,
   packAny,
   protoObjectToEnvoyJson,
@@ -29,7 +30,7 @@ export {
   typeUrlOf,
   unpackAny,
 } from './codec';
-export type { AnyBytes, AnyJson, ElementEncoder } from './codec';
+export type { AnyBytes, AnyJson, ElementDecoder, ElementEncoder } from './codec';
 export { durationToMilliseconds, formatDuration, formatTimestamp, parseDuration, parseTimestamp } from './time-json';
 export type { SecondsAndNanos } from './time-json';
 export { DISCOVERY_TO_OBJECT_OPTIONS, aggregatedDiscoveryServiceDefinition, discoveryCodecs } from './discovery';

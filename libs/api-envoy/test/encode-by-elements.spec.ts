@@ -1,4 +1,4 @@
-import { EnvoyCodecError, decodeMessage, encodeMessage, encodeMessageByElements } from '../src';
+import { EnvoyCodecError, decodeMessage, decodeMessageByElements, encodeMessage, encodeMessageByElements } from '../src';
 
 const ROUTE_CONFIGURATION = 'envoy.config.route.v3.RouteConfiguration';
 
@@ -63,5 +63,37 @@ describe('encodeMessageByElements', () => {
 
   it('refuses a field that is not a repeated message field', () => {
     expect(() => encodeMessageByElements(ROUTE_CONFIGURATION, routeConfiguration(1), 'name', encodeMessage)).toThrow(/RouteConfiguration\.name is not a repeated field/);
+  });
+});
+
+describe('decodeMessageByElements', () => {
+  const decodeAll = (bytes: Uint8Array, calls: Uint8Array[] = []): Record<string, unknown> =>
+    decodeMessageByElements(ROUTE_CONFIGURATION, bytes, 'virtual_hosts', (typeName, element) => {
+      calls.push(element);
+      return decodeMessage(typeName, element);
+    });
+
+  it('decodes to exactly what decodeMessage gives, keys in the same order, one call per element', () => {
+    const bytes = encodeMessage(ROUTE_CONFIGURATION, routeConfiguration(40));
+    const calls: Uint8Array[] = [];
+    const decoded = decodeAll(bytes, calls);
+    expect(JSON.stringify(decoded)).toBe(JSON.stringify(decodeMessage(ROUTE_CONFIGURATION, bytes)));
+    expect(calls).toHaveLength(40);
+    expect(decodeMessage('envoy.config.route.v3.VirtualHost', calls[7])).toEqual(virtualHost(7));
+  });
+
+  it('handles a message without elements and fields repeated across the element records', () => {
+    const empty = encodeMessage(ROUTE_CONFIGURATION, { name: 'only-a-name' });
+    expect(decodeAll(empty)).toEqual({ name: 'only-a-name' });
+    // Two records of the same message, concatenated: protobuf merges them, repeated fields append.
+    const twice = Buffer.concat([encodeMessage(ROUTE_CONFIGURATION, routeConfiguration(2)), encodeMessage(ROUTE_CONFIGURATION, routeConfiguration(3))]);
+    expect(JSON.stringify(decodeAll(twice))).toBe(JSON.stringify(decodeMessage(ROUTE_CONFIGURATION, twice)));
+  });
+
+  it('reports malformed input the way decodeMessage does', () => {
+    const bytes = encodeMessage(ROUTE_CONFIGURATION, routeConfiguration(3));
+    const truncated = bytes.subarray(0, bytes.length - 5);
+    expect(() => decodeMessage(ROUTE_CONFIGURATION, truncated)).toThrow(EnvoyCodecError);
+    expect(() => decodeAll(truncated)).toThrow(EnvoyCodecError);
   });
 });

@@ -1,4 +1,5 @@
 import { request } from 'undici';
+import type { PodRuntimeInfo } from '@tendril/workloads';
 
 /** Where the CLI finds the agent's admin API: --agent, else TENDRIL_AGENT, else the default. */
 export const DEFAULT_AGENT_ADMIN = '127.0.0.1:9878';
@@ -36,4 +37,17 @@ export async function waitForHttpOk(url: string, timeoutMs: number): Promise<voi
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${url} not ready after ${timeoutMs} ms: ${lastError}`);
+}
+
+/** The pods the agent runs on this node (GET /api/v1/pods), optionally of one namespace. */
+export async function listLocalPods(address: string, namespace?: string): Promise<PodRuntimeInfo[]> {
+  const query = namespace === undefined ? '' : `?${new URLSearchParams({ namespace })}`;
+  return (await getFromAgent<{ items: PodRuntimeInfo[] }>(address, `/api/v1/pods${query}`)).items;
+}
+
+/** One pod the agent runs, by namespace and name, with kubectl's error when there is none. */
+export async function findLocalPod(address: string, namespace: string, name: string): Promise<PodRuntimeInfo> {
+  const [pod] = (await getFromAgent<{ items: PodRuntimeInfo[] }>(address, `/api/v1/pods?${new URLSearchParams({ namespace, name })}`)).items;
+  if (!pod) throw new Error(`pods "${name}" not found in namespace "${namespace}"`);
+  return pod;
 }

@@ -1,5 +1,8 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { EndpointManager, NodeEnforcement } from '@tendril/endpoints';
+import type { PodRuntimeInfo } from '@tendril/workloads';
+import type { EndpointView } from './kubectl-format';
 
 /** What the agent's admin API exposes; the agent implements it. */
 export interface AdminState {
@@ -7,6 +10,58 @@ export interface AdminState {
   /** Objects of one kind (case-insensitive kind, plural or singular), with their status. */
   resources(kind: string, namespace: string | undefined): { items: unknown[] } | { error: string };
   configDump(): unknown;
+  /** The pods this node runs: sandbox, endpoint number, PIDs (what `tendril exec` and `get endpoints` need). */
+  localPods(): Promise<PodRuntimeInfo[]>;
+  /** Network policy enforcement on this node, or why it is off; undefined when the agent runs no workloads. */
+  nodeEnforcement?(): NodeEnforcement | undefined;
+}
+
+/** The endpoint manager, or the reason there is none (answered as 503, as the cilium CLI does when a subsystem is disabled). */
+function enforcementManager(state: AdminState): EndpointManager | { error: string } {
+  const enforcement = state.nodeEnforcement?.();
+  if (!enforcement) return { error: 'network policy is not enforced: this agent runs no workloads (tendril up runs them)' };
+  return enforcement.enabled ? enforcement.manager : { error: enforcement.notice };
+}
+
+/** GET /api/v1/endpoints[?namespace=N]: the node's pods as endpoints, with identity and policy state when enforced. */
+async function sendEndpoints(state: AdminState, url: URL, res: http.ServerResponse): Promise<void> {
+  const namespace = url.searchParams.get('namespace');
+  const manager = enforcementManager(state);
+  const items: EndpointView[] = (await state.localPods())
+    .filter((p) => namespace === null || p.namespace === namespace)
+    .map((p) => {
+      const endpoint = 'error' in manager ? undefined : manager.endpoint(p.namespace, p.name);
+      if (!endpoint || endpoint.endpointId !== p.endpointId) return p;
+      return {
+        ...p,
+        identity: endpoint.identity,
+        policy: { state: endpoint.state, ...(endpoint.enforcement ? { enforcement: endpoint.enforcement } : {}), policyWrites: endpoint.policyWrites, ...(endpoint.error ? { error: endpoint.error } : {}) },
+      };
+    })
+    .sort((a, b) => a.endpointId - b.endpointId);
+  sendJson(res, 200, { items });
+}
+
+/** GET /api/v1/identities, /api/v1/bpf/ipcache, /api/v1/bpf/lb, /api/v1/bpf/policy?namespace=N&name=P. */
+function sendEnforcementView(state: AdminState, path: string, url: URL, res: http.ServerResponse): void {
+  const manager = enforcementManager(state);
+  if ('error' in manager) return sendJson(res, 503, manager);
+  switch (path) {
+    case '/api/v1/identities':
+      return sendJson(res, 200, { items: manager.identities() });
+    case '/api/v1/bpf/ipcache':
+      return sendJson(res, 200, { items: manager.ipcache() });
+    case '/api/v1/bpf/lb':
+      return sendJson(res, 200, { items: manager.services() });
+    default: {
+      const name = url.searchParams.get('name');
+      const namespace = url.searchParams.get('namespace') ?? 'default';
+      if (!name) return sendJson(res, 400, { error: 'the name query parameter is required' });
+      const view = manager.policyOf(namespace, name);
+      if (!view) return sendJson(res, 404, { error: `no endpoint for pod "${name}" in namespace "${namespace}" on this node` });
+      return sendJson(res, 200, view);
+    }
+  }
 }
 
 function sendJson(res: http.ServerResponse, code: number, body: unknown): void {
@@ -15,9 +70,21 @@ function sendJson(res: http.ServerResponse, code: number, body: unknown): void {
   res.end(payload);
 }
 
+/** GET /api/v1/pods[?namespace=N][&name=P]: the node-local pods, sorted by namespace and name. */
+async function sendPods(state: AdminState, url: URL, res: http.ServerResponse): Promise<void> {
+  const namespace = url.searchParams.get('namespace');
+  const name = url.searchParams.get('name');
+  const items = (await state.localPods())
+    .filter((p) => (namespace === null || p.namespace === namespace) && (name === null || p.name === name))
+    .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+  sendJson(res, 200, { items });
+}
+
 /**
- * The agent's local HTTP admin API, which `tendril status` and `tendril get` read:
- * GET /healthz, /api/v1/status, /api/v1/resources?kind=K[&namespace=N], /api/v1/config_dump.
+ * The agent's local HTTP admin API, which `tendril status`, `get` and `exec` read:
+ * GET /healthz, /api/v1/status, /api/v1/resources?kind=K[&namespace=N], /api/v1/config_dump,
+ * /api/v1/pods[?namespace=N][&name=P], /api/v1/endpoints[?namespace=N], /api/v1/identities,
+ * /api/v1/bpf/ipcache, /api/v1/bpf/lb, /api/v1/bpf/policy?namespace=N&name=P.
  */
 export async function startAdminServer(state: AdminState, host: string, port: number): Promise<{ port: number; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
@@ -38,6 +105,15 @@ export async function startAdminServer(state: AdminState, host: string, port: nu
         }
         case '/api/v1/config_dump':
           return sendJson(res, 200, state.configDump());
+        case '/api/v1/pods':
+          return void sendPods(state, url, res).catch((err: unknown) => sendJson(res, 500, { error: err instanceof Error ? err.message : String(err) }));
+        case '/api/v1/endpoints':
+          return void sendEndpoints(state, url, res).catch((err: unknown) => sendJson(res, 500, { error: err instanceof Error ? err.message : String(err) }));
+        case '/api/v1/identities':
+        case '/api/v1/bpf/ipcache':
+        case '/api/v1/bpf/lb':
+        case '/api/v1/bpf/policy':
+          return sendEnforcementView(state, url.pathname, url, res);
         default:
           return sendJson(res, 404, { error: `no such endpoint ${url.pathname}` });
       }

@@ -1,13 +1,15 @@
 import { TypeUrl } from '@tendril/api-envoy';
 import { validateResource } from '@tendril/api-gateway';
 import type { Service } from '@tendril/api-k8s';
-import { translate, type TranslateResult } from '@tendril/gateway';
+import type { DatapathOptions } from '@tendril/datapath';
+import { startNodeEnforcement, validateEndpointResource, type NodeEnforcement } from '@tendril/endpoints';
+import { TranslationMemo, translate, type StatusUpdate, type TranslateResult } from '@tendril/gateway';
 import { FileSource, formatSourceError, storeSink, type SourceError } from '@tendril/sources';
 import { ResourceStore, keyOf, refOf, type ResourceKey, type StoreChange } from '@tendril/store';
-import { PodRunner, endpointSlicesFor } from '@tendril/workloads';
+import { PodRunner, createPodNetwork, endpointSlicesFor, podNetworkFromEnvironment, type PodNetworkSettings, type PodRuntimeInfo } from '@tendril/workloads';
 import { AdsServer, ResourceEncoder, Snapshot, SnapshotCache, type Logger } from '@tendril/xds';
 import { startAdminServer, type AdminState } from './admin-server';
-import { entryPointCommand } from './entry-points';
+import { REPO_ROOT, entryPointCommand } from './entry-points';
 import { resolveKind } from './kinds';
 import type { AgentStatus } from './status-format';
 
@@ -29,6 +31,12 @@ export interface AgentOptions {
   gatewayAddresses?: Record<string, string>;
   /** First pod IP handed out by the local workload runner (default 127.11.0.1). */
   firstPodIp?: string;
+  /**
+   * How workload pods are networked: their own network namespaces wired by the CNI plugin (root),
+   * or loopback addresses from firstPodIp. Default: TENDRIL_POD_NETWORK / TENDRIL_POD_CIDR from the
+   * environment (set by `tendril up`), else loopback.
+   */
+  podNetwork?: PodNetworkSettings;
   /** Where pod output goes when workloads run. */
   writePodOutput?: (line: string) => void;
   clock?: () => Date;
@@ -39,13 +47,19 @@ export interface AgentOptions {
    * be read mid-write, and then its next event re-reads it one debounce later.
    */
   debounceMs?: number;
+  /**
+   * Where the eBPF datapath pins its maps and which cgroup its ClusterIP load balancer serves (for
+   * netns pods as root; default /sys/fs/bpf/tendril and the cgroup v2 root).
+   */
+  datapath?: DatapathOptions;
 }
 
 /** Default FileSource debounce of the agent: short, because it adds to every change's latency. */
 export const DEFAULT_AGENT_DEBOUNCE_MS = 10;
 
-/** A status the agent wrote: its JSON text, and the (frozen) status object the store kept for it. */
+/** A status the agent wrote: the translator's update, its JSON text, and the (frozen) status object the store kept for it. */
 interface WrittenStatus {
+  update: StatusUpdate;
   json: string;
   stored: unknown;
 }
@@ -69,6 +83,13 @@ export class Agent implements AdminState {
   private readonly cache = new SnapshotCache();
   /** Keeps the encodings of the last snapshot, so each translation re-encodes only what changed. */
   private readonly encoder = new ResourceEncoder();
+  /** Lets a change re-translate only the routes it touched. */
+  private readonly translationMemo = new TranslationMemo();
+  /**
+   * Hostnames proxyless gRPC clients asked for (LDS names): only these get API listeners, built the
+   * moment a client subscribes, instead of one per hostname of every route for every proxy.
+   */
+  private readonly proxylessHostnames = new Set<string>();
   private readonly ads: AdsServer;
   private readonly source: FileSource;
   private readonly pods: PodRunner | undefined;
@@ -77,28 +98,39 @@ export class Agent implements AdminState {
   private snapshotCounter = 0;
   private lastResult: TranslateResult | undefined;
   private writtenStatuses = new Map<ResourceKey, WrittenStatus>();
+  /** Store keys of the translator's status updates, which it hands back unchanged for untouched routes. */
+  private readonly statusKeys = new WeakMap<StatusUpdate, ResourceKey>();
   private lastTranslation: AgentStatus['agent']['lastTranslation'];
   private pending: NodeJS.Immediate | undefined;
   private readonly startedAt: string;
   private readonly clock: () => Date;
   private xdsPort = 0;
   private unsubscribeStore: (() => void) | undefined;
+  private enforcement: NodeEnforcement | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.clock = opts.clock ?? (() => new Date());
     this.startedAt = this.clock().toISOString();
     this.store = new ResourceStore({ clock: this.clock });
-    this.ads = new AdsServer({ cache: this.cache, logger: opts.logger });
+    this.ads = new AdsServer({ cache: this.cache, logger: opts.logger, onExplicitSubscription: (typeUrl, names) => this.onExplicitSubscription(typeUrl, names) });
     this.source = new FileSource(opts.configDir, {
       id: FILE_SOURCE,
       // Validation also applies the CRD defaults (parentRef group/kind, path match type, weights …);
       // the source keeps the defaulted object, so each object is validated once.
-      validate: (obj) => validateResource(obj),
+      validate: (obj) => validateEndpointResource(obj) ?? validateResource(obj),
       debounceMs: opts.debounceMs ?? DEFAULT_AGENT_DEBOUNCE_MS,
     });
     if (opts.runWorkloads) {
-      this.pods = new PodRunner({ tendrilCommand: entryPointCommand('cli'), write: opts.writePodOutput, firstPodIp: opts.firstPodIp });
-      this.pods.on('change', () => this.publishWorkloads());
+      const network = createPodNetwork(opts.podNetwork ?? podNetworkFromEnvironment(process.env) ?? { mode: 'loopback' }, {
+        cniPlugin: `${REPO_ROOT}/apps/cni/bin/tendril-cni`,
+        firstPodIp: opts.firstPodIp,
+        write: opts.writePodOutput,
+      });
+      this.pods = new PodRunner({ tendrilCommand: entryPointCommand('cli'), write: opts.writePodOutput, network });
+      this.pods.on('change', () => {
+        this.publishWorkloads();
+        this.enforcementManager()?.schedule({ podsChanged: true });
+      });
     }
   }
 
@@ -110,8 +142,10 @@ export class Agent implements AdminState {
     this.unsubscribeStore = this.store.onChange((change) => this.onStoreChange(change));
     const sink = storeSink(this.store, (_id, errors) => {
       this.sourceErrors = errors;
+      this.enforcementManager()?.schedule();
       for (const e of errors) this.opts.logger.error({}, `invalid configuration: ${formatSourceError(e)}`);
     });
+    await this.startEnforcement();
     await this.source.start(sink);
     await this.source.ready;
     this.translateNow();
@@ -127,13 +161,26 @@ export class Agent implements AdminState {
     if (this.pending) clearImmediate(this.pending);
     await this.source.stop();
     await this.pods?.stop();
+    // The pods' namespaces are gone: their endpoints go too; pinned programs and maps stay enforcing.
+    await this.enforcementManager()?.stop();
     await this.ads.close();
     await this.admin?.close();
+  }
+
+  /** A new proxyless hostname is translated at once, so the client's first answer already has it. */
+  private onExplicitSubscription(typeUrl: string, names: readonly string[]): void {
+    if (typeUrl !== TypeUrl.Listener) return;
+    // Gateway socket listeners are named <namespace>/<gateway>/<port>; hostnames have no '/'.
+    const added = names.filter((n) => !n.includes('/') && !this.proxylessHostnames.has(n));
+    if (added.length === 0) return;
+    for (const n of added) this.proxylessHostnames.add(n);
+    this.translateNow();
   }
 
   private onStoreChange(change: StoreChange): void {
     const onlyStatus = change.added.length === 0 && change.deleted.length === 0 && change.updated.every((k) => change.statusOnly.includes(k));
     if (onlyStatus) return; // our own status writes
+    this.enforcementManager()?.schedule();
     if (this.pods && [...change.added, ...change.updated, ...change.deleted].some((k) => /\/(Deployment|Pod|Service)\//.test(k))) {
       this.pods.sync(this.store.all().filter((o) => o.kind === 'Deployment' || (o.kind === 'Pod' && !o.metadata.ownerReferences?.length)));
       this.publishWorkloads();
@@ -167,8 +214,12 @@ export class Agent implements AdminState {
         resources: this.store.all(),
         controllerName: this.opts.controllerName ?? DEFAULT_CONTROLLER_NAME,
         now: at,
-        options: { defaultAddress: this.opts.defaultGatewayAddress ?? '127.0.0.1', gatewayAddresses: this.opts.gatewayAddresses },
-      });
+        options: {
+          defaultAddress: this.opts.defaultGatewayAddress ?? '127.0.0.1',
+          gatewayAddresses: this.opts.gatewayAddresses,
+          proxylessHostnames: this.proxylessHostnames,
+        },
+      }, this.translationMemo);
       const { listeners, routes, clusters, endpoints, secrets } = result.envoy;
       const snapshot = Snapshot.fromResources(
         String(++this.snapshotCounter),
@@ -202,17 +253,23 @@ export class Agent implements AdminState {
     const written = new Map<ResourceKey, WrittenStatus>();
     this.store.batch(() => {
       for (const s of statuses) {
-        const ref = refOf({ apiVersion: s.apiVersion, kind: s.kind, metadata: { name: s.name, namespace: s.namespace } });
-        const key = keyOf(ref);
-        const json = JSON.stringify(s.status);
+        const key = this.statusKeys.get(s) ?? keyOf(refOf({ apiVersion: s.apiVersion, kind: s.kind, metadata: { name: s.name, namespace: s.namespace } }));
+        this.statusKeys.set(s, key);
         const last = this.writtenStatuses.get(key);
         const stored = this.store.get(key);
-        // The stored status object is the one written then: nobody replaced it since.
-        if (last && last.json === json && stored && stored.status === last.stored) {
+        // The stored status object is the one written then: nobody replaced it since. The translator
+        // hands back the very same update for a route it did not re-translate, so most checks end here.
+        const unchangedSinceWritten = last !== undefined && stored !== undefined && stored.status === last.stored;
+        if (unchangedSinceWritten && last.update === s) {
           written.set(key, last);
           continue;
         }
-        if (this.store.setStatus(key, s.status)) written.set(key, { json, stored: this.store.get(key)?.status });
+        const json = JSON.stringify(s.status);
+        if (unchangedSinceWritten && last.json === json) {
+          written.set(key, { ...last, update: s });
+          continue;
+        }
+        if (this.store.setStatus(key, s.status)) written.set(key, { update: s, json, stored: this.store.get(key)?.status });
       }
     });
     this.writtenStatuses = written;
@@ -230,6 +287,7 @@ export class Agent implements AdminState {
         sourceErrors: this.sourceErrors.map((e) => ({ file: e.file, documentIndex: e.documentIndex, message: formatSourceError(e) })),
       },
       nodes: this.ads.status.list(),
+      policy: this.enforcement === undefined ? undefined : this.enforcement.enabled ? { enabled: true, ...this.enforcement.manager.status() } : { enabled: false, notice: this.enforcement.notice },
     };
   }
 
@@ -237,6 +295,35 @@ export class Agent implements AdminState {
     const kind = resolveKind(kindName);
     if (!kind) return { error: `the server doesn't have a resource type "${kindName}"` };
     return { items: [...this.store.list({ kind }, namespace)] };
+  }
+
+  /** The node's pods as the workload runner runs them (none when workloads are not run). */
+  async localPods(): Promise<PodRuntimeInfo[]> {
+    return this.pods ? this.pods.describe() : [];
+  }
+
+  /** Network policy enforcement on this node (the datapath and endpoint manager), or why it is off. */
+  nodeEnforcement(): NodeEnforcement | undefined {
+    return this.enforcement;
+  }
+
+  private enforcementManager(): Extract<NodeEnforcement, { enabled: true }>['manager'] | undefined {
+    return this.enforcement?.enabled ? this.enforcement.manager : undefined;
+  }
+
+  /** Opens the datapath and starts the endpoint manager when pods get namespaces of their own (root); otherwise says why not. */
+  private async startEnforcement(): Promise<void> {
+    if (!this.pods) return;
+    this.enforcement = await startNodeEnforcement({
+      podNetwork: this.pods.networkMode,
+      datapath: this.opts.datapath,
+      store: this.store,
+      localPods: () => this.pods?.describe() ?? [],
+      logger: this.opts.logger,
+      sourceErrors: () => this.sourceErrors.map((e) => ({ object: e.object, message: e.message })),
+    });
+    if (this.enforcement.enabled) this.opts.logger.info({ pinDir: this.opts.datapath?.pinDir ?? '/sys/fs/bpf/tendril' }, 'network policy enforced in eBPF');
+    else this.opts.logger.warn({}, this.enforcement.notice);
   }
 
   configDump(): unknown {

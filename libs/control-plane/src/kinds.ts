@@ -16,6 +16,10 @@ const KINDS: Array<{ kind: string; names: string[]; clusterScoped?: boolean }> =
   { kind: 'ConfigMap', names: ['configmaps', 'cm'] },
   { kind: 'Pod', names: ['pods', 'po'] },
   { kind: 'Deployment', names: ['deployments', 'deploy'] },
+  { kind: 'ServiceAccount', names: ['serviceaccounts', 'sa'] },
+  { kind: 'CiliumNetworkPolicy', names: ['ciliumnetworkpolicies', 'cnp', 'ciliumnp'] },
+  { kind: 'CiliumClusterwideNetworkPolicy', names: ['ciliumclusterwidenetworkpolicies', 'ccnp'], clusterScoped: true },
+  { kind: 'NetworkPolicy', names: ['networkpolicies', 'netpol'] },
 ];
 
 /** Resolves "httproutes", "HTTPRoute", "httproute" or a short name to the Kind. */

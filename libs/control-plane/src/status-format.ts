@@ -1,3 +1,4 @@
+import type { EnforcementStatus } from '@tendril/endpoints';
 import type { NodeStatus } from '@tendril/xds';
 import { PUSH_ORDER, shortTypeName } from '@tendril/xds';
 
@@ -13,6 +14,21 @@ export interface AgentStatus {
     sourceErrors: Array<{ file: string; documentIndex?: number; message: string }>;
   };
   nodes: NodeStatus[];
+  /** Network policy enforcement (only when the agent runs workloads): its state, or why it is off. */
+  policy?: ({ enabled: true } & EnforcementStatus) | { enabled: false; notice: string };
+}
+
+/** The policy part of `tendril status`, as `cilium status` words it. */
+function formatPolicy(policy: NonNullable<AgentStatus['policy']>): string[] {
+  if (!policy.enabled) return [`Policy:         Disabled   ${policy.notice}`];
+  const lines: string[] = [];
+  const degraded = policy.invalidPolicies.length > 0 || policy.failedEndpoints.length > 0 || policy.lastReconcile?.error;
+  lines.push(`Policy:         ${degraded ? 'Degraded' : 'OK'}   eBPF, ${policy.endpoints} endpoints, ${policy.identities} identities, ${policy.policies} policies, ${policy.services} service frontends`);
+  const r = policy.lastReconcile;
+  if (r) lines.push(`  last regeneration at ${r.at}: ${r.error ? `failed: ${r.error}` : `${r.compilations} policy compilations, ${r.mapWrites} map writes in ${r.durationMs.toFixed(1)} ms`}`);
+  for (const p of policy.invalidPolicies) lines.push(`  invalid policy ${p.policy} (not enforced; the last valid version, if any, stays): ${p.error}`);
+  for (const e of policy.failedEndpoints) lines.push(`  endpoint ${e.endpoint}: ${e.error}`);
+  return lines;
 }
 
 function typeOrder(a: string, b: string): number {
@@ -30,7 +46,11 @@ export function formatStatus(s: AgentStatus): string {
   lines.push(`xDS server:     ${s.agent.xdsAddress}`);
   if (t) lines.push(`Translation:    ${t.error ? `failed: ${t.error}` : `ok in ${t.durationMs.toFixed(1)} ms`} at ${t.at}`);
   lines.push(`Config errors:  ${errors === 0 ? 'none' : errors}`);
-  for (const e of s.agent.sourceErrors) lines.push(`  ${e.file}${e.documentIndex !== undefined ? ` document ${e.documentIndex}` : ''}: ${e.message}`);
+  // The agent's messages already name file and document (formatSourceError); older documents may not.
+  for (const e of s.agent.sourceErrors) {
+    lines.push(e.message.startsWith(e.file) ? `  ${e.message}` : `  ${e.file}${e.documentIndex !== undefined ? ` document ${e.documentIndex}` : ''}: ${e.message}`);
+  }
+  if (s.policy) lines.push(...formatPolicy(s.policy));
   const connected = s.nodes.filter((n) => n.connected).length;
   lines.push(`Proxies:        ${connected}/${s.nodes.length} connected`);
   for (const n of s.nodes) {

@@ -73,7 +73,7 @@ describe('tendril status', () => {
         },
       ],
     });
-    expect(out).toContain('Config errors:  1\n  a.yaml document 2: a.yaml: document 2: bad');
+    expect(out).toContain('Config errors:  1\n  a.yaml: document 2: bad\n');
     expect(out).toContain('Proxies:        1/1 connected');
     const lines = out.split('\n');
     expect(lines.findIndex((l) => l.includes('Cluster'))).toBeLessThan(lines.findIndex((l) => l.includes('Listener')));

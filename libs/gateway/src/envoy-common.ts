@@ -6,13 +6,20 @@ import type { IrValueMatch } from './ir';
 export const ADS: EnvoyConfigSource = { ads: {}, resource_api_version: 'V3' };
 export const CONNECT_TIMEOUT = '10s';
 
-/** HTTP connection manager taking its routes over ADS (RDS) and ending in the router filter. */
-export function httpConnectionManager(statPrefix: string, routeConfigName: string): EnvoyHttpConnectionManager {
+/**
+ * HTTP connection manager taking its routes over ADS (RDS) and ending in the router filter. Gateway
+ * sockets allow WebSocket upgrades (Envoy refuses them with 403 unless upgrade_configs names them),
+ * as Envoy Gateway does: Gateway API has no per-route switch, and a backend speaking WebSocket
+ * (appProtocol kubernetes.io/ws) is reached with a plain HTTP/1.1 Upgrade. Proxyless gRPC clients
+ * have no use for it.
+ */
+export function httpConnectionManager(statPrefix: string, routeConfigName: string, options: { websocket?: boolean } = {}): EnvoyHttpConnectionManager {
   return {
     '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
     stat_prefix: statPrefix.replace(/[^A-Za-z0-9_.-]/g, '_'),
     codec_type: 'AUTO',
     rds: { route_config_name: routeConfigName, config_source: ADS },
+    ...(options.websocket ? { upgrade_configs: [{ upgrade_type: 'websocket' as const }] } : {}),
     http_filters: [
       {
         name: 'envoy.filters.http.router',

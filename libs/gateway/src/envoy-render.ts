@@ -2,20 +2,25 @@ import type {
   EnvoyCluster,
   EnvoyClusterLoadAssignment,
   EnvoyClusterWeight,
+  EnvoyFilterChain,
   EnvoyHeaderMutations,
   EnvoyHeaderValueOption,
   EnvoyListener,
   EnvoyRedirectResponseCode,
+  EnvoyRetryPolicy,
   EnvoyResources,
   EnvoyRoute,
   EnvoyRouteAction,
   EnvoyRouteConfiguration,
   EnvoyRouteMatch,
+  EnvoySecret,
+  EnvoyVirtualHost,
 } from './envoy-types';
+import { owningListenerHostname } from './hostnames';
 import { ADS, CONNECT_TIMEOUT, httpConnectionManager, stringMatch } from './envoy-common';
 import { renderProxyless } from './proxyless';
 import { compareStrings } from './resource-index';
-import type { IrCluster, IrHeaderMutation, IrListener, IrPathModifier, IrRoute, RouteIR } from './ir';
+import type { IrCluster, IrForwardAction, IrHeaderMutation, IrListener, IrPathModifier, IrRoute, IrSecret, IrTlsListener, IrVirtualHost, RouteIR } from './ir';
 
 /**
  * The weighted_clusters entry standing for an unresolvable backend's share of traffic. No cluster has
@@ -41,17 +46,18 @@ const REDIRECT_CODES: Record<number, EnvoyRedirectResponseCode> = {
 
 /**
  * IR → Envoy resources: a Listener + RouteConfiguration per Gateway socket for the node proxy, and
- * an API Listener + RouteConfiguration per route hostname for proxyless gRPC clients. Pure; every
+ * an API Listener + RouteConfiguration per route hostname (or per one of `proxylessHostnames`) for
+ * proxyless gRPC clients. Pure; every
  * list is sorted by resource name.
  */
-export function renderEnvoy(ir: RouteIR): EnvoyResources {
-  const proxyless = renderProxyless(ir.listeners);
+export function renderEnvoy(ir: RouteIR, proxylessHostnames?: ReadonlySet<string>): EnvoyResources {
+  const proxyless = renderProxyless(ir.listeners, proxylessHostnames);
   return {
     listeners: sortedBy('name', [...ir.listeners.map(renderListener), ...proxyless.listeners]),
-    routes: sortedBy('name', [...ir.listeners.map(renderRouteConfiguration), ...proxyless.routes]),
-    clusters: sortedBy('name', [...ir.clusters.map(renderCluster), ...proxyless.clusters]),
-    endpoints: sortedBy('cluster_name', [...ir.clusters.map(renderLoadAssignment), ...proxyless.endpoints]),
-    secrets: [],
+    routes: sortedBy('name', [...ir.listeners.flatMap(renderRouteConfigurations), ...proxyless.routes]),
+    clusters: sortedBy('name', [...ir.clusters.map((c) => renderedCluster(c).cluster), ...proxyless.clusters]),
+    endpoints: sortedBy('cluster_name', [...ir.clusters.map((c) => renderedCluster(c).loadAssignment), ...proxyless.endpoints]),
+    secrets: sortedBy('name', ir.secrets.map(renderSecret)),
   };
 }
 
@@ -59,27 +65,133 @@ function sortedBy<K extends string, T extends Record<K, string>>(key: K, resourc
   return resources.sort((a, b) => compareStrings(a[key], b[key]));
 }
 
+/** Gateway API asks HTTPS listeners to offer HTTP/2 where the client can use it, as Envoy Gateway does. */
+const DOWNSTREAM_ALPN = ['h2', 'http/1.1'];
+const MISDIRECTED_REQUEST = 421;
+
+const TLS_INSPECTOR: NonNullable<EnvoyListener['listener_filters']>[number] = {
+  name: 'envoy.filters.listener.tls_inspector',
+  typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' },
+};
+
 function renderListener(listener: IrListener): EnvoyListener {
+  const address = { socket_address: { address: listener.address, port_value: listener.port } };
+  if (listener.passthrough) {
+    return {
+      name: listener.name,
+      address,
+      listener_filters: [TLS_INSPECTOR],
+      filter_chains: listener.passthrough.map(
+        (route): EnvoyFilterChain => ({
+          name: `${listener.name}/${route.hostname}`,
+          // The route for `*` takes the connections whose SNI (or lack of one) no other route names.
+          ...(route.hostname === '*' ? {} : { filter_chain_match: { server_names: [route.hostname] } }),
+          filters: [
+            {
+              name: 'envoy.filters.network.tcp_proxy',
+              typed_config: {
+                '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
+                stat_prefix: listener.name.replace(/[^A-Za-z0-9_.-]/g, '_'),
+                cluster: route.cluster,
+              },
+            },
+          ],
+        }),
+      ),
+    };
+  }
+  const hcm = (routeConfigName: string): EnvoyFilterChain['filters'] => [
+    { name: 'envoy.filters.network.http_connection_manager', typed_config: httpConnectionManager(listener.name, routeConfigName, { websocket: true }) },
+  ];
+  if (!listener.tls) return { name: listener.name, address, filter_chains: [{ filters: hcm(listener.name) }] };
   return {
     name: listener.name,
-    address: { socket_address: { address: listener.address, port_value: listener.port } },
-    filter_chains: [
-      {
-        filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: httpConnectionManager(listener.name, listener.name) }],
-      },
-    ],
+    address,
+    listener_filters: [TLS_INSPECTOR],
+    filter_chains: listener.tls.map(
+      (chain): EnvoyFilterChain => ({
+        name: tlsRouteConfigName(listener, chain),
+        // The chain of a listener without hostname has no match: it takes whatever SNI (or none) no other chain names.
+        ...(chain.hostname === '*' ? {} : { filter_chain_match: { server_names: [chain.hostname] } }),
+        transport_socket: {
+          name: 'envoy.transport_sockets.tls',
+          typed_config: {
+            '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+            common_tls_context: {
+              tls_certificate_sds_secret_configs: chain.certificates.map((name) => ({ name, sds_config: ADS })),
+              alpn_protocols: DOWNSTREAM_ALPN,
+            },
+          },
+        },
+        filters: hcm(tlsRouteConfigName(listener, chain)),
+      }),
+    ),
   };
 }
 
-function renderRouteConfiguration(listener: IrListener): EnvoyRouteConfiguration {
+/** Each filter chain of a TLS socket routes with its own RouteConfiguration: only its own listener's hosts. */
+function tlsRouteConfigName(listener: IrListener, chain: IrTlsListener): string {
+  return `${listener.name}/${chain.hostname}`;
+}
+
+function renderRouteConfigurations(listener: IrListener): EnvoyRouteConfiguration[] {
+  if (listener.passthrough) return [];
+  if (!listener.tls) return [{ name: listener.name, virtual_hosts: listener.virtualHosts.map(renderVirtualHost) }];
+  const chainHostnames = listener.tls.map((c) => c.hostname);
+  return listener.tls.map((chain) => {
+    const own = listener.virtualHosts.filter((vh) => owningListenerHostname(chainHostnames, vh.hostname) === chain.hostname);
+    // A request whose Host another chain (another listener, maybe another certificate) would serve
+    // reached this one through a connection set up for a different name (HTTP/2 connection reuse, or
+    // an SNI unlike the Host): 421 tells the client to retry on a connection of its own (RFC 9110 15.5.20).
+    const elsewhere = chainHostnames.filter((h) => h !== chain.hostname && h !== '*');
+    if (chain.hostname !== '*') elsewhere.push('*');
+    const name = tlsRouteConfigName(listener, chain);
+    return {
+      name,
+      virtual_hosts: [...own.map(renderVirtualHost), ...elsewhere.map((hostname) => misdirectedVirtualHost(name, hostname))],
+    };
+  });
+}
+
+function misdirectedVirtualHost(routeConfigName: string, hostname: string): EnvoyVirtualHost {
   return {
-    name: listener.name,
-    virtual_hosts: listener.virtualHosts.map((vh) => ({
-      name: vh.name,
-      domains: [vh.hostname],
-      routes: vh.routes.flatMap(renderRoute),
-    })),
+    name: `${routeConfigName}/misdirected/${hostname}`,
+    domains: [hostname],
+    routes: [{ name: `${routeConfigName}/misdirected/${hostname}`, match: { prefix: '/' }, direct_response: { status: MISDIRECTED_REQUEST } }],
   };
+}
+
+function renderSecret(secret: IrSecret): EnvoySecret {
+  return {
+    name: secret.name,
+    tls_certificate: { certificate_chain: { inline_string: secret.certificateChain }, private_key: { inline_string: secret.privateKey } },
+  };
+}
+
+/**
+ * Rendered virtual hosts and clusters, by the IR object they came from. IR objects are never
+ * mutated, so the same object renders the same way; with a TranslationMemo, unchanged routes keep
+ * their IR objects, and their Envoy objects are then the same too (which the xDS encoder notices).
+ */
+const renderedVirtualHosts = new WeakMap<IrVirtualHost, EnvoyVirtualHost>();
+const renderedClusters = new WeakMap<IrCluster, { cluster: EnvoyCluster; loadAssignment: EnvoyClusterLoadAssignment }>();
+
+function renderVirtualHost(vh: IrVirtualHost): EnvoyVirtualHost {
+  let rendered = renderedVirtualHosts.get(vh);
+  if (!rendered) {
+    rendered = { name: vh.name, domains: [vh.hostname], routes: vh.routes.flatMap(renderRoute) };
+    renderedVirtualHosts.set(vh, rendered);
+  }
+  return rendered;
+}
+
+function renderedCluster(cluster: IrCluster): { cluster: EnvoyCluster; loadAssignment: EnvoyClusterLoadAssignment } {
+  let rendered = renderedClusters.get(cluster);
+  if (!rendered) {
+    rendered = { cluster: renderCluster(cluster), loadAssignment: renderLoadAssignment(cluster) };
+    renderedClusters.set(cluster, rendered);
+  }
+  return rendered;
 }
 
 /**
@@ -162,7 +274,7 @@ function renderRouteWith(route: IrRoute, match: EnvoyRouteMatch, prefixRewrite: 
       if (shares.some((s) => s.kind === 'invalid')) ra.cluster_not_found_response_code = 'INTERNAL_SERVER_ERROR';
     }
     if (action.timeout !== undefined) ra.timeout = action.timeout;
-    if (action.perTryTimeout !== undefined) ra.retry_policy = { per_try_timeout: action.perTryTimeout };
+    if (action.retry || action.perTryTimeout !== undefined) ra.retry_policy = retryPolicy(action);
     if (action.pathRewrite?.type === 'ReplaceFullPath') {
       ra.regex_rewrite = { pattern: { regex: '^/.*$' }, substitution: action.pathRewrite.replacement };
     } else if (prefixRewrite !== undefined) {
@@ -180,6 +292,24 @@ function renderRouteWith(route: IrRoute, match: EnvoyRouteMatch, prefixRewrite: 
   }
   Object.assign(out, headerMutations(route.requestHeaders, route.responseHeaders));
   return out;
+}
+
+/**
+ * Gateway API retries as Envoy's retry_policy, as Envoy Gateway renders them: connection failures,
+ * resets and per-try timeouts ("reset" covers a read timeout) are always retried, the listed status
+ * codes too. A per-try timeout alone sets no retry condition, so it bounds the single attempt.
+ */
+function retryPolicy(action: IrForwardAction): EnvoyRetryPolicy {
+  const policy: EnvoyRetryPolicy = {};
+  const retry = action.retry;
+  if (retry) {
+    policy.retry_on = ['connect-failure', 'refused-stream', 'reset', ...(retry.codes.length > 0 ? ['retriable-status-codes'] : [])].join(',');
+    if (retry.attempts !== undefined) policy.num_retries = retry.attempts;
+    if (retry.codes.length > 0) policy.retriable_status_codes = [...retry.codes];
+    if (retry.backoff !== undefined) policy.retry_back_off = { base_interval: retry.backoff };
+  }
+  if (action.perTryTimeout !== undefined) policy.per_try_timeout = action.perTryTimeout;
+  return policy;
 }
 
 /** The coarsest Envoy denominator that represents the fraction exactly. */

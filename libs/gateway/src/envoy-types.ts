@@ -43,12 +43,20 @@ export interface EnvoyClusterWeight extends EnvoyHeaderMutations {
   weight: number;
 }
 
+export interface EnvoyRetryPolicy {
+  retry_on?: string;
+  num_retries?: number;
+  retriable_status_codes?: number[];
+  retry_back_off?: { base_interval: string };
+  per_try_timeout?: string;
+}
+
 export interface EnvoyRouteAction {
   cluster?: string;
   weighted_clusters?: { clusters: EnvoyClusterWeight[] };
   cluster_not_found_response_code?: 'SERVICE_UNAVAILABLE' | 'NOT_FOUND' | 'INTERNAL_SERVER_ERROR';
   timeout?: string;
-  retry_policy?: { per_try_timeout: string };
+  retry_policy?: EnvoyRetryPolicy;
   prefix_rewrite?: string;
   regex_rewrite?: { pattern: { regex: string }; substitution: string };
   host_rewrite_literal?: string;
@@ -102,18 +110,58 @@ export type EnvoyHttpConnectionManager = {
   stat_prefix: string;
   codec_type: 'AUTO';
   rds: { route_config_name: string; config_source: EnvoyConfigSource };
+  upgrade_configs?: Array<{ upgrade_type: 'websocket' }>;
   http_filters: Array<{
     name: 'envoy.filters.http.router';
     typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' };
   }>;
 };
 
+/** TLS termination with certificates fetched by name over SDS (on the same ADS stream). */
+export interface EnvoyDownstreamTlsTransportSocket {
+  name: 'envoy.transport_sockets.tls';
+  typed_config: {
+    '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
+    common_tls_context: {
+      tls_certificate_sds_secret_configs: Array<{ name: string; sds_config: EnvoyConfigSource }>;
+      alpn_protocols: string[];
+    };
+  };
+}
+
+export interface EnvoyFilterChain {
+  /** Set on TLS listeners, whose chains are told apart by SNI. */
+  name?: string;
+  /** Absent on a chain that takes the connections no other chain's server_names match. */
+  filter_chain_match?: { server_names: string[] };
+  transport_socket?: EnvoyDownstreamTlsTransportSocket;
+  filters: Array<
+    | { name: 'envoy.filters.network.http_connection_manager'; typed_config: EnvoyHttpConnectionManager }
+    | { name: 'envoy.filters.network.tcp_proxy'; typed_config: EnvoyTcpProxy }
+  >;
+}
+
+/** TLS passthrough: the connection goes byte for byte to one cluster. */
+export type EnvoyTcpProxy = {
+  '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
+  stat_prefix: string;
+  cluster: string;
+};
+
 export interface EnvoyListener {
   name: string;
   address: { socket_address: { address: string; port_value: number } };
-  filter_chains: Array<{
-    filters: Array<{ name: 'envoy.filters.network.http_connection_manager'; typed_config: EnvoyHttpConnectionManager }>;
+  /** The TLS inspector reads SNI from the ClientHello so filter_chain_match.server_names can select a chain. */
+  listener_filters?: Array<{
+    name: 'envoy.filters.listener.tls_inspector';
+    typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' };
   }>;
+  filter_chains: EnvoyFilterChain[];
+}
+
+export interface EnvoySecret {
+  name: string;
+  tls_certificate: { certificate_chain: { inline_string: string }; private_key: { inline_string: string } };
 }
 
 /**

@@ -5,12 +5,22 @@ import { compareStrings, nameOf, namespaceOf, type ResourceIndex } from './resou
 
 /** Route kinds an HTTP-family listener can carry. */
 const HTTP_ROUTE_KINDS = ['HTTPRoute', 'GRPCRoute'] as const;
-export type SupportedRouteKind = (typeof HTTP_ROUTE_KINDS)[number];
+/** Route kinds a TLS listener in Passthrough mode can carry. */
+const TLS_PASSTHROUGH_ROUTE_KINDS = ['TLSRoute'] as const;
+export type SupportedRouteKind = (typeof HTTP_ROUTE_KINDS)[number] | (typeof TLS_PASSTHROUGH_ROUTE_KINDS)[number];
 
-/** Protocols whose routes the proxy serves today. */
-const SERVED_PROTOCOLS = new Set(['HTTP']);
-/** Protocols that carry HTTP routes (HTTPS is recognised so its refs and kinds are reported, but not served). */
+/** Protocols whose routes the proxy serves today (HTTPS: TLS terminated with the listener's certificates; TLS: passthrough by SNI). */
+const SERVED_PROTOCOLS = new Set(['HTTP', 'HTTPS', 'TLS']);
+/** Protocols that carry HTTP routes. */
 const HTTP_FAMILY_PROTOCOLS = new Set(['HTTP', 'HTTPS']);
+
+/** A certificate and its private key, PEM-encoded, read from a kubernetes.io/tls Secret. */
+export interface ListenerCertificate {
+  /** `<namespace>/<name>` of the Secret; also the name of the Envoy SDS Secret. */
+  secretName: string;
+  certificateChain: string;
+  privateKey: string;
+}
 
 export interface GatewayClassState {
   gatewayClass: GatewayClass;
@@ -34,6 +44,8 @@ export interface ListenerState {
   programmed: boolean;
   attachedRoutes: number;
   conditions: ConditionDraft[];
+  /** HTTPS listeners: the certificates TLS is terminated with, in certificateRefs order. */
+  certificates?: ListenerCertificate[];
 }
 
 export interface GatewayState {
@@ -161,29 +173,35 @@ function evaluateGateway(index: ResourceIndex, gateway: Gateway, options: Gatewa
     else if ((hostnameCount.get(`${port}/${protocol}/${listener.hostname ?? ''}`) ?? 0) > 1) conflict = 'HostnameConflict';
 
     // Supported kinds and invalid kinds.
-    let invalidKinds: string[] = [];
-    if (HTTP_FAMILY_PROTOCOLS.has(protocol)) {
+    const invalidKinds: string[] = [];
+    const passthrough = protocol === 'TLS' && spec.tls?.mode === 'Passthrough';
+    const routeKinds: readonly SupportedRouteKind[] = HTTP_FAMILY_PROTOCOLS.has(protocol) ? HTTP_ROUTE_KINDS : passthrough ? TLS_PASSTHROUGH_ROUTE_KINDS : [];
+    if (routeKinds.length > 0) {
       const requested = spec.allowedRoutes?.kinds;
       if (requested && requested.length > 0) {
         for (const k of requested) {
           const kind = k.kind ?? '';
-          if ((k.group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP && (HTTP_ROUTE_KINDS as readonly string[]).includes(kind)) {
+          if ((k.group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP && (routeKinds as readonly string[]).includes(kind)) {
             if (!listener.supportedKinds.includes(kind as SupportedRouteKind)) listener.supportedKinds.push(kind as SupportedRouteKind);
           } else {
             invalidKinds.push(`${k.group ?? GATEWAY_API_GROUP}/${kind}`);
           }
         }
       } else {
-        listener.supportedKinds = [...HTTP_ROUTE_KINDS];
+        listener.supportedKinds = [...routeKinds];
       }
-    } else {
-      invalidKinds = [];
     }
 
-    const refProblem = protocol === 'HTTPS' || protocol === 'TLS' ? certificateRefProblem(index, state, spec) : undefined;
+    const refs = protocol === 'HTTPS' || protocol === 'TLS' ? resolveCertificateRefs(index, state, spec) : undefined;
+    const refProblem = refs && 'problem' in refs ? refs.problem : undefined;
+    if (protocol === 'HTTPS' && refs && 'certificates' in refs) listener.certificates = refs.certificates;
 
     let accepted: ConditionDraft;
     if (conflict) accepted = cond('Accepted', false, conflict, conflictMessage(conflict, port));
+    else if (protocol === 'HTTPS' && spec.tls?.mode === 'Passthrough')
+      accepted = cond('Accepted', false, 'UnsupportedProtocol', 'an HTTPS listener terminates TLS; tls.mode Passthrough needs protocol TLS');
+    else if (protocol === 'TLS' && !passthrough)
+      accepted = cond('Accepted', false, 'UnsupportedProtocol', 'TLS listeners are served in Passthrough mode only; terminate TLS with an HTTPS listener');
     else if (!SERVED_PROTOCOLS.has(protocol))
       accepted = cond('Accepted', false, 'UnsupportedProtocol', `protocol ${JSON.stringify(spec.protocol ?? '')} is not supported by the Tendril proxy`);
     else accepted = cond('Accepted', true, 'Accepted', 'Listener is accepted');
@@ -209,6 +227,16 @@ function evaluateGateway(index: ResourceIndex, gateway: Gateway, options: Gatewa
       conflict ? cond('Conflicted', true, conflict, conflictMessage(conflict, port)) : cond('Conflicted', false, 'NoConflicts', 'No conflicts'),
     ];
     state.listeners.push(listener);
+  }
+
+  // Envoy could serve both on one socket (a tls_inspector picks HCM or tcp_proxy chains by SNI); the
+  // node proxy serves a socket either way, not both, so passthrough yields to HTTPS there.
+  const httpsPorts = new Set(state.listeners.filter((l) => l.programmed && l.protocol === 'HTTPS').map((l) => l.port));
+  for (const l of state.listeners) {
+    if (l.programmed && l.protocol === 'TLS' && httpsPorts.has(l.port)) {
+      l.programmed = false;
+      l.conditions[1] = cond('Programmed', false, 'Invalid', `TLS passthrough cannot share port ${l.port} with HTTPS listeners yet`);
+    }
   }
 
   // Gateway-level conditions.
@@ -271,29 +299,33 @@ function conflictMessage(reason: string, port: number): string {
     : `another listener on port ${port} uses the same protocol and hostname`;
 }
 
-/** Problems with a TLS listener's certificateRefs, reported in ResolvedRefs. */
-function certificateRefProblem(
-  index: ResourceIndex,
-  gateway: GatewayState,
-  listener: Listener,
-): { reason: string; message: string } | undefined {
-  if (listener.tls?.mode === 'Passthrough') return undefined;
+type CertificateRefsResolution = { certificates: ListenerCertificate[] } | { problem: { reason: string; message: string } };
+
+/** A TLS listener's certificateRefs: the certificates they name, or the problem reported in ResolvedRefs. */
+function resolveCertificateRefs(index: ResourceIndex, gateway: GatewayState, listener: Listener): CertificateRefsResolution {
+  if (listener.tls?.mode === 'Passthrough') return { certificates: [] };
   const refs = listener.tls?.certificateRefs ?? [];
-  if (refs.length === 0) return { reason: 'InvalidCertificateRef', message: 'listener has no certificateRefs' };
+  if (refs.length === 0) return { problem: { reason: 'InvalidCertificateRef', message: 'listener has no certificateRefs' } };
+  const certificates: ListenerCertificate[] = [];
   for (const ref of refs) {
-    const problem = checkCertificateRef(index, gateway, ref);
-    if (problem) return problem;
+    const resolved = resolveCertificateRef(index, gateway, ref);
+    if ('problem' in resolved) return resolved;
+    certificates.push(resolved.certificate);
   }
-  return undefined;
+  return { certificates };
 }
 
-function checkCertificateRef(index: ResourceIndex, gateway: GatewayState, ref: SecretObjectReference): { reason: string; message: string } | undefined {
+function resolveCertificateRef(
+  index: ResourceIndex,
+  gateway: GatewayState,
+  ref: SecretObjectReference,
+): { certificate: ListenerCertificate } | { problem: { reason: string; message: string } } {
   const group = ref.group ?? '';
   const kind = ref.kind ?? 'Secret';
   const namespace = ref.namespace ?? gateway.namespace;
   const name = ref.name ?? '';
   if (group !== '' || kind !== 'Secret') {
-    return { reason: 'InvalidCertificateRef', message: `certificateRef ${group}/${kind} ${name} is not a core Secret` };
+    return { problem: { reason: 'InvalidCertificateRef', message: `certificateRef ${group}/${kind} ${name} is not a core Secret` } };
   }
   if (
     !isReferenceAllowed(
@@ -302,17 +334,17 @@ function checkCertificateRef(index: ResourceIndex, gateway: GatewayState, ref: S
       { group: '', kind: 'Secret', namespace, name },
     )
   ) {
-    return { reason: 'RefNotPermitted', message: `certificateRef to Secret ${namespace}/${name} is not permitted by any ReferenceGrant` };
+    return { problem: { reason: 'RefNotPermitted', message: `certificateRef to Secret ${namespace}/${name} is not permitted by any ReferenceGrant` } };
   }
   const secret = index.secret(namespace, name);
-  if (!secret) return { reason: 'InvalidCertificateRef', message: `Secret ${namespace}/${name} does not exist` };
+  if (!secret) return { problem: { reason: 'InvalidCertificateRef', message: `Secret ${namespace}/${name} does not exist` } };
   // stringData wins over data for the same key, as on read from the API server.
   const value = (k: string): string =>
     secret.stringData?.[k] ?? (secret.data?.[k] ? Buffer.from(secret.data[k], 'base64').toString('utf8') : '');
-  const cert = value('tls.crt');
-  const key = value('tls.key');
-  if (!cert.includes('-----BEGIN CERTIFICATE-----') || !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key)) {
-    return { reason: 'InvalidCertificateRef', message: `Secret ${namespace}/${name} does not hold a PEM certificate and private key` };
+  const certificateChain = value('tls.crt');
+  const privateKey = value('tls.key');
+  if (!certificateChain.includes('-----BEGIN CERTIFICATE-----') || !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(privateKey)) {
+    return { problem: { reason: 'InvalidCertificateRef', message: `Secret ${namespace}/${name} does not hold a PEM certificate and private key` } };
   }
-  return undefined;
+  return { certificate: { secretName: `${namespace}/${name}`, certificateChain, privateKey } };
 }

@@ -1,4 +1,5 @@
 export { translate } from './translate';
+export { TranslationMemo } from './translation-memo';
 export type { TranslateInput, TranslateOptions, TranslateResult } from './translate';
 export type { StatusUpdate } from './status';
 export type * from './ir';

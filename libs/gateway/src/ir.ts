@@ -10,6 +10,8 @@ export interface RouteIR {
   listeners: IrListener[];
   /** Every upstream referenced by a route, sorted by name. */
   clusters: IrCluster[];
+  /** Certificates of served TLS listeners, sorted by name. */
+  secrets: IrSecret[];
 }
 
 export interface IrListener {
@@ -20,6 +22,43 @@ export interface IrListener {
   port: number;
   /** Sorted by hostname. */
   virtualHosts: IrVirtualHost[];
+  /**
+   * Present when the socket terminates TLS (HTTPS listeners): one entry per Gateway listener on the
+   * socket, sorted by hostname. The client's SNI selects one; each virtual host belongs to the entry
+   * whose hostname owns it (the most specific covering one, `*` last).
+   */
+  tls?: IrTlsListener[];
+  /**
+   * Present on TLS passthrough sockets (TLS listeners in Passthrough mode, TLSRoutes), which carry no
+   * virtual hosts: the client's SNI picks the route and the TLS session goes to its backend untouched.
+   * Sorted by hostname.
+   */
+  passthrough?: IrPassthroughRoute[];
+}
+
+export interface IrPassthroughRoute {
+  /** `TLSRoute/<namespace>/<name>` */
+  name: string;
+  /** The SNI it serves: exact, `*.suffix`, or `*` for connections no other route's name matches. */
+  hostname: string;
+  /** The backend cluster; INVALID_BACKEND_CLUSTER (no such cluster: connections are closed) when the backend is invalid. */
+  cluster: string;
+}
+
+export interface IrTlsListener {
+  /** The Gateway listener's hostname (exact or `*.suffix`), or `*` for a listener without one. */
+  hostname: string;
+  /** IrSecret names, in certificateRefs order. */
+  certificates: string[];
+}
+
+export interface IrSecret {
+  /** `<namespace>/<name>` of the Kubernetes Secret. */
+  name: string;
+  /** PEM certificate chain (tls.crt). */
+  certificateChain: string;
+  /** PEM private key (tls.key). */
+  privateKey: string;
 }
 
 export interface IrVirtualHost {
@@ -30,7 +69,8 @@ export interface IrVirtualHost {
   routes: IrRoute[];
 }
 
-export type IrRouteKind = 'HTTPRoute' | 'GRPCRoute';
+/** Route kinds the translator reads; IR routes come from HTTPRoutes and GRPCRoutes, passthrough routes from TLSRoutes. */
+export type IrRouteKind = 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute';
 
 export interface IrRouteSource {
   kind: IrRouteKind;
@@ -95,9 +135,20 @@ export interface IrForwardAction {
   timeout?: string;
   /** Per upstream attempt timeout as an Envoy duration. */
   perTryTimeout?: string;
+  /** HTTPRoute rule `retry`: retried on connection errors, resets and per-try timeouts, and on `codes`. */
+  retry?: IrRetry;
   hostRewrite?: string;
   pathRewrite?: IrPathModifier;
   mirrors: IrMirror[];
+}
+
+export interface IrRetry {
+  /** Retries after the first attempt; the proxy's default (Envoy: 1) when unset. */
+  attempts?: number;
+  /** HTTP status codes that are retried. */
+  codes: number[];
+  /** Base back-off between attempts as an Envoy duration. */
+  backoff?: string;
 }
 
 export type IrBackendShare =

@@ -30,6 +30,7 @@ export type {
   ReferenceGrant,
   RouteParentStatus,
   SecretObjectReference,
+  TLSRoute,
 } from '@tendril/api-gateway';
 
 export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';

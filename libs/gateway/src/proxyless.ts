@@ -28,7 +28,7 @@ import type {
   EnvoyRouteMatch,
   EnvoyVirtualHost,
 } from './envoy-types';
-import type { IrForwardAction, IrListener, IrRoute } from './ir';
+import type { IrForwardAction, IrListener, IrRoute, IrVirtualHost } from './ir';
 import { compareStrings } from './resource-index';
 
 /**
@@ -50,31 +50,32 @@ export interface ProxylessResources {
 }
 
 /**
- * One API Listener + RouteConfiguration per exact hostname that has routes on some Gateway listener,
- * sorted by hostname. Wildcard and catch-all virtual hosts have no `xds:///` target and are skipped.
+ * One API Listener + RouteConfiguration per exact hostname that has routes on some Gateway listener
+ * (only those in `onlyHostnames` when given), sorted by hostname. Wildcard and catch-all virtual hosts have no `xds:///` target and are skipped.
  * When Gateway sockets serve the same hostname with different routes, a client could not tell which
  * applies, so that hostname gets nothing (identical copies, e.g. HTTP and HTTPS listeners with the
  * same routes, are served once). Hostnames contain no '/', so these names never collide with the
  * Gateway sockets' `<namespace>/<gateway>/<port>` Listeners and RouteConfigurations.
  */
-export function renderProxyless(listeners: readonly IrListener[]): ProxylessResources {
-  const byHostname = new Map<string, { virtualHost: EnvoyVirtualHost; conflicting: boolean }>();
+export function renderProxyless(listeners: readonly IrListener[], onlyHostnames?: ReadonlySet<string>): ProxylessResources {
+  const byHostname = new Map<string, { rendered: ProxylessHost; conflicting: boolean }>();
   for (const listener of listeners) {
     for (const vh of listener.virtualHosts) {
       if (vh.hostname.includes('*') || vh.routes.length === 0) continue;
-      const virtualHost: EnvoyVirtualHost = { name: vh.hostname, domains: [vh.hostname], routes: vh.routes.flatMap(proxylessRoutes) };
+      if (onlyHostnames && !onlyHostnames.has(vh.hostname)) continue;
+      const rendered = proxylessHost(vh);
       const seen = byHostname.get(vh.hostname);
-      if (!seen) byHostname.set(vh.hostname, { virtualHost, conflicting: false });
-      else if (JSON.stringify(seen.virtualHost) !== JSON.stringify(virtualHost)) seen.conflicting = true;
+      if (!seen) byHostname.set(vh.hostname, { rendered, conflicting: false });
+      else if (JSON.stringify(seen.rendered.routeConfiguration) !== JSON.stringify(rendered.routeConfiguration)) seen.conflicting = true;
     }
   }
   const out: ProxylessResources = { listeners: [], routes: [], clusters: [], endpoints: [] };
   let usesUnavailable = false;
-  for (const [hostname, { virtualHost, conflicting }] of [...byHostname.entries()].sort(([a], [b]) => compareStrings(a, b))) {
+  for (const [, { rendered, conflicting }] of [...byHostname.entries()].sort(([a], [b]) => compareStrings(a, b))) {
     if (conflicting) continue;
-    out.listeners.push({ name: hostname, api_listener: { api_listener: httpConnectionManager(hostname, hostname) } });
-    out.routes.push({ name: hostname, virtual_hosts: [virtualHost] });
-    usesUnavailable ||= virtualHost.routes.some((r) => referencedClusters(r).includes(PROXYLESS_UNAVAILABLE_CLUSTER));
+    out.listeners.push(rendered.listener);
+    out.routes.push(rendered.routeConfiguration);
+    usesUnavailable ||= rendered.usesUnavailable;
   }
   if (usesUnavailable) {
     out.clusters.push({
@@ -87,6 +88,29 @@ export function renderProxyless(listeners: readonly IrListener[]): ProxylessReso
     out.endpoints.push({ cluster_name: PROXYLESS_UNAVAILABLE_CLUSTER, endpoints: [] });
   }
   return out;
+}
+
+interface ProxylessHost {
+  listener: EnvoyApiListener;
+  routeConfiguration: EnvoyRouteConfiguration;
+  usesUnavailable: boolean;
+}
+
+/** By IR virtual host, which is never mutated: a TranslationMemo keeps unchanged ones, so their resources stay the same objects. */
+const renderedHosts = new WeakMap<IrVirtualHost, ProxylessHost>();
+
+function proxylessHost(vh: IrVirtualHost): ProxylessHost {
+  let rendered = renderedHosts.get(vh);
+  if (!rendered) {
+    const virtualHost: EnvoyVirtualHost = { name: vh.hostname, domains: [vh.hostname], routes: vh.routes.flatMap(proxylessRoutes) };
+    rendered = {
+      listener: { name: vh.hostname, api_listener: { api_listener: httpConnectionManager(vh.hostname, vh.hostname) } },
+      routeConfiguration: { name: vh.hostname, virtual_hosts: [virtualHost] },
+      usesUnavailable: virtualHost.routes.some((r) => referencedClusters(r).includes(PROXYLESS_UNAVAILABLE_CLUSTER)),
+    };
+    renderedHosts.set(vh, rendered);
+  }
+  return rendered;
 }
 
 function referencedClusters(route: EnvoyRoute): string[] {

@@ -8,12 +8,30 @@ import type {
   ReferenceGrant,
   Secret,
   Service,
+  TLSRoute,
 } from './kube-types';
 
 /** The label every Namespace carries with its own name (synthesised when the Namespace object is absent). */
 export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 /** The label that ties an EndpointSlice to its Service. */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
+/** `<group>/<kind>` of every kind the index keeps. */
+const INDEXED_KINDS = new Set([
+  '/Namespace',
+  '/Service',
+  '/Secret',
+  'discovery.k8s.io/EndpointSlice',
+  'gateway.networking.k8s.io/GatewayClass',
+  'gateway.networking.k8s.io/Gateway',
+  'gateway.networking.k8s.io/HTTPRoute',
+  'gateway.networking.k8s.io/GRPCRoute',
+  'gateway.networking.k8s.io/TLSRoute',
+  'gateway.networking.k8s.io/ReferenceGrant',
+]);
+
+/** Route kinds: the rest of the indexed kinds form the environment routes are translated in. */
+const ROUTE_KINDS = new Set(['gateway.networking.k8s.io/HTTPRoute', 'gateway.networking.k8s.io/GRPCRoute', 'gateway.networking.k8s.io/TLSRoute']);
 
 const key = (namespace: string, name: string): string => `${namespace}/${name}`;
 
@@ -38,7 +56,10 @@ export class ResourceIndex {
   readonly gateways: Gateway[] = [];
   readonly httpRoutes: HTTPRoute[] = [];
   readonly grpcRoutes: GRPCRoute[] = [];
+  readonly tlsRoutes: TLSRoute[] = [];
   readonly referenceGrants: ReferenceGrant[] = [];
+  /** Every indexed object that is not a route, in input order: what all routes' translation depends on. */
+  readonly environmentObjects: KubeObject[] = [];
   private readonly namespaceLabels = new Map<string, Record<string, string>>();
   private readonly services = new Map<string, Service>();
   private readonly secrets = new Map<string, Secret>();
@@ -47,8 +68,14 @@ export class ResourceIndex {
   constructor(resources: readonly KubeObject[]) {
     for (const obj of resources) {
       if (!obj || typeof obj !== 'object' || !obj.metadata?.name) continue;
-      const group = (obj.apiVersion ?? '').split('/').length > 1 ? (obj.apiVersion ?? '').split('/')[0] : '';
-      switch (`${group}/${obj.kind}`) {
+      const apiVersion = obj.apiVersion ?? '';
+      const slash = apiVersion.indexOf('/');
+      const group = slash >= 0 ? apiVersion.slice(0, slash) : '';
+      const groupKind = `${group}/${obj.kind}`;
+      if (!ROUTE_KINDS.has(groupKind) && INDEXED_KINDS.has(groupKind)) {
+        this.environmentObjects.push(obj);
+      }
+      switch (groupKind) {
         case '/Namespace':
           this.namespaceLabels.set(nameOf(obj), obj.metadata.labels ?? {});
           break;
@@ -62,7 +89,9 @@ export class ResourceIndex {
           const service = obj.metadata.labels?.[SERVICE_NAME_LABEL];
           if (!service) break;
           const k = key(namespaceOf(obj), service);
-          this.endpointSlicesByService.set(k, [...(this.endpointSlicesByService.get(k) ?? []), obj as EndpointSlice]);
+          const slices = this.endpointSlicesByService.get(k);
+          if (slices) slices.push(obj as EndpointSlice);
+          else this.endpointSlicesByService.set(k, [obj as EndpointSlice]);
           break;
         }
         case 'gateway.networking.k8s.io/GatewayClass':
@@ -77,6 +106,9 @@ export class ResourceIndex {
         case 'gateway.networking.k8s.io/GRPCRoute':
           this.grpcRoutes.push(obj as GRPCRoute);
           break;
+        case 'gateway.networking.k8s.io/TLSRoute':
+          this.tlsRoutes.push(obj as TLSRoute);
+          break;
         case 'gateway.networking.k8s.io/ReferenceGrant':
           this.referenceGrants.push(obj as ReferenceGrant);
           break;
@@ -84,11 +116,12 @@ export class ResourceIndex {
           break;
       }
     }
-    const byName = (a: KubeObject, b: KubeObject): number =>
-      compareStrings(key(namespaceOf(a), nameOf(a)), key(namespaceOf(b), nameOf(b)));
-    for (const list of [this.gatewayClasses, this.gateways, this.httpRoutes, this.grpcRoutes, this.referenceGrants]) {
-      list.sort(byName);
-    }
+    sortByNamespacedName(this.gatewayClasses);
+    sortByNamespacedName(this.gateways);
+    sortByNamespacedName(this.httpRoutes);
+    sortByNamespacedName(this.grpcRoutes);
+    sortByNamespacedName(this.tlsRoutes);
+    sortByNamespacedName(this.referenceGrants);
   }
 
   /** Namespace labels, always including the `kubernetes.io/metadata.name` label Kubernetes adds. */
@@ -109,6 +142,13 @@ export class ResourceIndex {
       compareStrings(nameOf(a), nameOf(b)),
     );
   }
+}
+
+/** Sorts in place by `<namespace>/<name>`, computing each key once (route lists run to tens of thousands). */
+function sortByNamespacedName<T extends KubeObject>(list: T[]): void {
+  const keyed = list.map((obj) => ({ obj, k: key(namespaceOf(obj), nameOf(obj)) }));
+  keyed.sort((a, b) => compareStrings(a.k, b.k));
+  keyed.forEach(({ obj }, i) => (list[i] = obj));
 }
 
 /** Locale-independent string ordering, so output order never depends on the machine. */

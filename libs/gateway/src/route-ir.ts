@@ -74,6 +74,10 @@ export function unsupportedValue(kind: IrRouteKind, route: HTTPRoute | GRPCRoute
         if (!BACKEND_FILTERS.has(f.type ?? '')) return `rules[${i}]: backendRef filter type ${JSON.stringify(f.type)} is not supported`;
       }
     }
+    const backoff = (rule as HTTPRouteRule).retry?.backoff;
+    if (backoff !== undefined && parseGatewayDuration(String(backoff)) === undefined) {
+      return `rules[${i}].retry.backoff: ${JSON.stringify(backoff)} is not a valid duration`;
+    }
     const timeouts = (rule as HTTPRouteRule).timeouts;
     for (const [field, value] of Object.entries(timeouts ?? {})) {
       if (value !== undefined && parseGatewayDuration(String(value)) === undefined) {
@@ -215,8 +219,17 @@ function forwardAction(
   const action: IrForwardAction = { kind: 'forward', backends: shares, mirrors };
   const request = rule?.timeouts?.request !== undefined ? parseGatewayDuration(rule.timeouts.request) : undefined;
   const backendRequest = rule?.timeouts?.backendRequest !== undefined ? parseGatewayDuration(rule.timeouts.backendRequest) : undefined;
-  // Without a request timeout, Envoy's 15s default would cap the per-try timeout, so use the per-try value.
-  const total = request ?? backendRequest;
+  const retry = rule?.retry;
+  if (retry) {
+    action.retry = { codes: [...(retry.codes ?? [])].sort((a, b) => a - b) };
+    if (retry.attempts !== undefined) action.retry.attempts = retry.attempts;
+    const backoff = retry.backoff !== undefined ? parseGatewayDuration(retry.backoff) : undefined;
+    if (backoff !== undefined) action.retry.backoff = envoyDuration(backoff);
+  }
+  // Without a request timeout, Envoy's 15s default would cap the per-try timeout: a single attempt
+  // gets the per-try value as its whole budget, and retried attempts are not bounded as a whole
+  // ("0s"), as the spec leaves the whole request unbounded unless `request` says otherwise.
+  const total = request ?? (backendRequest !== undefined && retry ? 0 : backendRequest);
   if (total !== undefined) action.timeout = envoyDuration(total);
   if (backendRequest !== undefined) action.perTryTimeout = envoyDuration(backendRequest);
   const rewrite = filters.find((f) => f.type === 'URLRewrite')?.urlRewrite;

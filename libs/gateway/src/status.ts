@@ -2,7 +2,7 @@ import { cond, stampConditions, type ConditionDraft } from './conditions';
 import type { GatewayClassState, GatewayState } from './gateways';
 import type { BackendProblem } from './backends';
 import type { IrRouteKind } from './ir';
-import { GATEWAY_API_GROUP, type Condition, type GRPCRoute, type HTTPRoute, type RouteParentStatus } from './kube-types';
+import { GATEWAY_API_GROUP, type Condition, type GRPCRoute, type HTTPRoute, type RouteParentStatus, type TLSRoute } from './kube-types';
 import type { ParentAttachment } from './route-attachment';
 import { generationOf, nameOf, namespaceOf } from './resource-index';
 
@@ -48,13 +48,18 @@ export function gatewayStatus(state: GatewayState, now: string): StatusUpdate {
   return { apiVersion: GATEWAY_API_VERSION, kind: 'Gateway', namespace: state.namespace, name: state.name, status };
 }
 
+/** Whether the route carries a parent status written by this controller (which must then be kept up to date). */
+export function hasStatusOf(route: HTTPRoute | GRPCRoute | TLSRoute, controllerName: string): boolean {
+  return (route.status?.parents ?? []).some((p) => p.controllerName === controllerName);
+}
+
 /**
  * Route status: one parent entry per parentRef naming one of our Gateways, with Accepted and
  * ResolvedRefs. Entries written by other controllers are kept untouched, ahead of ours.
  */
 export function routeStatus(
   kind: IrRouteKind,
-  route: HTTPRoute | GRPCRoute,
+  route: HTTPRoute | GRPCRoute | TLSRoute,
   controllerName: string,
   attachments: readonly ParentAttachment[],
   routeProblem: { accepted?: ConditionDraft; backend?: BackendProblem },

@@ -3,14 +3,16 @@ import { cond } from './conditions';
 import { renderEnvoy } from './envoy-render';
 import type { EnvoyResources } from './envoy-types';
 import { evaluateGatewayClasses, evaluateGateways, type GatewayState, type ListenerState } from './gateways';
-import type { IrListener, IrRoute, IrRouteKind, RouteIR } from './ir';
+import type { IrListener, IrRoute, IrRouteKind, IrSecret, RouteIR } from './ir';
 import { owningListenerHostname } from './hostnames';
 import type { GRPCRoute, HTTPRoute, KubeObject } from './kube-types';
 import { compareStrings, nameOf, namespaceOf, ResourceIndex } from './resource-index';
-import { attachRoute, type ParentAttachment } from './route-attachment';
+import { attachRoute } from './route-attachment';
 import { translateGrpcRoute, translateHttpRoute, unsupportedValue, type ListenerContext, type RouteTranslation } from './route-ir';
 import { compareRoutePrecedence } from './route-order';
-import { gatewayClassStatus, gatewayStatus, routeStatus, type StatusUpdate } from './status';
+import { gatewayClassStatus, gatewayStatus, hasStatusOf, routeStatus, type StatusUpdate } from './status';
+import { translateTlsRoutes } from './tls-routes';
+import type { KeptVirtualHost, RoutePlacement, RouteWork, TranslationEnvironment, TranslationMemo } from './translation-memo';
 
 export interface TranslateOptions {
   /** Address for Gateways without spec.addresses and without an entry in gatewayAddresses. */
@@ -19,6 +21,12 @@ export interface TranslateOptions {
   gatewayAddresses?: Record<string, string>;
   /** Gateway API feature names published in GatewayClass status.supportedFeatures. */
   supportedFeatures?: string[];
+  /**
+   * Hostnames to render proxyless gRPC resources (API Listener + RouteConfiguration) for; every
+   * exact hostname with routes when absent. The agent passes the names gRPC clients subscribed to,
+   * so the node proxy's configuration does not carry ten thousand listeners nobody asked for.
+   */
+  proxylessHostnames?: ReadonlySet<string>;
 }
 
 export interface TranslateInput {
@@ -46,16 +54,16 @@ interface RouteEntry {
 /**
  * Gateway API resources in, route IR + Envoy resources + status out. Pure: the same input always
  * gives the same (sorted) output, so xDS versions change only when content does.
+ *
+ * Pass the same `memo` to every call of a stream of translations (the agent does) to re-translate
+ * only the routes whose objects changed; the result is the same as without it.
  */
-export function translate(input: TranslateInput): TranslateResult {
+export function translate(input: TranslateInput, memo?: TranslationMemo): TranslateResult {
   validateInput(input);
   const { controllerName, now } = input;
   const options = input.options ?? {};
   const index = new ResourceIndex(input.resources);
-  const classes = evaluateGatewayClasses(index, controllerName);
-  const gateways = evaluateGateways(index, classes, options);
-  const gatewaysByKey = new Map(gateways.map((g) => [`${g.namespace}/${g.name}`, g]));
-  const backends = new BackendResolver(index);
+  const { classes, gateways, gatewaysByKey, backends } = environmentOf(index, controllerName, options, memo);
   const listeners = new ListenerAssembly(gateways);
   const statuses: StatusUpdate[] = [];
 
@@ -64,34 +72,18 @@ export function translate(input: TranslateInput): TranslateResult {
     ...index.grpcRoutes.map((route): RouteEntry => ({ kind: 'GRPCRoute', route })),
   ];
   for (const { kind, route } of routes) {
-    const attachments = attachRoute(
-      index,
-      { kind, namespace: namespaceOf(route), name: nameOf(route), hostnames: route.spec?.hostnames ?? [], parentRefs: route.spec?.parentRefs ?? [] },
-      gatewaysByKey,
-    );
-    const hadOurStatus = (route.status?.parents ?? []).some((p) => p.controllerName === controllerName);
-    if (attachments.length === 0 && !hadOurStatus) continue;
-
-    const translateFor = (listener: ListenerContext): RouteTranslation =>
-      kind === 'HTTPRoute' ? translateHttpRoute(route as HTTPRoute, listener, backends) : translateGrpcRoute(route as GRPCRoute, backends);
-    // ResolvedRefs does not depend on the listener, so one translation serves the status.
-    const base = translateFor({ port: 0, scheme: 'http' });
-    const unsupported = unsupportedValue(kind, route);
-    if (!unsupported) listeners.attach(kind, route, attachments, translateFor);
-    statuses.push(
-      routeStatus(
-        kind,
-        route,
-        controllerName,
-        attachments,
-        { accepted: unsupported ? cond('Accepted', false, 'UnsupportedValue', unsupported) : undefined, backend: base.backendProblem },
-        now,
-      ),
-    );
+    const work = memo?.routeWork(route, controllerName) ?? startRouteWork(index, kind, route, gatewaysByKey, controllerName);
+    memo?.keepRouteWork(route, work);
+    if (work.ignored) continue;
+    if (!work.base || !work.status || (!work.unsupported && !work.placements)) completeRouteWork(kind, route, work, backends, listeners, controllerName, now);
+    if (!work.unsupported) listeners.attach(work);
+    if (work.status) statuses.push(work.status);
   }
 
-  const irListeners = listeners.build();
-  const usedClusters = new Set<string>();
+  const passthrough = translateTlsRoutes(index, gatewaysByKey, backends, controllerName, now);
+  statuses.push(...passthrough.statuses);
+  const irListeners = [...listeners.build(memo), ...passthrough.listeners].sort((a, b) => compareStrings(a.name, b.name));
+  const usedClusters = new Set<string>(passthrough.clusters);
   for (const l of irListeners) {
     for (const vh of l.virtualHosts) {
       for (const r of vh.routes) {
@@ -101,18 +93,109 @@ export function translate(input: TranslateInput): TranslateResult {
       }
     }
   }
-  const ir: RouteIR = { listeners: irListeners, clusters: backends.clustersNamed(usedClusters) };
+  const ir: RouteIR = { listeners: irListeners, clusters: backends.clustersNamed(usedClusters), secrets: listeners.secrets() };
 
   for (const c of classes) statuses.push(gatewayClassStatus(c, now, options.supportedFeatures));
   for (const g of gateways) statuses.push(gatewayStatus(g, now));
-  const kindOrder = ['GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute'];
+  const kindOrder = ['GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute'];
   statuses.sort(
     (a, b) =>
       kindOrder.indexOf(a.kind) - kindOrder.indexOf(b.kind) ||
       compareStrings(a.namespace ?? '', b.namespace ?? '') ||
       compareStrings(a.name, b.name),
   );
-  return { ir, envoy: renderEnvoy(ir), statuses };
+  return { ir, envoy: renderEnvoy(ir, options.proxylessHostnames), statuses };
+}
+
+/** GatewayClasses, Gateways and backends: evaluated afresh, or taken from the memo when nothing they read changed. */
+function environmentOf(index: ResourceIndex, controllerName: string, options: TranslateOptions, memo: TranslationMemo | undefined): TranslationEnvironment {
+  const key = [controllerName, options.defaultAddress, options.gatewayAddresses, ...index.environmentObjects.flatMap(environmentKeyOf)];
+  const kept = memo?.reuseEnvironment(key);
+  if (kept) {
+    // Same specs, but maybe new objects (a status write makes one): status is rendered from the current ones.
+    const current = new Map([...index.gateways, ...index.gatewayClasses].map((o) => [`${o.kind}/${namespaceOf(o)}/${nameOf(o)}`, o]));
+    for (const c of kept.classes) c.gatewayClass = (current.get(`GatewayClass/${namespaceOf(c.gatewayClass)}/${nameOf(c.gatewayClass)}`) ?? c.gatewayClass) as typeof c.gatewayClass;
+    for (const g of kept.gateways) g.gateway = (current.get(`Gateway/${g.namespace}/${g.name}`) ?? g.gateway) as typeof g.gateway;
+    return kept;
+  }
+  const classes = evaluateGatewayClasses(index, controllerName);
+  const gateways = evaluateGateways(index, classes, options);
+  const environment: TranslationEnvironment = {
+    classes,
+    gateways,
+    gatewaysByKey: new Map(gateways.map((g) => [`${g.namespace}/${g.name}`, g])),
+    backends: new BackendResolver(index),
+  };
+  memo?.setEnvironment(key, environment);
+  return environment;
+}
+
+/** The listener-dependent translations, placements and status of a route: done once per route object and environment. */
+function completeRouteWork(
+  kind: IrRouteKind,
+  route: HTTPRoute | GRPCRoute,
+  work: RouteWork,
+  backends: BackendResolver,
+  listeners: ListenerAssembly,
+  controllerName: string,
+  now: string,
+): void {
+  const translateFor = (listener: ListenerContext): RouteTranslation => {
+    const contextKey = `${listener.port}/${listener.scheme}`;
+    let translation = work.perContext.get(contextKey);
+    if (!translation) {
+      translation = kind === 'HTTPRoute' ? translateHttpRoute(route as HTTPRoute, listener, backends) : translateGrpcRoute(route as GRPCRoute, backends);
+      work.perContext.set(contextKey, translation);
+    }
+    return translation;
+  };
+  // ResolvedRefs does not depend on the listener, so one translation serves the status.
+  const base = (work.base ??= translateFor({ port: 0, scheme: 'http' }));
+  if (!work.unsupported) work.placements ??= listeners.place(work, translateFor);
+  work.status ??= routeStatus(
+    kind,
+    route,
+    controllerName,
+    work.attachments,
+    { accepted: work.unsupported ? cond('Accepted', false, 'UnsupportedValue', work.unsupported) : undefined, backend: base.backendProblem },
+    now,
+  );
+}
+
+/**
+ * What of an environment object translation reads. Gateways and GatewayClasses get new objects
+ * whenever their status is written, which translation never reads; keying them by spec and
+ * metadata keeps a status write from invalidating every route's translation.
+ */
+function environmentKeyOf(obj: KubeObject): unknown[] {
+  if (obj.kind !== 'Gateway' && obj.kind !== 'GatewayClass') return [obj];
+  const { name, namespace, generation, labels, annotations } = obj.metadata ?? {};
+  return [(obj as { spec?: unknown }).spec, JSON.stringify([name, namespace, generation, labels, annotations])];
+}
+
+function startRouteWork(
+  index: ResourceIndex,
+  kind: IrRouteKind,
+  route: HTTPRoute | GRPCRoute,
+  gatewaysByKey: ReadonlyMap<string, GatewayState>,
+  controllerName: string,
+): RouteWork {
+  const attachments = attachRoute(
+    index,
+    { kind, namespace: namespaceOf(route), name: nameOf(route), hostnames: route.spec?.hostnames ?? [], parentRefs: route.spec?.parentRefs ?? [] },
+    gatewaysByKey,
+  );
+  // A route counts once on each listener it is accepted by, however many parentRefs lead there.
+  const countedOn = new Set<ListenerState>();
+  for (const a of attachments) if (a.accepted.status === 'True') for (const { listener } of a.listeners) countedOn.add(listener);
+  return {
+    route,
+    attachments,
+    countedOn: [...countedOn],
+    ignored: attachments.length === 0 && !hasStatusOf(route, controllerName),
+    unsupported: unsupportedValue(kind, route),
+    perContext: new Map(),
+  };
 }
 
 function validateInput(input: TranslateInput): void {
@@ -131,78 +214,122 @@ function validateInput(input: TranslateInput): void {
  * socket) and one virtual host per served hostname, and counts attachedRoutes per listener.
  */
 class ListenerAssembly {
+  /** Per Gateway socket: its listener hostnames, and per served hostname the IR route lists placed there. */
   private readonly byName = new Map<
     string,
-    { gateway: GatewayState; port: number; listenerHostnames: Set<string>; hosts: Map<string, Map<string, IrRoute>> }
+    {
+      gateway: GatewayState;
+      port: number;
+      listenerHostnames: Set<string>;
+      hosts: Map<string, Array<readonly IrRoute[]>>;
+      /** HTTPS sockets: per listener hostname, the names of its certificates. */
+      tls?: Map<string, string[]>;
+    }
   >();
-  private readonly attachedByListener = new Map<ListenerState, Set<string>>();
+  private readonly certificates = new Map<string, IrSecret>();
 
   constructor(gateways: readonly GatewayState[]) {
     for (const gateway of gateways) {
       for (const l of gateway.listeners) {
-        if (!l.programmed) continue;
+        // TLS passthrough sockets carry TLSRoutes, not virtual hosts (see tls-routes.ts).
+        if (!l.programmed || l.protocol === 'TLS') continue;
         const name = listenerName(gateway, l.port);
-        const target = this.byName.get(name) ?? { gateway, port: l.port, listenerHostnames: new Set<string>(), hosts: new Map() };
+        const target = this.byName.get(name) ?? { gateway, port: l.port, listenerHostnames: new Set<string>(), hosts: new Map<string, Array<readonly IrRoute[]>>(), tls: undefined };
         // Every listener hostname gets a virtual host, so a request always lands on its own listener's
         // routes (or a 404), never on a less specific listener's.
         const hostname = l.hostname ?? '*';
         target.listenerHostnames.add(hostname);
-        if (!target.hosts.has(hostname)) target.hosts.set(hostname, new Map());
+        if (!target.hosts.has(hostname)) target.hosts.set(hostname, []);
+        // Listeners sharing a port share a transport (else they conflict), so a socket is all HTTPS or all HTTP.
+        if (l.protocol === 'HTTPS' && l.certificates) {
+          target.tls ??= new Map();
+          target.tls.set(hostname, l.certificates.map((c) => c.secretName));
+          for (const c of l.certificates) {
+            this.certificates.set(c.secretName, { name: c.secretName, certificateChain: c.certificateChain, privateKey: c.privateKey });
+          }
+        }
         this.byName.set(name, target);
       }
     }
   }
 
-  attach(
-    kind: IrRouteKind,
-    route: HTTPRoute | GRPCRoute,
-    attachments: readonly ParentAttachment[],
-    translateFor: (listener: ListenerContext) => RouteTranslation,
-  ): void {
-    const routeKey = `${kind}/${namespaceOf(route)}/${nameOf(route)}`;
-    const perContext = new Map<string, IrRoute[]>();
-    for (const a of attachments) {
-      if (a.accepted.status !== 'True') continue;
-      for (const { listener, hostnames } of a.listeners) {
-        const counted = this.attachedByListener.get(listener) ?? new Set<string>();
-        if (!counted.has(routeKey)) {
-          counted.add(routeKey);
-          listener.attachedRoutes += 1;
-        }
-        this.attachedByListener.set(listener, counted);
-        if (!listener.programmed) continue;
-        const context: ListenerContext = { port: listener.port, scheme: listener.protocol === 'HTTPS' ? 'https' : 'http' };
-        const contextKey = `${context.port}/${context.scheme}`;
-        if (!perContext.has(contextKey)) perContext.set(contextKey, translateFor(context).routes);
-        const target = this.byName.get(listenerName(a.gateway, listener.port));
-        if (!target) continue;
-        for (const hostname of hostnames) {
-          if (owningListenerHostname(target.listenerHostnames, hostname) !== (listener.hostname ?? '*')) continue;
-          const host = target.hosts.get(hostname) ?? new Map<string, IrRoute>();
-          for (const r of perContext.get(contextKey) ?? []) if (!host.has(r.name)) host.set(r.name, r);
-          target.hosts.set(hostname, host);
-        }
-      }
+  /** Counts the route on its listeners and adds its IR routes to the virtual hosts it serves. */
+  attach(work: RouteWork): void {
+    for (const listener of work.countedOn) listener.attachedRoutes += 1;
+    for (const { socket, hostname, routes } of work.placements ?? []) {
+      const hosts = this.byName.get(socket)?.hosts;
+      if (!hosts) continue;
+      const placed = hosts.get(hostname);
+      if (placed) placed.push(routes);
+      else hosts.set(hostname, [routes]);
     }
   }
 
-  build(): IrListener[] {
-    return [...this.byName.entries()]
+  /**
+   * The virtual hosts a route's IR routes go to: on every programmed listener it attached to, the
+   * hostnames that listener owns on its socket (a more specific listener hostname on the same
+   * socket owns its hosts). Depends only on the route and the Gateways, so it is kept in the memo.
+   */
+  place(work: RouteWork, translateFor: (listener: ListenerContext) => RouteTranslation): RoutePlacement[] {
+    const placements: RoutePlacement[] = [];
+    for (const a of work.attachments) {
+      if (a.accepted.status !== 'True') continue;
+      for (const { listener, hostnames } of a.listeners) {
+        if (!listener.programmed) continue;
+        const socket = listenerName(a.gateway, listener.port);
+        const target = this.byName.get(socket);
+        if (!target) continue;
+        const { routes } = translateFor({ port: listener.port, scheme: listener.protocol === 'HTTPS' ? 'https' : 'http' });
+        for (const hostname of hostnames) {
+          if (owningListenerHostname(target.listenerHostnames, hostname) !== (listener.hostname ?? '*')) continue;
+          placements.push({ socket, hostname, routes });
+        }
+      }
+    }
+    return placements;
+  }
+
+  /** The certificates of every served HTTPS listener, each Secret once, sorted by name. */
+  secrets(): IrSecret[] {
+    return [...this.certificates.values()].sort((a, b) => compareStrings(a.name, b.name));
+  }
+
+  build(memo: TranslationMemo | undefined): IrListener[] {
+    const kept = new Map<string, KeptVirtualHost>();
+    const listeners = [...this.byName.entries()]
       .sort(([a], [b]) => compareStrings(a, b))
-      .map(([name, { gateway, port, hosts }]) => ({
+      .map(([name, { gateway, port, hosts, tls }]): IrListener => ({
         name,
         gateway: { namespace: gateway.namespace, name: gateway.name },
         address: gateway.address ?? '',
         port,
+        ...(tls
+          ? {
+              tls: [...tls.entries()]
+                .sort(([a], [b]) => compareStrings(a, b))
+                .map(([hostname, certificates]) => ({ hostname, certificates })),
+            }
+          : {}),
         virtualHosts: [...hosts.entries()]
           .sort(([a], [b]) => compareStrings(a, b))
-          .map(([hostname, routes]) => ({
-            name: `${name}/${hostname}`,
-            hostname,
-            routes: [...routes.values()].sort(compareRoutePrecedence),
-          })),
+          .map(([hostname, sources]) => {
+            const vhostName = `${name}/${hostname}`;
+            const vhost = memo?.virtualHost(vhostName, hostname, sources) ?? { name: vhostName, hostname, routes: mergeRoutes(sources) };
+            kept.set(vhostName, { sources, vhost });
+            return vhost;
+          }),
       }));
+    memo?.keepVirtualHosts(kept);
+    return listeners;
   }
+}
+
+/** The IR routes placed on one virtual host, each once (by name), in precedence order. */
+function mergeRoutes(sources: ReadonlyArray<readonly IrRoute[]>): IrRoute[] {
+  if (sources.length === 1) return [...sources[0]].sort(compareRoutePrecedence);
+  const byName = new Map<string, IrRoute>();
+  for (const routes of sources) for (const r of routes) if (!byName.has(r.name)) byName.set(r.name, r);
+  return [...byName.values()].sort(compareRoutePrecedence);
 }
 
 function listenerName(gateway: GatewayState, port: number): string {

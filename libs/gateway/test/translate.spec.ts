@@ -1,5 +1,5 @@
 import type { KubeObject } from '@tendril/api-k8s';
-import { translate, type TranslateResult } from '../src';
+import { TranslationMemo, translate, type TranslateResult } from '../src';
 import { CONTROLLER_NAME, NOW } from './golden';
 
 const gatewayClass = {
@@ -116,5 +116,48 @@ describe('translate', () => {
     [{ resources: [], controllerName: CONTROLLER_NAME, now: 'yesterday' }, /input\.now must be an RFC 3339 timestamp, got "yesterday"/],
   ])('rejects malformed input with a clear error (%#)', (input, message) => {
     expect(() => translate(input as never)).toThrow(message);
+  });
+
+  describe('HTTPS listener certificates', () => {
+    const pem = (label: string, body: string): string => `-----BEGIN ${label}-----\n${Buffer.from(body).toString('base64')}\n-----END ${label}-----\n`;
+    const secret = (body: string): unknown => ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'cert', namespace: 'infra' },
+      type: 'kubernetes.io/tls',
+      stringData: { 'tls.crt': pem('CERTIFICATE', body), 'tls.key': pem('PRIVATE KEY', `${body} key`) },
+    });
+    const httpsGateway = {
+      ...gateway,
+      spec: { gatewayClassName: 'tendril', listeners: [{ name: 'https', port: 443, protocol: 'HTTPS', tls: { certificateRefs: [{ name: 'cert' }] } }] },
+    };
+    const certificateOf = (r: TranslateResult): string | undefined => r.envoy.secrets.find((x) => x.name === 'infra/cert')?.tls_certificate?.certificate_chain?.inline_string;
+    const listenerStatus = (r: TranslateResult): unknown => (r.statuses.find((x) => x.kind === 'Gateway')?.status as { listeners: unknown[] }).listeners[0];
+
+    it('follows a rotated Secret, and takes the listener down (never serving another certificate) when the Secret goes', () => {
+      const memo = new TranslationMemo();
+      const translateWith = (resources: unknown[]): TranslateResult =>
+        translate({ resources: resources as KubeObject[], controllerName: CONTROLLER_NAME, now: NOW, options: { defaultAddress: '127.0.0.1' } }, memo);
+
+      const first = translateWith([gatewayClass, httpsGateway, service, slice, route('r'), secret('first')]);
+      expect(certificateOf(first)).toBe(pem('CERTIFICATE', 'first'));
+      expect(first.envoy.listeners.map((l) => l.name)).toContain('infra/gw/443');
+
+      const rotated = translateWith([gatewayClass, httpsGateway, service, slice, route('r'), secret('second')]);
+      expect(certificateOf(rotated)).toBe(pem('CERTIFICATE', 'second'));
+      expect(rotated.envoy.listeners).toEqual(first.envoy.listeners);
+
+      const gone = translateWith([gatewayClass, httpsGateway, service, slice, route('r')]);
+      expect(gone.envoy.secrets).toEqual([]);
+      expect(gone.envoy.listeners.map((l) => l.name)).not.toContain('infra/gw/443');
+      expect(listenerStatus(gone)).toMatchObject({
+        conditions: [
+          { type: 'Accepted', status: 'True' },
+          { type: 'Programmed', status: 'False', reason: 'Invalid' },
+          { type: 'ResolvedRefs', status: 'False', reason: 'InvalidCertificateRef', message: 'Secret infra/cert does not exist' },
+          { type: 'Conflicted', status: 'False' },
+        ],
+      });
+    });
   });
 });

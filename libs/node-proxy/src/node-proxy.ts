@@ -84,7 +84,7 @@ export class NodeProxy {
 
   private async startAdmin(address: string): Promise<void> {
     const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
-    this.admin = http.createServer((req, res) => {
+    const admin = http.createServer((req, res) => {
       const json = (code: number, body: unknown): void => {
         res.writeHead(code, { 'content-type': 'application/json' });
         res.end(JSON.stringify(body, null, 2));
@@ -101,9 +101,10 @@ export class NodeProxy {
           return json(404, { error: 'not found' });
       }
     });
+    this.admin = admin;
     await new Promise<void>((resolve, reject) => {
-      this.admin!.once('error', reject);
-      this.admin!.listen(port, host, () => resolve());
+      admin.once('error', reject);
+      admin.listen(port, host, () => resolve());
     });
   }
 }

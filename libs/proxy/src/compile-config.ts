@@ -1,29 +1,64 @@
 import * as net from 'node:net';
+import type * as tls from 'node:tls';
 import {
   HCM_FILTER_NAME,
   HCM_TYPE_URL,
   ROUTER_FILTER_NAME,
   ROUTER_TYPE_URL,
+  TCP_PROXY_TYPE_URL,
   type ClusterLoadAssignment,
   type ConfigError,
   type HttpConnectionManager,
   type Listener,
   type ProxyConfig,
   type ResourceKind,
+  type TcpProxy,
 } from './config';
+import type { TcpProxyChain, TcpProxyChains } from './tcp-proxy-listener';
 import { compileRouteConfiguration, RouteCompileError, type CompiledRouteTable } from './routing/route-table';
+import { compileSecret, secureContextFor, type CertificateKeyPair } from './tls/certificates';
+import { compileDownstreamTls, type DownstreamTlsSpec } from './tls/downstream-tls';
+import { ServerNameIndex } from './tls/server-names';
 import { compileCluster, validateLoadAssignment, type ClusterSpec } from './upstream/cluster';
 
-/** A Listener reduced to what the proxy needs to bind and route. */
-export interface ListenerSpec {
-  name: string;
-  host: string;
-  port: number;
+/** What an HttpConnectionManager needs to route. */
+export interface HttpConnectionManagerSpec {
   routeConfigName: string | undefined;
   inlineRouteTable: CompiledRouteTable | undefined;
   appendXff: boolean;
   /** HCM upgrade_configs: lower-case upgrade type → enabled by default. */
   upgrades: ReadonlyMap<string, boolean>;
+}
+
+/**
+ * A Listener reduced to what the proxy needs to bind and route. A cleartext listener routes with
+ * its own HCM fields; a TLS listener's HCM fields route nothing (404) and each of its `tls` chains
+ * routes the connections whose SNI selected it.
+ */
+export interface ListenerSpec extends HttpConnectionManagerSpec {
+  name: string;
+  host: string;
+  port: number;
+  tls?: TlsListenerSpec;
+  /** Set when the listener's chains are tcp_proxy filters (TLS passthrough or plain TCP); it then serves no HTTP. */
+  tcpProxy?: TcpProxyChains;
+}
+
+export interface TlsChainSpec extends HttpConnectionManagerSpec {
+  /** The filter chain's name, or `#<index>`. */
+  name: string;
+  serverNames: string[];
+  /** Undefined while an SDS Secret it names has not arrived: its handshakes fail until then (Envoy keeps such a chain warming). */
+  secureContext: tls.SecureContext | undefined;
+  /** Secrets named but not (yet) received. */
+  missingSecrets: string[];
+  alpnProtocols: string[];
+}
+
+export interface TlsListenerSpec {
+  chains: TlsChainSpec[];
+  /** The chain a client's SNI selects. */
+  byServerName: ServerNameIndex<TlsChainSpec>;
 }
 
 export interface CompiledConfig {
@@ -41,7 +76,10 @@ export interface CompileResult {
 /** Listener filters that are harmless on a cleartext HTTP listener. */
 const IGNORED_LISTENER_FILTERS = new Set(['envoy.filters.listener.tls_inspector']);
 
-function compileHttpConnectionManager(hcm: HttpConnectionManager): Pick<ListenerSpec, 'routeConfigName' | 'inlineRouteTable' | 'appendXff' | 'upgrades'> {
+/** A TLS listener's own HCM fields: connections are routed by their chain, never by these. */
+const NO_ROUTES: HttpConnectionManagerSpec = { routeConfigName: undefined, inlineRouteTable: undefined, appendXff: true, upgrades: new Map() };
+
+function compileHttpConnectionManager(hcm: HttpConnectionManager): HttpConnectionManagerSpec {
   if (hcm.codec_type !== undefined && hcm.codec_type !== 'AUTO' && hcm.codec_type !== 'HTTP1' && hcm.codec_type !== 'HTTP2') {
     throw new Error(`codec_type ${hcm.codec_type} is not supported`);
   }
@@ -79,7 +117,98 @@ function compileHttpConnectionManager(hcm: HttpConnectionManager): Pick<Listener
   return { routeConfigName, inlineRouteTable, appendXff: hcm.skip_xff_append !== true, upgrades };
 }
 
-function compileListener(listener: Listener): ListenerSpec {
+type FilterChain = NonNullable<Listener['filter_chains']>[number];
+
+/** `label` names the chain in errors when the listener has several. */
+function compileChainFilters(chain: FilterChain, label?: string): HttpConnectionManagerSpec {
+  const filters = chain.filters ?? [];
+  if (filters.length !== 1) throw new Error(`${label ?? 'the filter chain'} must hold exactly one ${HCM_FILTER_NAME}`);
+  const filter = filters[0];
+  const type = filter.typed_config?.['@type'];
+  if (type !== HCM_TYPE_URL) throw new Error(`${label ? `${label}: ` : ''}unknown network filter "${filter.name ?? ''}"${type ? ` (${type})` : ''}`);
+  return compileHttpConnectionManager(filter.typed_config as HttpConnectionManager);
+}
+
+/** The server_names of a TLS chain's match; other match criteria would select connections this proxy cannot tell apart. */
+function serverNamesOf(chain: FilterChain, label: string): string[] {
+  const match = chain.filter_chain_match ?? {};
+  for (const [field, value] of Object.entries(match)) {
+    if (value === undefined || (Array.isArray(value) && value.length === 0)) continue;
+    if (field === 'server_names') continue;
+    if (field === 'transport_protocol' && value === 'tls') continue;
+    throw new Error(`${label}: filter_chain_match.${field} is not supported`);
+  }
+  return [...(match.server_names ?? [])];
+}
+
+function compileTlsChains(chains: readonly FilterChain[], secrets: ReadonlyMap<string, CertificateKeyPair>): TlsListenerSpec {
+  const byServerName = new ServerNameIndex<TlsChainSpec>();
+  const compiled = chains.map((chain, index): TlsChainSpec => {
+    const label = `filter chain ${chain.name ? JSON.stringify(chain.name) : `#${index}`}`;
+    if (chain.transport_socket === undefined) throw new Error(`${label}: a listener cannot mix TLS and cleartext filter chains`);
+    let tlsSpec: DownstreamTlsSpec;
+    try {
+      tlsSpec = compileDownstreamTls(chain.transport_socket);
+    } catch (err) {
+      throw new Error(`${label}: ${(err as Error).message}`);
+    }
+    const missingSecrets = tlsSpec.secretNames.filter((n) => !secrets.has(n));
+    const pairs = [...tlsSpec.inlineCertificates, ...tlsSpec.secretNames.flatMap((n) => secrets.get(n) ?? [])];
+    let secureContext: tls.SecureContext | undefined;
+    if (missingSecrets.length === 0) {
+      try {
+        secureContext = secureContextFor(pairs);
+      } catch (err) {
+        throw new Error(`${label}: its certificates cannot be served together (${(err as Error).message})`);
+      }
+    }
+    const spec: TlsChainSpec = {
+      name: chain.name || `#${index}`,
+      serverNames: serverNamesOf(chain, label),
+      secureContext,
+      missingSecrets,
+      alpnProtocols: tlsSpec.alpnProtocols,
+      ...compileChainFilters(chain, label),
+    };
+    try {
+      byServerName.add(spec.serverNames, spec);
+    } catch (err) {
+      throw new Error(`${label}: ${(err as Error).message}`);
+    }
+    return spec;
+  });
+  return { chains: compiled, byServerName };
+}
+
+function isTcpProxyChain(chain: FilterChain): boolean {
+  return (chain.filters ?? []).some((f) => f.typed_config?.['@type'] === TCP_PROXY_TYPE_URL);
+}
+
+/** tcp_proxy chains, told apart by server_names read from the ClientHello (TLS passthrough) or a single plain one. */
+function compileTcpProxyChains(chains: readonly FilterChain[]): TcpProxyChains {
+  const byServerName = new ServerNameIndex<TcpProxyChain>();
+  let inspectsServerName = false;
+  chains.forEach((chain, index) => {
+    const label = `filter chain ${chain.name ? JSON.stringify(chain.name) : `#${index}`}`;
+    if (chain.transport_socket !== undefined) throw new Error(`${label}: a tcp_proxy chain that terminates TLS is not supported`);
+    const filters = chain.filters ?? [];
+    if (filters.length !== 1 || filters[0].typed_config?.['@type'] !== TCP_PROXY_TYPE_URL) {
+      throw new Error(`${label}: a listener's chains must all be one tcp_proxy filter, or all one ${HCM_FILTER_NAME}`);
+    }
+    const tcp = filters[0].typed_config as unknown as TcpProxy;
+    if (!tcp.cluster) throw new Error(`${label}: tcp_proxy needs a cluster (weighted_clusters is not supported)`);
+    const serverNames = serverNamesOf(chain, label);
+    if (serverNames.length > 0) inspectsServerName = true;
+    try {
+      byServerName.add(serverNames, { name: chain.name || `#${index}`, cluster: tcp.cluster });
+    } catch (err) {
+      throw new Error(`${label}: ${(err as Error).message}`);
+    }
+  });
+  return { byServerName, inspectsServerName };
+}
+
+function compileListener(listener: Listener, secrets: ReadonlyMap<string, CertificateKeyPair>): ListenerSpec {
   const name = listener.name;
   if (!name) throw new Error('name is required');
   const socket = listener.address?.socket_address;
@@ -94,16 +223,18 @@ function compileListener(listener: Listener): ListenerSpec {
   }
   if (listener.default_filter_chain !== undefined) throw new Error('default_filter_chain is not supported');
   const chains = listener.filter_chains ?? [];
-  if (chains.length !== 1) throw new Error(`exactly one filter chain is supported, got ${chains.length}`);
+  if (chains.length > 0 && chains.some(isTcpProxyChain)) {
+    return { name, host, port, ...NO_ROUTES, tcpProxy: compileTcpProxyChains(chains) };
+  }
+  if (chains.some((c) => c.transport_socket !== undefined)) {
+    return { name, host, port, ...NO_ROUTES, tls: compileTlsChains(chains, secrets) };
+  }
+  if (chains.length !== 1) throw new Error(`a cleartext listener needs exactly one filter chain, got ${chains.length}`);
   const chain = chains[0];
-  if (chain.filter_chain_match !== undefined && Object.keys(chain.filter_chain_match).length > 0) throw new Error('filter_chain_match is not supported');
-  if (chain.transport_socket !== undefined) throw new Error('TLS listeners (transport_socket) are not supported');
-  const filters = chain.filters ?? [];
-  if (filters.length !== 1) throw new Error(`the filter chain must hold exactly one ${HCM_FILTER_NAME}`);
-  const filter = filters[0];
-  const type = filter.typed_config?.['@type'];
-  if (type !== HCM_TYPE_URL) throw new Error(`unknown network filter "${filter.name ?? ''}"${type ? ` (${type})` : ''}`);
-  return { name, host, port, ...compileHttpConnectionManager(filter.typed_config as HttpConnectionManager) };
+  if (chain.filter_chain_match !== undefined && Object.keys(chain.filter_chain_match).length > 0) {
+    throw new Error('filter_chain_match is only supported on TLS filter chains (server_names)');
+  }
+  return { name, host, port, ...compileChainFilters(chain) };
 }
 
 /**
@@ -117,6 +248,20 @@ export function compileConfig(config: ProxyConfig): CompileResult {
   };
   const resourceName = (name: string | undefined, index: number): string => name || `#${index}`;
 
+  // Secrets first: TLS listeners build their secure contexts from them.
+  const secrets = new Map<string, CertificateKeyPair>();
+  (config.secrets ?? []).forEach((secret, index) => {
+    if (typeof secret !== 'object' || secret === null) return fail('Secret', `#${index}`, new Error('not an object'));
+    const name = resourceName(secret.name, index);
+    if (!secret.name) return fail('Secret', name, new Error('name is required'));
+    if (secrets.has(secret.name)) return fail('Secret', name, new Error('duplicate secret name'));
+    try {
+      secrets.set(secret.name, compileSecret(secret));
+    } catch (err) {
+      fail('Secret', name, err);
+    }
+  });
+
   const listeners: ListenerSpec[] = [];
   const listenerNames = new Set<string>();
   const addresses = new Map<string, string>();
@@ -127,7 +272,7 @@ export function compileConfig(config: ProxyConfig): CompileResult {
     if (listener.api_listener !== undefined) return;
     const name = resourceName(listener.name, index);
     try {
-      const spec = compileListener(listener);
+      const spec = compileListener(listener, secrets);
       if (listenerNames.has(spec.name)) throw new Error('duplicate listener name');
       listenerNames.add(spec.name);
       const address = `${spec.host}:${spec.port}`;

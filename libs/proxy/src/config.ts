@@ -5,6 +5,8 @@ export type RouteConfiguration = envoy.config.route.v3.RouteConfiguration;
 export type Cluster = envoy.config.cluster.v3.Cluster;
 export type ClusterLoadAssignment = envoy.config.endpoint.v3.ClusterLoadAssignment;
 export type HttpConnectionManager = envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
+export type Secret = envoy.extensions.transport_sockets.tls.v3.Secret;
+export type TcpProxy = envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
 
 /** Everything the proxy serves, as the xDS client has received it (Envoy JSON form). */
 export interface ProxyConfig {
@@ -12,9 +14,11 @@ export interface ProxyConfig {
   routes: RouteConfiguration[];
   clusters: Cluster[];
   endpoints: ClusterLoadAssignment[];
+  /** SDS Secrets: the certificates TLS listeners name in tls_certificate_sds_secret_configs. */
+  secrets?: Secret[];
 }
 
-export type ResourceKind = 'Listener' | 'RouteConfiguration' | 'Cluster' | 'ClusterLoadAssignment';
+export type ResourceKind = 'Listener' | 'RouteConfiguration' | 'Cluster' | 'ClusterLoadAssignment' | 'Secret';
 
 /** Why the proxy cannot serve a resource; the xDS client puts `message` into the NACK's error_detail. */
 export interface ConfigError {
@@ -30,6 +34,8 @@ export function formatConfigError(error: ConfigError): string {
 
 export const HCM_FILTER_NAME = 'envoy.filters.network.http_connection_manager';
 export const HCM_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+export const TCP_PROXY_FILTER_NAME = 'envoy.filters.network.tcp_proxy';
+export const TCP_PROXY_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
 export const ROUTER_FILTER_NAME = 'envoy.filters.http.router';
 export const ROUTER_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
 export const UPSTREAM_HTTP_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';

@@ -2,8 +2,10 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
+import * as tls from 'node:tls';
 import type { ProxyLogger } from './logger';
 import type { DownstreamRequest, DownstreamResponse, ListenerRoutes } from './router';
+import type { ServerNameIndex } from './tls/server-names';
 
 /** The HTTP/2 client connection preface; anything else on the wire is HTTP/1.x. */
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -26,6 +28,19 @@ interface Http1Connection {
   idleSince: number;
 }
 
+/** A TLS handshake not finished by then is abandoned (node's TLS server uses 120 s; Envoy has no default). */
+const TLS_HANDSHAKE_TIMEOUT_MS = 15_000;
+
+/** One TLS filter chain as a listener serves it. */
+export interface TlsChain {
+  /** Routes for the requests of connections whose SNI selected this chain. */
+  routes: ListenerRoutes;
+  /** Undefined while its certificate has not arrived: handshakes selecting the chain fail. */
+  secureContext: tls.SecureContext | undefined;
+  /** ALPN protocols offered, in preference order. */
+  alpnProtocols: readonly string[];
+}
+
 /** What a listener hands its traffic to. */
 export interface RequestHandler {
   request(req: DownstreamRequest, res: DownstreamResponse, routes: ListenerRoutes): void;
@@ -37,10 +52,20 @@ export interface RequestHandler {
  * One bound listener socket serving HTTP/1.1 and h2c (prior knowledge) on the same port: the
  * first bytes of each connection decide which of node's two HTTP servers takes it (node's
  * cleartext HTTP/2 server cannot fall back to HTTP/1.1 by itself).
+ *
+ * With `tls` set it terminates TLS instead: the client's SNI selects a filter chain, whose
+ * certificate answers the handshake and whose routes serve the connection's requests; ALPN
+ * decides between HTTP/2 and HTTP/1.1.
  */
 export class HttpListener {
-  /** Replaced when the Listener resource changes; requests read it on arrival. */
+  /** Replaced when the Listener resource changes; requests read it on arrival. On a TLS listener, the routes of connections whose chain is gone. */
   routes: ListenerRoutes;
+  /**
+   * TLS filter chains by server name; replaced when the Listener or its Secrets change. New
+   * handshakes use the new certificates; established connections keep theirs and route with
+   * their chain's current routes.
+   */
+  tls: ServerNameIndex<TlsChain> | undefined;
   private readonly server: net.Server;
   private readonly http1: http.Server;
   private readonly http2: http2.Http2Server;
@@ -63,8 +88,10 @@ export class HttpListener {
     private readonly logger: ProxyLogger,
     /** How often idle HTTP/1 connections are looked for; they close after one to two intervals. */
     private readonly idleSweepIntervalMs = IDLE_SWEEP_INTERVAL_MS,
+    tlsChains?: ServerNameIndex<TlsChain>,
   ) {
     this.routes = routes;
+    this.tls = tlsChains;
     // Envoy has no whole-request deadline by default; the route timeout governs upstream time.
     this.http1 = http.createServer({ requestTimeout: 0 }, (req, res) => this.onHttp1Request(req, res));
     // This server never listens itself (it is handed sockets), but node only starts enforcing
@@ -74,7 +101,7 @@ export class HttpListener {
     // connections are closed by one periodic sweep instead (see sweepIdleConnections).
     this.http1.keepAliveTimeout = 0;
     this.http1.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => this.onHttp1Upgrade(req, socket, head));
-    this.http2 = http2.createServer({}, (req, res) => this.handler.request(req, res, this.routes));
+    this.http2 = http2.createServer({}, (req, res) => this.handler.request(req, res, this.routesFor(req.stream.session?.socket)));
     this.http2.on('session', (session) => {
       this.sessions.add(session);
       session.once('close', () => this.sessions.delete(session));
@@ -104,11 +131,23 @@ export class HttpListener {
     });
   }
 
+  /** The routes for requests on `socket`: its TLS chain's (by the SNI it was set up with), else the listener's. */
+  private routesFor(socket: net.Socket | tls.TLSSocket | undefined): ListenerRoutes {
+    if (!this.tls || !(socket instanceof tls.TLSSocket)) return this.routes;
+    return this.tls.select(socket.servername || undefined)?.routes ?? this.routes;
+  }
+
   private onConnection(socket: net.Socket): void {
     if (this.draining) {
       socket.destroy();
       return;
     }
+    if (this.tls) this.terminateTls(socket, this.tls);
+    else this.serveCleartext(socket);
+  }
+
+  /** Keeps count of a connection (the TLS socket, for a TLS one) until it closes. */
+  private track(socket: net.Socket): void {
     this.sockets.add(socket);
     socket.once('close', () => {
       this.sockets.delete(socket);
@@ -116,6 +155,51 @@ export class HttpListener {
       this.http2Sockets.delete(socket);
     });
     socket.on('error', () => undefined);
+  }
+
+  private terminateTls(raw: net.Socket, chains: ServerNameIndex<TlsChain>): void {
+    raw.setNoDelay(true);
+    raw.on('error', () => undefined);
+    const socket = new tls.TLSSocket(raw, {
+      isServer: true,
+      // The context for clients that send no SNI: the chain without server_names. Without one the
+      // handshake fails for lack of a certificate, as Envoy closes a connection no chain matches.
+      secureContext: chains.select(undefined)?.secureContext,
+      SNICallback: (serverName, callback) => {
+        const context = chains.select(serverName)?.secureContext;
+        if (context) callback(null, context);
+        else callback(new Error(`no filter chain with a certificate serves ${JSON.stringify(serverName)}`));
+      },
+      ALPNCallback: ({ servername, protocols }) => {
+        const offered = chains.select(servername || undefined)?.alpnProtocols ?? [];
+        // The server's preference order wins, as in Envoy (BoringSSL) and node's own ALPNProtocols.
+        return offered.find((p) => protocols.includes(p)) ?? (offered.length === 0 ? protocols.find((p) => p === 'http/1.1') : undefined);
+      },
+    });
+    this.track(socket);
+    const handshakeTimer = setTimeout(() => socket.destroy(), TLS_HANDSHAKE_TIMEOUT_MS).unref();
+    socket.once('close', () => clearTimeout(handshakeTimer));
+    socket.once('secure', () => {
+      clearTimeout(handshakeTimer);
+      // What node's tls.Server does before 'secureConnection'; an HTTP/2 session waits for the
+      // handshake (a 'secureConnect' a server socket never emits) while this is still set.
+      (socket as tls.TLSSocket & { secureConnecting: boolean }).secureConnecting = false;
+      if (this.draining) {
+        socket.end();
+        return;
+      }
+      if (socket.alpnProtocol === 'h2') {
+        this.http2Sockets.add(socket);
+        this.http2.emit('connection', socket);
+      } else {
+        this.http1Connections.set(socket, { active: 0, idleSince: this.sweeps });
+        this.http1.emit('connection', socket);
+      }
+    });
+  }
+
+  private serveCleartext(socket: net.Socket): void {
+    this.track(socket);
     socket.setNoDelay(true);
     let seen: Buffer | undefined;
     const onData = (chunk: Buffer): void => {
@@ -156,7 +240,7 @@ export class HttpListener {
     this.http1Responses.add(res);
     (res as ListenerResponse)[LISTENER] = this;
     res.on('close', onHttp1ResponseClose);
-    this.handler.request(req, res, this.routes);
+    this.handler.request(req, res, this.routesFor(socket));
   }
 
   /** An HTTP/1 response is done (sent or abandoned); a draining connection closes once idle. */
@@ -195,7 +279,7 @@ export class HttpListener {
     const connection = this.http1Connections.get(socket);
     if (connection) connection.active++;
     else this.http1Connections.set(socket, { active: 1, idleSince: this.sweeps });
-    this.handler.upgrade(req, socket, head, this.routes);
+    this.handler.upgrade(req, socket, head, this.routesFor(socket));
   }
 
   /**

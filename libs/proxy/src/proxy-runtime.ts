@@ -1,10 +1,12 @@
 import * as net from 'node:net';
 import { isFlushable, stdoutAccessLog, type AccessLogSink } from './access-log';
-import { compileConfig, type ListenerSpec } from './compile-config';
+import { compileConfig, type HttpConnectionManagerSpec, type ListenerSpec } from './compile-config';
 import type { ConfigError, ProxyConfig } from './config';
-import { HttpListener, type RequestHandler } from './listener';
+import { HttpListener, type RequestHandler, type TlsChain } from './listener';
 import { silentLogger, type ProxyLogger } from './logger';
 import { Router, type ListenerRoutes, type RoutingState } from './router';
+import { TcpProxyListener } from './tcp-proxy-listener';
+import { ServerNameIndex } from './tls/server-names';
 import { UpgradeProxy } from './upgrade';
 import { ClusterManager } from './upstream/cluster-manager';
 
@@ -33,17 +35,35 @@ export interface ApplyResult {
 
 /** Listeners on a fixed port are identified by address so a renamed Listener keeps its socket. */
 function listenerKey(spec: ListenerSpec): string {
-  return spec.port === 0 ? `${spec.host}:0/${spec.name}` : `${spec.host}:${spec.port}`;
+  // HTTP and tcp_proxy listeners are served by different classes, so a change of kind is a new listener.
+  const kind = spec.tcpProxy ? '/tcp' : '';
+  return spec.port === 0 ? `${spec.host}:0/${spec.name}${kind}` : `${spec.host}:${spec.port}${kind}`;
 }
 
-function routesOf(spec: ListenerSpec): ListenerRoutes {
+type ServingListener = HttpListener | TcpProxyListener;
+
+function nameOf(listener: ServingListener): string {
+  return listener instanceof HttpListener ? listener.routes.listenerName : listener.listenerName;
+}
+
+function routesOf(listenerName: string, hcm: HttpConnectionManagerSpec): ListenerRoutes {
   return {
-    listenerName: spec.name,
-    routeConfigName: spec.routeConfigName,
-    inlineRouteTable: spec.inlineRouteTable,
-    appendXff: spec.appendXff,
-    upgrades: spec.upgrades,
+    listenerName,
+    routeConfigName: hcm.routeConfigName,
+    inlineRouteTable: hcm.inlineRouteTable,
+    appendXff: hcm.appendXff,
+    upgrades: hcm.upgrades,
   };
+}
+
+/** A TLS listener's chains as its socket serves them; undefined for a cleartext listener. */
+function tlsChainsOf(spec: ListenerSpec): ServerNameIndex<TlsChain> | undefined {
+  if (!spec.tls) return undefined;
+  const index = new ServerNameIndex<TlsChain>();
+  for (const chain of spec.tls.chains) {
+    index.add(chain.serverNames, { routes: routesOf(spec.name, chain), secureContext: chain.secureContext, alpnProtocols: chain.alpnProtocols });
+  }
+  return index;
 }
 
 function describeBindError(spec: ListenerSpec, err: unknown): ConfigError {
@@ -80,7 +100,7 @@ export class ProxyRuntime {
   private readonly accessLog: AccessLogSink;
   private readonly upgrades: UpgradeProxy;
   private readonly clusterManager = new ClusterManager();
-  private readonly listeners = new Map<string, HttpListener>();
+  private readonly listeners = new Map<string, ServingListener>();
   private readonly drains = new Set<Promise<void>>();
   private state: RoutingState = { routeTables: new Map(), clusters: new Map() };
   private queue: Promise<unknown> = Promise.resolve();
@@ -121,7 +141,7 @@ export class ProxyRuntime {
 
   /** The listeners currently serving. */
   boundListeners(): BoundListener[] {
-    return [...this.listeners.values()].map((listener) => ({ name: listener.routes.listenerName, address: listener.host, port: listener.localPort }));
+    return [...this.listeners.values()].map((listener) => ({ name: nameOf(listener), address: listener.host, port: listener.localPort }));
   }
 
   private async applyNow(config: ProxyConfig): Promise<ApplyResult> {
@@ -136,13 +156,15 @@ export class ProxyRuntime {
       request: (req, res, routes) => this.router.handle(req, res, routes),
       upgrade: (req, socket, head, routes) => this.upgrades.handle(req, socket, head, routes),
     };
-    const added: [string, HttpListener][] = [];
+    const added: [string, ServingListener][] = [];
     const bindErrors: ConfigError[] = [];
     await Promise.all(
       [...desired]
         .filter(([key]) => !this.listeners.has(key))
         .map(async ([key, spec]) => {
-          const listener = new HttpListener(spec.host, spec.port, routesOf(spec), handle, this.logger);
+          const listener = spec.tcpProxy
+            ? new TcpProxyListener(spec.host, spec.port, spec.name, spec.tcpProxy, () => this.state, this.logger)
+            : new HttpListener(spec.host, spec.port, routesOf(spec.name, spec), handle, this.logger, undefined, tlsChainsOf(spec));
           try {
             await listener.bind();
             added.push([key, listener]);
@@ -161,14 +183,25 @@ export class ProxyRuntime {
     this.state = { routeTables: compiled.routeTables, clusters: this.clusterManager.activate(compiled.clusters) };
     for (const [key, listener] of this.listeners) {
       const spec = desired.get(key);
-      if (spec) {
-        listener.routes = routesOf(spec);
+      if (spec && listener instanceof HttpListener) {
+        listener.routes = routesOf(spec.name, spec);
+        listener.tls = tlsChainsOf(spec);
+      } else if (spec && spec.tcpProxy && listener instanceof TcpProxyListener) {
+        listener.listenerName = spec.name;
+        listener.chains = spec.tcpProxy;
       } else {
         this.listeners.delete(key);
         this.drainInBackground(listener);
       }
     }
     for (const [key, listener] of added) this.listeners.set(key, listener);
+    for (const spec of compiled.listeners) {
+      for (const chain of spec.tls?.chains ?? []) {
+        if (chain.missingSecrets.length > 0) {
+          this.logger.warn({ listener: spec.name, chain: chain.name, secrets: chain.missingSecrets }, 'TLS filter chain waits for its secrets; its handshakes fail until they arrive');
+        }
+      }
+    }
     this.logger.info(
       { listeners: compiled.listeners.length, routes: compiled.routeTables.size, clusters: compiled.clusters.length },
       'config applied',
@@ -176,10 +209,10 @@ export class ProxyRuntime {
     return { accepted: true, errors: [], listeners: this.boundListeners() };
   }
 
-  private drainInBackground(listener: HttpListener): void {
+  private drainInBackground(listener: ServingListener): void {
     const drain = listener
       .drain(this.drainTimeoutMs)
-      .catch((err: unknown) => this.logger.error({ err, listener: listener.routes.listenerName }, 'listener drain failed'))
+      .catch((err: unknown) => this.logger.error({ err, listener: nameOf(listener) }, 'listener drain failed'))
       .finally(() => this.drains.delete(drain));
     this.drains.add(drain);
   }

@@ -2,16 +2,18 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import * as http2 from 'node:http2';
 import { performance } from 'node:perf_hooks';
-import { PassThrough, Transform, type TransformCallback } from 'node:stream';
-import type { AccessLogSink, ResponseFlag } from './access-log';
+import type { TLSSocket } from 'node:tls';
+import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
+import { isoTimestamp, type AccessLogSink, type ResponseFlag } from './access-log';
 import type { ProxyLogger } from './logger';
 import { applyHeaderMutation, applyHeaderMutations, type HeaderBag, type HeaderMutation } from './routing/header-mutation';
 import { redirectLocation, rewritePath } from './routing/path-rewrite';
 import { RequestView } from './routing/request-view';
-import type { CompiledRoute, CompiledRouteTable, ForwardAction } from './routing/route-table';
+import { retriableReset, retriableStatus, retriableTimeout, retryBackOffMs, type RetryPolicy } from './routing/retry-policy';
+import type { CompiledRoute, CompiledRouteTable, ForwardAction, WeightedTarget } from './routing/route-table';
 import type { UpstreamCluster, UpstreamEndpoint } from './upstream/cluster';
-import type { UpstreamExchange, UpstreamHeaders, UpstreamResetError, UpstreamResponseHandler } from './upstream/types';
-import { buildUpstreamHeaders, pickCluster } from './upstream-request';
+import { RESPONSE_HOP_BY_HOP, type UpstreamExchange, type UpstreamHeaders, type UpstreamRequest, type UpstreamResetError, type UpstreamResponseHandler } from './upstream/types';
+import { buildUpstreamHeaders, pickWeightedTarget } from './upstream-request';
 
 export type DownstreamRequest = IncomingMessage | http2.Http2ServerRequest;
 export type DownstreamResponse = ServerResponse | http2.Http2ServerResponse;
@@ -40,9 +42,6 @@ export function findRoute(state: RoutingState, routes: ListenerRoutes, view: Req
   const table = routes.inlineRouteTable ?? (routes.routeConfigName !== undefined ? state.routeTables.get(routes.routeConfigName) : undefined);
   return table?.selectVirtualHost(view.authority)?.match(view);
 }
-
-/** Hop-by-hop response headers; node's HTTP/2 server also refuses them. */
-const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'http2-settings']);
 
 /** A mirror copy of the body is dropped rather than let a slow shadow upstream hold memory. */
 const MIRROR_BUFFER_LIMIT = 1 << 20;
@@ -126,8 +125,16 @@ function onDownstreamDrain(this: LinkedResponse): void {
   this[EXCHANGE]?.resumeUpstream();
 }
 
-function onExchangeTimeout(exchange: Exchange): void {
-  exchange.onTimeout();
+function onRouteTimeout(exchange: Exchange): void {
+  exchange.onRouteTimeout();
+}
+
+function onPerTryTimeout(exchange: Exchange): void {
+  exchange.onPerTryTimeout();
+}
+
+function onRetryBackOffDone(exchange: Exchange): void {
+  exchange.retryNow();
 }
 
 /** A mirrored request: its response is drained and dropped; the route timeout bounds it. */
@@ -165,11 +172,29 @@ class Exchange implements UpstreamResponseHandler {
   private holdsEndpoint = false;
   private responseMutations: readonly HeaderMutation[] = [];
   private tap: RequestBodyTap | undefined;
+  /** Request body bytes read into memory for replay (when the body is not streamed through `tap`). */
+  private bufferedBytes = 0;
   private bytesSent = 0;
   /** A response (upstream or local) has started; later events must not send another. */
   private responding = false;
-  /** The earlier of the route timeout and the per-try timeout, once armed. */
+  /** The forward action and what each upstream attempt sends; set once the request is forwarded. */
+  private action: ForwardAction | undefined;
+  private cluster: UpstreamCluster | undefined;
+  private upstreamRequest: UpstreamRequest | undefined;
+  /** The retry policy while a retry is still possible (the body, if any, is held for replay). */
+  private retry: RetryPolicy | undefined;
+  /** Upstream attempts started (the first one included). */
+  private attempts = 0;
+  /** Endpoints already tried, when the retry policy avoids previous hosts. */
+  private triedEndpoints: UpstreamEndpoint[] | undefined;
+  /** A retriable failure found no retry left: the access log shows URX. */
+  private retryLimitExceeded = false;
+  /** The whole request has been received: Envoy's timeouts start then. */
+  private requestComplete = false;
+  /** The route timeout, bounding all attempts. */
   private timer: NodeJS.Timeout | undefined;
+  private perTryTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
   private logged = false;
   finished = false;
   /** The upstream response head went downstream; its body is being relayed. */
@@ -199,7 +224,8 @@ class Exchange implements UpstreamResponseHandler {
     res[EXCHANGE] = this;
     res.on('finish', onDownstreamFinish);
     res.on('close', onDownstreamClose);
-    const scheme = this.isHttp2 ? ((this.req.headers[':scheme'] as string | undefined) ?? 'http') : 'http';
+    // An HTTP/1 request carries no scheme: the connection's transport is it (TLS-terminating listeners serve https).
+    const scheme = this.isHttp2 ? ((this.req.headers[':scheme'] as string | undefined) ?? 'http') : (this.req.socket as TLSSocket).encrypted ? 'https' : 'http';
     const view = new RequestView(this.req.method ?? 'GET', this.authority, this.path, scheme, this.req.headers);
     const route = findRoute(this.state, this.routes, view);
     if (route === undefined) return this.localReply(404, undefined, 'NR', []);
@@ -219,7 +245,12 @@ class Exchange implements UpstreamResponseHandler {
   }
 
   private forward(view: RequestView, route: CompiledRoute, action: ForwardAction): void {
-    const { cluster: clusterName, target } = pickCluster(action);
+    let clusterName = action.cluster;
+    let target: WeightedTarget | undefined;
+    if (action.weighted !== undefined) {
+      target = pickWeightedTarget(action.weighted);
+      clusterName = target?.cluster;
+    }
     this.clusterName = clusterName ?? null;
     const responseMutations = target?.responseMutation ? [target.responseMutation, ...route.responseMutations] : route.responseMutations;
     const cluster = clusterName !== undefined ? this.state.clusters.get(clusterName) : undefined;
@@ -227,53 +258,160 @@ class Exchange implements UpstreamResponseHandler {
     const endpoint = cluster.pick();
     if (endpoint === undefined) return this.localReply(503, 'no healthy upstream', 'UH', responseMutations);
 
-    const headers = buildUpstreamHeaders(this.req.headers, { socket: this.req.socket, scheme: view.scheme, appendXff: this.routes.appendXff, requestId: this.requestId }, action);
+    const headers = buildUpstreamHeaders(this.req.headers, this.req.socket, view.scheme, this.routes.appendXff, this.requestId, action);
     const path = rewritePath(view, route.rewrittenLength(view.pathOnly), action.prefixRewrite, action.regexRewrite);
     if (path !== this.path) headers['x-envoy-original-path'] = this.path;
     if (target?.requestMutation) applyHeaderMutation(headers as HeaderBag, target.requestMutation);
     applyHeaderMutations(headers as HeaderBag, route.requestMutations);
     const authority = target?.hostRewrite ?? action.hostRewrite ?? this.authority;
-    const method = this.req.method ?? 'GET';
-
-    const hasBody = requestHasBody(this.req, this.isHttp2);
-    if (hasBody) {
-      this.tap = new RequestBodyTap();
-      // Whoever reads the body (the upstream pool) sees its errors; an unread tap must not crash us.
-      this.tap.on('error', () => undefined);
-      this.req.on('error', (err: Error) => this.tap?.destroy(err));
-    }
-    this.mirror(action, method, path, authority, headers);
-    if (this.tap) this.req.pipe(this.tap);
-
     this.responseMutations = responseMutations;
-    this.armTimeouts(action, hasBody);
+    this.action = action;
+    this.cluster = cluster;
+    this.upstreamRequest = { method: this.req.method ?? 'GET', path, authority, headers, body: null };
+    // A policy that can never retry (no retry_on, num_retries 0: e.g. only per_try_timeout) costs nothing here.
+    if (action.retry !== undefined && action.retry.numRetries > 0 && action.retry.conditions.size > 0) this.retry = action.retry;
+
+    if (!requestHasBody(this.req, this.isHttp2)) {
+      this.mirror();
+      this.requestReceived();
+      return this.sendAttempt(endpoint);
+    }
+    // A retried request is sent again whole, so its body is read into memory first (up to a limit).
+    if (this.retry !== undefined) return this.bufferBody(endpoint, this.retry.bufferLimitBytes);
+    this.streamBody([]);
+    this.sendAttempt(endpoint);
+  }
+
+  /** Streams the request body upstream (after `head`, what was already read of it); no retry can replay it. */
+  private streamBody(head: readonly Buffer[]): void {
+    const req = this.req;
+    const tap = new RequestBodyTap();
+    this.tap = tap;
+    // Whoever reads the body (the upstream pool) sees its errors; an unread tap must not crash us.
+    tap.on('error', () => undefined);
+    req.on('error', (err: Error) => tap.destroy(err));
+    (this.upstreamRequest as UpstreamRequest).body = tap;
+    this.mirror();
+    for (const chunk of head) tap.write(chunk);
+    req.pipe(tap);
+    if (req.readableEnded) this.requestReceived();
+    else req.once('end', () => this.requestReceived());
+  }
+
+  /**
+   * Reads the request body into memory so that every attempt can send it, then sends the first
+   * attempt. A body larger than `limit` is streamed instead, and the request is not retried (Envoy
+   * does not retry once its retry buffer overflows).
+   */
+  private bufferBody(endpoint: UpstreamEndpoint, limit: number): void {
+    const req = this.req;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= limit) {
+        chunks.push(chunk);
+        return;
+      }
+      req.off('data', onData);
+      req.off('end', onEnd);
+      this.retry = undefined;
+      if (this.logged) return;
+      chunks.push(chunk);
+      this.streamBody(chunks);
+      this.sendAttempt(endpoint);
+    };
+    const onEnd = (): void => {
+      req.off('data', onData);
+      if (this.logged) return;
+      const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+      this.bufferedBytes = size;
+      (this.upstreamRequest as UpstreamRequest).body = body;
+      this.mirror();
+      this.requestReceived();
+      this.sendAttempt(endpoint);
+    };
+    // A client that goes away mid-body closes the response, which logs the request (DC).
+    req.on('error', () => undefined);
+    req.on('data', onData);
+    req.once('end', onEnd);
+  }
+
+  /** One upstream attempt of the request, on `endpoint`. */
+  private sendAttempt(endpoint: UpstreamEndpoint): void {
+    const request = this.upstreamRequest as UpstreamRequest;
+    this.attempts++;
+    if (this.action?.attemptCountInRequest) request.headers['x-envoy-attempt-count'] = String(this.attempts);
+    if (this.retry?.avoidPreviousHosts) (this.triedEndpoints ??= []).push(endpoint);
     this.endpoint = endpoint;
     this.holdsEndpoint = true;
     endpoint.active++;
-    const upstream = endpoint.pool.send({ method, path, authority, headers, body: this.tap ?? null }, this);
+    if (this.requestComplete) this.armPerTryTimer();
+    const upstream = endpoint.pool.send(request, this);
     // A pool may report a failure synchronously, before send() returns.
     if (this.holdsEndpoint) this.upstream = upstream;
   }
 
+  /**
+   * Schedules the next attempt after the retry back-off, when the policy has retries left; returns
+   * whether it did. Only called for failures the policy calls retriable.
+   */
+  private scheduleRetry(): boolean {
+    const policy = this.retry;
+    if (policy === undefined) return false;
+    const retriesDone = this.attempts - 1;
+    if (retriesDone >= policy.numRetries) {
+      this.retryLimitExceeded = true;
+      return false;
+    }
+    this.clearPerTryTimer();
+    this.retryTimer = setTimeout(onRetryBackOffDone, retryBackOffMs(policy, retriesDone + 1), this);
+    return true;
+  }
+
+  retryNow(): void {
+    this.retryTimer = undefined;
+    if (this.logged || this.responding) return;
+    const endpoint = this.pickRetryEndpoint();
+    if (endpoint === undefined) return this.localReply(503, 'no healthy upstream', 'UH', this.responseMutations);
+    this.sendAttempt(endpoint);
+  }
+
+  /** The endpoint for a retry; with previous_hosts, up to host_selection_retry_max_attempts re-picks avoid tried ones. */
+  private pickRetryEndpoint(): UpstreamEndpoint | undefined {
+    const cluster = this.cluster as UpstreamCluster;
+    let endpoint = cluster.pick();
+    const tried = this.triedEndpoints;
+    if (tried !== undefined) {
+      for (let i = 0; i < (this.retry?.hostSelectionRetries ?? 0) && endpoint !== undefined && tried.includes(endpoint); i++) endpoint = cluster.pick();
+    }
+    return endpoint;
+  }
+
   /** Fire-and-forget copies (Envoy's request mirroring): responses and failures are ignored. */
-  private mirror(action: ForwardAction, method: string, path: string, authority: string, headers: OutgoingHttpHeaders): void {
+  private mirror(): void {
+    const action = this.action as ForwardAction;
+    const request = this.upstreamRequest as UpstreamRequest;
     for (const mirror of action.mirrors) {
       if (mirror.fraction < 1 && Math.random() >= mirror.fraction) continue;
       const endpoint = this.state.clusters.get(mirror.cluster)?.pick();
       if (endpoint === undefined) continue;
-      let body: PassThrough | null = null;
-      if (this.tap) {
-        body = new PassThrough();
-        body.on('error', () => undefined);
-        this.tap.copies.push(body);
+      let body: Readable | Buffer | null = null;
+      if (Buffer.isBuffer(request.body)) {
+        body = request.body;
+      } else if (this.tap) {
+        const copy = new PassThrough();
+        copy.on('error', () => undefined);
+        this.tap.copies.push(copy);
+        body = copy;
       }
       const response = new MirrorResponse();
       const exchange = endpoint.pool.send(
         {
-          method,
-          path,
-          authority: mirror.appendShadowSuffix ? shadowAuthority(authority) : authority,
-          headers: { ...headers },
+          method: request.method,
+          path: request.path,
+          authority: mirror.appendShadowSuffix ? shadowAuthority(request.authority) : request.authority,
+          headers: { ...request.headers },
           body,
         },
         response,
@@ -282,18 +420,28 @@ class Exchange implements UpstreamResponseHandler {
     }
   }
 
-  /** Envoy starts the route timeout and the per-try timeout once the whole request has been received. */
-  private armTimeouts(action: ForwardAction, hasBody: boolean): void {
-    // Both lead to the same outcome, so only the earlier one needs a timer.
-    const timeoutMs = action.perTryTimeoutMs > 0 && (action.timeoutMs <= 0 || action.perTryTimeoutMs < action.timeoutMs) ? action.perTryTimeoutMs : action.timeoutMs;
-    if (timeoutMs <= 0) return;
-    if (!hasBody || this.req.readableEnded) this.armTimer(timeoutMs);
-    else this.req.once('end', () => this.armTimer(timeoutMs));
+  /** Envoy starts the route timeout, and the per-try timeout of the attempt in flight, once the whole request has been received. */
+  private requestReceived(): void {
+    if (this.requestComplete || this.responseDone || this.logged) return;
+    this.requestComplete = true;
+    const timeoutMs = (this.action as ForwardAction).timeoutMs;
+    if (timeoutMs > 0) this.timer = setTimeout(onRouteTimeout, timeoutMs, this);
+    if (this.holdsEndpoint) this.armPerTryTimer();
   }
 
-  private armTimer(timeoutMs: number): void {
-    if (this.responseDone || this.logged) return;
-    this.timer = setTimeout(onExchangeTimeout, timeoutMs, this);
+  private armPerTryTimer(): void {
+    const action = this.action as ForwardAction;
+    // A per-try timeout no shorter than the route timeout would never be the one that fires.
+    if (action.perTryTimeoutMs <= 0 || (action.timeoutMs > 0 && action.perTryTimeoutMs >= action.timeoutMs)) return;
+    this.clearPerTryTimer();
+    this.perTryTimer = setTimeout(onPerTryTimeout, action.perTryTimeoutMs, this);
+  }
+
+  private clearPerTryTimer(): void {
+    if (this.perTryTimer !== undefined) {
+      clearTimeout(this.perTryTimer);
+      this.perTryTimer = undefined;
+    }
   }
 
   private clearTimers(): void {
@@ -301,9 +449,16 @@ class Exchange implements UpstreamResponseHandler {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
+    this.clearPerTryTimer();
+    if (this.retryTimer !== undefined) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+    }
   }
 
-  onTimeout(): void {
+  /** The route timeout bounds all attempts and back-offs: no retry after it. */
+  onRouteTimeout(): void {
+    this.timer = undefined;
     if (this.logged) return;
     this.clearTimers();
     this.upstream?.abort();
@@ -316,8 +471,19 @@ class Exchange implements UpstreamResponseHandler {
     }
   }
 
+  /** As in Envoy, a per-try timeout only counts until the response has started downstream. */
+  onPerTryTimeout(): void {
+    this.perTryTimer = undefined;
+    if (this.logged || this.responding) return;
+    this.upstream?.abort();
+    this.releaseEndpoint();
+    if (this.retry !== undefined && retriableTimeout(this.retry) && this.scheduleRetry()) return;
+    this.localReply(504, 'upstream request timeout', 'UT', this.responseMutations);
+  }
+
   onUpstreamError(err: UpstreamResetError): void {
     this.releaseEndpoint();
+    this.clearPerTryTimer();
     if (this.logged) return;
     if (this.relaying) {
       // The body broke off after the response head went downstream.
@@ -326,8 +492,9 @@ class Exchange implements UpstreamResponseHandler {
     }
     if (this.responding) return;
     const reason = err.reason;
-    this.logger.debug({ err, upstream: this.endpoint?.address, cluster: this.clusterName }, 'upstream request failed');
-    const flag: ResponseFlag = reason === 'connection failure' ? 'UF' : reason === 'remote reset' ? 'UR' : 'UC';
+    this.logger.debug({ err, upstream: this.endpoint?.address, cluster: this.clusterName, attempt: this.attempts }, 'upstream request failed');
+    if (this.retry !== undefined && retriableReset(this.retry, err) && this.scheduleRetry()) return;
+    const flag: ResponseFlag = reason === 'connection failure' ? 'UF' : reason === 'connection termination' ? 'UC' : 'UR';
     this.localReply(503, `upstream connect error or disconnect/reset before headers. reset reason: ${reason}`, flag, this.responseMutations);
   }
 
@@ -337,8 +504,16 @@ class Exchange implements UpstreamResponseHandler {
       this.releaseEndpoint();
       return;
     }
+    if (this.retry !== undefined && retriableStatus(this.retry, status) && this.scheduleRetry()) {
+      // This response is dropped; the next attempt's goes downstream.
+      this.upstream?.abort();
+      this.releaseEndpoint();
+      return;
+    }
     this.responding = true;
+    this.clearPerTryTimer();
     for (const name in headers) if (RESPONSE_HOP_BY_HOP.has(name)) delete headers[name];
+    if (this.action?.attemptCountInResponse) headers['x-envoy-attempt-count'] = String(this.attempts);
     applyHeaderMutations(headers as HeaderBag, this.responseMutations);
     this.status = status;
     try {
@@ -385,6 +560,7 @@ class Exchange implements UpstreamResponseHandler {
     const headers: HeaderBag = { 'content-length': payload?.length ?? 0 };
     if (payload && payload.length > 0) headers['content-type'] = 'text/plain';
     if (location !== undefined) headers.location = location;
+    if (this.attempts > 0 && this.action?.attemptCountInResponse) headers['x-envoy-attempt-count'] = String(this.attempts);
     applyHeaderMutations(headers, mutations);
     this.bytesSent += payload?.length ?? 0;
     const res = this.res;
@@ -441,13 +617,14 @@ class Exchange implements UpstreamResponseHandler {
   private writeAccessLog(): void {
     const headers = this.req.headers;
     this.accessLog({
-      start_time: new Date(this.startMs).toISOString(),
+      start_time: isoTimestamp(this.startMs),
       method: this.req.method ?? '',
       path: this.path,
       protocol: this.isHttp2 ? 'HTTP/2' : `HTTP/${this.req.httpVersion}`,
       response_code: this.status,
-      response_flags: this.flag ?? '-',
-      bytes_received: this.tap?.bytes ?? 0,
+      // Envoy lists URX (retry limit exceeded) after the flag of the last attempt's failure.
+      response_flags: this.retryLimitExceeded ? (this.flag !== undefined ? `${this.flag},URX` : 'URX') : (this.flag ?? '-'),
+      bytes_received: this.tap !== undefined ? this.tap.bytes : this.bufferedBytes,
       bytes_sent: this.bytesSent,
       duration_ms: Math.round(performance.now() - this.startTick),
       upstream_host: this.endpoint?.address ?? null,

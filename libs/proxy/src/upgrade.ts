@@ -2,14 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import type { AccessLogSink, ResponseFlag } from './access-log';
+import { isoTimestamp, type AccessLogSink, type ResponseFlag } from './access-log';
 import type { ProxyLogger } from './logger';
 import { applyHeaderMutation, applyHeaderMutations, type HeaderBag, type HeaderMutation } from './routing/header-mutation';
 import { redirectLocation, rewritePath } from './routing/path-rewrite';
 import { RequestView } from './routing/request-view';
 import { findRoute, type ListenerRoutes, type RoutingState } from './router';
-import { buildUpstreamHeaders, pickCluster } from './upstream-request';
+import { buildUpstreamHeaders, pickWeightedTarget } from './upstream-request';
 
 /**
  * HTTP/1.1 upgrades (WebSocket and the like) as Envoy handles them: allowed only when the HCM's or
@@ -45,7 +46,7 @@ export class UpgradeProxy {
       logged = true;
       try {
         this.accessLog({
-          start_time: new Date(startMs).toISOString(),
+          start_time: isoTimestamp(startMs),
           method: req.method ?? '',
           path,
           protocol: `HTTP/${req.httpVersion}`,
@@ -83,19 +84,21 @@ export class UpgradeProxy {
     };
 
     const state = this.state();
-    const view = new RequestView(req.method ?? 'GET', authority, path, 'http', req.headers);
+    const scheme = (req.socket as TLSSocket).encrypted ? 'https' : 'http';
+    const view = new RequestView(req.method ?? 'GET', authority, path, scheme, req.headers);
     const route = findRoute(state, routes, view);
     if (route === undefined) return reply(404, undefined, 'NR', []);
     routeName = route.name || null;
     const action = route.action;
     if (action.kind === 'direct') return reply(action.status, action.body, undefined, route.responseMutations);
     if (action.kind === 'redirect') {
-      const location = redirectLocation(action, view, route.rewrittenLength(view.pathOnly), (req.headers['x-forwarded-proto'] as string | undefined) ?? 'http');
+      const location = redirectLocation(action, view, route.rewrittenLength(view.pathOnly), (req.headers['x-forwarded-proto'] as string | undefined) ?? scheme);
       return reply(action.status, undefined, undefined, route.responseMutations, location);
     }
     // Envoy: a route-level setting wins; otherwise the HCM must enable the type.
     if (!(action.upgrades.get(upgradeType) ?? routes.upgrades.get(upgradeType) ?? false)) return reply(403, undefined, undefined, route.responseMutations);
-    const { cluster: picked, target } = pickCluster(action);
+    const target = action.weighted !== undefined ? pickWeightedTarget(action.weighted) : undefined;
+    const picked = action.weighted !== undefined ? target?.cluster : action.cluster;
     clusterName = picked ?? null;
     const responseMutations = target?.responseMutation ? [target.responseMutation, ...route.responseMutations] : route.responseMutations;
     const cluster = picked !== undefined ? state.clusters.get(picked) : undefined;
@@ -104,7 +107,7 @@ export class UpgradeProxy {
     if (endpoint === undefined) return reply(503, 'no healthy upstream', 'UH', responseMutations);
     upstreamHost = endpoint.address;
 
-    const headers = buildUpstreamHeaders(req.headers, { socket: req.socket, scheme: 'http', appendXff: routes.appendXff, requestId }, action) as HeaderBag;
+    const headers = buildUpstreamHeaders(req.headers, req.socket, scheme, routes.appendXff, requestId, action) as HeaderBag;
     const upstreamPath = rewritePath(view, route.rewrittenLength(view.pathOnly), action.prefixRewrite, action.regexRewrite);
     if (upstreamPath !== path) headers['x-envoy-original-path'] = path;
     if (target?.requestMutation) applyHeaderMutation(headers, target.requestMutation);

@@ -15,19 +15,27 @@ function connectionNominated(value: string | string[] | undefined): string[] {
     .filter((token) => token !== '' && token !== 'close' && token !== 'keep-alive' && token !== 'upgrade');
 }
 
-export interface UpstreamHeaderContext {
-  socket: Socket | undefined;
-  scheme: string;
-  appendXff: boolean;
-  requestId: string;
+/** The client address as Envoy logs it: IPv4-mapped IPv6 addresses (from a dual-stack listener) as IPv4. */
+function clientAddress(socket: Socket | undefined): string | undefined {
+  const remote = socket?.remoteAddress;
+  if (remote !== undefined && remote.startsWith('::ffff:') && remote.includes('.')) return remote.slice(7);
+  return remote;
 }
 
 /**
  * The headers sent upstream before route header mutations: the client's end-to-end headers plus
- * what Envoy adds by default (x-forwarded-for, x-forwarded-proto, x-request-id,
- * x-envoy-expected-rq-timeout-ms). No Host: the caller passes the authority separately.
+ * what Envoy adds by default (x-forwarded-for unless `appendXff` is off, x-forwarded-proto,
+ * x-request-id, x-envoy-expected-rq-timeout-ms). No Host: the caller passes the authority
+ * separately. Runs once per request, so it takes plain arguments rather than an options object.
  */
-export function buildUpstreamHeaders(incoming: IncomingHttpHeaders, context: UpstreamHeaderContext, action: ForwardAction): OutgoingHttpHeaders {
+export function buildUpstreamHeaders(
+  incoming: IncomingHttpHeaders,
+  socket: Socket | undefined,
+  scheme: string,
+  appendXff: boolean,
+  requestId: string,
+  action: ForwardAction,
+): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = {};
   for (const name in incoming) {
     if (name.charCodeAt(0) === 58 /* : */ || REQUEST_HOP_BY_HOP.has(name)) continue;
@@ -36,26 +44,23 @@ export function buildUpstreamHeaders(incoming: IncomingHttpHeaders, context: Ups
   if (incoming.connection !== undefined) for (const name of connectionNominated(incoming.connection)) delete headers[name];
   const te = incoming.te;
   if (typeof te === 'string' && te.toLowerCase().includes('trailers')) headers.te = 'trailers';
-  if (context.appendXff) {
-    let remote = context.socket?.remoteAddress;
-    // A dual-stack listener reports IPv4 clients as IPv4-mapped IPv6; Envoy logs them as IPv4.
-    if (remote?.startsWith('::ffff:') && remote.includes('.')) remote = remote.slice(7);
+  if (appendXff) {
+    const remote = clientAddress(socket);
     if (remote) {
       const existing = headers['x-forwarded-for'];
       headers['x-forwarded-for'] = existing ? `${String(existing)},${remote}` : remote;
     }
   }
-  if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = context.scheme;
-  headers['x-request-id'] = context.requestId;
-  const expectedTimeout = action.perTryTimeoutMs || action.timeoutMs;
-  if (expectedTimeout > 0) headers['x-envoy-expected-rq-timeout-ms'] = String(Math.round(expectedTimeout));
+  if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = scheme;
+  headers['x-request-id'] = requestId;
+  if (action.expectedTimeoutHeader !== undefined) headers['x-envoy-expected-rq-timeout-ms'] = action.expectedTimeoutHeader;
   return headers;
 }
 
-/** The cluster a forward action sends this request to, and its weighted_clusters entry if any. */
-export function pickCluster(action: ForwardAction): { cluster: string | undefined; target: WeightedTarget | undefined } {
-  if (action.weighted === undefined) return { cluster: action.cluster, target: undefined };
-  const point = Math.random() * action.weighted.totalWeight;
-  const target = action.weighted.targets.find((t) => point < t.cumulativeWeight);
-  return { cluster: target?.cluster, target };
+/** The weighted_clusters entry this request goes to (random by weight). */
+export function pickWeightedTarget(weighted: NonNullable<ForwardAction['weighted']>): WeightedTarget | undefined {
+  const point = Math.random() * weighted.totalWeight;
+  const targets = weighted.targets;
+  for (let i = 0; i < targets.length; i++) if (point < targets[i].cumulativeWeight) return targets[i];
+  return undefined;
 }

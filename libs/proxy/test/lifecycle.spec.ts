@@ -165,12 +165,12 @@ describe('validateConfig', () => {
 
   it('rejects unknown network and HTTP filters', () => {
     const badNetwork = valid();
-    Object.assign(onlyHcm(badNetwork), { name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy' } });
+    Object.assign(onlyHcm(badNetwork), { name: 'envoy.filters.network.redis_proxy', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.redis_proxy.v3.RedisProxy' } });
     expect(validateConfig(badNetwork)).toEqual([
       {
         kind: 'Listener',
         resource: 'l',
-        message: 'unknown network filter "envoy.filters.network.tcp_proxy" (type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy)',
+        message: 'unknown network filter "envoy.filters.network.redis_proxy" (type.googleapis.com/envoy.extensions.filters.network.redis_proxy.v3.RedisProxy)',
       },
     ]);
     const badHttp = valid();

@@ -5,7 +5,7 @@ import type { Dirent, Stats } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ObjectCheckOptions } from './check-object';
-import { isResourceFile, parseResourceFile } from './parse-file';
+import { DocumentReuse, isResourceFile, parseResourceFile } from './parse-file';
 import { ResourceFiles } from './resource-files';
 import type { ResourceSink, ResourceSource, SourceError } from './resource-source';
 
@@ -58,6 +58,8 @@ export class FileSource implements ResourceSource {
   private readonly root: string;
   private readonly files: ResourceFiles;
   private readonly texts = new Map<string, string>();
+  /** Per file, the documents of its last parse: an edit re-parses only the documents it touched. */
+  private readonly documentReuse = new Map<string, DocumentReuse>();
   private readonly dirty = new Set<string>();
   private readonly debounceMs: number;
   private readonly maxDelayMs: number;
@@ -216,7 +218,10 @@ export class FileSource implements ResourceSource {
     this.files.removeUnder(rel, except);
     for (const file of this.texts.keys()) {
       if (except?.has(file)) continue;
-      if (rel === '' || file === rel || file.startsWith(`${rel}/`)) this.texts.delete(file);
+      if (rel === '' || file === rel || file.startsWith(`${rel}/`)) {
+        this.texts.delete(file);
+        this.documentReuse.delete(file);
+      }
     }
   }
 
@@ -251,7 +256,9 @@ export class FileSource implements ResourceSource {
     }
     if (this.texts.get(rel) === text && this.files.has(rel)) return;
     this.texts.set(rel, text);
-    this.files.setParsed(rel, parseResourceFile(path.join(this.dir, rel), text, this.options));
+    let reuse = this.documentReuse.get(rel);
+    if (!reuse) this.documentReuse.set(rel, (reuse = new DocumentReuse()));
+    this.files.setParsed(rel, parseResourceFile(path.join(this.dir, rel), text, this.options, reuse));
   }
 
   private markUnreadable(rel: string, err: unknown): void {

@@ -2,7 +2,7 @@ export * from './resource-source';
 export * from './cluster-scope';
 export { checkObject } from './check-object';
 export type { CheckedObject, ClaimedIdentity, ObjectCheckOptions, ObjectValidator, ValidatorOutcome } from './check-object';
-export { isResourceFile, parseResourceFile } from './parse-file';
+export { DocumentReuse, isResourceFile, parseResourceFile } from './parse-file';
 export type { FailedDocument, ParsedFile, ParsedObject } from './parse-file';
 export { ResourceFiles } from './resource-files';
 export type { ResolvedResources } from './resource-files';

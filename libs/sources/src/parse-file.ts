@@ -53,12 +53,8 @@ function firstLine(message: string): string {
   return message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
 }
 
-/**
- * Parses one file's text into objects and per-document errors. Pure: the caller reads the file.
- * `file` is only used to label errors. Multi-document YAML, `kind: List` documents (any kind
- * ending in "List" with an `items` list) and JSON are accepted; empty documents are skipped.
- */
-export function parseResourceFile(file: string, text: string, options: ObjectCheckOptions = {}): ParsedFile {
+/** The result being built for one file, and how documents are added to it. */
+function collector(file: string, options: ObjectCheckOptions): { result: ParsedFile; addDocument: (documentIndex: number, value: unknown) => void; addFieldErrors: (documentIndex: number, errors: FieldError[], description?: string) => void } {
   const result: ParsedFile = { objects: [], failures: [], errors: [], syntaxError: false };
 
   const addFieldErrors = (documentIndex: number, errors: FieldError[], description?: string): void => {
@@ -83,6 +79,20 @@ export function parseResourceFile(file: string, text: string, options: ObjectChe
     else addObject(documentIndex, value);
   };
 
+  return { result, addDocument, addFieldErrors };
+}
+
+/**
+ * Parses one file's text into objects and per-document errors. Pure: the caller reads the file.
+ * `file` is only used to label errors. Multi-document YAML, `kind: List` documents (any kind
+ * ending in "List" with an `items` list) and JSON are accepted; empty documents are skipped.
+ */
+export function parseResourceFile(file: string, text: string, options: ObjectCheckOptions = {}, previous?: DocumentReuse): ParsedFile {
+  if (previous && !/\.json$/i.test(file)) {
+    const reused = parseByDocument(file, text, options, previous);
+    if (reused) return reused;
+  }
+  const { result, addDocument } = collector(file, options);
   if (/\.json$/i.test(file)) {
     let value: unknown;
     try {
@@ -97,7 +107,13 @@ export function parseResourceFile(file: string, text: string, options: ObjectChe
     return result;
   }
 
-  parseAllDocuments(text).forEach((doc, i) => {
+  return parseYamlDocuments(file, parseAllDocuments(text), options);
+}
+
+/** Parsed YAML documents → objects and per-document errors (document indexes from 1). */
+function parseYamlDocuments(file: string, documents: ReturnType<typeof parseAllDocuments>, options: ObjectCheckOptions): ParsedFile {
+  const { result, addDocument } = collector(file, options);
+  documents.forEach((doc, i) => {
     const documentIndex = i + 1;
     if (doc.errors.length > 0) {
       result.syntaxError = true;
@@ -136,6 +152,48 @@ export function parseResourceFile(file: string, text: string, options: ObjectChe
     }
     addDocument(documentIndex, value);
   });
+  return result;
+}
+
+/**
+ * What parsing one file produced per document text, for the next parse of the same file: a
+ * one-line edit in a file of a hundred routes then parses and validates one document, not a
+ * hundred. Holds the documents of the file's last parse only.
+ */
+export class DocumentReuse {
+  /** @internal document text → its outcome (numbered from 1) and how many documents it holds */
+  documents = new Map<string, { parsed: ParsedFile; documents: number }>();
+}
+
+/**
+ * A line starting with `---` (then a space, tab or line end) is a document start marker wherever
+ * it is (YAML 1.2 forbids such lines inside any scalar), so the file splits there into chunks of
+ * whole documents, each parsed on its own. Directives (`%YAML`) would belong to the next chunk, so
+ * files with any are parsed whole; so is every file with a syntax error, whose positions must be
+ * counted in the whole file. Returns undefined in those cases.
+ */
+function parseByDocument(file: string, text: string, options: ObjectCheckOptions, previous: DocumentReuse): ParsedFile | undefined {
+  if (/^%/m.test(text)) return undefined;
+  const chunks = text.split(/^(?=---(?:[ \t\r\n]|$))/m);
+  if (chunks.length < 2) return undefined;
+  const result: ParsedFile = { objects: [], failures: [], errors: [], syntaxError: false };
+  const next: DocumentReuse['documents'] = new Map();
+  let offset = 0;
+  for (const chunk of chunks) {
+    let outcome = next.get(chunk) ?? previous.documents.get(chunk);
+    if (!outcome) {
+      const documents = parseAllDocuments(chunk);
+      const parsed = parseYamlDocuments(file, documents, options);
+      if (parsed.syntaxError) return undefined;
+      outcome = { parsed, documents: documents.length };
+    }
+    next.set(chunk, outcome);
+    for (const o of outcome.parsed.objects) result.objects.push({ ...o, documentIndex: o.documentIndex + offset });
+    for (const f of outcome.parsed.failures) result.failures.push({ ...f, documentIndex: f.documentIndex + offset });
+    for (const e of outcome.parsed.errors) result.errors.push({ ...e, documentIndex: e.documentIndex + offset });
+    offset += outcome.documents;
+  }
+  previous.documents = next;
   return result;
 }
 

@@ -1,5 +1,5 @@
 import type { FieldError, KubeObject } from '@tendril/api-k8s';
-import { formatSourceError, isClusterScoped, parseResourceFile } from '../src';
+import { DocumentReuse, formatSourceError, isClusterScoped, parseResourceFile } from '../src';
 
 const route = (name: string, extra = '') => `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -122,5 +122,46 @@ items:
     expect(parsed.objects[1].object.metadata).not.toHaveProperty('namespace');
     expect(isClusterScoped('rbac.authorization.k8s.io/v1', 'ClusterRole')).toBe(true);
     expect(isClusterScoped('rbac.authorization.k8s.io/v1', 'Role')).toBe(false);
+  });
+});
+
+describe('parseResourceFile with DocumentReuse (re-parsing only edited documents)', () => {
+  const shapes: Array<[string, string]> = [
+    ['leading comment and empty documents', `# header\n---\n${route('a')}---\n---\n# only a comment\n---\n${route('b', '  namespace: team\n')}`],
+    ['no leading marker', `${route('a')}---\n${route('b')}`],
+    ['document end markers and bare documents', `${route('a')}...\n---\n${route('b')}...\n${route('c')}`],
+    ['a List and an invalid object', `apiVersion: v1\nkind: List\nitems:\n  - { apiVersion: v1, kind: Service, metadata: { name: web } }\n---\n${route('x')}---\napiVersion: v1\nkind: Service\nmetadata: {}\n---\n${route('y')}`],
+    ['a syntax error', `${route('a')}---\nkind: [unclosed\n---\n${route('b')}`],
+    ['a directive', `%YAML 1.2\n---\n${route('a')}---\n${route('b')}`],
+    ['block scalars with dashes inside', `${route('a', '  annotations:\n    note: |\n      ---not a marker\n      text\n')}---\n${route('b')}`],
+    ['trailing marker', `${route('a')}---\n`],
+  ];
+
+  it.each(shapes)('gives what a whole-file parse gives: %s', (_name, text) => {
+    const reuse = new DocumentReuse();
+    expect(parseResourceFile('f.yaml', text, {}, reuse)).toEqual(parseResourceFile('f.yaml', text));
+    // Again, from the remembered documents.
+    expect(parseResourceFile('f.yaml', text, {}, reuse)).toEqual(parseResourceFile('f.yaml', text));
+  });
+
+  it('validates only the documents an edit changed, and numbers documents as before', () => {
+    const routes = Array.from({ length: 100 }, (_, i) => route(`r${i}`));
+    const validated: string[] = [];
+    const options = {
+      validate: (obj: KubeObject): FieldError[] => {
+        validated.push(obj.metadata.name ?? '');
+        return [];
+      },
+    };
+    const reuse = new DocumentReuse();
+    parseResourceFile('routes.yaml', routes.join('---\n'), options, reuse);
+    expect(validated).toHaveLength(100);
+
+    validated.length = 0;
+    const edited = routes.map((r, i) => (i === 42 ? route('r42', '  labels: { edited: "yes" }\n') : r)).join('---\n');
+    const parsed = parseResourceFile('routes.yaml', edited, options, reuse);
+    expect(validated).toEqual(['r42']);
+    expect(parsed).toEqual(parseResourceFile('routes.yaml', edited));
+    expect(parsed.objects[42]).toMatchObject({ documentIndex: 43, object: { metadata: { labels: { edited: 'yes' } } } });
   });
 });

@@ -3,6 +3,7 @@ import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Duplex } from 'node:stream';
+import { acceptEchoWebSocket } from './websocket-echo';
 
 /**
  * A socket whose first, already-read bytes are replayed. Node's HTTP/2 server reads from the
@@ -66,10 +67,24 @@ export interface EchoServerOptions {
   pod?: string;
   /** Called with every request's echo (tests use it to see mirrored traffic). */
   onRequest?: (echo: EchoResponse) => void;
+  /**
+   * Where the per-request line "Echoing back request made to <RequestURI> to client (<addr>)" goes,
+   * the line the conformance echo image logs and the mirror tests look for in a pod's output.
+   * Default: standard output when running as a pod (POD_NAME set, as for `tendril echo` pods),
+   * else nowhere, so an echo server embedded in a test stays quiet. `false`: nowhere.
+   */
+  requestLog?: ((line: string) => void) | false;
+  /**
+   * A second port that speaks only h2c with prior knowledge, as the conformance echo image's 3001
+   * (H2C_PORT) does: a client that does not start with the HTTP/2 preface gets 400. Default: none.
+   */
+  h2cPort?: number;
 }
 
 export interface EchoServer {
   port: number;
+  /** The h2c-only port, when `h2cPort` asked for one. */
+  h2cPort?: number;
   host: string;
   url: string;
   close(): Promise<void>;
@@ -118,16 +133,77 @@ function echoHeaders(rawHeaders: string[]): Record<string, string[]> {
   return headers;
 }
 
+/** host:port of the peer, as Go's RemoteAddr writes it ([v6]:port for IPv6). */
+function clientAddress(socket: net.Socket | undefined): string {
+  const address = socket?.remoteAddress ?? '';
+  return `${address.includes(':') ? `[${address}]` : address}:${socket?.remotePort ?? 0}`;
+}
+
+/** How a simulated failed attempt ends. */
+interface SimulatedFailure {
+  kind: 'status' | 'reset';
+  status?: number;
+  message?: string;
+  delayMs: number;
+  attempt: number;
+  of: number;
+}
+
+/** Attempts remembered at most; the oldest uuid is forgotten first. */
+const RETRY_SIMULATION_MEMORY = 10_000;
+
+/**
+ * The conformance echo image's retry simulation: under /retry, the first `succeedAfter` requests
+ * carrying one `uuid` fail — with HTTP status `responseCode`, or with a connection reset when it is
+ * absent — after `delayRetry` (a Go duration) when given; later ones are echoed.
+ */
+class RetrySimulation {
+  private readonly attempts = new Map<string, number>();
+
+  failure(url: URL): SimulatedFailure | undefined {
+    if (url.pathname !== '/retry' && !url.pathname.startsWith('/retry/')) return undefined;
+    const uuid = url.searchParams.get('uuid');
+    const succeedAfter = Number(url.searchParams.get('succeedAfter'));
+    const delay = url.searchParams.get('delayRetry');
+    const delayMs = delay === null ? 0 : parseGoDuration(delay);
+    const code = url.searchParams.get('responseCode');
+    const status = code === null ? undefined : Number(code);
+    if (!uuid || !Number.isInteger(succeedAfter) || succeedAfter < 0 || delayMs === undefined || (status !== undefined && !(Number.isInteger(status) && status >= 100 && status < 600))) {
+      return { kind: 'status', status: 400, message: '/retry needs uuid and succeedAfter (a count), and takes responseCode (an HTTP status) and delayRetry (a duration)', delayMs: 0, attempt: 0, of: 0 };
+    }
+    const attempt = (this.attempts.get(uuid) ?? 0) + 1;
+    this.attempts.delete(uuid);
+    this.attempts.set(uuid, attempt);
+    if (this.attempts.size > RETRY_SIMULATION_MEMORY) this.attempts.delete(this.attempts.keys().next().value as string);
+    if (attempt > succeedAfter) return undefined;
+    return status === undefined ? { kind: 'reset', delayMs, attempt, of: succeedAfter } : { kind: 'status', status, delayMs, attempt, of: succeedAfter };
+  }
+}
+
+/** Ends a request with a connection reset (HTTP/1.1: TCP RST) or a stream reset (HTTP/2). */
+function resetRequest(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void {
+  if ('stream' in res && res.stream) {
+    res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  const socket = (req as http.IncomingMessage).socket;
+  if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
+  else socket.destroy();
+}
+
 /**
  * Starts an echo backend serving HTTP/1.1 and h2c (prior knowledge) on one port. Like the
  * conformance echo image it answers /status/NNN with NNN, waits for ?delay=<Go duration>, and sets
- * the response headers listed in X-Echo-Set-Header; `x-echo-set-status` and `x-echo-delay-ms` do
- * the same by header.
+ * the response headers listed in X-Echo-Set-Header, simulates failing attempts under /retry
+ * (see RetrySimulation) and echoes WebSocket messages on /ws; `x-echo-set-status` and `x-echo-delay-ms` do the same by header.
  */
 export async function startEchoServer(options: EchoServerOptions = {}): Promise<EchoServer> {
+  const retrySimulation = new RetrySimulation();
   const namespace = options.namespace ?? process.env['NAMESPACE'] ?? '';
   const pod = options.pod ?? process.env['POD_NAME'] ?? '';
+  const requestLog = options.requestLog ?? (process.env['POD_NAME'] ? (line: string) => process.stdout.write(`${line}\n`) : false);
   const handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void => {
+    if (requestLog) requestLog(`Echoing back request made to ${req.url ?? '/'} to client (${clientAddress(req.socket)})`);
     const proto = req.httpVersion === '2.0' ? 'HTTP/2.0' : `HTTP/${req.httpVersion}`;
     const body: EchoResponse = {
       path: req.url ?? '/',
@@ -150,6 +226,21 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
     const delayMs = queryDelay !== null ? (parseGoDuration(queryDelay) ?? 0) : Number(req.headers['x-echo-delay-ms'] ?? 0);
     const setHeaders = req.headers['x-echo-set-header'];
     const extraHeaders = requestedResponseHeaders(setHeaders === undefined ? [] : Array.isArray(setHeaders) ? setHeaders : [setHeaders]);
+    const failure = retrySimulation?.failure(url);
+    if (failure) {
+      req.on('data', () => undefined);
+      req.on('error', () => undefined);
+      const fail = (): void => {
+        if (failure.kind === 'reset') resetRequest(req, res);
+        else if (!res.destroyed) {
+          const payload = JSON.stringify({ message: failure.message ?? `simulated failure ${failure.attempt} of ${failure.of}` });
+          (res as http.ServerResponse).writeHead(failure.status ?? 400, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+          res.end(payload);
+        }
+      };
+      req.on('end', () => (failure.delayMs > 0 ? setTimeout(fail, failure.delayMs) : fail()));
+      return;
+    }
     const respond = (): void => {
       if (res.destroyed) return;
       const payload = JSON.stringify(body);
@@ -169,14 +260,21 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
   // Node's cleartext HTTP/2 server does not fall back to HTTP/1.1, so one listener sniffs the
   // connection preface and hands the socket to the right server.
   const h1 = http.createServer(handler);
+  // /ws echoes WebSocket messages, as the conformance echo image's does; other upgrades are refused.
+  h1.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (new URL(req.url ?? '/', 'http://echo').pathname === '/ws') acceptEchoWebSocket(req, socket, head);
+    else socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
   const h2 = http2.createServer(handler);
   const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
+  const accept = (h2cOnly: boolean) => (socket: net.Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.once('data', (first: Buffer) => {
       if (first.subarray(0, 3).toString('latin1') === 'PRI') {
         h2.emit('connection', new ReplayedSocket(socket, first));
+      } else if (h2cOnly) {
+        socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 40\r\n\r\nthis port speaks h2c (prior knowledge)\r\n');
       } else {
         socket.pause();
         socket.unshift(first);
@@ -184,24 +282,35 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
         socket.resume();
       }
     });
-  });
+  };
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
+  const listen = (server: net.Server, port: number): Promise<number> =>
+    new Promise<number>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve((server.address() as AddressInfo).port);
+      });
     });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const server = net.createServer(accept(false));
+  const port = await listen(server, options.port ?? 0);
+  const h2cServer = options.h2cPort === undefined ? undefined : net.createServer(accept(true));
+  let h2cPort: number | undefined;
+  try {
+    h2cPort = h2cServer && (await listen(h2cServer, options.h2cPort ?? 0));
+  } catch (err) {
+    server.close();
+    throw err;
+  }
+  const closeServer = (s: net.Server | undefined): Promise<void> => new Promise<void>((resolve) => (s ? s.close(() => resolve()) : resolve()));
   return {
     port,
+    ...(h2cPort !== undefined ? { h2cPort } : {}),
     host,
     url: `http://${host}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await Promise.all([closeServer(server), closeServer(h2cServer)]);
+    },
   };
 }

@@ -1,2 +1,3 @@
 export * from './echo-server';
 export * from './ports';
+export { acceptEchoWebSocket, websocketAccept } from './websocket-echo';

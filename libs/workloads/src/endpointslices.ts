@@ -3,6 +3,7 @@ import type { EndpointSlice, Pod, Service, ServicePort } from '@tendril/api-k8s'
 /** A pod as the EndpointSlice controller sees it: labels, IP, readiness and named ports. */
 export interface PodEndpoint {
   pod: Pick<Pod, 'metadata' | 'spec'>;
+  /** Empty while the pod has no IP yet (its network is being set up); such pods are not listed. */
   ip: string;
   ready: boolean;
 }
@@ -26,7 +27,7 @@ function targetPortFor(port: ServicePort, pod: PodEndpoint['pod']): number | und
 
 /**
  * The EndpointSlice controller, as a pure function: one slice per Service with a selector, listing
- * the selected pods of its namespace with their readiness, and the Service's ports resolved to
+ * the selected pods of its namespace that have an IP, with their readiness, and the Service's ports resolved to
  * container ports. Pods that resolve a named port differently get separate slices, as upstream.
  */
 export function endpointSlicesFor(services: Service[], pods: PodEndpoint[]): EndpointSlice[] {
@@ -36,7 +37,7 @@ export function endpointSlicesFor(services: Service[], pods: PodEndpoint[]): End
     if (!selector || svc.spec?.type === 'ExternalName') continue;
     const ns = svc.metadata.namespace ?? 'default';
     const selected = pods
-      .filter((p) => (p.pod.metadata.namespace ?? 'default') === ns && selects(selector, p.pod.metadata.labels))
+      .filter((p) => p.ip !== '' && (p.pod.metadata.namespace ?? 'default') === ns && selects(selector, p.pod.metadata.labels))
       .sort((a, b) => (a.pod.metadata.name ?? '').localeCompare(b.pod.metadata.name ?? ''));
     const groups = new Map<string, { ports: EndpointSlice['ports']; pods: PodEndpoint[] }>();
     for (const p of selected) {
@@ -54,7 +55,7 @@ export function endpointSlicesFor(services: Service[], pods: PodEndpoint[]): End
         metadata: {
           name: `${svc.metadata.name}-${i++}`,
           namespace: ns,
-          labels: { 'kubernetes.io/service-name': svc.metadata.name!, 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.tendril.io' },
+          labels: { 'kubernetes.io/service-name': svc.metadata.name ?? '', 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.tendril.io' },
         },
         addressType: 'IPv4',
         endpoints: g.pods.map((p) => ({

@@ -2,8 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import * as readline from 'node:readline';
-import type { Container, Deployment, KubeObject, Pod } from '@tendril/api-k8s';
+import type { Container, Deployment, KubeObject, Pod, PodStatus } from '@tendril/api-k8s';
 import { deploymentPodName, podTemplateHash } from './pod-names';
+import { LoopbackPodNetwork, type PodNetwork, type PodNetworkMode, type PodSandbox } from './pod-network';
 
 /** Container fields the runner uses beyond the minimal api-k8s Container. */
 type RunnableContainer = Container & {
@@ -16,17 +17,54 @@ type RunnableContainer = Container & {
 export interface PodRunnerOptions {
   /** The command that runs `tendril …` (the CLI entry point), for commands and images that name it. */
   tendrilCommand: { command: string; args: string[]; env: Record<string, string> };
-  /** First address of the loopback range pods get their IPs from (default 127.11.0.1). */
+  /** Where pods' networks come from (default: loopback addresses from firstPodIp). */
+  network?: PodNetwork;
+  /** First address of the loopback range pods get their IPs from when no network is given (default 127.11.0.1). */
   firstPodIp?: string;
   /** Where pod output lines go. */
   write?: (line: string) => void;
   nodeName?: string;
 }
 
+/** PodStatus fields the runner reports beyond the minimal api-k8s PodStatus (for READY and RESTARTS). */
+export type RunnerPodStatus = PodStatus & {
+  message?: string;
+  containerStatuses?: Array<{ name: string; ready: boolean; started: boolean; restartCount: number }>;
+};
+
+/** A pod as this node runs it: what `tendril get endpoints` lists and `tendril exec` enters. */
+export interface PodRuntimeInfo {
+  namespace: string;
+  name: string;
+  /** Node-local endpoint number, assigned in start order (Cilium's endpoint ID). */
+  endpointId: number;
+  network: PodNetworkMode;
+  /** Empty while the sandbox is being created. */
+  ip: string;
+  /** Network namespace name (netns mode), usable with `ip netns exec`. */
+  netns?: string;
+  /** Host end of the pod's veth (netns mode). */
+  hostInterface?: string;
+  phase: NonNullable<PodStatus['phase']>;
+  ready: boolean;
+  restarts: number;
+  /** Node-local PIDs of the pod's processes. */
+  pids: number[];
+  message?: string;
+  /** The environment the pod's container got for its identity (POD_NAME, NAMESPACE, POD_IP). */
+  env: Record<string, string>;
+}
+
 interface RunningPod {
   pod: Pod;
-  ip: string;
+  namespace: string;
+  name: string;
+  endpointId: number;
+  sandbox?: PodSandbox;
+  /** Settles when sandbox creation has finished, either way. */
+  sandboxReady: Promise<void>;
   ready: boolean;
+  restarts: number;
   failure?: string;
   child?: ChildProcess;
   stopping: boolean;
@@ -37,31 +75,30 @@ interface RunningPod {
 /** Images the project knows how to run without a command: the conformance suite's echo backends. */
 const ECHO_IMAGE = /(^|\/)echo-(basic|advanced)(:|@|$)/;
 
-function ipToInt(ip: string): number {
-  return ip.split('.').reduce((n, o) => n * 256 + Number(o), 0) >>> 0;
-}
-
-function intToIp(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
-
 /**
- * A local kubelet for `tendril up` without root: runs each Pod (and each replica of each
- * Deployment) as a process bound to a pod IP of its own in 127.0.0.0/8, with the container's
- * command, args and env, and POD_NAME / NAMESPACE / POD_IP set. The image is not run (there is no
- * container runtime); the conformance echo images map to `tendril echo`. Emits 'change' whenever
- * the set of pods or their readiness changes.
+ * A local kubelet for `tendril up`: runs each Pod (and each replica of each Deployment) as a process
+ * with a pod IP of its own, given by a PodNetwork (a network namespace wired by the CNI plugin, or
+ * a loopback address without root), with the container's command, args and env, and POD_NAME /
+ * NAMESPACE / POD_IP set. The image is not run (there is no container runtime); the conformance
+ * echo images map to `tendril echo`. Emits 'change' whenever the set of pods, their IPs or their
+ * readiness changes.
  */
 export class PodRunner extends EventEmitter {
   private readonly pods = new Map<string, RunningPod>();
-  private readonly freeIps: number[] = [];
-  private nextIp: number;
+  /** Pods being torn down (process stop, sandbox removal); stop() waits for them too. */
+  private readonly teardowns = new Set<Promise<void>>();
+  private readonly network: PodNetwork;
   private readonly write: (line: string) => void;
+  private nextEndpointId = 1;
 
   constructor(private readonly opts: PodRunnerOptions) {
     super();
-    this.nextIp = ipToInt(opts.firstPodIp ?? '127.11.0.1');
+    this.network = opts.network ?? new LoopbackPodNetwork(opts.firstPodIp);
     this.write = opts.write ?? ((line) => process.stdout.write(line + '\n'));
+  }
+
+  get networkMode(): PodNetworkMode {
+    return this.network.mode;
   }
 
   /** Makes the running pods match the Deployments and Pods among `objects`. */
@@ -73,8 +110,9 @@ export class PodRunner extends EventEmitter {
     }
     let changed = false;
     for (const [key, running] of this.pods) {
-      if (!desired.has(key) || JSON.stringify(desired.get(key)!.spec) !== JSON.stringify(running.pod.spec)) {
-        this.stopPod(key, running);
+      const wanted = desired.get(key);
+      if (!wanted || JSON.stringify(wanted.spec) !== JSON.stringify(running.pod.spec)) {
+        void this.stopPod(key, running);
         changed = true;
       }
     }
@@ -87,48 +125,77 @@ export class PodRunner extends EventEmitter {
     if (changed) this.emit('change');
   }
 
-  /** The pods with their status (phase, podIP, Ready condition), as a kubelet reports them. */
+  /**
+   * The pods with their status (phase, podIP, Ready condition), as a kubelet reports them. A pod
+   * whose sandbox is still being created is Pending with an empty ip.
+   */
   list(): Array<{ pod: Pod; ip: string; ready: boolean }> {
-    return [...this.pods.values()].map((r) => ({
-      ip: r.ip,
-      ready: r.ready,
-      pod: {
-        ...r.pod,
-        status: {
-          phase: r.failure ? 'Failed' : 'Running',
-          podIP: r.ip,
-          podIPs: [{ ip: r.ip }],
-          hostIP: '127.0.0.1',
-          conditions: [{ type: 'Ready', status: r.ready ? 'True' : 'False' }],
-          ...(r.failure ? { message: r.failure } : {}),
-        },
-      },
-    }));
+    return [...this.pods.values()].map((r) => ({ ip: r.sandbox?.ip ?? '', ready: r.ready, pod: { ...r.pod, status: this.statusOf(r) } }));
   }
 
+  /** The node-local view of each pod: sandbox, endpoint number, processes. */
+  async describe(): Promise<PodRuntimeInfo[]> {
+    return Promise.all(
+      [...this.pods.values()].map(async (r) => {
+        const ip = r.sandbox?.ip ?? '';
+        return {
+          namespace: r.namespace,
+          name: r.name,
+          endpointId: r.endpointId,
+          network: this.network.mode,
+          ip,
+          ...(r.sandbox?.netns ? { netns: r.sandbox.netns } : {}),
+          ...(r.sandbox?.hostInterface ? { hostInterface: r.sandbox.hostInterface } : {}),
+          phase: this.phaseOf(r),
+          ready: r.ready,
+          restarts: r.restarts,
+          pids: r.sandbox ? await this.network.pids(r.sandbox, r.child?.pid) : [],
+          ...(r.failure ? { message: r.failure } : {}),
+          env: { POD_NAME: r.name, NAMESPACE: r.namespace, POD_IP: ip },
+        };
+      }),
+    );
+  }
+
+  /** Stops every pod and releases every sandbox, including those of pods already being removed. */
   async stop(): Promise<void> {
-    await Promise.all([...this.pods].map(([key, r]) => this.stopPod(key, r)));
+    for (const [key, r] of this.pods) void this.stopPod(key, r);
+    while (this.teardowns.size > 0) await Promise.all([...this.teardowns]);
+  }
+
+  private phaseOf(r: RunningPod): NonNullable<PodStatus['phase']> {
+    if (r.failure) return 'Failed';
+    return r.sandbox ? 'Running' : 'Pending';
+  }
+
+  private statusOf(r: RunningPod): RunnerPodStatus {
+    const container = r.pod.spec?.containers?.[0];
+    const sandbox = r.sandbox;
+    return {
+      phase: this.phaseOf(r),
+      ...(sandbox ? { podIP: sandbox.ip, podIPs: [{ ip: sandbox.ip }], hostIP: sandbox.hostIp } : {}),
+      conditions: [{ type: 'Ready', status: r.ready ? 'True' : 'False' }],
+      ...(container ? { containerStatuses: [{ name: container.name, ready: r.ready, started: !!r.child, restartCount: r.restarts }] } : {}),
+      ...(r.failure ? { message: r.failure } : {}),
+    };
   }
 
   private podsOf(d: Deployment): Pod[] {
     const template = d.spec?.template ?? {};
     const hash = podTemplateHash(template);
     const ns = d.metadata.namespace ?? 'default';
+    const deployment = d.metadata.name ?? '';
     return Array.from({ length: d.spec?.replicas ?? 1 }, (_, i) => ({
       apiVersion: 'v1' as const,
       kind: 'Pod' as const,
       metadata: {
-        name: deploymentPodName(d.metadata.name!, hash, i),
+        name: deploymentPodName(deployment, hash, i),
         namespace: ns,
         labels: { ...(template.metadata?.labels ?? {}), 'pod-template-hash': hash },
-        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: d.metadata.name!, uid: d.metadata.uid ?? '', controller: true }],
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment, uid: d.metadata.uid ?? '', controller: true }],
       },
       spec: { ...(template.spec ?? { containers: [] }), nodeName: this.opts.nodeName ?? 'tendril-node' },
     }));
-  }
-
-  private allocateIp(): string {
-    return intToIp(this.freeIps.shift() ?? this.nextIp++);
   }
 
   private commandFor(c: RunnableContainer): { command: string; args: string[]; env: Record<string, string> } | string {
@@ -143,14 +210,52 @@ export class PodRunner extends EventEmitter {
   }
 
   private startPod(key: string, pod: Pod): void {
-    const running: RunningPod = { pod, ip: this.allocateIp(), ready: false, stopping: false };
+    const running: RunningPod = {
+      pod,
+      namespace: pod.metadata.namespace ?? 'default',
+      name: pod.metadata.name ?? '',
+      endpointId: this.nextEndpointId++,
+      ready: false,
+      restarts: 0,
+      stopping: false,
+      sandboxReady: Promise.resolve(),
+    };
     this.pods.set(key, running);
-    this.launch(key, running);
+    let created: PodSandbox | Promise<PodSandbox>;
+    try {
+      created = this.network.createSandbox({ namespace: running.namespace, name: running.name });
+    } catch (err) {
+      this.failSandbox(key, running, err);
+      return;
+    }
+    if (!(created instanceof Promise)) {
+      // Loopback addresses are ready at once: the pod has its IP in the same sync, as before.
+      running.sandbox = created;
+      this.launch(key, running, created);
+      return;
+    }
+    running.sandboxReady = created.then(
+      (sandbox) => {
+        running.sandbox = sandbox;
+        if (running.stopping) return;
+        this.launch(key, running, sandbox);
+        this.emit('change');
+      },
+      (err: unknown) => {
+        if (!running.stopping) this.failSandbox(key, running, err);
+      },
+    );
   }
 
-  private launch(key: string, r: RunningPod): void {
+  private failSandbox(key: string, r: RunningPod, err: unknown): void {
+    r.failure = `cannot create the pod network: ${err instanceof Error ? err.message : String(err)}`;
+    this.write(`[pod ${key}] ${r.failure}`);
+    this.emit('change');
+  }
+
+  private launch(key: string, r: RunningPod, sandbox: PodSandbox): void {
     const container = r.pod.spec?.containers?.[0] as RunnableContainer | undefined;
-    const ns = r.pod.metadata.namespace ?? 'default';
+    const ns = r.namespace;
     const prefix = `[pod ${key}]`;
     if (!container) {
       r.failure = 'pod has no containers';
@@ -163,17 +268,18 @@ export class PodRunner extends EventEmitter {
       this.write(`${prefix} ${cmd}`);
       return;
     }
-    const fields: Record<string, string> = { 'metadata.name': r.pod.metadata.name!, 'metadata.namespace': ns, 'status.podIP': r.ip, 'spec.nodeName': r.pod.spec?.nodeName ?? '' };
-    const env: Record<string, string> = { ...cmd.env, POD_NAME: r.pod.metadata.name!, NAMESPACE: ns, POD_IP: r.ip };
+    const fields: Record<string, string> = { 'metadata.name': r.name, 'metadata.namespace': ns, 'status.podIP': sandbox.ip, 'spec.nodeName': r.pod.spec?.nodeName ?? '' };
+    const env: Record<string, string> = { ...cmd.env, POD_NAME: r.name, NAMESPACE: ns, POD_IP: sandbox.ip };
     for (const e of container.env ?? []) {
       const v = e.value ?? (e.valueFrom?.fieldRef ? fields[e.valueFrom.fieldRef.fieldPath] : undefined);
       if (v !== undefined) env[e.name] = v;
     }
     const port = container.ports?.[0]?.containerPort;
     if (port !== undefined && env['HTTP_PORT'] === undefined) env['HTTP_PORT'] = String(port);
-    const child = spawn(cmd.command, cmd.args, { cwd: container.workingDir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = this.network.wrapCommand(sandbox, cmd.command, cmd.args);
+    const child = spawn(argv.command, argv.args, { cwd: container.workingDir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     r.child = child;
-    for (const s of [child.stdout!, child.stderr!]) readline.createInterface({ input: s }).on('line', (line) => this.write(`${prefix} ${line}`));
+    for (const s of [child.stdout, child.stderr]) if (s) readline.createInterface({ input: s }).on('line', (line) => this.write(`${prefix} ${line}`));
     child.on('error', (err) => {
       r.failure = `cannot start ${cmd.command}: ${err.message}`;
       this.write(`${prefix} ${r.failure}`);
@@ -186,14 +292,15 @@ export class PodRunner extends EventEmitter {
         this.emit('change');
       }
       if (r.stopping) return;
+      r.restarts++;
       this.write(`${prefix} exited (code ${code}, signal ${signal}); restarting in 1s`);
-      r.restartTimer = setTimeout(() => this.launch(key, r), 1_000);
+      r.restartTimer = setTimeout(() => this.launch(key, r, sandbox), 1_000);
     });
-    this.probe(r, port);
+    this.probe(r, sandbox.ip, port);
   }
 
-  /** Readiness: the first container port accepts a TCP connection (or, without ports, the process runs). */
-  private probe(r: RunningPod, port: number | undefined): void {
+  /** Readiness: the first container port accepts a TCP connection at the pod IP (or, without ports, the process runs). */
+  private probe(r: RunningPod, ip: string, port: number | undefined): void {
     const markReady = (): void => {
       if (r.stopping || !r.child || r.ready) return;
       r.ready = true;
@@ -202,7 +309,7 @@ export class PodRunner extends EventEmitter {
     if (port === undefined) return markReady();
     const attempt = (): void => {
       if (r.stopping || !r.child) return;
-      const socket = net.connect({ host: r.ip, port });
+      const socket = net.connect({ host: ip, port });
       socket.once('connect', () => {
         socket.destroy();
         markReady();
@@ -215,14 +322,29 @@ export class PodRunner extends EventEmitter {
     attempt();
   }
 
+  /** Stops the pod's container, then releases its sandbox (in netns mode: kill what is left, CNI DEL, namespace removal). */
   private stopPod(key: string, r: RunningPod): Promise<void> {
     r.stopping = true;
     this.pods.delete(key);
     clearTimeout(r.restartTimer);
     clearTimeout(r.probeTimer);
-    this.freeIps.push(ipToInt(r.ip));
-    const child = r.child;
-    if (!child) return Promise.resolve();
+    const teardown = (async () => {
+      await r.sandboxReady;
+      await this.stopContainer(r.child);
+      if (!r.sandbox) return;
+      try {
+        await this.network.removeSandbox(r.sandbox);
+      } catch (err) {
+        this.write(`[pod ${key}] cannot remove the pod network: ${(err as Error).message}`);
+      }
+    })();
+    this.teardowns.add(teardown);
+    void teardown.finally(() => this.teardowns.delete(teardown));
+    return teardown;
+  }
+
+  private stopContainer(child: ChildProcess | undefined): Promise<void> {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
       child.once('exit', () => {

@@ -16,6 +16,17 @@ const service = (name: string, selector: Record<string, string>, targetPort: num
 });
 
 describe('endpointSlicesFor', () => {
+  it('leaves out pods that have no IP yet (their network namespace is still being wired)', () => {
+    const slices = endpointSlicesFor(
+      [service('backend', { app: 'backend' }, 'http')],
+      [
+        { pod: pod('backend-a', { app: 'backend' }), ip: '10.244.0.2', ready: true },
+        { pod: pod('backend-b', { app: 'backend' }), ip: '', ready: false },
+      ],
+    );
+    expect(slices[0].endpoints.map((e) => e.targetRef?.name)).toEqual(['backend-a']);
+  });
+
   it('lists the selected pods of the namespace with readiness and the resolved named port', () => {
     const slices = endpointSlicesFor(
       [service('backend', { app: 'backend' }, 'http')],

@@ -19,6 +19,13 @@ export interface AdsServerOptions {
   cache: SnapshotCache;
   status?: NodeStatusRegistry;
   logger?: Logger;
+  /**
+   * Called with the names a client subscribes to explicitly (never for wildcard subscriptions),
+   * before it is answered. A control plane that builds some resources only on demand (the agent's
+   * API listeners for proxyless gRPC clients) can put them into the node's snapshot here, and the
+   * answer includes them.
+   */
+  onExplicitSubscription?: (typeUrl: string, names: readonly string[]) => void;
 }
 
 function newNonce(): string {
@@ -107,11 +114,21 @@ export class AdsServer {
   private readonly log: Logger;
   private server: grpc.Server | undefined;
   private readonly openStreams = new Set<grpc.ServerDuplexStream<unknown, unknown>>();
+  private readonly onExplicitSubscription: AdsServerOptions['onExplicitSubscription'];
 
   constructor(opts: AdsServerOptions) {
     this.cache = opts.cache;
+    this.onExplicitSubscription = opts.onExplicitSubscription;
     this.status = opts.status ?? new NodeStatusRegistry();
     this.log = opts.logger ?? silentLogger;
+  }
+
+  private announceSubscription(typeUrl: string, names: readonly string[]): void {
+    try {
+      this.onExplicitSubscription?.(typeUrl, names);
+    } catch (err) {
+      this.log.error({ type: shortTypeName(typeUrl), err: (err as Error).message }, 'subscription hook failed; answering from the current snapshot');
+    }
   }
 
   /** Binds the gRPC server (e.g. "127.0.0.1:18000", port 0 for any) and returns the bound port. */
@@ -183,6 +200,7 @@ export class AdsServer {
       const names = req.resource_names ?? [];
       st.wildcard = names.includes('*') || (names.length === 0 && WILDCARD_TYPES.has(typeUrl));
       st.names = new Set(names.filter((n) => n !== '*'));
+      if (st.names.size > 0) this.announceSubscription(typeUrl, [...st.names]);
       const snapshot = this.cache.get(nodeId);
       // A first request, or a changed subscription, is answered even if the content is unchanged.
       if (snapshot) send(typeUrl, st, snapshot, !req.response_nonce);
@@ -266,6 +284,8 @@ export class AdsServer {
           if (!st.wildcard) st.clientVersions.delete(n);
         }
       }
+      const explicit = subscribe.filter((n) => n !== '*');
+      if (explicit.length > 0) this.announceSubscription(typeUrl, explicit);
       const snapshot = this.cache.get(nodeId);
       const isAck = !!req.response_nonce && subscribe.length === 0 && unsubscribe.length === 0;
       if (snapshot && !isAck) send(typeUrl, st, snapshot, subscribe.length > 0);

@@ -2,6 +2,7 @@ export * from './ads-client';
 export * from './ads-server';
 export * from './logger';
 export * from './node-status';
+export * from './resource-decoder';
 export * from './resource-encoder';
 export * from './snapshot';
 export * from './snapshot-cache';

@@ -32,9 +32,12 @@ const ELEMENT_FIELDS: ReadonlyMap<string, string> = new Map([[TypeUrl.RouteConfi
 const MIN_ELEMENTS_TO_SPLIT = 32;
 
 interface CachedResource {
+  typeUrl: string;
   json: string;
   value: Uint8Array;
   version: string;
+  /** What encodeAll returns for it: the same object while the resource is unchanged. */
+  encoded?: EncodedResource;
 }
 
 /**
@@ -43,8 +46,13 @@ interface CachedResource {
  * "unchanged" is decided by content: JSON.stringify is several times cheaper than the protobuf
  * encode it saves. Large RouteConfigurations are cached per virtual host (see ELEMENT_FIELDS).
  *
- * The cache holds what the last encodeAll call encoded, nothing older, so its size follows the
- * current configuration. (JSON.stringify writes NaN and ±Infinity as null; the translator emits
+ * A resource (or virtual host) that is the very object encoded before is not even stringified:
+ * callers that keep unchanged output objects between translations (the Gateway translator with a
+ * TranslationMemo) make an unchanged resource cost one lookup. Resources handed to encodeAll must
+ * therefore never be mutated afterwards.
+ *
+ * The by-content cache holds what the last encodeAll call encoded, nothing older, so its size
+ * follows the current configuration; the by-object cache is weak and follows the objects. (JSON.stringify writes NaN and ±Infinity as null; the translator emits
  * neither, and a cache miss or hit never changes what a resource encodes to, only when.)
  */
 export class ResourceEncoder {
@@ -52,6 +60,8 @@ export class ResourceEncoder {
   private resources = new Map<string, Map<string, CachedResource>>();
   /** element message type → element JSON → its bytes. */
   private elements = new Map<string, Map<string, Uint8Array>>();
+  private readonly resourcesByObject = new WeakMap<object, CachedResource>();
+  private readonly elementsByObject = new WeakMap<object, { typeName: string; bytes: Uint8Array }>();
 
   /** Encodes every resource; throws, naming the resource, if one does not encode. */
   encodeAll(resources: Iterable<{ typeUrl: string; resource: Record<string, unknown> }>): EncodedResource[] {
@@ -68,14 +78,19 @@ export class ResourceEncoder {
           encoded.push({ typeUrl, name, value, version: contentVersion([value]) });
           continue;
         }
-        const json = JSON.stringify(resource);
-        let cached = this.resources.get(typeUrl)?.get(name);
-        if (cached?.json !== json) {
-          const value = packAny(resource, typeUrl).value;
-          cached = { json, value, version: contentVersion([value]) };
+        let cached = this.resourcesByObject.get(resource);
+        if (cached?.typeUrl !== typeUrl) {
+          const json = JSON.stringify(resource);
+          cached = this.resources.get(typeUrl)?.get(name);
+          if (cached?.json !== json) {
+            const value = packAny(resource, typeUrl).value;
+            cached = { typeUrl, json, value, version: contentVersion([value]) };
+          }
+          this.resourcesByObject.set(resource, cached);
         }
         inner(nextResources, typeUrl).set(name, cached);
-        encoded.push({ typeUrl, name, value: cached.value, version: cached.version });
+        if (cached.encoded?.name !== name) cached.encoded = { typeUrl, name, value: cached.value, version: cached.version };
+        encoded.push(cached.encoded);
       } catch (err) {
         throw new Error(`cannot encode ${typeUrl.slice(typeUrl.lastIndexOf('.') + 1)} "${name}": ${(err as Error).message}`);
       }
@@ -89,10 +104,13 @@ export class ResourceEncoder {
     const typeName = typeUrl.slice(typeUrl.lastIndexOf('/') + 1);
     return encodeMessageByElements(typeName, resource, field, (elementTypeName, element) => {
       const next = inner(nextElements, elementTypeName);
+      const known = typeof element === 'object' && element !== null ? this.elementsByObject.get(element) : undefined;
+      if (known?.typeName === elementTypeName) return known.bytes;
       const json = JSON.stringify(element);
       let bytes = next.get(json) ?? this.elements.get(elementTypeName)?.get(json);
       if (!bytes) bytes = encodeMessage(elementTypeName, element);
       next.set(json, bytes);
+      if (typeof element === 'object' && element !== null) this.elementsByObject.set(element, { typeName: elementTypeName, bytes });
       return bytes;
     });
   }

@@ -15,10 +15,10 @@ interface Harness {
   close(): Promise<void>;
 }
 
-async function start(protocol: Protocol, port = 0): Promise<Harness> {
+async function start(protocol: Protocol, port = 0, onExplicitSubscription?: (cache: SnapshotCache, typeUrl: string, names: readonly string[]) => void): Promise<Harness> {
   const cache = new SnapshotCache();
   cache.setDefault(gatewaySnapshot('1'));
-  const server = new AdsServer({ cache });
+  const server = new AdsServer({ cache, onExplicitSubscription: onExplicitSubscription && ((typeUrl, names) => onExplicitSubscription(cache, typeUrl, names)) });
   const bound = await server.listen(`127.0.0.1:${port}`);
   const applied: Harness['applied'] = [];
   const rejectWhen: Harness['rejectWhen'] = {};
@@ -61,6 +61,21 @@ describe.each<Protocol>(['sotw', 'delta'])('ADS (%s)', (protocol) => {
   jest.setTimeout(20_000);
   let h: Harness;
   afterEach(() => h.close());
+
+  it('announces explicit subscriptions before answering them, so resources can be built on demand', async () => {
+    const calls: Array<[string, string[]]> = [];
+    h = await start(protocol, 0, (cache, typeUrl, names) => {
+      calls.push([typeUrl, [...names]]);
+      // The route configuration the client asks for by name is (re)built right now.
+      if (typeUrl === TypeUrl.RouteConfiguration) cache.setDefault(gatewaySnapshot('on-demand', { routePath: '/built-on-demand' }));
+    });
+    await eventually(() => expect(routePrefix(h.client.resources())).toBe('/built-on-demand'));
+    // Wildcard subscriptions (LDS, CDS of the proxy) are never announced; RDS and EDS names are.
+    const types = new Set(calls.map(([t]) => t));
+    expect(types.has(TypeUrl.Listener)).toBe(false);
+    expect(types.has(TypeUrl.Cluster)).toBe(false);
+    expect(calls).toContainEqual([TypeUrl.RouteConfiguration, ['default/gw/8080']]);
+  });
 
   it('delivers listeners, routes, clusters and endpoints, and records the ACKs per node', async () => {
     h = await start(protocol);

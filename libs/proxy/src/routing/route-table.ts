@@ -2,6 +2,7 @@ import { durationToMilliseconds, type envoy } from '@tendril/api-envoy';
 import { compileHeaderMutation, type HeaderMutation } from './header-mutation';
 import { compileFullMatchRegex, compileGlobalRegex, parseSubstitution, type Substitution } from './regex';
 import type { RequestView } from './request-view';
+import { compileRetryPolicy, type RetryPolicy } from './retry-policy';
 import { compileStringMatcher, type StringPredicate } from './string-matcher';
 
 type RouteConfiguration = envoy.config.route.v3.RouteConfiguration;
@@ -49,12 +50,28 @@ export interface ForwardAction {
   timeoutMs: number;
   /** Per upstream attempt; 0 when unset. */
   perTryTimeoutMs: number;
+  /** x-envoy-expected-rq-timeout-ms for upstream requests (per-try timeout, else route timeout); undefined when neither is set. */
+  expectedTimeoutHeader: string | undefined;
   prefixRewrite: string | undefined;
   regexRewrite: RegexRewrite | undefined;
   hostRewrite: string | undefined;
   mirrors: readonly MirrorTarget[];
   /** Route-level upgrade_configs: lower-case upgrade type → enabled; overrides the HCM's. */
   upgrades: ReadonlyMap<string, boolean>;
+  /** The route's retry_policy, else its virtual host's; undefined: one attempt only. */
+  retry: RetryPolicy | undefined;
+  /** Virtual host include_request_attempt_count: x-envoy-attempt-count on upstream requests. */
+  attemptCountInRequest: boolean;
+  /** Virtual host include_attempt_count_in_response: x-envoy-attempt-count on the downstream response. */
+  attemptCountInResponse: boolean;
+}
+
+/** What a route's forwarding takes from its virtual host. */
+interface VirtualHostDefaults {
+  retryPolicy: envoy.config.route.v3.RetryPolicy | undefined;
+  bufferLimitBytes: number | undefined;
+  attemptCountInRequest: boolean;
+  attemptCountInResponse: boolean;
 }
 
 export interface RedirectRouteAction {
@@ -296,7 +313,7 @@ function compileRequestMatchers(match: RouteMatch): ((req: RequestView) => boole
 
 const CLUSTER_NOT_FOUND_STATUS: Record<string, number> = { SERVICE_UNAVAILABLE: 503, NOT_FOUND: 404, INTERNAL_SERVER_ERROR: 500 };
 
-function compileForwardAction(action: RouteAction): ForwardAction {
+function compileForwardAction(action: RouteAction, vhost: VirtualHostDefaults, bufferLimitBytes: number | undefined): ForwardAction {
   const unsupported: (keyof RouteAction)[] = [
     'cluster_header',
     'cluster_specifier_plugin',
@@ -304,6 +321,7 @@ function compileForwardAction(action: RouteAction): ForwardAction {
     'path_rewrite_policy',
     'host_rewrite_header',
     'host_rewrite_path_regex',
+    'retry_policy_typed_config',
   ];
   for (const field of unsupported) {
     if (action[field] !== undefined) throw new Error(`route.${field} is not supported`);
@@ -355,18 +373,27 @@ function compileForwardAction(action: RouteAction): ForwardAction {
     if (status === undefined) throw new Error(`unknown cluster_not_found_response_code "${action.cluster_not_found_response_code}"`);
     clusterNotFoundStatus = status;
   }
+  // Envoy: a route's retry policy replaces the virtual host's, it is not merged with it.
+  const retryPolicy = action.retry_policy ?? vhost.retryPolicy;
+  const timeoutMs = durationMs(action.timeout, 'timeout', DEFAULT_ROUTE_TIMEOUT_MS);
+  const perTryTimeoutMs = durationMs(retryPolicy?.per_try_timeout, 'retry_policy.per_try_timeout', 0);
+  const expectedTimeoutMs = perTryTimeoutMs || timeoutMs;
   return {
     kind: 'forward',
     cluster: weighted ? undefined : action.cluster,
     weighted,
     clusterNotFoundStatus,
-    timeoutMs: durationMs(action.timeout, 'timeout', DEFAULT_ROUTE_TIMEOUT_MS),
-    perTryTimeoutMs: durationMs(action.retry_policy?.per_try_timeout, 'retry_policy.per_try_timeout', 0),
+    timeoutMs,
+    perTryTimeoutMs,
+    expectedTimeoutHeader: expectedTimeoutMs > 0 ? String(Math.round(expectedTimeoutMs)) : undefined,
     prefixRewrite: action.prefix_rewrite,
     regexRewrite: compileRegexRewrite(action.regex_rewrite),
     hostRewrite: action.host_rewrite_literal,
     mirrors,
     upgrades,
+    retry: retryPolicy === undefined ? undefined : compileRetryPolicy(retryPolicy, bufferLimitBytes ?? vhost.bufferLimitBytes),
+    attemptCountInRequest: vhost.attemptCountInRequest,
+    attemptCountInResponse: vhost.attemptCountInResponse,
   };
 }
 
@@ -400,10 +427,10 @@ function compileRedirectAction(redirect: RedirectAction): RedirectRouteAction {
   };
 }
 
-function compileAction(route: Route): CompiledAction {
+function compileAction(route: Route, vhost: VirtualHostDefaults): CompiledAction {
   const actions = [route.route, route.redirect, route.direct_response, route.filter_action, route.non_forwarding_action].filter((a) => a !== undefined);
   if (actions.length !== 1) throw new Error('route needs exactly one of route, redirect, direct_response');
-  if (route.route !== undefined) return compileForwardAction(route.route);
+  if (route.route !== undefined) return compileForwardAction(route.route, vhost, route.per_request_buffer_limit_bytes);
   if (route.redirect !== undefined) return compileRedirectAction(route.redirect);
   if (route.direct_response !== undefined) {
     const status = route.direct_response.status ?? 0;
@@ -418,7 +445,7 @@ function compileAction(route: Route): CompiledAction {
   throw new Error('filter_action and non_forwarding_action routes are not supported');
 }
 
-function compileRoute(route: Route, vhostMutations: Levels, configMutations: Levels, mostSpecificWins: boolean): CompiledRoute {
+function compileRoute(route: Route, vhost: VirtualHostDefaults, vhostMutations: Levels, configMutations: Levels, mostSpecificWins: boolean): CompiledRoute {
   const match = route.match ?? {};
   const { matchesPath, rewrittenLength } = compilePathMatch(match);
   const routeMutations: Levels = {
@@ -433,7 +460,7 @@ function compileRoute(route: Route, vhostMutations: Levels, configMutations: Lev
     matchesPath,
     rewrittenLength,
     requestMatchers: compileRequestMatchers(match),
-    action: compileAction(route),
+    action: compileAction(route, vhost),
     requestMutations: order.map((level) => level.request).filter((m): m is HeaderMutation => m !== undefined),
     responseMutations: order.map((level) => level.response).filter((m): m is HeaderMutation => m !== undefined),
   };
@@ -469,6 +496,12 @@ function validateDomain(domain: string): void {
  * that one is compiled again. Compiled virtual hosts hold no per-table state, so tables share them.
  */
 const compiledVirtualHosts = new Map<string, { contextKey: string; byContent: ReadonlyMap<string, CompiledVirtualHost> }>();
+/**
+ * The same, by virtual host object: the xDS decoder hands back the very same object for a virtual
+ * host whose bytes did not change, which saves serialising ten thousand of them to find the one
+ * that changed.
+ */
+const compiledByObject = new WeakMap<object, { contextKey: string; key: string; compiled: CompiledVirtualHost }>();
 /** Route configurations remembered at most; beyond that the cache starts over. */
 const CACHED_ROUTE_CONFIG_LIMIT = 256;
 
@@ -488,10 +521,17 @@ function compileVirtualHost(vhost: VirtualHost, where: string, problems: string[
   };
   if (vhost.matcher !== undefined) problems.push(`${where}: the generic matcher tree is not supported, use routes`);
   if (vhost.require_tls !== undefined && vhost.require_tls !== 'NONE') problems.push(`${where}: require_tls is not supported (no TLS listeners)`);
+  if (vhost.retry_policy_typed_config !== undefined) problems.push(`${where}: retry_policy_typed_config is not supported`);
+  const defaults: VirtualHostDefaults = {
+    retryPolicy: vhost.retry_policy,
+    bufferLimitBytes: vhost.per_request_buffer_limit_bytes,
+    attemptCountInRequest: vhost.include_request_attempt_count === true,
+    attemptCountInResponse: vhost.include_attempt_count_in_response === true,
+  };
   const routes: CompiledRoute[] = [];
   (vhost.routes ?? []).forEach((route, ri) => {
     const compiled = collect(problems, `${where} routes[${ri}]${route.name ? ` (${route.name})` : ''}`, () =>
-      compileRoute(route, vhostMutations, configMutations, mostSpecificWins),
+      compileRoute(route, defaults, vhostMutations, configMutations, mostSpecificWins),
     );
     if (compiled) routes.push(compiled);
   });
@@ -526,8 +566,10 @@ export function compileRouteConfiguration(config: RouteConfiguration): CompiledR
   const seenDomains = new Set<string>();
   (config.virtual_hosts ?? []).forEach((vhost: VirtualHost, vi) => {
     const where = `virtual_hosts[${vi}]${vhost.name ? ` (${vhost.name})` : ''}`;
-    const key = contextKey === undefined ? undefined : contentKey(vhost);
-    let compiled = key === undefined ? undefined : (cached.get(key) ?? previous?.get(key));
+    const found = contextKey === undefined ? undefined : compiledByObject.get(vhost);
+    const known = found?.contextKey === contextKey ? found : undefined;
+    const key = contextKey === undefined ? undefined : (known?.key ?? contentKey(vhost));
+    let compiled = key === undefined ? undefined : (known?.compiled ?? cached.get(key) ?? previous?.get(key));
     if (compiled === undefined) {
       const problemsBefore = problems.length;
       compiled = compileVirtualHost(vhost, where, problems, configMutations, mostSpecificWins);
@@ -535,6 +577,7 @@ export function compileRouteConfiguration(config: RouteConfiguration): CompiledR
     } else if (key !== undefined) {
       cached.set(key, compiled);
     }
+    if (key !== undefined && contextKey !== undefined && cached.get(key) === compiled) compiledByObject.set(vhost, { contextKey, key, compiled });
     for (const rawDomain of vhost.domains ?? []) {
       const domain = rawDomain.toLowerCase();
       try {

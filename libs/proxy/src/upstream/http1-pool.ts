@@ -1,6 +1,31 @@
 import { Pool, util as undiciUtil, type Dispatcher } from 'undici';
 import type { ConnectionPool, UpstreamExchange, UpstreamHeaders, UpstreamRequest, UpstreamResponseHandler } from './types';
-import { UpstreamResetError, isConnectFailure } from './types';
+import { RESPONSE_HOP_BY_HOP, UpstreamResetError, isConnectFailure } from './types';
+
+/**
+ * undici's raw response head as the router relays it: lower-case names (well-known ones without
+ * allocating), latin1 values (the bytes as received), repeated headers as arrays, hop-by-hop headers
+ * left out here rather than deleted later (a delete makes the object slow for the writes after it).
+ */
+function responseHeaders(raw: Buffer[]): UpstreamHeaders {
+  const headers: UpstreamHeaders = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = undiciUtil.headerNameToString(raw[i]);
+    if (RESPONSE_HOP_BY_HOP.has(name)) continue;
+    const value = raw[i + 1].toString('latin1');
+    const existing = Object.hasOwn(headers, name) ? headers[name] : undefined;
+    if (existing === undefined) {
+      // Assigning "__proto__" would change the prototype instead of adding a header.
+      if (name === '__proto__') Object.defineProperty(headers, name, { value, enumerable: true, configurable: true, writable: true });
+      else headers[name] = value;
+    } else if (typeof existing === 'string') {
+      headers[name] = [existing, value];
+    } else {
+      existing.push(value);
+    }
+  }
+  return headers;
+}
 
 export interface Http1PoolOptions {
   connectTimeoutMs: number;
@@ -43,7 +68,7 @@ class Http1Exchange implements UpstreamExchange, Dispatcher.DispatchHandler {
     // 1xx interim responses (100 Continue) are not relayed, as before.
     if (statusCode < 200) return true;
     this.undiciResume = resume;
-    this.handler.onUpstreamHeaders(statusCode, undiciUtil.parseHeaders(rawHeaders) as UpstreamHeaders);
+    this.handler.onUpstreamHeaders(statusCode, responseHeaders(rawHeaders));
     return true;
   }
 
@@ -62,7 +87,8 @@ class Http1Exchange implements UpstreamExchange, Dispatcher.DispatchHandler {
   onError(err: Error): void {
     this.done = true;
     // A request body that is still streaming has nowhere to go now.
-    if (this.body && !this.body.destroyed) this.body.destroy(err);
+    const body = this.body;
+    if (body !== null && !Buffer.isBuffer(body) && !body.destroyed) body.destroy(err);
     if (this.aborted) return;
     this.handler.onUpstreamError(new UpstreamResetError(isConnectFailure(err) ? 'connection failure' : 'connection termination', err));
   }

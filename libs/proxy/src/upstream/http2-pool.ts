@@ -93,9 +93,11 @@ export class Http2ConnectionPool implements ConnectionPool {
         ? 'remote reset'
         : !state.connected || isConnectFailure(cause)
           ? 'connection failure'
-          : stream.rstCode
-            ? 'remote reset'
-            : 'connection termination';
+          : stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM
+            ? 'remote refused stream reset'
+            : stream.rstCode
+              ? 'remote reset'
+              : 'connection termination';
       handler.onUpstreamError(new UpstreamResetError(reason, cause));
     };
     stream.once('response', (responseHeaders) => {
@@ -118,8 +120,10 @@ export class Http2ConnectionPool implements ConnectionPool {
     });
     stream.on('error', fail);
     stream.once('close', () => fail(new Error(responded ? 'stream closed before the response ended' : 'stream closed before response headers')));
-    if (request.body !== null) {
-      const body = request.body;
+    const body = request.body;
+    if (Buffer.isBuffer(body)) {
+      stream.end(body);
+    } else if (body !== null) {
       body.pipe(stream);
       stream.once('close', () => body.unpipe(stream));
     }

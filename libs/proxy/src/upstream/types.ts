@@ -8,18 +8,21 @@ export interface UpstreamRequest {
   authority: string;
   /** Lower-case names; no Host, pseudo or hop-by-hop headers. Handed over: the pool may add to it. */
   headers: OutgoingHttpHeaders;
-  /** Null when the request has no body. */
-  body: Readable | null;
+  /** Null when the request has no body; a Buffer when the whole body is at hand (a retried request's). */
+  body: Readable | Buffer | null;
 }
 
 export type UpstreamHeaders = Record<string, string | string[] | undefined>;
+
+/** Hop-by-hop response headers: never relayed downstream (node's HTTP/2 server also refuses them). */
+export const RESPONSE_HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'http2-settings']);
 
 /**
  * Receives one upstream response as it arrives, so the router can write it straight downstream
  * without an intermediate stream. Callbacks stop once the exchange is aborted.
  */
 export interface UpstreamResponseHandler {
-  /** The final (non-1xx) response head: lower-case names, no pseudo-headers. */
+  /** The final (non-1xx) response head: lower-case names, no pseudo-headers; the handler may change it. */
   onUpstreamHeaders(status: number, headers: UpstreamHeaders): void;
   /** A body chunk; returning false pauses the body until the exchange's resume(). */
   onUpstreamData(chunk: Buffer): boolean;
@@ -30,7 +33,7 @@ export interface UpstreamResponseHandler {
 }
 
 /** Envoy's reset reasons, as they appear in its 503 body. */
-export type ResetReason = 'connection failure' | 'connection termination' | 'remote reset' | 'protocol error';
+export type ResetReason = 'connection failure' | 'connection termination' | 'remote reset' | 'remote refused stream reset' | 'protocol error';
 
 /** An upstream request that failed before (or while) producing a response. */
 export class UpstreamResetError extends Error {

@@ -1,0 +1,5 @@
+module.exports = {
+  displayName: 'datapath',
+  preset: '../../jest.preset.js',
+  rootDir: '.',
+};

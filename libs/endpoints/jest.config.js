@@ -1,0 +1,5 @@
+module.exports = {
+  displayName: 'endpoints',
+  preset: '../../jest.preset.js',
+  rootDir: '.',
+};

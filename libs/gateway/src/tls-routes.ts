@@ -1,0 +1,120 @@
+import type { BackendProblem, BackendResolver } from './backends';
+import { cond } from './conditions';
+import { INVALID_BACKEND_CLUSTER } from './envoy-render';
+import type { GatewayState, ListenerState } from './gateways';
+import { owningListenerHostname } from './hostnames';
+import type { IrListener, IrPassthroughRoute } from './ir';
+import type { TLSRoute } from './kube-types';
+import { compareStrings, nameOf, namespaceOf, type ResourceIndex } from './resource-index';
+import { attachRoute } from './route-attachment';
+import { hasStatusOf, routeStatus, type StatusUpdate } from './status';
+
+export interface TlsRouteTranslation {
+  /** One per TLS passthrough socket that has routes, sorted by name. */
+  listeners: IrListener[];
+  statuses: StatusUpdate[];
+  /** Clusters the passthrough routes send connections to. */
+  clusters: Set<string>;
+}
+
+/**
+ * TLSRoutes on TLS listeners in Passthrough mode: per socket, each served SNI hostname (the
+ * intersection of listener and route hostnames, owned by the most specific listener hostname of
+ * the socket) goes to the route's backend. When two routes claim one hostname the older route
+ * (creationTimestamp, then namespace/name) keeps it, as Gateway API's conflict rules ask.
+ */
+export function translateTlsRoutes(
+  index: ResourceIndex,
+  gatewaysByKey: ReadonlyMap<string, GatewayState>,
+  backends: BackendResolver,
+  controllerName: string,
+  now: string,
+): TlsRouteTranslation {
+  const sockets = new Map<string, { gateway: GatewayState; port: number; listenerHostnames: Set<string>; routes: Map<string, IrPassthroughRoute> }>();
+  for (const gateway of gatewaysByKey.values()) {
+    for (const l of gateway.listeners) {
+      if (!l.programmed || l.protocol !== 'TLS') continue;
+      const name = `${gateway.namespace}/${gateway.name}/${l.port}`;
+      const socket = sockets.get(name) ?? { gateway, port: l.port, listenerHostnames: new Set<string>(), routes: new Map() };
+      socket.listenerHostnames.add(l.hostname ?? '*');
+      sockets.set(name, socket);
+    }
+  }
+
+  const statuses: StatusUpdate[] = [];
+  const clusters = new Set<string>();
+  const byAge = [...index.tlsRoutes].sort(
+    (a, b) =>
+      compareStrings(a.metadata?.creationTimestamp ?? '', b.metadata?.creationTimestamp ?? '') ||
+      compareStrings(`${namespaceOf(a)}/${nameOf(a)}`, `${namespaceOf(b)}/${nameOf(b)}`),
+  );
+  for (const route of byAge) {
+    const namespace = namespaceOf(route);
+    const name = nameOf(route);
+    const attachments = attachRoute(
+      index,
+      { kind: 'TLSRoute', namespace, name, hostnames: route.spec?.hostnames ?? [], parentRefs: route.spec?.parentRefs ?? [] },
+      gatewaysByKey,
+    );
+    if (attachments.length === 0 && !hasStatusOf(route, controllerName)) continue;
+    const backend = resolveBackend(route, backends);
+    const counted = new Set<ListenerState>();
+    for (const a of attachments) {
+      if (a.accepted.status !== 'True' || backend.unsupported) continue;
+      for (const { listener, hostnames } of a.listeners) {
+        counted.add(listener);
+        const socket = sockets.get(`${a.gateway.namespace}/${a.gateway.name}/${listener.port}`);
+        if (!listener.programmed || !socket) continue;
+        for (const hostname of hostnames) {
+          if (owningListenerHostname(socket.listenerHostnames, hostname) !== (listener.hostname ?? '*')) continue;
+          if (socket.routes.has(hostname)) continue;
+          socket.routes.set(hostname, { name: `TLSRoute/${namespace}/${name}`, hostname, cluster: backend.cluster });
+          if (backend.cluster !== INVALID_BACKEND_CLUSTER) clusters.add(backend.cluster);
+        }
+      }
+    }
+    for (const listener of counted) listener.attachedRoutes += 1;
+    statuses.push(
+      routeStatus(
+        'TLSRoute',
+        route,
+        controllerName,
+        attachments,
+        { accepted: backend.unsupported ? cond('Accepted', false, 'UnsupportedValue', backend.unsupported) : undefined, backend: backend.problem },
+        now,
+      ),
+    );
+  }
+
+  const listeners = [...sockets.entries()]
+    .filter(([, s]) => s.routes.size > 0)
+    .sort(([a], [b]) => compareStrings(a, b))
+    .map(([name, s]): IrListener => ({
+      name,
+      gateway: { namespace: s.gateway.namespace, name: s.gateway.name },
+      address: s.gateway.address ?? '',
+      port: s.port,
+      virtualHosts: [],
+      passthrough: [...s.routes.values()].sort((a, b) => compareStrings(a.hostname, b.hostname)),
+    }));
+  return { listeners, statuses, clusters };
+}
+
+/**
+ * The one backend of a TLSRoute. A connection cannot be split by weight after the fact, and the
+ * node proxy's tcp_proxy takes one cluster, so a route with several weighted backends is not
+ * accepted rather than served differently.
+ */
+function resolveBackend(route: TLSRoute, backends: BackendResolver): { cluster: string; problem?: BackendProblem; unsupported?: string } {
+  const refs = (route.spec?.rules ?? []).flatMap((rule) => rule.backendRefs ?? []);
+  const weighted = refs.filter((ref) => (ref.weight ?? 1) > 0);
+  if (weighted.length > 1) return { cluster: INVALID_BACKEND_CLUSTER, unsupported: 'a TLSRoute with more than one backendRef is not supported' };
+  let problem: BackendProblem | undefined;
+  for (const ref of refs) {
+    const resolution = backends.resolve({ kind: 'TLSRoute', namespace: namespaceOf(route) }, ref, false);
+    if ('problem' in resolution) problem ??= resolution.problem;
+  }
+  if (weighted.length === 0) return { cluster: INVALID_BACKEND_CLUSTER, problem };
+  const resolution = backends.resolve({ kind: 'TLSRoute', namespace: namespaceOf(route) }, weighted[0], false);
+  return 'problem' in resolution ? { cluster: INVALID_BACKEND_CLUSTER, problem: resolution.problem } : { cluster: resolution.cluster, problem };
+}

@@ -1,0 +1,122 @@
+import type { BackendResolver } from './backends';
+import type { GatewayClassState, GatewayState, ListenerState } from './gateways';
+import type { IrRoute, IrVirtualHost } from './ir';
+import type { HTTPRoute, KubeObject } from './kube-types';
+import type { ParentAttachment } from './route-attachment';
+import type { RouteTranslation } from './route-ir';
+import { hasStatusOf, type StatusUpdate } from './status';
+
+/** Where one route's IR routes land: a virtual host of a Gateway socket, through a listener. */
+export interface RoutePlacement {
+  /** The IR listener (Gateway socket) name. */
+  socket: string;
+  hostname: string;
+  routes: readonly IrRoute[];
+}
+
+/** Everything translation derived from one route object, valid while the route and its environment stay the same. */
+export interface RouteWork {
+  /** The route object the work (and its status) was done for. */
+  route: KubeObject;
+  attachments: ParentAttachment[];
+  /** The listeners whose attachedRoutes count this route. */
+  countedOn: ListenerState[];
+  /** Attached to none of our Gateways and never had our status: nothing to do. */
+  ignored: boolean;
+  unsupported?: string;
+  base?: RouteTranslation;
+  perContext: Map<string, RouteTranslation>;
+  placements?: RoutePlacement[];
+  status?: StatusUpdate;
+}
+
+/** A virtual host built last time, and the route lists it was built from. */
+export interface KeptVirtualHost {
+  sources: ReadonlyArray<readonly IrRoute[]>;
+  vhost: IrVirtualHost;
+}
+
+/** What every route's translation depends on besides the route itself. */
+export interface TranslationEnvironment {
+  classes: GatewayClassState[];
+  gateways: GatewayState[];
+  gatewaysByKey: Map<string, GatewayState>;
+  backends: BackendResolver;
+}
+
+/**
+ * Memory kept between calls of translate(), so that a change to one route re-translates that route
+ * and nothing else. Translation stays a pure function of its input: the memo only lets unchanged
+ * inputs (the same frozen objects, as a store hands them out) reuse the objects computed for them
+ * last time, and everything downstream (rendering, xDS encoding) can then recognise unchanged
+ * output by identity instead of by content.
+ *
+ * The environment of a route is every non-route object translation reads (GatewayClasses,
+ * Gateways, Namespaces, Services, EndpointSlices, Secrets, ReferenceGrants) plus the options; when
+ * any of them is a different object than last time, every route is translated afresh.
+ *
+ * One memo serves one caller's stream of translations; results share objects with earlier results,
+ * so they must be treated as immutable.
+ */
+export class TranslationMemo {
+  /** @internal */ environmentKey: readonly unknown[] = [];
+  /** @internal */ environment: TranslationEnvironment | undefined;
+  /**
+   * @internal By the route's spec object. A store hands out the same frozen spec while the spec is
+   * unchanged, also when it writes a new status (which makes a new route object): then the work is
+   * kept and only the status is computed again. A deleted route is forgotten with its spec.
+   */
+  routes = new WeakMap<object, RouteWork>();
+  /** @internal */ virtualHosts = new Map<string, KeptVirtualHost>();
+
+  /** @internal Returns the previous environment when nothing it was built from changed. */
+  reuseEnvironment(key: readonly unknown[]): TranslationEnvironment | undefined {
+    const same = this.environment !== undefined && key.length === this.environmentKey.length && key.every((v, i) => v === this.environmentKey[i]);
+    if (same && this.environment) {
+      for (const g of this.environment.gateways) for (const l of g.listeners) l.attachedRoutes = 0;
+      return this.environment;
+    }
+    this.routes = new WeakMap();
+    this.virtualHosts = new Map();
+    return undefined;
+  }
+
+  /** @internal */
+  setEnvironment(key: readonly unknown[], environment: TranslationEnvironment): void {
+    this.environmentKey = key;
+    this.environment = environment;
+  }
+
+  /** @internal The work done last time for this route's spec, in the current environment. */
+  routeWork(route: KubeObject, controllerName: string): RouteWork | undefined {
+    const spec = (route as { spec?: unknown }).spec;
+    const work = typeof spec === 'object' && spec !== null ? this.routes.get(spec) : undefined;
+    if (!work || work.route === route) return work;
+    const before = work.route.metadata;
+    const now = route.metadata;
+    // Name and creation time feed the IR (route names, precedence); anything else of metadata does not.
+    if (before?.name !== now?.name || before?.namespace !== now?.namespace || before?.creationTimestamp !== now?.creationTimestamp || before?.generation !== now?.generation) {
+      return undefined;
+    }
+    // Same spec, new object: its status (or other metadata) changed. Status feeds only the route's own status.
+    return { ...work, route, ignored: work.attachments.length === 0 && !hasStatusOf(route as HTTPRoute, controllerName), status: undefined };
+  }
+
+  /** @internal */
+  keepRouteWork(route: KubeObject, work: RouteWork): void {
+    const spec = (route as { spec?: unknown }).spec;
+    if (typeof spec === 'object' && spec !== null) this.routes.set(spec, work);
+  }
+
+  /** @internal The virtual host built last time under this name, if it was built from the very same route lists. */
+  virtualHost(name: string, hostname: string, sources: ReadonlyArray<readonly IrRoute[]>): IrVirtualHost | undefined {
+    const last = this.virtualHosts.get(name);
+    if (!last || last.vhost.hostname !== hostname || last.sources.length !== sources.length) return undefined;
+    return last.sources.every((s, i) => s === sources[i]) ? last.vhost : undefined;
+  }
+
+  /** @internal */
+  keepVirtualHosts(kept: Map<string, KeptVirtualHost>): void {
+    this.virtualHosts = kept;
+  }
+}

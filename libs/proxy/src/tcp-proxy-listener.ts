@@ -1,0 +1,143 @@
+import * as net from 'node:net';
+import type { ProxyLogger } from './logger';
+import type { RoutingState } from './router';
+import { readClientHello } from './tls/client-hello';
+import type { ServerNameIndex } from './tls/server-names';
+
+/** How long a client may take to send its ClientHello when the listener routes by SNI. */
+const CLIENT_HELLO_TIMEOUT_MS = 15_000;
+
+/** One tcp_proxy filter chain: connections it takes go, byte for byte, to an endpoint of `cluster`. */
+export interface TcpProxyChain {
+  name: string;
+  cluster: string;
+}
+
+export interface TcpProxyChains {
+  byServerName: ServerNameIndex<TcpProxyChain>;
+  /** Some chain matches on server_names, so the ClientHello is read (not consumed) before choosing. */
+  inspectsServerName: boolean;
+}
+
+/**
+ * A listener whose filter chains are Envoy tcp_proxy filters: TLS passthrough (the chain chosen by
+ * the SNI of the client's ClientHello, the TLS session left to the backend) or plain TCP proxying.
+ */
+export class TcpProxyListener {
+  /** Replaced when the Listener resource changes; each new connection reads it. */
+  chains: TcpProxyChains;
+  private readonly server: net.Server;
+  private readonly connections = new Set<net.Socket>();
+  private boundPort = 0;
+  private draining = false;
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    /** Replaced when the Listener is renamed (it keeps its socket). */
+    public listenerName: string,
+    chains: TcpProxyChains,
+    private readonly state: () => RoutingState,
+    private readonly logger: ProxyLogger,
+  ) {
+    this.chains = chains;
+    this.server = net.createServer((socket) => this.onConnection(socket));
+  }
+
+  get localPort(): number {
+    return this.boundPort;
+  }
+
+  /** Rejects with the bind error (EADDRINUSE, EADDRNOTAVAIL, EACCES). */
+  bind(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.server.once('error', onError);
+      this.server.listen({ host: this.host, port: this.port, exclusive: true }, () => {
+        this.server.off('error', onError);
+        this.server.on('error', (err) => this.logger.error({ err, listener: this.listenerName }, 'listener socket error'));
+        this.boundPort = (this.server.address() as net.AddressInfo).port;
+        resolve(this.boundPort);
+      });
+    });
+  }
+
+  private onConnection(downstream: net.Socket): void {
+    if (this.draining) {
+      downstream.destroy();
+      return;
+    }
+    this.connections.add(downstream);
+    downstream.once('close', () => this.connections.delete(downstream));
+    downstream.on('error', () => undefined);
+    downstream.setNoDelay(true);
+    const chains = this.chains;
+    if (!chains.inspectsServerName) {
+      this.forward(downstream, chains.byServerName.select(undefined), Buffer.alloc(0));
+      return;
+    }
+    let seen: Buffer = Buffer.alloc(0);
+    const timer = setTimeout(() => downstream.destroy(), CLIENT_HELLO_TIMEOUT_MS).unref();
+    const onData = (chunk: Buffer): void => {
+      seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+      const hello = readClientHello(seen);
+      if (hello.kind === 'incomplete') return;
+      clearTimeout(timer);
+      downstream.off('data', onData);
+      downstream.off('end', onEnd);
+      downstream.pause();
+      // Like Envoy's tls_inspector, a connection that is not TLS goes to the chain without server names.
+      const serverName = hello.kind === 'tls' ? hello.serverName : undefined;
+      this.forward(downstream, chains.byServerName.select(serverName), seen, serverName);
+    };
+    const onEnd = (): void => {
+      clearTimeout(timer);
+      downstream.destroy();
+    };
+    downstream.on('data', onData);
+    downstream.once('end', onEnd);
+  }
+
+  /** Connects to an endpoint of the chain's cluster and relays both ways; no chain or no endpoint closes the connection, as Envoy does. */
+  private forward(downstream: net.Socket, chain: TcpProxyChain | undefined, initial: Buffer, serverName?: string): void {
+    if (!chain) {
+      this.logger.debug({ listener: this.listenerName, serverName }, 'no filter chain matches the connection');
+      downstream.destroy();
+      return;
+    }
+    const cluster = this.state().clusters.get(chain.cluster);
+    const endpoint = cluster?.pick();
+    if (!cluster || !endpoint) {
+      this.logger.debug({ listener: this.listenerName, cluster: chain.cluster }, cluster ? 'no healthy upstream' : 'cluster not found');
+      downstream.destroy();
+      return;
+    }
+    const upstream = net.connect({ host: endpoint.host, port: endpoint.port });
+    upstream.setNoDelay(true);
+    const connectTimer = setTimeout(() => upstream.destroy(), cluster.spec.connectTimeoutMs);
+    upstream.on('error', (err) => {
+      this.logger.debug({ err, listener: this.listenerName, upstream: endpoint.address }, 'tcp proxy upstream error');
+      downstream.destroy();
+    });
+    downstream.once('close', () => upstream.destroy());
+    upstream.once('close', () => downstream.destroy());
+    upstream.once('connect', () => {
+      clearTimeout(connectTimer);
+      if (initial.length > 0) upstream.write(initial);
+      downstream.pipe(upstream);
+      upstream.pipe(downstream);
+      downstream.resume();
+    });
+  }
+
+  /** Stops accepting connections; established ones may finish until `timeoutMs`, then are closed. */
+  async drain(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const deadline = setTimeout(() => {
+      for (const socket of this.connections) socket.destroy();
+    }, timeoutMs);
+    await closed;
+    clearTimeout(deadline);
+  }
+}

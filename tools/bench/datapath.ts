@@ -1,0 +1,302 @@
+/**
+ * Datapath bench (root): pod-to-pod connection rate and request throughput between two network
+ * namespaces, (a) on plain veths with no policy, (b) with policy enforced by the BPF datapath with
+ * 10 / 1,000 / 10,000 entries in its maps, and (c) with the iptables equivalent (one ACCEPT rule
+ * per allowed pair, no BPF programs) at 10 / 1,000 / 10,000 rules, the measured pair's rule last.
+ * The BPF lookups are LPM/hash lookups, so (b) should stay flat while (c) walks its rules for every
+ * forward packet. Prints a markdown section; progress goes to stderr.
+ *
+ * The server is nginx (`worker_processes 1`, `return 200`) in the server pod; the client is wrk in
+ * the client pod: keep-alive connections for request throughput, `Connection: close` for the rate
+ * of new connections (every request is a new TCP connection). Before each measurement the bench
+ * checks that the policy is really in force: the client reaches port 8080 and is dropped on 8081.
+ *
+ * Each setup is measured BENCH_DATAPATH_ROUNDS times, the rounds interleaving all setups, and the
+ * table shows the medians: on a shared machine, load from elsewhere then hits every row alike.
+ *
+ * Environment: BENCH_DATAPATH_DURATION_S (default 3), BENCH_DATAPATH_WARMUP_S (1),
+ * BENCH_DATAPATH_ROUNDS (3), BENCH_DATAPATH_SIZES (10,1000,10000), BENCH_CONNECTIONS (50).
+ */
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Datapath, type LocalEndpoint } from '@tendril/datapath';
+import type { PolicyMapEntry } from '@tendril/policy';
+import { Proc, progress, sleep, table } from './common';
+import {
+  BENCH_PREFIX,
+  type BenchPod,
+  createBenchCgroup,
+  createBenchPod,
+  GATEWAY,
+  installIptablesPolicy,
+  iptablesRuleCount,
+  removeBenchLeftovers,
+  removeIptablesPolicy,
+  sh,
+} from './datapath-netns';
+
+const DURATION_S = Number(process.env.BENCH_DATAPATH_DURATION_S ?? 3);
+const ROUNDS = Number(process.env.BENCH_DATAPATH_ROUNDS ?? 3);
+const WARMUP_S = Number(process.env.BENCH_DATAPATH_WARMUP_S ?? 1);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const SIZES = (process.env.BENCH_DATAPATH_SIZES ?? '10,1000,10000').split(',').map(Number);
+const ALLOWED_PORT = 8080;
+/** Served too, but allowed by no policy: a probe to it shows the policy is in force. */
+const DENIED_PORT = 8081;
+const CLIENT = { ip: '10.218.0.10', endpointId: 1, identity: 50_001 };
+const SERVER = { ip: '10.218.0.20', endpointId: 2, identity: 50_002 };
+const HOST_IDENTITY = 1;
+const TCP = 6;
+
+interface WrkResult {
+  readonly requestsPerSec: number;
+  readonly p99Ms: number;
+  readonly errors: string;
+}
+
+interface Row {
+  readonly setup: string;
+  readonly entries: string;
+  readonly keepAlive: WrkResult;
+  readonly newConnections: WrkResult;
+}
+
+function toMs(value: string): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(value.trim());
+  if (!m) return NaN;
+  const n = Number(m[1]);
+  return m[2] === 'us' ? n / 1000 : m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000;
+}
+
+function parseWrk(output: string): WrkResult {
+  const errors = [/Socket errors:\s+(.*)/.exec(output)?.[1]?.trim(), /Non-2xx or 3xx responses:\s+(\d+)/.exec(output)?.[1]]
+    .map((e, i) => (e ? (i === 0 ? `socket errors: ${e}` : `${e} non-2xx`) : undefined))
+    .filter(Boolean)
+    .join('; ');
+  return {
+    requestsPerSec: Number(/Requests\/sec:\s+([\d.]+)/.exec(output)?.[1] ?? NaN),
+    p99Ms: toMs(/^\s*99%\s+(\S+)/m.exec(output)?.[1] ?? ''),
+    errors: errors || 'none',
+  };
+}
+
+/** wrk inside the client pod. `close` sends `Connection: close`: one new TCP connection per request. */
+function wrk(client: BenchPod, server: BenchPod, seconds: number, close: boolean): Promise<WrkResult> {
+  const args = ['netns', 'exec', client.netns, 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--timeout', '2s', '--latency'];
+  if (close) args.push('-H', 'Connection: close');
+  args.push(`http://${server.ip}:${ALLOWED_PORT}/`);
+  return new Promise((resolve, reject) =>
+    execFile('ip', args, { timeout: (seconds + 30) * 1000 }, (err, stdout, stderr) => (err ? reject(new Error(`wrk: ${stderr || err.message}`)) : resolve(parseWrk(stdout)))),
+  );
+}
+
+/** Whether the client gets an HTTP answer from the server's port within the time limit. */
+async function reaches(client: BenchPod, server: BenchPod, port: number): Promise<boolean> {
+  return sh('ip', ['netns', 'exec', client.netns, 'curl', '-s', '-o', '/dev/null', '-m', '1', `http://${server.ip}:${port}/`]).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function expectPolicy(client: BenchPod, server: BenchPod, enforced: boolean, setup: string): Promise<void> {
+  if (!(await reaches(client, server, ALLOWED_PORT))) throw new Error(`${setup}: the client cannot reach the allowed port ${ALLOWED_PORT}`);
+  const denied = !(await reaches(client, server, DENIED_PORT));
+  if (denied !== enforced) throw new Error(`${setup}: port ${DENIED_PORT} is ${denied ? 'dropped' : 'reachable'}, expected ${enforced ? 'dropped' : 'reachable'}`);
+}
+
+async function measure(client: BenchPod, server: BenchPod, setup: string, entries: string): Promise<Row> {
+  progress(`${setup}, ${entries}: warm-up ${WARMUP_S}s`);
+  await wrk(client, server, WARMUP_S, false);
+  const keepAlive = await wrk(client, server, DURATION_S, false);
+  // Let the closed connections of the keep-alive run drain before opening thousands of new ones.
+  await sleep(500);
+  const newConnections = await wrk(client, server, DURATION_S, true);
+  progress(`${setup}, ${entries}: ${Math.round(keepAlive.requestsPerSec)} req/s keep-alive, ${Math.round(newConnections.requestsPerSec)} new connections/s`);
+  return { setup, entries, keepAlive, newConnections };
+}
+
+const allow = (fields: Partial<PolicyMapEntry> & Pick<PolicyMapEntry, 'direction'>): PolicyMapEntry => ({
+  identity: 0,
+  protocol: 0,
+  port: 0,
+  prefixLength: 0,
+  deny: false,
+  proxyPort: 0,
+  ...fields,
+});
+
+/**
+ * Fills the maps to `size` entries: the server's ingress policy holds `size` entries (other
+ * identities on the same port, plus the client's), the ipcache `size` addresses (other pods in
+ * 10.220.0.0/16, plus the two pods and the host).
+ */
+function fillMaps(datapath: Datapath, size: number): void {
+  const others = Math.max(0, size - 1);
+  const ingress = Array.from({ length: others }, (_, i) => allow({ direction: 'ingress', identity: 60_000 + i, protocol: TCP, port: ALLOWED_PORT, prefixLength: 24 }));
+  ingress.push(allow({ direction: 'ingress', identity: CLIENT.identity, protocol: TCP, port: ALLOWED_PORT, prefixLength: 24 }));
+  datapath.policy.apply(SERVER.endpointId, ingress);
+  datapath.policy.apply(CLIENT.endpointId, [allow({ direction: 'egress' })]);
+  for (const { cidr } of datapath.ipcache.list()) if (cidr.startsWith('10.220.')) datapath.ipcache.delete(cidr);
+  for (let i = 0; i < Math.max(0, size - 3); i++) datapath.ipcache.set(`10.220.${i >> 8}.${i & 0xff}/32`, 60_000 + i);
+}
+
+function nginxConfig(dir: string): string {
+  return `user root;
+daemon off;
+master_process on;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen ${ALLOWED_PORT};
+    listen ${DENIED_PORT};
+    location / { default_type text/plain; return 200 "ok\\n"; }
+  }
+}
+`;
+}
+
+function markdown(rows: readonly Row[]): string {
+  const base = rows[0];
+  const relative = (value: number, reference: number): string => `${Math.round(value).toLocaleString('en-US')} (${Math.round((value / reference) * 100)}%)`;
+  const errors = rows.filter((r) => r.keepAlive.errors !== 'none' || r.newConnections.errors !== 'none');
+  return [
+    '## Datapath: pod to pod, BPF policy vs iptables',
+    '',
+    `Two pods (network namespaces behind veths, routed by the host), nginx (1 worker, \`return 200\`) in one, wrk (1 thread, ${CONNECTIONS} connections) in the other; ` +
+      `${WARMUP_S} s warm-up then ${DURATION_S} s per measurement, median of ${ROUNDS} interleaved rounds. **Requests/s** uses keep-alive connections; **new connections/s** sends \`Connection: close\` ` +
+      'so every request is a new TCP connection. BPF: the tc programs on both veths, the server pod\'s ingress policy map and the ipcache filled to the given ' +
+      'size, the client allowed. iptables: no BPF programs; a FORWARD chain with a conntrack rule for replies, one ACCEPT per allowed pair (the measured pair last), then DROP. ' +
+      `Before each row the bench checks the client reaches port ${ALLOWED_PORT} and (with a policy) is dropped on ${DENIED_PORT}. Percentages are against the first row.`,
+    '',
+    table(
+      ['setup', 'policy size', 'requests/s (keep-alive)', 'p99', 'new connections/s', 'p99'],
+      rows.map((r) => [
+        r.setup,
+        r.entries,
+        relative(r.keepAlive.requestsPerSec, base.keepAlive.requestsPerSec),
+        `${r.keepAlive.p99Ms.toFixed(2)} ms`,
+        relative(r.newConnections.requestsPerSec, base.newConnections.requestsPerSec),
+        `${r.newConnections.p99Ms.toFixed(2)} ms`,
+      ]),
+    ),
+    '',
+    ...(errors.length ? [`wrk errors: ${errors.map((r) => `${r.setup} ${r.entries}: ${r.keepAlive.errors} / ${r.newConnections.errors}`).join('; ')}`, ''] : []),
+  ].join('\n');
+}
+
+type Setup = { readonly kind: 'none' } | { readonly kind: 'bpf' | 'iptables'; readonly size: number };
+
+const setupName = (setup: Setup): { setup: string; entries: string } =>
+  setup.kind === 'none'
+    ? { setup: 'no policy', entries: '—' }
+    : { setup: setup.kind === 'bpf' ? 'BPF' : 'iptables', entries: `${setup.size.toLocaleString('en-US')} ${setup.kind === 'bpf' ? 'map entries' : 'rules'}` };
+
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    process.stdout.write('## Datapath: pod to pod, BPF policy vs iptables\n\nSkipped: network namespaces, BPF programs and iptables rules need root.\n\n');
+    return;
+  }
+  for (const tool of ['wrk', 'curl', 'iptables', 'iptables-restore']) {
+    await sh('sh', ['-c', `command -v ${tool} || test -x /usr/sbin/${tool}`]).catch(() => {
+      throw new Error(`${tool} is missing (scripts/bench.sh installs it with apt-get)`);
+    });
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tendril-bench-datapath-'));
+  let nginx: Proc | undefined;
+  let datapath: Datapath | undefined;
+  const cleanup = async (): Promise<void> => {
+    await nginx?.stop().catch(() => undefined);
+    datapath?.close();
+    await removeBenchLeftovers();
+    if (!process.env.BENCH_KEEP_TMP) fs.rmSync(dir, { recursive: true, force: true });
+  };
+  // Every iptables rule, namespace and pin goes away whatever ends the run.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
+  try {
+    await removeBenchLeftovers();
+    const client = await createBenchPod('client', CLIENT.ip);
+    const server = await createBenchPod('server', SERVER.ip);
+    fs.writeFileSync(path.join(dir, 'nginx.conf'), nginxConfig(dir));
+    nginx = Proc.start('nginx', 'ip', ['netns', 'exec', server.netns, '/usr/sbin/nginx', '-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')], path.join(dir, 'nginx.log'));
+    for (let i = 0; i < 50 && !(await reaches(client, server, ALLOWED_PORT)); i++) await sleep(100);
+
+    // The maps stay loaded for the whole run; a BPF row attaches the programs, the other rows detach them.
+    const loaded = await Datapath.open({ pinDir: `/sys/fs/bpf/${BENCH_PREFIX}-${process.pid}`, cgroupPath: await createBenchCgroup() });
+    datapath = loaded;
+    const endpoints: LocalEndpoint[] = [
+      { ifname: client.hostVeth, ...CLIENT },
+      { ifname: server.hostVeth, ...SERVER },
+    ];
+    for (const endpoint of endpoints) await loaded.addEndpoint(endpoint);
+    loaded.ipcache.set(GATEWAY, HOST_IDENTITY);
+
+    const apply = async (setup: Setup): Promise<void> => {
+      await removeIptablesPolicy();
+      for (const endpoint of endpoints) await loaded.detach(endpoint.ifname);
+      if (setup.kind === 'bpf') {
+        fillMaps(loaded, setup.size);
+        for (const endpoint of endpoints) await loaded.attach(endpoint.ifname);
+      } else if (setup.kind === 'iptables') {
+        await installIptablesPolicy(setup.size, client.ip, server.ip, ALLOWED_PORT);
+        const rules = await iptablesRuleCount();
+        if (rules !== setup.size + 2) throw new Error(`iptables chain holds ${rules} rules, expected ${setup.size} + conntrack + DROP`);
+      }
+      const { setup: name, entries } = setupName(setup);
+      await expectPolicy(client, server, setup.kind !== 'none', `${name} ${entries}`);
+    };
+
+    const setups: Setup[] = [
+      { kind: 'none' },
+      ...SIZES.map((size) => ({ kind: 'bpf' as const, size })),
+      ...SIZES.map((size) => ({ kind: 'iptables' as const, size })),
+    ];
+    // Rounds interleave the setups, so that load from elsewhere on the machine spreads over all rows.
+    const samples = setups.map(() => [] as Row[]);
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const [i, setup] of setups.entries()) {
+        await apply(setup);
+        const { setup: name, entries } = setupName(setup);
+        samples[i].push(await measure(client, server, `${name} (round ${round}/${ROUNDS})`, entries));
+      }
+    }
+    await apply({ kind: 'none' });
+    const rows = setups.map((setup, i): Row => {
+      const pick = (f: (r: Row) => WrkResult): WrkResult => ({
+        requestsPerSec: median(samples[i].map((r) => f(r).requestsPerSec)),
+        p99Ms: median(samples[i].map((r) => f(r).p99Ms)),
+        errors: [...new Set(samples[i].map((r) => f(r).errors))].join(', '),
+      });
+      return { ...setupName(setup), keepAlive: pick((r) => r.keepAlive), newConnections: pick((r) => r.newConnections) };
+    });
+    process.stdout.write(`${markdown(rows)}\n`);
+  } finally {
+    await cleanup();
+  }
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`datapath bench failed: ${err.stack ?? err.message}\n`);
+  process.exit(1);
+});
