@@ -25,6 +25,8 @@ export const SUPPORTED_GATEWAY_HTTP_TESTS: readonly string[] = [
   'HTTPRouteNamedRule',
   'HTTPRouteBackendRequestHeaderModifier',
   'HTTPRouteBackendProtocolH2C',
+  'HTTPRouteBackendRequestRedirect',
+  'HTTPRouteBackendURLRewrite',
   'HTTPRouteWeight',
   'HTTPRouteRedirectHostAndStatus',
   'HTTPRoute303Redirect',
@@ -52,6 +54,7 @@ export const SUPPORTED_GATEWAY_HTTP_TESTS: readonly string[] = [
   'HTTPRouteReferenceGrant',
   'HTTPRouteServiceTypes',
   'GatewayModifyListeners',
+  'GatewayStaticAddresses',
   // Backend logs (procedures.ts): the mirror copies, found in the mirror backends' output.
   'HTTPRouteRequestMirror',
   'HTTPRouteRequestMultipleMirrors',

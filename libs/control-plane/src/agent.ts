@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import { TypeUrl } from '@tendril/api-envoy';
 import { validateResource } from '@tendril/api-gateway';
 import type { Service } from '@tendril/api-k8s';
@@ -66,6 +67,15 @@ interface WrittenStatus {
 
 const FILE_SOURCE = 'file';
 const KUBELET_SOURCE = 'kubelet';
+
+/**
+ * Whether this node can bind an address a Gateway asks for: any IPv4 loopback address (Linux
+ * routes all of 127.0.0.0/8 to lo) or an address of one of its interfaces.
+ */
+function isLocalAddress(address: string): boolean {
+  if (/^127\.\d+\.\d+\.\d+$/.test(address) || address === '::1') return true;
+  return Object.values(os.networkInterfaces()).some((list) => (list ?? []).some((i) => i.address === address));
+}
 
 function splitAddress(address: string): { host: string; port: number } {
   const i = address.lastIndexOf(':');
@@ -218,6 +228,7 @@ export class Agent implements AdminState {
           defaultAddress: this.opts.defaultGatewayAddress ?? '127.0.0.1',
           gatewayAddresses: this.opts.gatewayAddresses,
           proxylessHostnames: this.proxylessHostnames,
+          usableAddress: isLocalAddress,
         },
       }, this.translationMemo);
       const { listeners, routes, clusters, endpoints, secrets } = result.envoy;

@@ -61,6 +61,11 @@ export interface GatewayState {
 export interface GatewayAddressOptions {
   defaultAddress?: string;
   gatewayAddresses?: Record<string, string>;
+  /**
+   * Whether an address in a Gateway's spec.addresses can be used on this node (the agent checks its
+   * network interfaces). Absent: every address is usable.
+   */
+  usableAddress?: (address: string) => boolean;
 }
 
 /** GatewayClasses whose controllerName is ours, with their acceptance. Other classes are not ours to judge. */
@@ -257,6 +262,7 @@ function evaluateGateway(index: ResourceIndex, gateway: Gateway, options: Gatewa
   if (accepted.status === 'True') state.address = assigned;
   let programmed: ConditionDraft;
   if (accepted.status !== 'True') programmed = cond('Programmed', false, 'Invalid', 'Gateway is not accepted');
+  else if (address.kind === 'unusable') programmed = cond('Programmed', false, 'AddressNotUsable', address.message);
   else if (!assigned) programmed = cond('Programmed', false, 'AddressNotAssigned', 'No address could be assigned to the Gateway');
   else programmed = cond('Programmed', true, 'Programmed', 'Gateway is programmed');
   state.conditions = [accepted, programmed];
@@ -272,13 +278,20 @@ function evaluateGateway(index: ResourceIndex, gateway: Gateway, options: Gatewa
   return state;
 }
 
-type AddressResolution = { kind: 'assigned'; value: string } | { kind: 'none' } | { kind: 'unsupported'; message: string };
+type AddressResolution =
+  | { kind: 'assigned'; value: string }
+  | { kind: 'none' }
+  | { kind: 'unsupported'; message: string }
+  | { kind: 'unusable'; message: string };
 
 function resolveAddress(gateway: Gateway, options: GatewayAddressOptions): AddressResolution {
   for (const a of gateway.spec?.addresses ?? []) {
     const type = a.type ?? 'IPAddress';
     if (type !== 'IPAddress') return { kind: 'unsupported', message: `address type ${JSON.stringify(type)} is not supported` };
   }
+  // Every requested address must be usable: a Gateway serves all of them or none (GatewayStaticAddresses).
+  const unusable = (gateway.spec?.addresses ?? []).filter((a) => a.value && options.usableAddress && !options.usableAddress(a.value)).map((a) => a.value);
+  if (unusable.length > 0) return { kind: 'unusable', message: `address ${unusable.join(', ')} cannot be used on this node` };
   const fromSpec = (gateway.spec?.addresses ?? []).find((a) => a.value)?.value;
   const value = fromSpec ?? options.gatewayAddresses?.[`${namespaceOf(gateway)}/${nameOf(gateway)}`] ?? options.defaultAddress;
   return value ? { kind: 'assigned', value } : { kind: 'none' };

@@ -39,6 +39,18 @@ export interface ListenerContext {
 const HTTP_RULE_FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite', 'RequestMirror']);
 const GRPC_RULE_FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestMirror']);
 const BACKEND_FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier']);
+/**
+ * Filters on a backendRef that act on the whole request: with the rule's only backendRef they mean
+ * the same as on the rule (Envoy's weighted clusters cannot redirect or rewrite per backend).
+ */
+const SINGLE_BACKEND_FILTERS = new Set(['RequestRedirect', 'URLRewrite']);
+
+/** The rule's filters plus the request-wide filters of its only backendRef. */
+function effectiveRuleFilters(rule: HTTPRouteRule): HTTPRouteFilter[] {
+  const refs = rule.backendRefs ?? [];
+  const fromBackend = refs.length === 1 ? (refs[0].filters ?? []).filter((f) => SINGLE_BACKEND_FILTERS.has(f.type ?? '')) : [];
+  return fromBackend.length > 0 ? [...(rule.filters ?? []), ...(fromBackend as HTTPRouteFilter[])] : (rule.filters ?? []);
+}
 
 const REDIRECT_STATUS_DEFAULT = 302;
 const WELL_KNOWN_PORTS: Record<string, number> = { http: 80, https: 443 };
@@ -61,6 +73,10 @@ export function unsupportedValue(kind: IrRouteKind, route: HTTPRoute | GRPCRoute
   for (const [i, rule] of rules.entries()) {
     for (const f of rule.filters ?? []) {
       if (!ruleFilters.has(f.type ?? '')) return `rules[${i}]: filter type ${JSON.stringify(f.type)} is not supported`;
+    }
+    // Request-wide filters of a rule's only backendRef count as the rule's (effectiveRuleFilters).
+    const routeLevelFilters = kind === 'HTTPRoute' ? effectiveRuleFilters(rule as HTTPRouteRule) : (rule.filters ?? []);
+    for (const f of routeLevelFilters) {
       const path = f.type === 'RequestRedirect' ? f.requestRedirect?.path : f.type === 'URLRewrite' ? f.urlRewrite?.path : undefined;
       if (path?.type === 'ReplacePrefixMatch') {
         const matches = (rule as HTTPRouteRule).matches ?? [];
@@ -71,7 +87,12 @@ export function unsupportedValue(kind: IrRouteKind, route: HTTPRoute | GRPCRoute
     }
     for (const ref of rule.backendRefs ?? []) {
       for (const f of ref.filters ?? []) {
-        if (!BACKEND_FILTERS.has(f.type ?? '')) return `rules[${i}]: backendRef filter type ${JSON.stringify(f.type)} is not supported`;
+        if (BACKEND_FILTERS.has(f.type ?? '')) continue;
+        if (kind === 'HTTPRoute' && SINGLE_BACKEND_FILTERS.has(f.type ?? '')) {
+          if ((rule.backendRefs ?? []).length === 1) continue;
+          return `rules[${i}]: a ${f.type} filter on a backendRef is supported only on the rule's only backendRef (it applies to the whole request)`;
+        }
+        return `rules[${i}]: backendRef filter type ${JSON.stringify(f.type)} is not supported`;
       }
     }
     const backoff = (rule as HTTPRouteRule).retry?.backoff;
@@ -163,7 +184,7 @@ class RuleContext {
 }
 
 function httpRuleAction(ctx: RuleContext, rule: HTTPRouteRule, path: IrPathMatch, listener: ListenerContext): IrRouteAction {
-  const filters = rule.filters ?? [];
+  const filters = effectiveRuleFilters(rule);
   const redirect = filters.find((f) => f.type === 'RequestRedirect')?.requestRedirect;
   if (redirect) {
     // Still resolve backends so their problems show in ResolvedRefs, though a redirect never uses them.

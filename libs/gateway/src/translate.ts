@@ -27,6 +27,8 @@ export interface TranslateOptions {
    * so the node proxy's configuration does not carry ten thousand listeners nobody asked for.
    */
   proxylessHostnames?: ReadonlySet<string>;
+  /** Whether an address a Gateway asks for in spec.addresses can be used here; all can when absent. */
+  usableAddress?: (address: string) => boolean;
 }
 
 export interface TranslateInput {
@@ -109,7 +111,7 @@ export function translate(input: TranslateInput, memo?: TranslationMemo): Transl
 
 /** GatewayClasses, Gateways and backends: evaluated afresh, or taken from the memo when nothing they read changed. */
 function environmentOf(index: ResourceIndex, controllerName: string, options: TranslateOptions, memo: TranslationMemo | undefined): TranslationEnvironment {
-  const key = [controllerName, options.defaultAddress, options.gatewayAddresses, ...index.environmentObjects.flatMap(environmentKeyOf)];
+  const key = [controllerName, options.defaultAddress, options.gatewayAddresses, options.usableAddress, ...index.environmentObjects.flatMap(environmentKeyOf)];
   const kept = memo?.reuseEnvironment(key);
   if (kept) {
     // Same specs, but maybe new objects (a status write makes one): status is rendered from the current ones.

@@ -160,4 +160,26 @@ describe('translate', () => {
       });
     });
   });
+
+  it('a Gateway asking for an address this node cannot use is Accepted but not Programmed (AddressNotUsable), and serves nothing', () => {
+    const usableAddress = (a: string): boolean => a.startsWith('127.');
+    const withAddresses = (addresses: string[]): KubeObject =>
+      ({ ...gateway, spec: { ...gateway.spec, addresses: addresses.map((value) => ({ type: 'IPAddress', value })) } }) as KubeObject;
+    const translateWith = (gw: KubeObject, check?: (a: string) => boolean): TranslateResult =>
+      translate({ resources: [gatewayClass, gw, service, slice, route('app')] as KubeObject[], controllerName: CONTROLLER_NAME, now: NOW, options: { usableAddress: check } });
+    const conditions = (r: TranslateResult): unknown => (r.statuses.find((st) => st.kind === 'Gateway')?.status as { conditions: unknown[] }).conditions;
+
+    const blocked = translateWith(withAddresses(['192.0.2.1', '127.0.0.5']), usableAddress);
+    expect(conditions(blocked)).toEqual([
+      expect.objectContaining({ type: 'Accepted', status: 'True', reason: 'Accepted' }),
+      expect.objectContaining({ type: 'Programmed', status: 'False', reason: 'AddressNotUsable', message: 'address 192.0.2.1 cannot be used on this node' }),
+    ]);
+    expect(blocked.envoy.listeners).toEqual([]);
+
+    const served = translateWith(withAddresses(['127.0.0.5']), usableAddress);
+    expect(conditions(served)).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'Programmed', status: 'True' })]));
+    expect(served.envoy.listeners.map((l) => l.address)).toEqual([{ socket_address: { address: '127.0.0.5', port_value: 80 } }]);
+    // Without a check every address counts as usable.
+    expect(translateWith(withAddresses(['192.0.2.1'])).envoy.listeners).toHaveLength(1);
+  });
 });
