@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Condition, KubeObject } from '@tendril/api-k8s';
 import { startEchoServer, type EchoServer } from '@tendril/testing';
 import { normaliseChecks, SUPPORTED_GATEWAY_HTTP_TESTS, Suite, type HttpCheck } from '../src';
+import { SUPPORTED_FEATURES } from '@tendril/gateway';
 import { attemptPath } from '../src/checks';
 import { RUNTIME_PROCEDURES } from '../src/procedures';
 import { evaluateStatus, isUnsupportedStatus, parseStatusChecks, statusEventually, type StatusAssertion, type StatusSource } from '../src/status-checks';
@@ -280,5 +281,12 @@ describe('status checks: inventory.json statusChecks read and asserted as the up
         .map((c) => `${name}: ${c.unsupportedStatus}`);
     });
     expect(unsupported).toEqual([]);
+  });
+
+  it('the GatewayClass claims exactly the features of the tests CI runs (SUPPORTED_FEATURES in libs/gateway)', () => {
+    const suite = new Suite();
+    if (!suite.available) return;
+    const tested = [...new Set(SUPPORTED_GATEWAY_HTTP_TESTS.flatMap((name) => suite.test(name).features ?? []))].sort();
+    expect([...SUPPORTED_FEATURES].sort()).toEqual(tested);
   });
 });

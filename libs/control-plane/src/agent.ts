@@ -4,7 +4,7 @@ import { validateResource } from '@tendril/api-gateway';
 import type { Service } from '@tendril/api-k8s';
 import type { DatapathOptions } from '@tendril/datapath';
 import { startNodeEnforcement, validateEndpointResource, type NodeEnforcement } from '@tendril/endpoints';
-import { TranslationMemo, translate, type StatusUpdate, type TranslateResult } from '@tendril/gateway';
+import { SUPPORTED_FEATURES, TranslationMemo, translate, type StatusUpdate, type TranslateResult } from '@tendril/gateway';
 import { FileSource, formatSourceError, storeSink, type SourceError } from '@tendril/sources';
 import { ResourceStore, keyOf, refOf, type ResourceKey, type StoreChange } from '@tendril/store';
 import { PodRunner, createPodNetwork, endpointSlicesFor, podNetworkFromEnvironment, type PodNetworkSettings, type PodRuntimeInfo } from '@tendril/workloads';
@@ -229,6 +229,7 @@ export class Agent implements AdminState {
           gatewayAddresses: this.opts.gatewayAddresses,
           proxylessHostnames: this.proxylessHostnames,
           usableAddress: isLocalAddress,
+          supportedFeatures: [...SUPPORTED_FEATURES],
         },
       }, this.translationMemo);
       const { listeners, routes, clusters, endpoints, secrets } = result.envoy;

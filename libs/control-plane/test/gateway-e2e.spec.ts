@@ -141,5 +141,9 @@ describe('agent + node proxy, end to end through real processes', () => {
     expect(JSON.stringify(crossNs.status)).toContain('RefNotPermitted');
     const table = await tendril(['get', 'gateways', 'gw', '--agent', node.adminAddress]);
     expect(table.stdout).toMatch(/^NAME\s+CLASS\s+ADDRESS\s+PROGRAMMED\s+AGE\ngw\s+tendril\s+127\.0\.0\.1\s+True\s+\d+s\n$/);
+    // The class lists the features tendril passes conformance for, as the upstream suite reads them.
+    const gatewayClass = JSON.parse((await tendril(['get', 'gatewayclass', 'tendril', '-o', 'json', '--agent', node.adminAddress])).stdout) as { status?: { supportedFeatures?: Array<{ name: string }> } };
+    const features = gatewayClass.status?.supportedFeatures?.map((f) => f.name) ?? [];
+    expect(features).toEqual(expect.arrayContaining(['Gateway', 'HTTPRoute', 'HTTPRouteRetry', 'ReferenceGrant']));
   });
 });

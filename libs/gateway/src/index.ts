@@ -1,5 +1,6 @@
 export { translate } from './translate';
 export { TranslationMemo } from './translation-memo';
+export { SUPPORTED_FEATURES } from './supported-features';
 export type { TranslateInput, TranslateOptions, TranslateResult } from './translate';
 export type { StatusUpdate } from './status';
 export type * from './ir';
