@@ -2,6 +2,7 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { listenServer } from './listen-server';
 import * as tls from 'node:tls';
 import type { ProxyLogger } from './logger';
 import type { DownstreamRequest, DownstreamResponse, ListenerRoutes } from './router';
@@ -117,18 +118,10 @@ export class HttpListener {
   }
 
   /** Rejects with the bind error (EADDRINUSE, EADDRNOTAVAIL, EACCES). */
-  bind(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      this.server.once('error', onError);
-      this.server.listen({ host: this.host, port: this.port, exclusive: true }, () => {
-        this.server.off('error', onError);
-        this.server.on('error', (err) => this.logger.error({ err, listener: this.routes.listenerName }, 'listener socket error'));
-        this.boundPort = (this.server.address() as net.AddressInfo).port;
-        this.idleSweep = setInterval(() => this.sweepIdleConnections(), this.idleSweepIntervalMs).unref();
-        resolve(this.boundPort);
-      });
-    });
+  async bind(): Promise<number> {
+    this.boundPort = await listenServer(this.server, this.host, this.port, (err) => this.logger.error({ err, listener: this.routes.listenerName }, 'listener socket error'));
+    this.idleSweep = setInterval(() => this.sweepIdleConnections(), this.idleSweepIntervalMs).unref();
+    return this.boundPort;
   }
 
   /** The routes for requests on `socket`: its TLS chain's (by the SNI it was set up with), else the listener's. */

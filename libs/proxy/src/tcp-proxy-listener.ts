@@ -1,4 +1,5 @@
 import * as net from 'node:net';
+import { listenServer } from './listen-server';
 import type { ProxyLogger } from './logger';
 import type { RoutingState } from './router';
 import { readClientHello } from './tls/client-hello';
@@ -49,17 +50,9 @@ export class TcpProxyListener {
   }
 
   /** Rejects with the bind error (EADDRINUSE, EADDRNOTAVAIL, EACCES). */
-  bind(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      this.server.once('error', onError);
-      this.server.listen({ host: this.host, port: this.port, exclusive: true }, () => {
-        this.server.off('error', onError);
-        this.server.on('error', (err) => this.logger.error({ err, listener: this.listenerName }, 'listener socket error'));
-        this.boundPort = (this.server.address() as net.AddressInfo).port;
-        resolve(this.boundPort);
-      });
-    });
+  async bind(): Promise<number> {
+    this.boundPort = await listenServer(this.server, this.host, this.port, (err) => this.logger.error({ err, listener: this.listenerName }, 'listener socket error'));
+    return this.boundPort;
   }
 
   private onConnection(downstream: net.Socket): void {
