@@ -4,7 +4,10 @@
  * 10 / 1,000 / 10,000 entries in its maps, and (c) with the iptables equivalent (one ACCEPT rule
  * per allowed pair, no BPF programs) at 10 / 1,000 / 10,000 rules, the measured pair's rule last.
  * The BPF lookups are LPM/hash lookups, so (b) should stay flat while (c) walks its rules for every
- * forward packet. Prints a markdown section; progress goes to stderr.
+ * forward packet. (d) is the L7 redirect: the client's port carries an L7 allow-all rule, so the
+ * datapath steers each connection to tendril-proxy's transparent listener (in this process, fed
+ * the resources the agent would send), which forwards to the server — the cost of the proxy hop
+ * against (b). Prints a markdown section; progress goes to stderr.
  *
  * The server is nginx (`worker_processes 1`, `return 200`) in the server pod; the client is wrk in
  * the client pod: keep-alive connections for request throughput, `Connection: close` for the rate
@@ -21,8 +24,10 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Datapath, type LocalEndpoint } from '@tendril/datapath';
+import { Datapath, proxyDatapathAccess, type LocalEndpoint, type ProxyDatapathAccess } from '@tendril/datapath';
+import { DEFAULT_PROXY_PORTS, fixedProxyPorts, redirectResources } from '@tendril/endpoints';
 import type { PolicyMapEntry } from '@tendril/policy';
+import { formatAccessLogLine, ProxyRuntime } from '@tendril/proxy';
 import { Proc, progress, sleep, table } from './common';
 import {
   BENCH_PREFIX,
@@ -138,6 +143,10 @@ function fillMaps(datapath: Datapath, size: number): void {
   ingress.push(allow({ direction: 'ingress', identity: CLIENT.identity, protocol: TCP, port: ALLOWED_PORT, prefixLength: 24 }));
   datapath.policy.apply(SERVER.endpointId, ingress);
   datapath.policy.apply(CLIENT.endpointId, [allow({ direction: 'egress' })]);
+  fillIpcache(datapath, size);
+}
+
+function fillIpcache(datapath: Datapath, size: number): void {
   for (const { cidr } of datapath.ipcache.list()) if (cidr.startsWith('10.220.')) datapath.ipcache.delete(cidr);
   for (let i = 0; i < Math.max(0, size - 3); i++) datapath.ipcache.set(`10.220.${i >> 8}.${i & 0xff}/32`, 60_000 + i);
 }
@@ -178,7 +187,9 @@ function markdown(rows: readonly Row[]): string {
       `${WARMUP_S} s warm-up then ${DURATION_S} s per measurement, median of ${ROUNDS} interleaved rounds. **Requests/s** uses keep-alive connections; **new connections/s** sends \`Connection: close\` ` +
       'so every request is a new TCP connection. BPF: the tc programs on both veths, the server pod\'s ingress policy map and the ipcache filled to the given ' +
       'size, the client allowed. iptables: no BPF programs; a FORWARD chain with a conntrack rule for replies, one ACCEPT per allowed pair (the measured pair last), then DROP. ' +
-      `Before each row the bench checks the client reaches port ${ALLOWED_PORT} and (with a policy) is dropped on ${DENIED_PORT}. Percentages are against the first row.`,
+      'BPF + L7 redirect: as the BPF row, but the client\'s port carries an L7 allow-all rule (`http: [{}]`), so every connection is steered to tendril-proxy\'s ' +
+      'transparent ingress listener (Node, one process, in the bench process) and forwarded to the pod it dialled: its distance to the BPF row is the L7 redirect overhead. ' +
+      `Before each row the bench checks the client reaches port ${ALLOWED_PORT} and (with a policy) is dropped on ${DENIED_PORT}, and that only the L7 row went through the proxy. Percentages are against the first row.`,
     '',
     table(
       ['setup', 'policy size', 'requests/s (keep-alive)', 'p99', 'new connections/s', 'p99'],
@@ -196,12 +207,33 @@ function markdown(rows: readonly Row[]): string {
   ].join('\n');
 }
 
-type Setup = { readonly kind: 'none' } | { readonly kind: 'bpf' | 'iptables'; readonly size: number };
+type Setup = { readonly kind: 'none' } | { readonly kind: 'bpf' | 'iptables' | 'l7'; readonly size: number };
+
+const SETUP_NAMES = { bpf: 'BPF', iptables: 'iptables', l7: 'BPF + L7 redirect through tendril-proxy (allow-all)' } as const;
 
 const setupName = (setup: Setup): { setup: string; entries: string } =>
   setup.kind === 'none'
     ? { setup: 'no policy', entries: '—' }
-    : { setup: setup.kind === 'bpf' ? 'BPF' : 'iptables', entries: `${setup.size.toLocaleString('en-US')} ${setup.kind === 'bpf' ? 'map entries' : 'rules'}` };
+    : { setup: SETUP_NAMES[setup.kind], entries: `${setup.size.toLocaleString('en-US')} ${setup.kind === 'iptables' ? 'rules' : 'map entries'}` };
+
+/**
+ * The server's ingress policy with the client's port redirected to the proxy's ingress listener,
+ * and the proxy serving the redirect listener the agent would configure for it.
+ */
+async function applyL7Redirect(datapath: Datapath, proxy: ProxyRuntime, size: number): Promise<void> {
+  const others = Math.max(0, size - 1);
+  const ingress = Array.from({ length: others }, (_, i) => allow({ direction: 'ingress', identity: 60_000 + i, protocol: TCP, port: ALLOWED_PORT, prefixLength: 24 }));
+  ingress.push(allow({ direction: 'ingress', identity: CLIENT.identity, protocol: TCP, port: ALLOWED_PORT, prefixLength: 24, proxyPort: DEFAULT_PROXY_PORTS.http.ingress }));
+  datapath.policy.apply(SERVER.endpointId, ingress);
+  datapath.policy.apply(CLIENT.endpointId, [allow({ direction: 'egress' })]);
+  fillIpcache(datapath, size);
+  const resources = redirectResources(
+    [{ namespace: 'bench', name: 'server', ip: SERVER.ip, redirects: [{ direction: 'ingress', parser: 'http', port: ALLOWED_PORT, allowsAll: true, origins: ['bench'] }] }],
+    { proxyPort: fixedProxyPorts(), bpfRoot: datapath.pinDir },
+  );
+  const result = await proxy.apply({ listeners: resources.listeners, clusters: resources.clusters, routes: [], endpoints: [] });
+  if (!result.accepted) throw new Error(`tendril-proxy refused the redirect listener: ${JSON.stringify(result.errors)}`);
+}
 
 const median = (values: readonly number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -222,8 +254,14 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tendril-bench-datapath-'));
   let nginx: Proc | undefined;
   let datapath: Datapath | undefined;
+  let proxy: ProxyRuntime | undefined;
+  let proxyNetwork: ProxyDatapathAccess | undefined;
+  /** Requests the proxy forwarded: the L7 row must have gone through it. */
+  let proxied = 0;
   const cleanup = async (): Promise<void> => {
     await nginx?.stop().catch(() => undefined);
+    await proxy?.close().catch(() => undefined);
+    proxyNetwork?.close();
     datapath?.close();
     await removeBenchLeftovers();
     if (!process.env.BENCH_KEEP_TMP) fs.rmSync(dir, { recursive: true, force: true });
@@ -251,12 +289,20 @@ async function main(): Promise<void> {
     ];
     for (const endpoint of endpoints) await loaded.addEndpoint(endpoint);
     loaded.ipcache.set(GATEWAY, HOST_IDENTITY);
+    proxyNetwork = proxyDatapathAccess(loaded.pinDir);
+    // Access-log lines are formatted as the proxy's stdout log would be, then dropped.
+    const runtime = new ProxyRuntime({ transparentNetwork: proxyNetwork, drainTimeoutMs: 1_000, accessLog: (entry) => void (formatAccessLogLine(entry), proxied++) });
+    proxy = runtime;
 
     const apply = async (setup: Setup): Promise<void> => {
       await removeIptablesPolicy();
       for (const endpoint of endpoints) await loaded.detach(endpoint.ifname);
+      await runtime.apply({ listeners: [], clusters: [], routes: [], endpoints: [] });
       if (setup.kind === 'bpf') {
         fillMaps(loaded, setup.size);
+        for (const endpoint of endpoints) await loaded.attach(endpoint.ifname);
+      } else if (setup.kind === 'l7') {
+        await applyL7Redirect(loaded, runtime, setup.size);
         for (const endpoint of endpoints) await loaded.attach(endpoint.ifname);
       } else if (setup.kind === 'iptables') {
         await installIptablesPolicy(setup.size, client.ip, server.ip, ALLOWED_PORT);
@@ -264,13 +310,16 @@ async function main(): Promise<void> {
         if (rules !== setup.size + 2) throw new Error(`iptables chain holds ${rules} rules, expected ${setup.size} + conntrack + DROP`);
       }
       const { setup: name, entries } = setupName(setup);
+      const before = proxied;
       await expectPolicy(client, server, setup.kind !== 'none', `${name} ${entries}`);
+      if ((proxied > before) !== (setup.kind === 'l7')) throw new Error(`${name}: the probe ${proxied > before ? 'went' : 'did not go'} through tendril-proxy`);
     };
 
     const setups: Setup[] = [
       { kind: 'none' },
       ...SIZES.map((size) => ({ kind: 'bpf' as const, size })),
       ...SIZES.map((size) => ({ kind: 'iptables' as const, size })),
+      { kind: 'l7', size: SIZES[0] },
     ];
     // Rounds interleave the setups, so that load from elsewhere on the machine spreads over all rows.
     const samples = setups.map(() => [] as Row[]);

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import type { AgentStatus, EndpointView, ListedObject } from '@tendril/control-plane';
-import type { EndpointPolicyView, IdentityView, IpcacheView, ServiceView } from '@tendril/endpoints';
+import type { DropMetricView, EndpointPolicyView, IdentityView, IpcacheView, ServiceView } from '@tendril/endpoints';
 
 // Commands load their libraries when they run, so `tendril echo` (started once per pod) does not
 // pay for the control plane's start-up.
@@ -154,6 +154,19 @@ bpf
     const { agentAdminAddress, getFromAgent } = controlPlane();
     const { items } = await getFromAgent<{ items: ServiceView[] }>(agentAdminAddress(opts.agent), '/api/v1/bpf/lb');
     printView(items, opts.output, endpointsLib().formatServices);
+  });
+
+bpf
+  .command('metrics')
+  .description("the datapath's drop counters")
+  .command('list')
+  .description('packets dropped, per reason (cilium bpf metrics list)')
+  .addOption(new Option('-o, --output <format>', 'json for the raw counters').choices(['json']))
+  .option('--agent <host:port>', "the agent's admin API")
+  .action(async (opts) => {
+    const { agentAdminAddress, getFromAgent } = controlPlane();
+    const { items } = await getFromAgent<{ items: DropMetricView[] }>(agentAdminAddress(opts.agent), '/api/v1/bpf/metrics');
+    printView(items, opts.output, endpointsLib().formatDropMetrics);
   });
 
 program

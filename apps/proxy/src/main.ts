@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import pino from 'pino';
+import { DEFAULT_PIN_DIR, proxyDatapathAccess } from '@tendril/datapath';
 import { NodeProxy } from '@tendril/node-proxy';
 import { ProxyRuntime, formatConfigError, type ProxyConfig } from '@tendril/proxy';
 import { ResourceDecoder } from '@tendril/xds';
@@ -10,11 +11,15 @@ const program = new Command('tendril-proxy')
   .option('--node-id <id>', 'xDS node id', 'tendril-node')
   .option('--admin-address <host:port>', 'admin endpoint (/ready, /config_dump, /stats)', '127.0.0.1:9901')
   .addOption(new Option('--xds-protocol <protocol>', 'State-of-the-World or Delta xDS').choices(['sotw', 'delta']).default('delta'))
+  .option('--bpf-root <dir>', "the eBPF datapath's pinned maps, read by the transparent L7 redirect listeners (root only)", DEFAULT_PIN_DIR)
   .parse();
 
 const opts = program.opts();
 const logger = pino({ name: 'proxy', base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
-const runtime = new ProxyRuntime({ logger });
+// As root the proxy can serve the transparent listeners the datapath steers L7 traffic to; without
+// root a Listener with transparent: true is refused (NACK) with the reason.
+const transparentNetwork = process.getuid?.() === 0 ? proxyDatapathAccess(opts.bpfRoot as string) : undefined;
+const runtime = new ProxyRuntime({ logger, transparentNetwork });
 // Re-decodes only the virtual hosts that changed when a large RouteConfiguration is re-sent.
 const decoder = new ResourceDecoder();
 const proxy = new NodeProxy({
@@ -29,7 +34,10 @@ const proxy = new NodeProxy({
       const result = await runtime.apply(config as unknown as ProxyConfig);
       if (!result.accepted) throw new Error(result.errors.map(formatConfigError).join('; '));
     },
-    close: () => runtime.close(),
+    close: async () => {
+      await runtime.close();
+      transparentNetwork?.close();
+    },
   },
 });
 

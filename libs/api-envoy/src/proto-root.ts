@@ -38,6 +38,7 @@ export const ENVOY_ROOT_PROTO_FILES: readonly string[] = [
   'envoy/extensions/filters/http/router/v3/router.proto',
   'envoy/extensions/filters/http/cors/v3/cors.proto',
   'envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto',
+  'envoy/extensions/filters/listener/original_dst/v3/original_dst.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
   'envoy/extensions/access_loggers/file/v3/file.proto',
   'envoy/extensions/access_loggers/stream/v3/stream.proto',
@@ -45,12 +46,16 @@ export const ENVOY_ROOT_PROTO_FILES: readonly string[] = [
   'envoy/service/discovery/v3/ads.proto',
   'xds/type/v3/typed_struct.proto',
   'udpa/type/v1/typed_struct.proto',
+  'tendril/proxy/v1/bpf_metadata.proto',
 ];
 
+/** Tendril's own xDS extension protos (envoy/api in the repository), found from this file's location. */
+export const TENDRIL_PROTO_DIR = path.resolve(__dirname, '..', '..', '..', 'envoy', 'api');
+
 /**
- * Where imports are looked up, in order: the proto trees that @grpc/grpc-js-xds ships, then
- * protobufjs's own copy of google/protobuf/descriptor.proto (the other google/protobuf
- * well-known types are built into protobufjs).
+ * Where imports are looked up, in order: the proto trees that @grpc/grpc-js-xds ships, Tendril's
+ * own protos, then protobufjs's own copy of google/protobuf/descriptor.proto (the other
+ * google/protobuf well-known types are built into protobufjs).
  */
 export function envoyProtoIncludeDirs(): string[] {
   const xdsPackageDir = path.dirname(require.resolve('@grpc/grpc-js-xds/package.json'));
@@ -60,6 +65,7 @@ export function envoyProtoIncludeDirs(): string[] {
     path.join(xdsPackageDir, 'deps', 'xds'),
     path.join(xdsPackageDir, 'deps', 'protoc-gen-validate'),
     path.join(xdsPackageDir, 'deps', 'googleapis'),
+    TENDRIL_PROTO_DIR,
     protobufjsDir,
   ];
 }

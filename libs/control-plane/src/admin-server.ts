@@ -42,7 +42,7 @@ async function sendEndpoints(state: AdminState, url: URL, res: http.ServerRespon
   sendJson(res, 200, { items });
 }
 
-/** GET /api/v1/identities, /api/v1/bpf/ipcache, /api/v1/bpf/lb, /api/v1/bpf/policy?namespace=N&name=P. */
+/** GET /api/v1/identities, /api/v1/bpf/ipcache, /api/v1/bpf/lb, /api/v1/bpf/metrics, /api/v1/bpf/policy?namespace=N&name=P. */
 function sendEnforcementView(state: AdminState, path: string, url: URL, res: http.ServerResponse): void {
   const manager = enforcementManager(state);
   if ('error' in manager) return sendJson(res, 503, manager);
@@ -53,6 +53,8 @@ function sendEnforcementView(state: AdminState, path: string, url: URL, res: htt
       return sendJson(res, 200, { items: manager.ipcache() });
     case '/api/v1/bpf/lb':
       return sendJson(res, 200, { items: manager.services() });
+    case '/api/v1/bpf/metrics':
+      return sendJson(res, 200, { items: manager.dropMetrics() });
     default: {
       const name = url.searchParams.get('name');
       const namespace = url.searchParams.get('namespace') ?? 'default';
@@ -84,7 +86,7 @@ async function sendPods(state: AdminState, url: URL, res: http.ServerResponse): 
  * The agent's local HTTP admin API, which `tendril status`, `get` and `exec` read:
  * GET /healthz, /api/v1/status, /api/v1/resources?kind=K[&namespace=N], /api/v1/config_dump,
  * /api/v1/pods[?namespace=N][&name=P], /api/v1/endpoints[?namespace=N], /api/v1/identities,
- * /api/v1/bpf/ipcache, /api/v1/bpf/lb, /api/v1/bpf/policy?namespace=N&name=P.
+ * /api/v1/bpf/ipcache, /api/v1/bpf/lb, /api/v1/bpf/metrics, /api/v1/bpf/policy?namespace=N&name=P.
  */
 export async function startAdminServer(state: AdminState, host: string, port: number): Promise<{ port: number; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
@@ -112,6 +114,7 @@ export async function startAdminServer(state: AdminState, host: string, port: nu
         case '/api/v1/identities':
         case '/api/v1/bpf/ipcache':
         case '/api/v1/bpf/lb':
+        case '/api/v1/bpf/metrics':
         case '/api/v1/bpf/policy':
           return sendEnforcementView(state, url.pathname, url, res);
         default:

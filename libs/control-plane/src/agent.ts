@@ -3,7 +3,7 @@ import { TypeUrl } from '@tendril/api-envoy';
 import { validateResource } from '@tendril/api-gateway';
 import type { Service } from '@tendril/api-k8s';
 import type { DatapathOptions } from '@tendril/datapath';
-import { startNodeEnforcement, validateEndpointResource, type NodeEnforcement } from '@tendril/endpoints';
+import { fixedProxyPorts, redirectResources, startNodeEnforcement, validateEndpointResource, type NodeEnforcement, type RedirectResources } from '@tendril/endpoints';
 import { SUPPORTED_FEATURES, TranslationMemo, translate, type StatusUpdate, type TranslateResult } from '@tendril/gateway';
 import { FileSource, formatSourceError, storeSink, type SourceError } from '@tendril/sources';
 import { ResourceStore, keyOf, refOf, type ResourceKey, type StoreChange } from '@tendril/store';
@@ -136,7 +136,13 @@ export class Agent implements AdminState {
         firstPodIp: opts.firstPodIp,
         write: opts.writePodOutput,
       });
-      this.pods = new PodRunner({ tendrilCommand: entryPointCommand('cli'), write: opts.writePodOutput, network });
+      this.pods = new PodRunner({
+        tendrilCommand: entryPointCommand('cli'),
+        write: opts.writePodOutput,
+        network,
+        // A pod's container starts only once its interface enforces its policy (none without enforcement).
+        beforeFirstStart: (pod) => this.enforcementManager()?.untilEnforced(pod.namespace, pod.name) ?? Promise.resolve(true),
+      });
       this.pods.on('change', () => {
         this.publishWorkloads();
         this.enforcementManager()?.schedule({ podsChanged: true });
@@ -195,7 +201,11 @@ export class Agent implements AdminState {
       this.pods.sync(this.store.all().filter((o) => o.kind === 'Deployment' || (o.kind === 'Pod' && !o.metadata.ownerReferences?.length)));
       this.publishWorkloads();
     }
-    // Coalesce bursts (a file with many documents, pods becoming ready) into one translation.
+    this.scheduleTranslation();
+  }
+
+  /** Coalesces bursts (a file with many documents, pods becoming ready) into one translation. */
+  private scheduleTranslation(): void {
     this.pending ??= setImmediate(() => {
       this.pending = undefined;
       this.translateNow();
@@ -233,9 +243,12 @@ export class Agent implements AdminState {
         },
       }, this.translationMemo);
       const { listeners, routes, clusters, endpoints, secrets } = result.envoy;
+      const redirect = this.redirectResources();
       const snapshot = Snapshot.fromResources(
         String(++this.snapshotCounter),
         [
+          ...redirect.clusters.map((r) => ({ typeUrl: TypeUrl.Cluster, resource: r as Record<string, unknown> })),
+          ...redirect.listeners.map((r) => ({ typeUrl: TypeUrl.Listener, resource: r as Record<string, unknown> })),
           ...clusters.map((r) => ({ typeUrl: TypeUrl.Cluster, resource: r as Record<string, unknown> })),
           ...endpoints.map((r) => ({ typeUrl: TypeUrl.ClusterLoadAssignment, resource: r as Record<string, unknown> })),
           ...secrets.map((r) => ({ typeUrl: TypeUrl.Secret, resource: r as Record<string, unknown> })),
@@ -254,6 +267,13 @@ export class Agent implements AdminState {
       this.lastTranslation = { at, durationMs: performance.now() - started, error: (err as Error).message };
       this.opts.logger.error({ err: (err as Error).message }, 'translation failed; keeping the previous configuration');
     }
+  }
+
+  /** The node proxy's listeners and clusters for the datapath's L7 redirects (none without enforcement). */
+  private redirectResources(): RedirectResources {
+    const manager = this.enforcementManager();
+    if (!manager) return { listeners: [], clusters: [] };
+    return redirectResources(manager.proxyRedirects(), { proxyPort: fixedProxyPorts(), bpfRoot: this.opts.datapath?.pinDir });
   }
 
   /**
@@ -333,6 +353,8 @@ export class Agent implements AdminState {
       localPods: () => this.pods?.describe() ?? [],
       logger: this.opts.logger,
       sourceErrors: () => this.sourceErrors.map((e) => ({ object: e.object, message: e.message })),
+      // The node proxy's redirect listeners follow the endpoints' L7 ports.
+      onProxyRedirectsChange: () => this.scheduleTranslation(),
     });
     if (this.enforcement.enabled) this.opts.logger.info({ pinDir: this.opts.datapath?.pinDir ?? '/sys/fs/bpf/tendril' }, 'network policy enforced in eBPF');
     else this.opts.logger.warn({}, this.enforcement.notice);

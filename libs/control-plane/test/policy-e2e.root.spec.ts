@@ -229,7 +229,7 @@ spec:
     expect(lb.stdout).toMatch(new RegExp(`^${clusterIp.replace(/\./g, '\\.')}:80/TCP\\s+${server!.ip.replace(/\./g, '\\.')}:8080\\s+default/server \\(http\\)$`, 'm'));
   });
 
-  it('tendril get identities, get endpoints, bpf policy get and bpf ipcache list show the datapath', async () => {
+  it('tendril get identities, get endpoints, bpf policy get, bpf ipcache list and bpf metrics list show the datapath', async () => {
     const [server] = await podsOf('server');
     const [other] = await podsOf('other');
     const identities = await tendril(['get', 'identities', '--agent', adminAddress]);
@@ -246,6 +246,12 @@ spec:
     const ipcache = await tendril(['bpf', 'ipcache', 'list', '--agent', adminAddress]);
     expect(ipcache.stdout).toMatch(new RegExp(`^${other!.ip.replace(/\./g, '\\.')}/32\\s+${other!.identity}\\s+k8s:app=other$`, 'm'));
     expect(ipcache.stdout).toMatch(new RegExp(`^10\\.${octets.replace('.', '\\.')}\\.1/32\\s+1\\s+reserved:host$`, 'm'));
+    // The probes the policy dropped above were counted, by reason.
+    const metrics = await tendril(['bpf', 'metrics', 'list', '--agent', adminAddress]);
+    expect(metrics.stdout).toMatch(/^REASON\s+PACKETS$/m);
+    const policyDenied = Number(/^Policy denied\s+(\d+)$/m.exec(metrics.stdout)?.[1]);
+    const denylist = Number(/^Policy denied by denylist\s+(\d+)$/m.exec(metrics.stdout)?.[1]);
+    expect({ policyDenied: policyDenied > 0, denylist: denylist > 0 }).toEqual({ policyDenied: true, denylist: true });
   });
 
   it('scaling down removes the endpoints of the deleted pods from every map', async () => {

@@ -10,7 +10,9 @@ export {
   connectFromProxy,
   createTransparentListenerFd,
   identityFromMark,
+  proxyDatapathAccess,
   proxyMark,
+  type ProxyDatapathAccess,
   type ProxyDirection,
   type ProxyUpstreamOptions,
 } from './transparent-proxy';

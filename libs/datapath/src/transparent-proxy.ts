@@ -1,4 +1,8 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Socket } from 'node:net';
+import { BpfMap } from './bpf-map';
+import { IpcacheMap } from './maps/ipcache';
 import { checkUnsigned } from './maps/fields';
 import { loadNative } from './native';
 
@@ -72,4 +76,58 @@ export async function connectFromProxy(options: ProxyUpstreamOptions): Promise<S
       resolve(socket);
     });
   });
+}
+
+/**
+ * What the node proxy needs from the datapath, in one handle: IP_TRANSPARENT listeners, the
+ * client identity from the pinned ipcache (as Cilium's bpf_metadata listener filter reads it), and
+ * upstream sockets carrying the proxy mark. Matches libs/proxy's TransparentNetwork.
+ */
+export interface ProxyDatapathAccess {
+  readonly bpfRoot: string;
+  listenerFd(host: string, port: number): Promise<number>;
+  identityOf(address: string): number | undefined;
+  markedSocket(direction: ProxyDirection, sourceIdentity: number): Socket;
+  close(): void;
+}
+
+/**
+ * The proxy's handle on the datapath the agent keeps pinned under `pinDir` (default
+ * /sys/fs/bpf/tendril). The pinned ipcache is opened when the first transparent listener is bound,
+ * so the proxy may start before the agent has loaded the datapath; binding fails with a clear
+ * error while it is not loaded.
+ */
+export function proxyDatapathAccess(pinDir: string): ProxyDatapathAccess {
+  let opened: { ipcache: IpcacheMap; addon: Awaited<ReturnType<typeof loadNative>>['addon'] } | undefined;
+  const open = async () => {
+    if (opened) return opened;
+    const pinPath = join(pinDir, 'maps', IpcacheMap.pinName);
+    if (!existsSync(pinPath)) throw new Error(`the eBPF datapath is not loaded: ${pinPath} does not exist (the agent loads it when run as root)`);
+    const { addon } = await loadNative();
+    const ipcache = IpcacheMap.open((name, keySize, valueSize) => new BpfMap(addon, join(pinDir, 'maps', name), keySize, valueSize));
+    opened = { ipcache, addon };
+    return opened;
+  };
+  return {
+    bpfRoot: pinDir,
+    listenerFd: async (host, port) => {
+      await open();
+      return createTransparentListenerFd(port, host);
+    },
+    identityOf: (address) => {
+      try {
+        return opened?.ipcache.identityOf(address);
+      } catch {
+        return undefined; // not an IPv4 address: the datapath has no identity for it either
+      }
+    },
+    markedSocket: (direction, sourceIdentity) => {
+      if (!opened) throw new Error('the eBPF datapath is not open: no transparent listener has been bound');
+      return new Socket({ fd: opened.addon.createMarkedSocket(proxyMark(direction, sourceIdentity)) });
+    },
+    close: () => {
+      opened?.ipcache.close();
+      opened = undefined;
+    },
+  };
 }

@@ -16,7 +16,7 @@
  * drops its traffic) and is reported.
  */
 import type { KubeObject, Namespace, Pod, Service, EndpointSlice } from '@tendril/api-k8s';
-import type { LocalEndpoint } from '@tendril/datapath';
+import type { DropReasonName, LocalEndpoint } from '@tendril/datapath';
 import {
   formatIpPrefix,
   formatLabel,
@@ -32,6 +32,8 @@ import {
   diffPolicyMap,
   type EnforcementMode,
   type EndpointPolicy,
+  l7PortRedirects,
+  type L7PortRedirect,
   type NamedPorts,
   policyKey,
   type PolicyMapEntry,
@@ -86,6 +88,8 @@ export interface EndpointManagerOptions {
   readonly serviceCidr?: string;
   readonly clusterName?: string;
   readonly clock?: () => Date;
+  /** Called after a reconciliation that changed the L7 redirects the node proxy must serve (see proxyRedirects()). */
+  readonly onProxyRedirectsChange?: () => void;
 }
 
 /** An endpoint's policy state as `tendril get endpoints` shows it. */
@@ -129,11 +133,42 @@ interface EndpointRecord {
   policyWrites: number;
   error?: string;
   failed: boolean;
+  /** The L7 redirect ports of the policy last applied (the proxy serves these). */
+  redirects?: readonly L7PortRedirect[];
 }
 
 interface CompiledPolicy {
   readonly generation: string;
-  readonly result: { readonly ok: true; readonly policy: EndpointPolicy; readonly entries: readonly PolicyMapEntry[] } | { readonly ok: false; readonly error: string };
+  readonly result:
+    | { readonly ok: true; readonly policy: EndpointPolicy; readonly entries: readonly PolicyMapEntry[]; readonly redirects: readonly L7PortRedirect[] }
+    | { readonly ok: false; readonly error: string };
+}
+
+/** What each drop reason of bpf/ means, in Cilium's words where Cilium has the same reason. */
+export const DROP_REASON_TEXT = {
+  policyDenied: 'Policy denied',
+  policyDeniedByDenylist: 'Policy denied by denylist',
+  unknownSource: 'Invalid source ip',
+  unknownDestination: 'Unknown destination endpoint',
+  unsupportedL3: 'Unsupported L3 protocol',
+  malformed: 'Invalid packet',
+  fragment: 'IP fragment',
+  proxyUnavailable: 'No proxy listener for the L7 redirect',
+  redirectUnsupported: 'Proxy redirection not supported for this traffic',
+} as const satisfies Record<DropReasonName, string>;
+
+export interface DropMetricView {
+  readonly reason: DropReasonName;
+  readonly description: string;
+  readonly packets: number;
+}
+
+/** One endpoint's L7 redirect ports, for the node proxy's redirect listeners. */
+export interface EndpointRedirects {
+  readonly namespace: string;
+  readonly name: string;
+  readonly ip: string;
+  readonly redirects: readonly L7PortRedirect[];
 }
 
 /** A policy object as the repository last saw it. */
@@ -325,6 +360,7 @@ export class EndpointManager {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.scheduled) clearImmediate(this.scheduled);
+    this.settleEnforcementWaiters(true);
     await this.running;
     for (const record of this.endpoints.values()) {
       try {
@@ -358,11 +394,66 @@ export class EndpointManager {
       writes += this.syncIpcache('deletes');
       writes += this.syncServices();
       this.writePolicyConditions(at);
+      this.notifyRedirectChanges();
+      this.settleEnforcementWaiters();
       this.lastReconcile = { at, durationMs: performance.now() - started, mapWrites: writes, compilations: this.compilations };
     } catch (err) {
       this.lastReconcile = { at, durationMs: performance.now() - started, mapWrites: writes, compilations: this.compilations, error: errorMessage(err) };
       this.opts.logger.error({ err: errorMessage(err) }, 'endpoint reconciliation failed; it runs again on the next change');
     }
+  }
+
+  /** The L7 redirect ports of each endpoint whose policy is applied, sorted by pod. */
+  proxyRedirects(): EndpointRedirects[] {
+    return [...this.endpoints.values()]
+      .filter((r) => (r.redirects?.length ?? 0) > 0)
+      .map((r) => ({ namespace: r.namespace, name: r.name, ip: r.ip, redirects: r.redirects ?? [] }))
+      .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+  }
+
+  private lastRedirectsText = '[]';
+  /** Pods waiting to start until their endpoint is attached (see untilEnforced). */
+  private readonly enforcementWaiters = new Map<string, ((attached: boolean) => void)[]>();
+
+  /**
+   * Resolves true once the pod's endpoint is attached to its interface with its policy in the map
+   * (or, if a write failed, dropping everything: fail closed), false after `timeoutMs` or when the
+   * manager stops. A kubelet-like runner waits for this before starting the pod's container, so no
+   * packet of it ever crosses an unenforced interface.
+   */
+  untilEnforced(namespace: string, name: string, timeoutMs = 60_000): Promise<boolean> {
+    const key = `${namespace}/${name}`;
+    if (this.endpoints.get(key)?.attached) return Promise.resolve(true);
+    if (this.stopped) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const waiters = this.enforcementWaiters.get(key) ?? [];
+      const timer = setTimeout(() => settle(false), timeoutMs);
+      const settle = (attached: boolean): void => {
+        clearTimeout(timer);
+        const list = this.enforcementWaiters.get(key);
+        const index = list?.indexOf(settle) ?? -1;
+        if (list && index >= 0) list.splice(index, 1);
+        if (list?.length === 0) this.enforcementWaiters.delete(key);
+        resolve(attached);
+      };
+      waiters.push(settle);
+      this.enforcementWaiters.set(key, waiters);
+      this.schedule({ podsChanged: true });
+    });
+  }
+
+  private settleEnforcementWaiters(stopping = false): void {
+    for (const [key, waiters] of [...this.enforcementWaiters]) {
+      const attached = this.endpoints.get(key)?.attached === true;
+      if (attached || stopping) for (const settle of [...waiters]) settle(attached && !stopping);
+    }
+  }
+
+  private notifyRedirectChanges(): void {
+    const text = JSON.stringify(this.proxyRedirects());
+    if (text === this.lastRedirectsText) return;
+    this.lastRedirectsText = text;
+    this.opts.onProxyRedirectsChange?.();
   }
 
   /** Feeds the policy objects of the store to the repository, re-validating only the ones that changed. */
@@ -534,14 +625,18 @@ export class EndpointManager {
     const cached = this.compiled.get(cacheKey);
     if (cached?.generation === generation) return cached.result;
     this.compilations++;
-    const result = compileEndpointPolicy(this.repository.rules(), { labels: record.labels, namedPorts: record.namedPorts }, identities, {
+    const rules = this.repository.rules();
+    const endpoint = { labels: record.labels, namedPorts: record.namedPorts };
+    const result = compileEndpointPolicy(rules, endpoint, identities, {
       proxyPort: this.proxyPort,
       enforcementMode: this.opts.enforcementMode,
       clusterNamedPorts,
     });
     const entry: CompiledPolicy = {
       generation,
-      result: result.ok ? { ok: true, policy: result.policy, entries: [...result.policy.ingress.entries, ...result.policy.egress.entries] } : result,
+      result: result.ok
+        ? { ok: true, policy: result.policy, entries: [...result.policy.ingress.entries, ...result.policy.egress.entries], redirects: l7PortRedirects(rules, endpoint, { clusterNamedPorts }) }
+        : result,
     };
     this.compiled.set(cacheKey, entry);
     return entry.result;
@@ -588,6 +683,8 @@ export class EndpointManager {
           record.error = undefined;
         }
         record.enforcement = { ingress: result.policy.ingress.enforced, egress: result.policy.egress.enforced };
+        // On a failed write the endpoint drops everything; its redirects are then moot but harmless.
+        record.redirects = result.redirects;
       }
       if (!record.attached) {
         try {
@@ -706,6 +803,12 @@ export class EndpointManager {
   /** The ipcache as the datapath holds it, with each identity's labels. */
   ipcache(): IpcacheView[] {
     return this.opts.datapath.ipcache.list().map((e) => ({ cidr: e.cidr, identity: e.identity, labels: this.labelsOf(e.identity) }));
+  }
+
+  /** The datapath's drop counters by reason, as `cilium bpf metrics list` shows them (reasons that never dropped included). */
+  dropMetrics(): DropMetricView[] {
+    const counts = this.opts.datapath.drops.read();
+    return (Object.keys(DROP_REASON_TEXT) as (keyof typeof DROP_REASON_TEXT)[]).map((reason) => ({ reason, description: DROP_REASON_TEXT[reason], packets: counts[reason] ?? 0 }));
   }
 
   /** One endpoint's policy map entries, read back from the datapath, with the remote identities' labels. */

@@ -8,3 +8,4 @@ export * from './policy-resources';
 export * from './proxy-ports';
 export * from './service-frontends';
 export * from './teardown';
+export * from './proxy-redirect-resources';

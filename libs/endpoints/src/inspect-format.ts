@@ -1,10 +1,10 @@
 /**
  * Tables for the `tendril` inspection commands, as the cilium client prints them: `get identities`
- * (cilium identity list), `bpf policy get` (cilium bpf policy get), `bpf ipcache list` and
- * `bpf lb list`. Multi-label cells take one line per label, as cilium does.
+ * (cilium identity list), `bpf policy get` (cilium bpf policy get), `bpf ipcache list`,
+ * `bpf lb list` and `bpf metrics list`. Multi-label cells take one line per label, as cilium does.
  */
 import { Protocol } from '@tendril/policy';
-import type { EndpointPolicyView, IdentityView, IpcacheView, PolicyEntryView, ServiceView } from './endpoint-manager';
+import type { DropMetricView, EndpointPolicyView, IdentityView, IpcacheView, PolicyEntryView, ServiceView } from './endpoint-manager';
 
 /** Rows of cells, where a cell may hold several lines; columns three spaces apart, the last one unpadded. */
 function renderTable(rows: (string | readonly string[])[][]): string {
@@ -89,4 +89,10 @@ export function formatServices(services: readonly ServiceView[]): string {
       s.service ? `${s.service}${s.portName ? ` (${s.portName})` : ''}` : '<unknown>',
     ]),
   ]);
+}
+
+/** `tendril bpf metrics list`: packets dropped by the datapath, per reason (reasons with drops first). */
+export function formatDropMetrics(metrics: readonly DropMetricView[]): string {
+  const rows = [...metrics].sort((a, b) => b.packets - a.packets || a.reason.localeCompare(b.reason));
+  return renderTable([['REASON', 'PACKETS'], ...rows.map((m) => [m.description, String(m.packets)])]);
 }

@@ -394,4 +394,28 @@ describe('EndpointManager', () => {
     expect(node.manager.listEndpoints()).toEqual([]);
     expect(node.datapath.attached.size).toBe(0);
   });
+
+  it('untilEnforced resolves once the pod’s interface carries its policy, and false when it never does', async () => {
+    const node = new Node();
+    node.store.upsert(allowClientToServer);
+    await node.manager.start();
+    const server = node.run('server-1', { app: 'server' });
+    node.store.delete('/Pod/default/server-1');
+    // No Pod object yet: no identity, so the endpoint cannot be enforced and the pod must wait.
+    const waiting = node.manager.untilEnforced('default', 'server-1', 5_000);
+    let settled: boolean | undefined;
+    void waiting.then((v) => (settled = v));
+    await node.manager.reconcile();
+    expect(settled).toBeUndefined();
+    node.store.upsert(pod('server-1', { app: 'server' }));
+    node.manager.schedule({ podsChanged: true });
+    expect(await waiting).toBe(true);
+    expect(node.datapath.attached.has(server.hostInterface!)).toBe(true);
+    expect(node.datapath.policy.entries(server.endpointId).length).toBeGreaterThan(0);
+    expect(await node.manager.untilEnforced('default', 'server-1')).toBe(true);
+    expect(await node.manager.untilEnforced('default', 'nobody', 50)).toBe(false);
+    const pending = node.manager.untilEnforced('default', 'never', 60_000);
+    await node.manager.stop();
+    expect(await pending).toBe(false);
+  });
 });

@@ -1,5 +1,5 @@
 import type { KubeObject } from '@tendril/api-k8s';
-import { formatEndpointPolicy, formatIdentities, formatIpcache, formatPortProtocol, formatServices, validateEndpointResource, ClusterIpAllocator } from '../src';
+import { formatDropMetrics, formatEndpointPolicy, formatIdentities, formatIpcache, formatPortProtocol, formatServices, validateEndpointResource, ClusterIpAllocator } from '../src';
 
 describe('inspection tables', () => {
   it('prints port prefixes as ports, ranges and ICMP types', () => {
@@ -45,6 +45,16 @@ describe('inspection tables', () => {
     });
     expect(text).toContain('state failed (map full)');
     expect(text).toContain('No policy map entries: all traffic of this endpoint is dropped.');
+  });
+
+  it('prints the drop counters with the reasons that dropped first', () => {
+    expect(
+      formatDropMetrics([
+        { reason: 'policyDenied', description: 'Policy denied', packets: 3 },
+        { reason: 'malformed', description: 'Invalid packet', packets: 0 },
+        { reason: 'policyDeniedByDenylist', description: 'Policy denied by denylist', packets: 12 },
+      ]),
+    ).toBe('REASON                      PACKETS\nPolicy denied by denylist   12\nPolicy denied               3\nInvalid packet              0\n');
   });
 
   it('prints the ipcache and the load balancer', () => {

@@ -10,3 +10,4 @@ export * from './decide';
 export * from './lpm-encoding';
 export * from './compile';
 export * from './repository';
+export * from './l7-redirects';

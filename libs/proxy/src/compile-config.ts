@@ -14,6 +14,7 @@ import {
   type ResourceKind,
   type TcpProxy,
 } from './config';
+import { ConnectionChainSelector, parseCidrRange, type ConnectionMatch } from './filter-chain-match';
 import type { TcpProxyChain, TcpProxyChains } from './tcp-proxy-listener';
 import { compileRouteConfiguration, RouteCompileError, type CompiledRouteTable } from './routing/route-table';
 import { compileSecret, secureContextFor, type CertificateKeyPair } from './tls/certificates';
@@ -42,6 +43,27 @@ export interface ListenerSpec extends HttpConnectionManagerSpec {
   tls?: TlsListenerSpec;
   /** Set when the listener's chains are tcp_proxy filters (TLS passthrough or plain TCP); it then serves no HTTP. */
   tcpProxy?: TcpProxyChains;
+  /**
+   * Cleartext chains chosen per connection by destination port/IP and source IP (the listener's
+   * own HCM fields are then unused); `fallback` is the default_filter_chain, without which an
+   * unmatched connection is closed.
+   */
+  connectionChains?: { selector: ConnectionChainSelector<ConnectionChainSpec>; fallback: ConnectionChainSpec | undefined };
+  /** Listener.transparent: bound with IP_TRANSPARENT, to accept connections the datapath steers to it. */
+  transparent: boolean;
+  /** Set by the tendril.bpf_metadata listener filter: connections are datapath redirects (see transparent.ts). */
+  redirect?: RedirectListenerSpec;
+}
+
+export interface ConnectionChainSpec extends HttpConnectionManagerSpec {
+  /** The filter chain's name, `#<index>`, or `default`. */
+  name: string;
+}
+
+export interface RedirectListenerSpec {
+  isIngress: boolean;
+  /** Empty for the default pin directory. */
+  bpfRoot: string;
 }
 
 export interface TlsChainSpec extends HttpConnectionManagerSpec {
@@ -73,8 +95,23 @@ export interface CompileResult {
   errors: ConfigError[];
 }
 
-/** Listener filters that are harmless on a cleartext HTTP listener. */
-const IGNORED_LISTENER_FILTERS = new Set(['envoy.filters.listener.tls_inspector']);
+export const TLS_INSPECTOR_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector';
+export const ORIGINAL_DST_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst';
+export const BPF_METADATA_TYPE_URL = 'type.googleapis.com/tendril.proxy.v1.BpfMetadata';
+
+/** A listener filter by its typed_config type, or by its well-known name when it has none. */
+function listenerFilterType(filter: NonNullable<Listener['listener_filters']>[number]): string | undefined {
+  const type = filter.typed_config?.['@type'];
+  if (type !== undefined) return type;
+  switch (filter.name) {
+    case 'envoy.filters.listener.tls_inspector':
+      return TLS_INSPECTOR_TYPE_URL;
+    case 'envoy.filters.listener.original_dst':
+      return ORIGINAL_DST_TYPE_URL;
+    default:
+      return undefined;
+  }
+}
 
 /** A TLS listener's own HCM fields: connections are routed by their chain, never by these. */
 const NO_ROUTES: HttpConnectionManagerSpec = { routeConfigName: undefined, inlineRouteTable: undefined, appendXff: true, upgrades: new Map() };
@@ -208,6 +245,52 @@ function compileTcpProxyChains(chains: readonly FilterChain[]): TcpProxyChains {
   return { byServerName, inspectsServerName };
 }
 
+/** A cleartext chain's filter_chain_match, restricted to what a connection carries before its first byte. */
+function connectionMatchOf(chain: FilterChain, label: string): ConnectionMatch {
+  const match = chain.filter_chain_match ?? {};
+  for (const [field, value] of Object.entries(match)) {
+    if (value === undefined || (Array.isArray(value) && value.length === 0)) continue;
+    if (field === 'destination_port' || field === 'prefix_ranges' || field === 'source_prefix_ranges') continue;
+    if (field === 'transport_protocol' && value === 'raw_buffer') continue;
+    throw new Error(`${label}: filter_chain_match.${field} is not supported on a cleartext chain`);
+  }
+  const port = match.destination_port;
+  if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) throw new Error(`${label}: destination_port ${port} is out of range`);
+  return {
+    destinationPort: port,
+    destinationPrefixes: (match.prefix_ranges ?? []).map((r) => parseCidrRange(r, `${label}: prefix_ranges`)),
+    sourcePrefixes: (match.source_prefix_ranges ?? []).map((r) => parseCidrRange(r, `${label}: source_prefix_ranges`)),
+  };
+}
+
+function compileConnectionChains(chains: readonly FilterChain[], fallback: FilterChain | undefined): NonNullable<ListenerSpec['connectionChains']> {
+  const selector = new ConnectionChainSelector<ConnectionChainSpec>();
+  chains.forEach((chain, index) => {
+    const label = `filter chain ${chain.name ? JSON.stringify(chain.name) : `#${index}`}`;
+    if (chain.transport_socket !== undefined) throw new Error(`${label}: a listener cannot mix TLS and cleartext filter chains`);
+    const match = connectionMatchOf(chain, label);
+    const spec: ConnectionChainSpec = { name: chain.name || `#${index}`, ...compileChainFilters(chain, label) };
+    try {
+      selector.add(match, spec);
+    } catch (err) {
+      throw new Error(`${label}: ${(err as Error).message}`);
+    }
+  });
+  let fallbackSpec: ConnectionChainSpec | undefined;
+  if (fallback !== undefined) {
+    if (fallback.transport_socket !== undefined) throw new Error('default_filter_chain: TLS is not supported on it');
+    fallbackSpec = { name: fallback.name || 'default', ...compileChainFilters(fallback, 'default_filter_chain') };
+  }
+  return { selector, fallback: fallbackSpec };
+}
+
+function compileRedirect(filter: NonNullable<Listener['listener_filters']>[number]): RedirectListenerSpec {
+  const config = filter.typed_config as { is_ingress?: unknown; bpf_root?: unknown };
+  if (config.is_ingress !== undefined && typeof config.is_ingress !== 'boolean') throw new Error('tendril.bpf_metadata: is_ingress must be a boolean');
+  if (config.bpf_root !== undefined && typeof config.bpf_root !== 'string') throw new Error('tendril.bpf_metadata: bpf_root must be a string');
+  return { isIngress: config.is_ingress === true, bpfRoot: (config.bpf_root as string | undefined) ?? '' };
+}
+
 function compileListener(listener: Listener, secrets: ReadonlyMap<string, CertificateKeyPair>): ListenerSpec {
   const name = listener.name;
   if (!name) throw new Error('name is required');
@@ -218,23 +301,41 @@ function compileListener(listener: Listener, secrets: ReadonlyMap<string, Certif
   if (socket.protocol === 'UDP') throw new Error('UDP listeners are not supported');
   const port = socket.port_value ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`port_value ${port} is out of range`);
+  const transparent = listener.transparent === true;
+  let redirect: RedirectListenerSpec | undefined;
+  let originalDestination = false;
   for (const filter of listener.listener_filters ?? []) {
-    if (!IGNORED_LISTENER_FILTERS.has(filter.name ?? '')) throw new Error(`listener filter "${filter.name ?? ''}" is not supported`);
+    const type = listenerFilterType(filter);
+    if (type === TLS_INSPECTOR_TYPE_URL) continue;
+    if (type === ORIGINAL_DST_TYPE_URL) {
+      // A transparent socket's local address already is the original destination.
+      if (!transparent) throw new Error('the original_dst listener filter needs transparent: true (redirects reach this proxy only through IP_TRANSPARENT sockets)');
+      originalDestination = true;
+      continue;
+    }
+    if (type === BPF_METADATA_TYPE_URL) {
+      redirect = compileRedirect(filter);
+      continue;
+    }
+    throw new Error(`listener filter "${filter.name ?? ''}"${type ? ` (${type})` : ''} is not supported`);
   }
-  if (listener.default_filter_chain !== undefined) throw new Error('default_filter_chain is not supported');
+  if (redirect !== undefined && !originalDestination) throw new Error('tendril.bpf_metadata needs the original_dst listener filter before it');
+  const base = { name, host, port, transparent, ...(redirect ? { redirect } : {}) };
   const chains = listener.filter_chains ?? [];
+  const fallback = listener.default_filter_chain;
   if (chains.length > 0 && chains.some(isTcpProxyChain)) {
-    return { name, host, port, ...NO_ROUTES, tcpProxy: compileTcpProxyChains(chains) };
+    if (fallback !== undefined) throw new Error('default_filter_chain is not supported with tcp_proxy chains');
+    return { ...base, ...NO_ROUTES, tcpProxy: compileTcpProxyChains(chains) };
   }
   if (chains.some((c) => c.transport_socket !== undefined)) {
-    return { name, host, port, ...NO_ROUTES, tls: compileTlsChains(chains, secrets) };
+    if (fallback !== undefined) throw new Error('default_filter_chain is not supported on a TLS listener');
+    return { ...base, ...NO_ROUTES, tls: compileTlsChains(chains, secrets) };
   }
-  if (chains.length !== 1) throw new Error(`a cleartext listener needs exactly one filter chain, got ${chains.length}`);
   const chain = chains[0];
-  if (chain.filter_chain_match !== undefined && Object.keys(chain.filter_chain_match).length > 0) {
-    throw new Error('filter_chain_match is only supported on TLS filter chains (server_names)');
-  }
-  return { name, host, port, ...compileChainFilters(chain) };
+  const hasMatch = chain?.filter_chain_match !== undefined && Object.keys(chain.filter_chain_match).length > 0;
+  if (chains.length === 1 && !hasMatch && fallback === undefined) return { ...base, ...compileChainFilters(chain) };
+  if (chains.length === 0 && fallback === undefined) throw new Error('a listener needs a filter chain or a default_filter_chain');
+  return { ...base, ...NO_ROUTES, connectionChains: compileConnectionChains(chains, fallback) };
 }
 
 /**

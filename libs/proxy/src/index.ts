@@ -6,3 +6,6 @@ export type { ClusterLoadAssignment, Cluster, ConfigError, Listener, ProxyConfig
 export { bufferedLineSink, DEFAULT_ACCESS_LOG_FLUSH_INTERVAL_MS, formatAccessLogLine, stdoutAccessLog } from './access-log';
 export type { AccessLogEntry, AccessLogSink, BufferedLineSinkOptions, FlushableAccessLogSink, ResponseFlag } from './access-log';
 export type { ProxyLogger } from './logger';
+export { WORLD_IDENTITY, redirectedConnectionOf } from './transparent';
+export type { RedirectDirection, RedirectedConnection, TransparentNetwork } from './transparent';
+export { BPF_METADATA_TYPE_URL, ORIGINAL_DST_TYPE_URL } from './compile-config';

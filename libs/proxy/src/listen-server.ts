@@ -16,3 +16,16 @@ export function listenServer(server: net.Server, host: string, port: number, onS
     });
   });
 }
+
+/** Serves on an already bound listening socket (an IP_TRANSPARENT one from the datapath); resolves with its port. */
+export function listenOnFd(server: net.Server, fd: number, onSocketError: (err: Error) => void): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen({ fd }, () => {
+      server.off('error', onError);
+      server.on('error', onSocketError);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
+}

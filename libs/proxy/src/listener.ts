@@ -2,11 +2,13 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { listenServer } from './listen-server';
+import { listenOnFd, listenServer } from './listen-server';
 import * as tls from 'node:tls';
 import type { ProxyLogger } from './logger';
 import type { DownstreamRequest, DownstreamResponse, ListenerRoutes } from './router';
 import type { ServerNameIndex } from './tls/server-names';
+import type { ConnectionAddresses } from './filter-chain-match';
+import { describeRedirectedConnection, markRedirected, type RedirectDirection, type TransparentNetwork } from './transparent';
 
 /** The HTTP/2 client connection preface; anything else on the wire is HTTP/1.x. */
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -42,6 +44,35 @@ export interface TlsChain {
   alpnProtocols: readonly string[];
 }
 
+/** Filter chains chosen per connection by its addresses (Envoy's filter_chain_match on ports and IPs). */
+export interface ConnectionRouting {
+  /** The routes of the chain the connection's addresses select; undefined when no chain (nor a default one) matches. */
+  select(addresses: ConnectionAddresses): ListenerRoutes | undefined;
+}
+
+/** How a transparent listener binds, and whether its connections are datapath redirects. */
+export interface TransparentBinding {
+  network: TransparentNetwork;
+  /** Set when the listener has the tendril.bpf_metadata filter. */
+  redirectDirection: RedirectDirection | undefined;
+}
+
+export interface HttpListenerOptions {
+  /** How often idle HTTP/1 connections are looked for; they close after one to two intervals. */
+  idleSweepIntervalMs?: number;
+  tlsChains?: ServerNameIndex<TlsChain>;
+  connectionRouting?: ConnectionRouting;
+  transparent?: TransparentBinding;
+}
+
+/** The chain a connection was matched to, and under which routing (re-selected after a config change). */
+const CONNECTION_CHAIN = Symbol('connection-chain');
+type RoutedSocket = net.Socket & { [CONNECTION_CHAIN]?: { routing: ConnectionRouting; routes: ListenerRoutes } };
+
+function addressesOf(socket: net.Socket): ConnectionAddresses {
+  return { localAddress: socket.localAddress ?? '', localPort: socket.localPort ?? 0, remoteAddress: socket.remoteAddress ?? '' };
+}
+
 /** What a listener hands its traffic to. */
 export interface RequestHandler {
   request(req: DownstreamRequest, res: DownstreamResponse, routes: ListenerRoutes): void;
@@ -67,6 +98,14 @@ export class HttpListener {
    * their chain's current routes.
    */
   tls: ServerNameIndex<TlsChain> | undefined;
+  /**
+   * Cleartext filter chains chosen per connection; replaced when the Listener changes, after which
+   * each connection's next request re-selects its chain (and a connection no chain matches any
+   * more is closed, as Envoy drains the connections of a removed chain).
+   */
+  connectionRouting: ConnectionRouting | undefined;
+  private readonly transparent: TransparentBinding | undefined;
+  private readonly idleSweepIntervalMs: number;
   private readonly server: net.Server;
   private readonly http1: http.Server;
   private readonly http2: http2.Http2Server;
@@ -87,12 +126,13 @@ export class HttpListener {
     routes: ListenerRoutes,
     private readonly handler: RequestHandler,
     private readonly logger: ProxyLogger,
-    /** How often idle HTTP/1 connections are looked for; they close after one to two intervals. */
-    private readonly idleSweepIntervalMs = IDLE_SWEEP_INTERVAL_MS,
-    tlsChains?: ServerNameIndex<TlsChain>,
+    options: HttpListenerOptions = {},
   ) {
     this.routes = routes;
-    this.tls = tlsChains;
+    this.tls = options.tlsChains;
+    this.connectionRouting = options.connectionRouting;
+    this.transparent = options.transparent;
+    this.idleSweepIntervalMs = options.idleSweepIntervalMs ?? IDLE_SWEEP_INTERVAL_MS;
     // Envoy has no whole-request deadline by default; the route timeout governs upstream time.
     this.http1 = http.createServer({ requestTimeout: 0 }, (req, res) => this.onHttp1Request(req, res));
     // This server never listens itself (it is handed sockets), but node only starts enforcing
@@ -102,7 +142,11 @@ export class HttpListener {
     // connections are closed by one periodic sweep instead (see sweepIdleConnections).
     this.http1.keepAliveTimeout = 0;
     this.http1.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => this.onHttp1Upgrade(req, socket, head));
-    this.http2 = http2.createServer({}, (req, res) => this.handler.request(req, res, this.routesFor(req.stream.session?.socket)));
+    this.http2 = http2.createServer({}, (req, res) => {
+      const routes = this.routesFor(req.stream.session?.socket);
+      if (routes) this.handler.request(req, res, routes);
+      else req.stream.session?.destroy();
+    });
     this.http2.on('session', (session) => {
       this.sessions.add(session);
       session.once('close', () => this.sessions.delete(session));
@@ -119,13 +163,29 @@ export class HttpListener {
 
   /** Rejects with the bind error (EADDRINUSE, EADDRNOTAVAIL, EACCES). */
   async bind(): Promise<number> {
-    this.boundPort = await listenServer(this.server, this.host, this.port, (err) => this.logger.error({ err, listener: this.routes.listenerName }, 'listener socket error'));
+    const onSocketError = (err: Error): void => this.logger.error({ err, listener: this.routes.listenerName }, 'listener socket error');
+    if (this.transparent) {
+      const fd = await this.transparent.network.listenerFd(this.host, this.port);
+      this.boundPort = await listenOnFd(this.server, fd, onSocketError);
+    } else {
+      this.boundPort = await listenServer(this.server, this.host, this.port, onSocketError);
+    }
     this.idleSweep = setInterval(() => this.sweepIdleConnections(), this.idleSweepIntervalMs).unref();
     return this.boundPort;
   }
 
-  /** The routes for requests on `socket`: its TLS chain's (by the SNI it was set up with), else the listener's. */
-  private routesFor(socket: net.Socket | tls.TLSSocket | undefined): ListenerRoutes {
+  /**
+   * The routes for requests on `socket`: its connection chain's, its TLS chain's (by the SNI it was
+   * set up with), else the listener's. Undefined when the connection's chain is gone.
+   */
+  private routesFor(socket: net.Socket | tls.TLSSocket | undefined): ListenerRoutes | undefined {
+    const chain = socket && (socket as RoutedSocket)[CONNECTION_CHAIN];
+    if (chain && socket) {
+      if (chain.routing === this.connectionRouting) return chain.routes;
+      const routes = this.connectionRouting?.select(addressesOf(socket));
+      if (routes && this.connectionRouting) (socket as RoutedSocket)[CONNECTION_CHAIN] = { routing: this.connectionRouting, routes };
+      return routes;
+    }
     if (!this.tls || !(socket instanceof tls.TLSSocket)) return this.routes;
     return this.tls.select(socket.servername || undefined)?.routes ?? this.routes;
   }
@@ -134,6 +194,25 @@ export class HttpListener {
     if (this.draining) {
       socket.destroy();
       return;
+    }
+    const routing = this.connectionRouting;
+    if (routing) {
+      const routes = routing.select(addressesOf(socket));
+      if (!routes) {
+        // No filter chain matches: Envoy closes the connection.
+        socket.destroy();
+        return;
+      }
+      (socket as RoutedSocket)[CONNECTION_CHAIN] = { routing, routes };
+    }
+    const redirectDirection = this.transparent?.redirectDirection;
+    if (this.transparent && redirectDirection) {
+      const redirected = describeRedirectedConnection(socket, this.transparent.network, redirectDirection);
+      if (!redirected) {
+        socket.destroy();
+        return;
+      }
+      markRedirected(socket, redirected);
     }
     if (this.tls) this.terminateTls(socket, this.tls);
     else this.serveCleartext(socket);
@@ -233,7 +312,9 @@ export class HttpListener {
     this.http1Responses.add(res);
     (res as ListenerResponse)[LISTENER] = this;
     res.on('close', onHttp1ResponseClose);
-    this.handler.request(req, res, this.routesFor(socket));
+    const routes = this.routesFor(socket);
+    if (routes) this.handler.request(req, res, routes);
+    else socket.destroy();
   }
 
   /** An HTTP/1 response is done (sent or abandoned); a draining connection closes once idle. */
@@ -272,7 +353,9 @@ export class HttpListener {
     const connection = this.http1Connections.get(socket);
     if (connection) connection.active++;
     else this.http1Connections.set(socket, { active: 1, idleSince: this.sweeps });
-    this.handler.upgrade(req, socket, head, this.routesFor(socket));
+    const routes = this.routesFor(socket);
+    if (routes) this.handler.upgrade(req, socket, head, routes);
+    else socket.destroy();
   }
 
   /**

@@ -2,7 +2,8 @@ import * as net from 'node:net';
 import { isFlushable, stdoutAccessLog, type AccessLogSink } from './access-log';
 import { compileConfig, type HttpConnectionManagerSpec, type ListenerSpec } from './compile-config';
 import type { ConfigError, ProxyConfig } from './config';
-import { HttpListener, type RequestHandler, type TlsChain } from './listener';
+import { HttpListener, type ConnectionRouting, type RequestHandler, type TlsChain, type TransparentBinding } from './listener';
+import type { TransparentNetwork } from './transparent';
 import { silentLogger, type ProxyLogger } from './logger';
 import { Router, type ListenerRoutes, type RoutingState } from './router';
 import { TcpProxyListener } from './tcp-proxy-listener';
@@ -16,6 +17,12 @@ export interface ProxyRuntimeOptions {
   accessLog?: AccessLogSink;
   /** How long a removed listener (or close()) waits for in-flight requests before cutting them. Default 30s. */
   drainTimeoutMs?: number;
+  /**
+   * What transparent listeners (Listener.transparent, the datapath's L7 redirects) and the marked
+   * upstream sockets of ORIGINAL_DST clusters need; libs/datapath provides it as root. Without it
+   * a transparent listener is rejected.
+   */
+  transparentNetwork?: TransparentNetwork;
 }
 
 export interface BoundListener {
@@ -35,8 +42,9 @@ export interface ApplyResult {
 
 /** Listeners on a fixed port are identified by address so a renamed Listener keeps its socket. */
 function listenerKey(spec: ListenerSpec): string {
-  // HTTP and tcp_proxy listeners are served by different classes, so a change of kind is a new listener.
-  const kind = spec.tcpProxy ? '/tcp' : '';
+  // HTTP and tcp_proxy listeners are served by different classes, and a transparent socket is bound
+  // differently, so a change of kind is a new listener.
+  const kind = `${spec.tcpProxy ? '/tcp' : ''}${spec.transparent ? '/transparent' : ''}${spec.redirect ? (spec.redirect.isIngress ? '/ingress' : '/egress') : ''}`;
   return spec.port === 0 ? `${spec.host}:0/${spec.name}${kind}` : `${spec.host}:${spec.port}${kind}`;
 }
 
@@ -64,6 +72,32 @@ function tlsChainsOf(spec: ListenerSpec): ServerNameIndex<TlsChain> | undefined 
     index.add(chain.serverNames, { routes: routesOf(spec.name, chain), secureContext: chain.secureContext, alpnProtocols: chain.alpnProtocols });
   }
   return index;
+}
+
+/** A listener's per-connection chain selection, with each chain's routes made once. */
+function connectionRoutingOf(spec: ListenerSpec): ConnectionRouting | undefined {
+  if (!spec.connectionChains) return undefined;
+  const { selector, fallback } = spec.connectionChains;
+  const routes = new Map(selector.values().map((chain) => [chain, routesOf(spec.name, chain)] as const));
+  const fallbackRoutes = fallback ? routesOf(spec.name, fallback) : undefined;
+  return {
+    select: (addresses) => {
+      const chain = selector.select(addresses);
+      return chain ? routes.get(chain) : fallbackRoutes;
+    },
+  };
+}
+
+/** Why this runtime cannot serve a transparent listener, or undefined when it can. */
+function transparentProblem(spec: ListenerSpec, network: TransparentNetwork | undefined): ConfigError | undefined {
+  if (!spec.transparent && !spec.redirect) return undefined;
+  const fail = (message: string): ConfigError => ({ kind: 'Listener', resource: spec.name, message });
+  if (!network) return fail('transparent listeners need the eBPF datapath (run the proxy as root on a node whose agent loaded it)');
+  if (spec.tcpProxy || spec.tls) return fail('a transparent listener must serve cleartext HTTP');
+  if (spec.redirect && spec.redirect.bpfRoot !== '' && spec.redirect.bpfRoot !== network.bpfRoot) {
+    return fail(`tendril.bpf_metadata: bpf_root ${spec.redirect.bpfRoot} is not the datapath's (${network.bpfRoot})`);
+  }
+  return undefined;
 }
 
 function describeBindError(spec: ListenerSpec, err: unknown): ConfigError {
@@ -99,7 +133,8 @@ export class ProxyRuntime {
   private readonly router: Router;
   private readonly accessLog: AccessLogSink;
   private readonly upgrades: UpgradeProxy;
-  private readonly clusterManager = new ClusterManager();
+  private readonly clusterManager: ClusterManager;
+  private readonly transparentNetwork: TransparentNetwork | undefined;
   private readonly listeners = new Map<string, ServingListener>();
   private readonly drains = new Set<Promise<void>>();
   private state: RoutingState = { routeTables: new Map(), clusters: new Map() };
@@ -109,6 +144,8 @@ export class ProxyRuntime {
   constructor(options: ProxyRuntimeOptions = {}) {
     this.logger = options.logger ?? silentLogger;
     this.drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
+    this.transparentNetwork = options.transparentNetwork;
+    this.clusterManager = new ClusterManager(options.transparentNetwork);
     const accessLog = options.accessLog ?? stdoutAccessLog;
     this.accessLog = accessLog;
     this.router = new Router(() => this.state, accessLog, this.logger);
@@ -127,10 +164,12 @@ export class ProxyRuntime {
     const run = this.queue.then(async () => {
       const { compiled, errors } = compileConfig(config);
       if (!compiled) return errors;
+      const transparentErrors = compiled.listeners.flatMap((spec) => transparentProblem(spec, this.transparentNetwork) ?? []);
+      if (transparentErrors.length > 0) return transparentErrors;
       const bindErrors: ConfigError[] = [];
       await Promise.all(
         compiled.listeners
-          .filter((spec) => spec.port !== 0 && !this.listeners.has(listenerKey(spec)))
+          .filter((spec) => spec.port !== 0 && !spec.transparent && !this.listeners.has(listenerKey(spec)))
           .map((spec) => probeBind(spec.host, spec.port).catch((err: unknown) => void bindErrors.push(describeBindError(spec, err)))),
       );
       return bindErrors;
@@ -151,6 +190,11 @@ export class ProxyRuntime {
       this.logger.warn({ errors }, 'config rejected');
       return { accepted: false, errors, listeners: this.boundListeners() };
     }
+    const transparentErrors = compiled.listeners.flatMap((spec) => transparentProblem(spec, this.transparentNetwork) ?? []);
+    if (transparentErrors.length > 0) {
+      this.logger.warn({ errors: transparentErrors }, 'config rejected');
+      return { accepted: false, errors: transparentErrors, listeners: this.boundListeners() };
+    }
     const desired = new Map(compiled.listeners.map((spec) => [listenerKey(spec), spec] as const));
     const handle: RequestHandler = {
       request: (req, res, routes) => this.router.handle(req, res, routes),
@@ -164,7 +208,11 @@ export class ProxyRuntime {
         .map(async ([key, spec]) => {
           const listener = spec.tcpProxy
             ? new TcpProxyListener(spec.host, spec.port, spec.name, spec.tcpProxy, () => this.state, this.logger)
-            : new HttpListener(spec.host, spec.port, routesOf(spec.name, spec), handle, this.logger, undefined, tlsChainsOf(spec));
+            : new HttpListener(spec.host, spec.port, routesOf(spec.name, spec), handle, this.logger, {
+                tlsChains: tlsChainsOf(spec),
+                connectionRouting: connectionRoutingOf(spec),
+                transparent: this.transparentBindingOf(spec),
+              });
           try {
             await listener.bind();
             added.push([key, listener]);
@@ -186,6 +234,7 @@ export class ProxyRuntime {
       if (spec && listener instanceof HttpListener) {
         listener.routes = routesOf(spec.name, spec);
         listener.tls = tlsChainsOf(spec);
+        listener.connectionRouting = connectionRoutingOf(spec);
       } else if (spec && spec.tcpProxy && listener instanceof TcpProxyListener) {
         listener.listenerName = spec.name;
         listener.chains = spec.tcpProxy;
@@ -207,6 +256,11 @@ export class ProxyRuntime {
       'config applied',
     );
     return { accepted: true, errors: [], listeners: this.boundListeners() };
+  }
+
+  private transparentBindingOf(spec: ListenerSpec): TransparentBinding | undefined {
+    if (!spec.transparent || !this.transparentNetwork) return undefined;
+    return { network: this.transparentNetwork, redirectDirection: spec.redirect ? (spec.redirect.isIngress ? 'ingress' : 'egress') : undefined };
   }
 
   private drainInBackground(listener: ServingListener): void {

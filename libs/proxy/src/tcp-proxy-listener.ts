@@ -99,7 +99,7 @@ export class TcpProxyListener {
       return;
     }
     const cluster = this.state().clusters.get(chain.cluster);
-    const endpoint = cluster?.pick();
+    const endpoint = cluster?.pick(downstream);
     if (!cluster || !endpoint) {
       this.logger.debug({ listener: this.listenerName, cluster: chain.cluster }, cluster ? 'no healthy upstream' : 'cluster not found');
       downstream.destroy();

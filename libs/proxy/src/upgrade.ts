@@ -103,7 +103,7 @@ export class UpgradeProxy {
     const responseMutations = target?.responseMutation ? [target.responseMutation, ...route.responseMutations] : route.responseMutations;
     const cluster = picked !== undefined ? state.clusters.get(picked) : undefined;
     if (cluster === undefined) return reply(action.clusterNotFoundStatus, undefined, 'NC', responseMutations);
-    const endpoint = cluster.pick();
+    const endpoint = cluster.pick(req.socket);
     if (endpoint === undefined) return reply(503, 'no healthy upstream', 'UH', responseMutations);
     upstreamHost = endpoint.address;
 

@@ -42,7 +42,7 @@ describe('HttpListener', () => {
         };
       },
     };
-    const listener = new HttpListener('127.0.0.1', 0, routes, slowHandler, silentLogger, 100);
+    const listener = new HttpListener('127.0.0.1', 0, routes, slowHandler, silentLogger, { idleSweepIntervalMs: 100 });
     const port = await listener.bind();
     try {
       const idle = await oneRequest(port);

@@ -24,6 +24,14 @@ export interface PodRunnerOptions {
   /** Where pod output lines go. */
   write?: (line: string) => void;
   nodeName?: string;
+  /**
+   * Runs after a pod's network sandbox exists and before its container first starts, as a kubelet
+   * waits for the CNI ADD (Cilium's returns once the endpoint's policy is in place): the agent
+   * resolves true once the pod's interface enforces its policy. False (or a rejection) fails the
+   * pod instead of starting it unenforced. Not called for sandboxes that are ready at once
+   * (loopback pods, which no policy applies to).
+   */
+  beforeFirstStart?: (pod: { namespace: string; name: string; endpointId: number; sandbox: PodSandbox }) => Promise<boolean>;
 }
 
 /** PodStatus fields the runner reports beyond the minimal api-k8s PodStatus (for READY and RESTARTS). */
@@ -67,6 +75,8 @@ interface RunningPod {
   restarts: number;
   failure?: string;
   child?: ChildProcess;
+  /** Its sandbox exists, and beforeFirstStart has not answered yet: Pending. */
+  awaitingStart?: boolean;
   stopping: boolean;
   restartTimer?: NodeJS.Timeout;
   probeTimer?: NodeJS.Timeout;
@@ -165,7 +175,7 @@ export class PodRunner extends EventEmitter {
 
   private phaseOf(r: RunningPod): NonNullable<PodStatus['phase']> {
     if (r.failure) return 'Failed';
-    return r.sandbox ? 'Running' : 'Pending';
+    return r.sandbox && !r.awaitingStart ? 'Running' : 'Pending';
   }
 
   private statusOf(r: RunningPod): RunnerPodStatus {
@@ -235,9 +245,30 @@ export class PodRunner extends EventEmitter {
       return;
     }
     running.sandboxReady = created.then(
-      (sandbox) => {
+      async (sandbox) => {
         running.sandbox = sandbox;
         if (running.stopping) return;
+        const hook = this.opts.beforeFirstStart;
+        if (hook) {
+          // The pod's IP and interface are known from here on: whoever enforces policy can see it.
+          running.awaitingStart = true;
+          this.emit('change');
+          let ready: boolean;
+          try {
+            ready = await hook({ namespace: running.namespace, name: running.name, endpointId: running.endpointId, sandbox });
+          } catch (err) {
+            ready = false;
+            this.write(`[pod ${key}] ${err instanceof Error ? err.message : String(err)}`);
+          }
+          running.awaitingStart = false;
+          if (running.stopping) return;
+          if (!ready) {
+            running.failure = 'not started: its network policy could not be put in force on its interface';
+            this.write(`[pod ${key}] ${running.failure}`);
+            this.emit('change');
+            return;
+          }
+        }
         this.launch(key, running, sandbox);
         this.emit('change');
       },

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { request } from 'undici';
 import type { Deployment } from '@tendril/api-k8s';
-import { PodRunner } from '../src';
+import { LoopbackPodNetwork, PodRunner, type PodIdentity, type PodNetwork, type PodSandbox } from '../src';
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
 const tendrilCommand = {
@@ -65,5 +65,63 @@ describe('PodRunner', () => {
     const [p] = runner.list();
     expect(p.pod.status?.phase).toBe('Failed');
     expect(lines.join('\n')).toContain('tendril runs commands, not images (nginx:1.27)');
+  });
+});
+
+/** Loopback pods whose sandbox arrives asynchronously, as a namespace wired by CNI does. */
+class AsyncLoopbackNetwork implements PodNetwork {
+  readonly mode = 'netns' as const;
+  private readonly loopback = new LoopbackPodNetwork('127.11.210.1');
+  createSandbox(_pod: PodIdentity): Promise<PodSandbox> {
+    return Promise.resolve(this.loopback.createSandbox());
+  }
+  wrapCommand(sandbox: PodSandbox, command: string, args: string[]): { command: string; args: string[] } {
+    return this.loopback.wrapCommand(sandbox, command, args);
+  }
+  removeSandbox(sandbox: PodSandbox): Promise<void> {
+    return this.loopback.removeSandbox(sandbox);
+  }
+  pids(sandbox: PodSandbox, containerPid: number | undefined): Promise<number[]> {
+    return this.loopback.pids(sandbox, containerPid);
+  }
+}
+
+describe('PodRunner: a pod starts only once its policy is in force (beforeFirstStart)', () => {
+  jest.setTimeout(30_000);
+  const lines: string[] = [];
+  let runner: PodRunner | undefined;
+  afterEach(() => runner?.stop());
+
+  it('keeps the pod Pending with no process until the hook says its interface is enforced', async () => {
+    let enforce!: (ready: boolean) => void;
+    const asked: string[] = [];
+    runner = new PodRunner({
+      tendrilCommand,
+      write: (l) => lines.push(l),
+      network: new AsyncLoopbackNetwork(),
+      beforeFirstStart: (pod) => {
+        asked.push(`${pod.namespace}/${pod.name} ${pod.sandbox.ip}`);
+        return new Promise((resolve) => (enforce = resolve));
+      },
+    });
+    runner.sync([echoDeployment(1)]);
+    await waitFor(() => asked.length === 1, 5_000);
+    const [waiting] = await runner.describe();
+    // The sandbox (IP) is visible to whoever enforces policy, but nothing runs in it yet.
+    expect(waiting).toMatchObject({ phase: 'Pending', ready: false, pids: [] });
+    expect(asked[0]).toBe(`gateway-conformance-infra/${waiting.name} ${waiting.ip}`);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await runner.describe())[0].pids).toEqual([]);
+    enforce(true);
+    await waitFor(() => runner!.list().filter((p) => p.ready).length === 1, 20_000);
+    expect((await runner.describe())[0].phase).toBe('Running');
+  });
+
+  it('fails the pod instead of starting it when its policy cannot be put in force', async () => {
+    runner = new PodRunner({ tendrilCommand, write: (l) => lines.push(l), network: new AsyncLoopbackNetwork(), beforeFirstStart: () => Promise.resolve(false) });
+    runner.sync([echoDeployment(1)]);
+    await waitFor(() => runner!.list()[0]?.pod.status?.phase === 'Failed', 5_000);
+    const [pod] = await runner.describe();
+    expect(pod).toMatchObject({ phase: 'Failed', pids: [], message: 'not started: its network policy could not be put in force on its interface' });
   });
 });

@@ -50,6 +50,11 @@ export class IpcacheMap {
     return this.map.lookup(key)?.readUInt32LE(0);
   }
 
+  /** Closes this handle's map fd (the pinned map and its entries stay). */
+  close(): void {
+    this.map.close();
+  }
+
   list(): IpcacheEntry[] {
     const entries: IpcacheEntry[] = [];
     for (const key of this.map.keys()) {

@@ -2,6 +2,8 @@ import { Http1ConnectionPool } from './http1-pool';
 import { Http2ConnectionPool } from './http2-pool';
 import type { ConnectionPool } from './types';
 import { formatHostPort, UpstreamCluster, type ClusterSpec, type UpstreamEndpoint } from './cluster';
+import type { TransparentNetwork } from '../transparent';
+import { OriginalDestinationEndpoints } from './original-destination';
 
 /**
  * Owns the upstream connection pools. Pools are keyed by protocol, endpoint and connect timeout,
@@ -10,12 +12,25 @@ import { formatHostPort, UpstreamCluster, type ClusterSpec, type UpstreamEndpoin
  */
 export class ClusterManager {
   private pools = new Map<string, ConnectionPool>();
+  /** ORIGINAL_DST clusters' hosts, kept across updates that leave the cluster as it was. */
+  private originalDestinations = new Map<string, OriginalDestinationEndpoints>();
+
+  /** `network`: marks the upstream sockets of ORIGINAL_DST clusters for the datapath (absent: plain sockets). */
+  constructor(private readonly network?: TransparentNetwork) {}
 
   /** Builds the clusters for a new config, reusing pools, and retires pools nothing refers to. */
   activate(specs: readonly ClusterSpec[]): Map<string, UpstreamCluster> {
     const nextPools = new Map<string, ConnectionPool>();
+    const nextOriginalDestinations = new Map<string, OriginalDestinationEndpoints>();
     const clusters = new Map<string, UpstreamCluster>();
     for (const spec of specs) {
+      if (spec.originalDestination) {
+        const key = `${spec.name} ${spec.protocol} ${spec.connectTimeoutMs} ${spec.originalDestination.cleanupIntervalMs}`;
+        const hosts = this.originalDestinations.get(key) ?? new OriginalDestinationEndpoints(spec, this.network);
+        nextOriginalDestinations.set(key, hosts);
+        clusters.set(spec.name, new UpstreamCluster(spec, [], hosts));
+        continue;
+      }
       const endpoints: UpstreamEndpoint[] = spec.endpoints.map((endpoint) => {
         const address = formatHostPort(endpoint.host, endpoint.port);
         const key = `${spec.protocol} ${address} ${spec.connectTimeoutMs}`;
@@ -31,14 +46,17 @@ export class ClusterManager {
       clusters.set(spec.name, new UpstreamCluster(spec, endpoints));
     }
     const retired = [...this.pools].filter(([key]) => !nextPools.has(key)).map(([, pool]) => pool);
+    const retiredHosts = [...this.originalDestinations].filter(([key]) => !nextOriginalDestinations.has(key)).map(([, hosts]) => hosts);
     this.pools = nextPools;
-    for (const pool of retired) void pool.close().catch(() => undefined);
+    this.originalDestinations = nextOriginalDestinations;
+    for (const pool of [...retired, ...retiredHosts]) void pool.close().catch(() => undefined);
     return clusters;
   }
 
   async close(): Promise<void> {
-    const pools = [...this.pools.values()];
+    const pools = [...this.pools.values(), ...this.originalDestinations.values()];
     this.pools = new Map();
+    this.originalDestinations = new Map();
     await Promise.all(pools.map((pool) => pool.close().catch(() => undefined)));
   }
 }

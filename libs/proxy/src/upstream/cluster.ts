@@ -8,10 +8,12 @@ type ClusterLoadAssignment = envoy.config.endpoint.v3.ClusterLoadAssignment;
 type UpstreamHttpProtocolOptions = envoy.extensions.upstreams.http.v3.HttpProtocolOptions;
 
 export type UpstreamProtocol = 'http1' | 'http2';
-export type LoadBalancerPolicy = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM';
+export type LoadBalancerPolicy = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'CLUSTER_PROVIDED';
 
 /** Envoy's default connect_timeout. */
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+/** Envoy's default cleanup_interval for ORIGINAL_DST hosts. */
+const DEFAULT_CLEANUP_INTERVAL_MS = 5_000;
 
 export interface EndpointSpec {
   host: string;
@@ -26,6 +28,11 @@ export interface ClusterSpec {
   connectTimeoutMs: number;
   lbPolicy: LoadBalancerPolicy;
   endpoints: EndpointSpec[];
+  /**
+   * An ORIGINAL_DST cluster: each request goes to the original destination of the (datapath
+   * redirected) downstream connection; hosts unused for a cleanup interval are dropped.
+   */
+  originalDestination?: { cleanupIntervalMs: number };
 }
 
 /** `host:port`, with IPv6 hosts in brackets. */
@@ -92,6 +99,19 @@ export function compileCluster(cluster: Cluster, assignments: ReadonlyMap<string
   if (cluster.cluster_type !== undefined) throw new Error('custom cluster_type is not supported');
   const type = cluster.type ?? 'STATIC';
   let assignment: ClusterLoadAssignment | undefined;
+  if (type === 'ORIGINAL_DST') {
+    if (cluster.lb_policy !== 'CLUSTER_PROVIDED') throw new Error('an ORIGINAL_DST cluster needs lb_policy CLUSTER_PROVIDED');
+    if (cluster.original_dst_lb_config?.use_http_header === true || cluster.original_dst_lb_config?.http_header_name !== undefined) {
+      throw new Error('original_dst_lb_config: routing by an HTTP header is not supported (only the connection\'s original destination)');
+    }
+    if (cluster.load_assignment !== undefined) throw new Error('an ORIGINAL_DST cluster takes no load_assignment');
+    let cleanupIntervalMs = DEFAULT_CLEANUP_INTERVAL_MS;
+    if (cluster.cleanup_interval !== undefined) {
+      cleanupIntervalMs = durationToMilliseconds(cluster.cleanup_interval);
+      if (cleanupIntervalMs <= 0) throw new Error('cleanup_interval must be positive');
+    }
+    return { name, protocol: upstreamProtocol(cluster), connectTimeoutMs: connectTimeoutOf(cluster), lbPolicy: 'CLUSTER_PROVIDED', endpoints: [], originalDestination: { cleanupIntervalMs } };
+  }
   if (type === 'EDS') {
     assignment = assignments.get(cluster.eds_cluster_config?.service_name || name);
   } else if (type === 'STATIC' || type === 'STRICT_DNS' || type === 'LOGICAL_DNS') {
@@ -101,14 +121,21 @@ export function compileCluster(cluster: Cluster, assignments: ReadonlyMap<string
   }
   const lbPolicy = cluster.lb_policy ?? 'ROUND_ROBIN';
   if (lbPolicy !== 'ROUND_ROBIN' && lbPolicy !== 'LEAST_REQUEST' && lbPolicy !== 'RANDOM') {
-    throw new Error(`lb_policy ${lbPolicy} is not supported`);
+    throw new Error(`lb_policy ${lbPolicy} is not supported${lbPolicy === 'CLUSTER_PROVIDED' ? ' on a cluster of type ' + type : ''}`);
   }
-  let connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS;
-  if (cluster.connect_timeout !== undefined) {
-    connectTimeoutMs = durationToMilliseconds(cluster.connect_timeout);
-    if (connectTimeoutMs <= 0) throw new Error('connect_timeout must be positive');
-  }
-  return { name, protocol: upstreamProtocol(cluster), connectTimeoutMs, lbPolicy, endpoints: endpointsOf(assignment) };
+  return { name, protocol: upstreamProtocol(cluster), connectTimeoutMs: connectTimeoutOf(cluster), lbPolicy, endpoints: endpointsOf(assignment) };
+}
+
+function connectTimeoutOf(cluster: Cluster): number {
+  if (cluster.connect_timeout === undefined) return DEFAULT_CONNECT_TIMEOUT_MS;
+  const connectTimeoutMs = durationToMilliseconds(cluster.connect_timeout);
+  if (connectTimeoutMs <= 0) throw new Error('connect_timeout must be positive');
+  return connectTimeoutMs;
+}
+
+/** Hands out the endpoint for a redirected connection's original destination (ORIGINAL_DST clusters). */
+export interface OriginalDestinationHosts {
+  endpointFor(downstream: net.Socket | undefined): UpstreamEndpoint | undefined;
 }
 
 /** An endpoint with its connection pool; `active` counts requests in flight for LEAST_REQUEST. */
@@ -133,6 +160,7 @@ export class UpstreamCluster {
   constructor(
     readonly spec: ClusterSpec,
     readonly endpoints: readonly UpstreamEndpoint[],
+    private readonly originalDestination?: OriginalDestinationHosts,
   ) {
     this.totalWeight = endpoints.reduce((sum, e) => sum + e.weight, 0);
     this.uniformWeights = endpoints.every((e) => e.weight === endpoints[0].weight);
@@ -142,7 +170,9 @@ export class UpstreamCluster {
     return this.spec.name;
   }
 
-  pick(): UpstreamEndpoint | undefined {
+  /** `downstream`: the connection the request arrived on, which an ORIGINAL_DST cluster routes by. */
+  pick(downstream?: net.Socket): UpstreamEndpoint | undefined {
+    if (this.originalDestination) return this.originalDestination.endpointFor(downstream);
     const endpoints = this.endpoints;
     const count = endpoints.length;
     if (count <= 1) return endpoints[0];

@@ -1,4 +1,6 @@
+import type * as net from 'node:net';
 import { Pool, util as undiciUtil, type Dispatcher } from 'undici';
+import { socketConnector } from './socket-connector';
 import type { ConnectionPool, UpstreamExchange, UpstreamHeaders, UpstreamRequest, UpstreamResponseHandler } from './types';
 import { RESPONSE_HOP_BY_HOP, UpstreamResetError, isConnectFailure } from './types';
 
@@ -29,6 +31,8 @@ function responseHeaders(raw: Buffer[]): UpstreamHeaders {
 
 export interface Http1PoolOptions {
   connectTimeoutMs: number;
+  /** Makes each connection's socket (unconnected), e.g. one carrying a datapath mark; default: a plain one. */
+  createSocket?: () => net.Socket;
 }
 
 /**
@@ -100,7 +104,7 @@ export class Http1ConnectionPool implements ConnectionPool {
 
   constructor(origin: string, options: Http1PoolOptions) {
     this.pool = new Pool(origin, {
-      connect: { timeout: options.connectTimeoutMs },
+      connect: options.createSocket ? socketConnector(options.createSocket, options.connectTimeoutMs) : { timeout: options.connectTimeoutMs },
       // The router owns request timeouts (route timeout, per_try_timeout), as in Envoy.
       headersTimeout: 0,
       bodyTimeout: 0,

@@ -1,9 +1,12 @@
 import * as http2 from 'node:http2';
+import type * as net from 'node:net';
 import type { ConnectionPool, UpstreamExchange, UpstreamHeaders, UpstreamRequest, UpstreamResponseHandler } from './types';
 import { UpstreamResetError, isConnectFailure } from './types';
 
 export interface Http2PoolOptions {
   connectTimeoutMs: number;
+  /** Makes the session's socket (unconnected), e.g. one carrying a datapath mark; default: a plain one. */
+  createSocket?: () => net.Socket;
 }
 
 /** The exchange of a request that failed before it was sent. */
@@ -33,7 +36,16 @@ export class Http2ConnectionPool implements ConnectionPool {
   private session(): SessionState {
     const live = this.current;
     if (live && !live.session.closed && !live.session.destroyed) return live;
-    const session = http2.connect(this.origin);
+    const createSocket = this.options.createSocket;
+    const session = createSocket
+      ? http2.connect(this.origin, {
+          createConnection: (url: URL) => {
+            const socket = createSocket();
+            socket.setNoDelay(true);
+            return socket.connect({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) });
+          },
+        })
+      : http2.connect(this.origin);
     const state: SessionState = { session, connected: false, error: undefined };
     const connectTimer = setTimeout(() => {
       const err = Object.assign(new Error(`connect timeout to ${this.origin}`), { code: 'UND_ERR_CONNECT_TIMEOUT' });

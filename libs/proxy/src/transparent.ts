@@ -1,0 +1,68 @@
+import type * as net from 'node:net';
+
+/**
+ * Transparent (datapath-redirected) listeners, as Cilium's proxy serves them: the eBPF datapath
+ * steers a pod's connection to the node proxy's listener without rewriting it, so the accepted
+ * socket's local address is the destination the pod dialled. The proxy learns the client's
+ * security identity from the ipcache, and opens its upstream connection to that original
+ * destination with a socket mark that tells the datapath "from the proxy, on behalf of identity N"
+ * (so it is neither redirected again nor checked against the policy the proxy already applied).
+ */
+
+export type RedirectDirection = 'ingress' | 'egress';
+
+/** What the host offers the proxy for transparent listeners; libs/datapath implements it (root only). */
+export interface TransparentNetwork {
+  /** The directory of the pinned BPF maps it reads (a listener's bpf_root must name the same one). */
+  readonly bpfRoot: string;
+  /** A listening TCP socket with IP_TRANSPARENT, bound to host:port, for `server.listen({ fd })`. */
+  listenerFd(host: string, port: number): Promise<number>;
+  /** The security identity of a client address, from the ipcache; undefined when it has none. */
+  identityOf(address: string): number | undefined;
+  /** A new, unconnected TCP socket whose mark carries the direction and the client's identity. */
+  markedSocket(direction: RedirectDirection, sourceIdentity: number): net.Socket;
+}
+
+/** The datapath's view of a redirected connection, fixed when the proxy accepts it. */
+export interface RedirectedConnection {
+  /** Where the client was connecting: the accepted socket's local address. */
+  readonly originalDestination: { readonly host: string; readonly port: number };
+  /** The client's identity (reserved "world", 2, when the ipcache has no entry for it). */
+  readonly sourceIdentity: number;
+  readonly direction: RedirectDirection;
+}
+
+/** Cilium's reserved identity for addresses outside the cluster: what an unknown source is treated as. */
+export const WORLD_IDENTITY = 2;
+
+/** Where a transparent listener keeps a connection's redirect facts on its socket. */
+const REDIRECTED = Symbol('tendril.redirected');
+
+type RedirectedSocket = net.Socket & { [REDIRECTED]?: RedirectedConnection };
+
+export function markRedirected(socket: net.Socket, connection: RedirectedConnection): void {
+  (socket as RedirectedSocket)[REDIRECTED] = connection;
+}
+
+/**
+ * The redirect facts of the downstream connection a request arrived on, or undefined for a
+ * connection a transparent listener did not accept. Works on HTTP/2's session socket proxy too,
+ * which passes property reads through to the socket.
+ */
+export function redirectedConnectionOf(socket: net.Socket | undefined): RedirectedConnection | undefined {
+  return socket === undefined ? undefined : (socket as RedirectedSocket)[REDIRECTED];
+}
+
+/** The facts of a connection a transparent listener with the tendril.bpf_metadata filter accepted. */
+export function describeRedirectedConnection(socket: net.Socket, network: TransparentNetwork, direction: RedirectDirection): RedirectedConnection | undefined {
+  const host = socket.localAddress;
+  const port = socket.localPort;
+  const remote = socket.remoteAddress;
+  if (host === undefined || port === undefined || remote === undefined) return undefined;
+  return { originalDestination: { host: stripMappedPrefix(host), port }, sourceIdentity: network.identityOf(stripMappedPrefix(remote)) ?? WORLD_IDENTITY, direction };
+}
+
+/** An IPv4 peer on a dual-stack socket shows as ::ffff:a.b.c.d. */
+function stripMappedPrefix(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
