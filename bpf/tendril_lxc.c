@@ -8,6 +8,9 @@
  * to_container (tc egress: packets delivered to the pod) enforces the pod's INGRESS policy for
  * everything that was not already checked: traffic from the host, from outside the node, and from
  * the node proxy (whose mark carries the original source identity, policy-semantics.md §6.5).
+ * An L7 ingress redirect found there cannot be assigned to the proxy on tc egress; the packet goes
+ * around the hairpin veth pair (as Cilium's cilium_host/cilium_net) to from_hairpin, on the other
+ * end's tc ingress, which does.
  *
  * Both pass replies of tracked connections without a policy check (§2.1) and drop everything
  * they cannot decide: a missing endpoint or policy entry is a drop, so the datapath fails closed. */
@@ -244,6 +247,22 @@ assign:
 	return TC_ACT_OK;
 }
 
+/* tc egress cannot bpf_sk_assign: the packet leaves through the hairpin device (the host end of a
+ * veth pair) and comes back in on its peer, whose tc ingress (from_hairpin) assigns it to the
+ * proxy. The proxy port rides in the mark's upper half; the mark survives the crossing (same
+ * network namespace). */
+static __always_inline int hairpin_to_proxy(struct __sk_buff *skb, const struct packet *p, __u32 src_identity, __u16 proxy_port)
+{
+	__u32 key = 0;
+	struct datapath_config *config = bpf_map_lookup_elem(&tendril_config, &key);
+
+	if (p->tuple.protocol != IPPROTO_TCP || !config || !config->hairpin_ifindex)
+		return drop(DROP_REDIRECT_UNSUPPORTED);
+	track(p, src_identity, CT_FLAG_PROXY_REDIRECT);
+	skb->mark = MARK_TO_PROXY | ((__u32)proxy_port << 16);
+	return bpf_redirect(config->hairpin_ifindex, 0);
+}
+
 SEC("tc")
 int from_container(struct __sk_buff *skb)
 {
@@ -323,12 +342,29 @@ int to_container(struct __sk_buff *skb)
 	ingress = policy_verdict(dst->endpoint_id, src_identity, 0, &p);
 	if (ingress.kind == VERDICT_DROP)
 		return drop(ingress.drop_reason);
-	/* bpf_sk_assign only works on tc ingress, so an L7 ingress rule can only be honoured for
-	 * traffic from a local pod (steered in from_container); anything else fails closed. */
+	/* Traffic from the host, from outside the node or from the egress proxy, to a port whose ingress
+	 * rules carry L7: to the ingress proxy, by way of the hairpin. */
 	if (ingress.kind == VERDICT_REDIRECT)
-		return drop(DROP_REDIRECT_UNSUPPORTED);
+		return hairpin_to_proxy(skb, &p, src_identity, ingress.proxy_port);
 	track(&p, src_identity, 0);
 	return TC_ACT_OK;
+}
+
+/* tc ingress of the hairpin device's peer: only packets to_container sent around arrive here. */
+SEC("tc")
+int from_hairpin(struct __sk_buff *skb)
+{
+	struct packet p;
+	__u16 proxy_port = skb->mark >> 16;
+	int parsed = parse_packet(skb, &p);
+
+	if (parsed < 0)
+		return drop(-parsed);
+	if (parsed > 0 || (skb->mark & MARK_MAGIC_MASK) != MARK_TO_PROXY || !proxy_port)
+		return drop(DROP_REDIRECT_UNSUPPORTED);
+	/* The frame still has the pod's MAC as destination; it is for this host now. */
+	bpf_skb_change_type(skb, 0 /* PACKET_HOST */);
+	return redirect_to_proxy(skb, &p, proxy_port);
 }
 
 char LICENSE[] SEC("license") = "GPL";

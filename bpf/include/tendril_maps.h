@@ -118,4 +118,21 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tendril_drops SEC(".maps");
 
+/* tendril_config: settings the loader writes, one slot (key 0). */
+struct datapath_config {
+	/* The host end of the hairpin veth pair (tendril_host): to_container sends an L7-redirected
+	 * packet out of it, so that it arrives on the other end's tc ingress, where bpf_sk_assign
+	 * works. 0 = no hairpin: such packets are dropped as DROP_REDIRECT_UNSUPPORTED. */
+	__u32 hairpin_ifindex;
+	__u32 reserved;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct datapath_config);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tendril_config SEC(".maps");
+
 #endif

@@ -9,6 +9,7 @@ import { existsSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { hairpinDevicesFor, removeHairpin } from '@tendril/datapath';
 
 export const BENCH_PREFIX = 'tdb';
 /** Inside 10.0.0.0/8 and used by no test suite. */
@@ -80,6 +81,7 @@ export async function removeBenchLeftovers(): Promise<void> {
   const links = JSON.parse(await sh('ip', ['-j', 'link', 'show'])) as { ifname: string }[];
   for (const { ifname } of links.filter((l) => l.ifname.startsWith(BENCH_PREFIX))) await sh('ip', ['link', 'del', ifname]).catch(() => undefined);
   for (const entry of (await readdir('/sys/fs/bpf').catch(() => [] as string[])).filter((e) => e.startsWith(BENCH_PREFIX))) {
+    await removeHairpin(hairpinDevicesFor(`/sys/fs/bpf/${entry}`));
     await rm(`/sys/fs/bpf/${entry}`, { recursive: true, force: true });
   }
   for (const entry of (await readdir(CGROUP_ROOT).catch(() => [] as string[])).filter((e) => e.startsWith(BENCH_PREFIX))) {

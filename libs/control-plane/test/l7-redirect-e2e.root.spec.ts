@@ -174,6 +174,21 @@ spec:
     expect(nacks).toEqual([]);
   });
 
+  it('traffic from the node itself to an L7 port goes through the proxy as well (around the hairpin veth pair)', async () => {
+    const server = await podOf('server');
+    write('policy.yaml', `${serverPolicy('{ http: [{}] }')}    - fromEntities: [host]
+      toPorts: [{ ports: [{ port: "8080", protocol: TCP }], rules: { http: [{}] } }]
+`);
+    const body = await eventually(async () => {
+      await request(`http://${server.ip}:8080/from-the-node`).then((r) => r.body.text());
+      const entry = accessLog.find((e) => e.path === '/from-the-node');
+      expect(entry).toMatchObject({ listener: 'tendril-http-ingress', upstream_host: `${server.ip}:8080`, response_code: 200 });
+      return (await request(`http://${server.ip}:8080/from-the-node`)).body.text();
+    }, 10_000, 100);
+    expect(body).toMatch(new RegExp(`^${server.name} saw GET /from-the-node from `));
+    write('policy.yaml', serverPolicy('{ http: [{}] }'));
+  });
+
   it('a narrower L7 rule is denied with 403 "Access denied" until per-request rules are enforced — never forwarded unchecked', async () => {
     const server = await podOf('server');
     const client = await podOf('client');

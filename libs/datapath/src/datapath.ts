@@ -2,14 +2,17 @@ import { mkdir, readdir, readFile, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BpfMap } from './bpf-map';
 import { CommandError, run, runJson } from './commands';
+import { ensureHairpin, hairpinDevicesFor, removeHairpin, type HairpinDevices } from './hairpin';
+import { ConfigMap } from './maps/config';
 import { DropCounters } from './maps/drop-counters';
 import { EndpointMap } from './maps/endpoints';
 import { IpcacheMap } from './maps/ipcache';
 import { PolicyMap } from './maps/policy';
 import { ServiceMap } from './maps/services';
 import { loadNative } from './native';
+import { DEFAULT_PIN_DIR } from './pin-dir';
 
-export const DEFAULT_PIN_DIR = '/sys/fs/bpf/tendril';
+export { DEFAULT_PIN_DIR };
 
 /** Packets steered to the proxy carry this mark; the rule below delivers them to the local stack. */
 export const MARK_TO_PROXY = 0x200;
@@ -20,6 +23,7 @@ const PROXY_RULE_PRIORITY = 9;
 
 const FROM_CONTAINER = 'from_container';
 const TO_CONTAINER = 'to_container';
+const FROM_HAIRPIN = 'from_hairpin';
 /** The tc filter slot our programs occupy on each hook of a veth. */
 const FILTER_PREF = '1';
 const FILTER_HANDLE = '1';
@@ -121,6 +125,9 @@ export class Datapath {
     readonly policy: PolicyMap,
     readonly drops: DropCounters,
     readonly services: ServiceMap,
+    private readonly config: ConfigMap,
+    /** The veth pair host-side L7 redirects go around (see hairpin.ts). */
+    readonly hairpin: HairpinDevices,
   ) {}
 
   /**
@@ -152,12 +159,23 @@ export class Datapath {
       PolicyMap.open(openMap),
       DropCounters.open(openMap, addon.numPossibleCpus()),
       ServiceMap.open(openMap),
+      ConfigMap.open(openMap),
+      hairpinDevicesFor(pinDir),
     );
     await datapath.attachSocketLoadBalancer();
     await datapath.installProxyRouting();
+    await datapath.attachHairpin();
     // Veths still running the previous load's programs (an agent restart) move to the new ones.
     for (const ifname of await datapath.attachedInterfaces()) await datapath.attach(ifname);
     return datapath;
+  }
+
+  /** Creates the hairpin pair if needed, attaches from_hairpin to its peer and tells to_container where it is. */
+  private async attachHairpin(): Promise<void> {
+    await ensureHairpin(this.hairpin);
+    await run(TC, ['qdisc', 'replace', 'dev', this.hairpin.netEnd, 'clsact']);
+    await run(TC, ['filter', 'replace', 'dev', this.hairpin.netEnd, 'ingress', 'pref', FILTER_PREF, 'handle', FILTER_HANDLE, 'bpf', 'da', 'object-pinned', join(this.pinDir, 'progs', FROM_HAIRPIN)]);
+    this.config.setHairpinIfindex(await ifindexOf(this.hairpin.hostEnd));
   }
 
   /**
@@ -223,12 +241,12 @@ export class Datapath {
     if (!othersRemain) await run(TC, ['qdisc', 'del', 'dev', ifname, 'clsact']).catch(ignoreMissing);
   }
 
-  /** Interfaces on which a program using this datapath's maps is attached. */
+  /** Pod interfaces on which a program using this datapath's maps is attached (the hairpin is not one). */
   async attachedInterfaces(): Promise<string[]> {
     const ours = await this.programIds();
     // Only interfaces with a clsact qdisc can carry a tc program: one `tc qdisc show` finds them.
     const qdiscs = await runJson<{ kind: string; dev: string }[]>(TC, ['-j', 'qdisc', 'show']);
-    const candidates = [...new Set(qdiscs.filter((q) => q.kind === 'clsact').map((q) => q.dev))];
+    const candidates = [...new Set(qdiscs.filter((q) => q.kind === 'clsact' && q.dev !== this.hairpin.netEnd).map((q) => q.dev))];
     const attached: string[] = [];
     for (const ifname of candidates) {
       for (const hook of ['ingress', 'egress'] as const) {
@@ -248,6 +266,7 @@ export class Datapath {
    */
   async detachAll(): Promise<void> {
     for (const ifname of await this.attachedInterfaces()) await this.detach(ifname);
+    await removeHairpin(this.hairpin);
     await this.detachSocketLoadBalancer();
     await this.removeProxyRouting();
     this.close();

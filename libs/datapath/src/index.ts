@@ -16,3 +16,4 @@ export {
   type ProxyDirection,
   type ProxyUpstreamOptions,
 } from './transparent-proxy';
+export { hairpinDevicesFor, removeHairpin, type HairpinDevices } from './hairpin';

@@ -1,4 +1,4 @@
-import { createServer, type Server, type Socket } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import type { PolicyMapEntry } from '@tendril/policy';
 import { connectFromProxy, createTransparentListenerFd, Datapath, ifindexOf, type DropCounts } from '../src';
 import { createCgroup, moveToCgroup, removeLeftovers, sh, TestPod } from './pod-harness';
@@ -269,6 +269,33 @@ const allowTcp = (identity: number, port: number, direction: 'ingress' | 'egress
         datapath.policy.apply(A.endpointId, [allowAll('egress')]);
         direction = 'ingress';
       }
+    });
+
+    it('host → pod on an L7 ingress port goes around the hairpin to the listener, as the host identity', async () => {
+      seen.length = 0;
+      datapath.policy.apply(B.endpointId, [{ ...allowTcp(HOST_IDENTITY, 80), proxyPort: PROXY_PORT }]);
+      const before = drops().redirectUnsupported;
+      const reply = await new Promise<string>((resolve, reject) => {
+        const socket = createConnection({ host: B.ip, port: 80 }, () => socket.write('ping\n'));
+        const timer = setTimeout(() => {
+          socket.destroy();
+          reject(new Error('no answer through the hairpin within 3 s'));
+        }, 3_000);
+        socket.on('data', (d) => {
+          clearTimeout(timer);
+          socket.destroy();
+          resolve(d.toString());
+        });
+        socket.on('error', (err) => {
+          clearTimeout(timer);
+          reject(err);
+        });
+      });
+      // Pod B's echo server answered through the proxy, which saw the host as the client.
+      expect(reply).toBe('ping\n');
+      expect(seen).toEqual([{ local: `${B.ip}:80`, remote: GATEWAY, identity: HOST_IDENTITY }]);
+      expect(drops().redirectUnsupported).toBe(before);
+      expect(await ifindexOf(datapath.hairpin.hostEnd)).toBeGreaterThan(0);
     });
 
     it('to_container judges egress-proxy traffic by the identity in its mark, not by the proxy’s address', async () => {

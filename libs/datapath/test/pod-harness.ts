@@ -2,6 +2,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
+import { hairpinDevicesFor, removeHairpin } from '../src';
 
 /**
  * Test pods for the root suites: network namespaces wired like the CNI plugin wires them (pod IP
@@ -27,6 +28,7 @@ export async function removeLeftovers(): Promise<void> {
   const links = JSON.parse(await sh('ip', ['-j', 'link', 'show'])) as { ifname: string }[];
   for (const { ifname } of links.filter((l) => l.ifname.startsWith(NAME_PREFIX))) await sh('ip', ['link', 'del', ifname]).catch(() => undefined);
   for (const entry of (await readdir('/sys/fs/bpf')).filter((e) => e.startsWith(NAME_PREFIX))) {
+    await removeHairpin(hairpinDevicesFor(`/sys/fs/bpf/${entry}`));
     await rm(`/sys/fs/bpf/${entry}`, { recursive: true, force: true });
   }
   for (const entry of (await readdir(CGROUP_ROOT)).filter((e) => e.startsWith(NAME_PREFIX))) {
