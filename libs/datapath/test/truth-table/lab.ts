@@ -4,6 +4,7 @@ import { mkdir, readdir, readFile, rm, rmdir, unlink, writeFile } from 'node:fs/
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { CGROUP_ROOT, sh } from '../pod-harness';
+import { hairpinDevicesFor, removeHairpin } from '../../src';
 import type { AgentConfig, ProbeReply, ProbeRequest } from './probe-agent';
 
 /**
@@ -232,6 +233,7 @@ export async function removeLabLeftovers(): Promise<void> {
   }
   await sh('ip', ['route', 'flush', 'table', String(EXTERNAL_ROUTING_TABLE)]).catch(() => undefined);
   for (const entry of (await readdir('/sys/fs/bpf')).filter((e) => e.startsWith(LAB_PREFIX))) {
+    await removeHairpin(hairpinDevicesFor(`/sys/fs/bpf/${entry}`));
     await rm(`/sys/fs/bpf/${entry}`, { recursive: true, force: true });
   }
   for (const entry of (await readdir(CGROUP_ROOT)).filter((e) => e.startsWith(LAB_PREFIX))) await removeCgroup(`${CGROUP_ROOT}/${entry}`);
