@@ -1,8 +1,3 @@
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { request } from 'undici';
 import { unpackAny } from '@tendril/api-envoy';
 import { proxyDatapathAccess } from '@tendril/datapath';
@@ -10,8 +5,8 @@ import { NodeProxy } from '@tendril/node-proxy';
 import { ProxyRuntime, formatConfigError, type AccessLogEntry, type ProxyConfig } from '@tendril/proxy';
 import { eventually } from '@tendril/testing';
 import { silentLogger } from '@tendril/xds';
-import { Agent, type EndpointView } from '../src';
-import { tendril } from './harness';
+import type { EndpointView } from '../src';
+import { deployment, NetnsAgentNode, sh } from './netns-agent';
 
 /*
  * The datapath's transparent L7 redirect through the node proxy, as root: an Agent runs a server
@@ -27,14 +22,6 @@ if (!isRoot) console.warn('L7 redirect through the node proxy end to end skipped
 
 jest.setTimeout(240_000);
 
-const CGROUP_V2 = fs.existsSync('/sys/fs/cgroup/unified/cgroup.procs') ? '/sys/fs/cgroup/unified' : '/sys/fs/cgroup';
-
-function sh(file: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) =>
-    execFile(file, args, { timeout: 20_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${file} ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout))),
-  );
-}
-
 /** An HTTP server answering "<pod> saw <method> <path> from <peer address>" (the peer shows whether a proxy was in between). */
 const SERVER = `require('http').createServer((q, s) => s.end(process.env.POD_NAME + ' saw ' + q.method + ' ' + q.url + ' from ' + q.socket.remoteAddress.replace('::ffff:', ''))).listen(8080)`;
 /** One HTTP request from inside a pod: "<status> <body>", "timeout" (dropped) or "error <code>". */
@@ -42,21 +29,6 @@ const PROBE = `const t = setTimeout(() => { console.log('timeout'); process.exit
 const r = require('http').get({ host: process.argv[1], port: +process.argv[2], path: process.argv[3], agent: false }, (res) => {
   let body = ''; res.on('data', (d) => (body += d)); res.on('end', () => { clearTimeout(t); console.log(res.statusCode + ' ' + body); process.exit(0); }); });
 r.on('error', (e) => { clearTimeout(t); console.log('error ' + e.code); process.exit(0); });`;
-
-function deployment(name: string, command: string[], port?: number): string {
-  const ports = port ? `, ports: [{ name: http, containerPort: ${port} }]` : '';
-  return `apiVersion: apps/v1
-kind: Deployment
-metadata: { name: ${name}, namespace: default }
-spec:
-  replicas: 1
-  selector: { matchLabels: { app: ${name} } }
-  template:
-    metadata: { labels: { app: ${name} } }
-    spec:
-      containers: [{ name: main, image: ignored, command: ${JSON.stringify(command)}${ports} }]
-`;
-}
 
 /** Client may reach the server on 8080, with `rules` as the port's L7 rules (none: L3/L4 only). */
 const serverPolicy = (rules: string | undefined): string => `apiVersion: cilium.io/v2
@@ -71,53 +43,20 @@ spec:
 `;
 
 (isRoot ? describe : describe.skip)('L7 redirect to the node proxy (needs root)', () => {
-  const bytes = randomBytes(4);
-  const suffix = bytes.toString('hex');
-  const octets = `${200 + (bytes[0]! % 40)}.${bytes[1]!}`;
-  const namePrefix = `tdlt-l7${suffix.slice(0, 2)}-`;
-  const pinDir = `/sys/fs/bpf/tdlt-l7${suffix}`;
-  const cgroup = `${CGROUP_V2}/tdlt-l7${suffix}`;
-  const configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tendril-l7-e2e-'));
-  const ipamDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tendril-l7-e2e-ipam-'));
+  const node = new NetnsAgentNode('l7');
   const accessLog: AccessLogEntry[] = [];
   const nacks: string[] = [];
-  let agent: Agent | undefined;
   let proxy: NodeProxy | undefined;
-  const network = proxyDatapathAccess(pinDir);
-  let adminAddress = '';
-
-  const write = (name: string, content: string): void => {
-    const tmp = path.join(configDir, `.${name}.tmp`);
-    fs.writeFileSync(tmp, content);
-    fs.renameSync(tmp, path.join(configDir, name));
-  };
-  const endpoints = async (): Promise<EndpointView[]> => ((await (await request(`http://${adminAddress}/api/v1/endpoints`)).body.json()) as { items: EndpointView[] }).items;
-  const podOf = async (app: string): Promise<EndpointView> =>
-    eventually(async () => {
-      const pod = (await endpoints()).find((e) => e.name.startsWith(`${app}-`));
-      expect(pod?.ready && pod.policy?.state === 'ready').toBe(true);
-      return pod!;
-    }, 120_000, 200);
+  const network = proxyDatapathAccess(node.pinDir);
+  const podOf = async (app: string): Promise<EndpointView> => (await node.enforcedPods(app, 1))[0]!;
   const probe = async (from: EndpointView, host: string, port: number, urlPath: string): Promise<string> =>
     (await sh('ip', ['netns', 'exec', from.netns!, process.execPath, '-e', PROBE, host, String(port), urlPath])).trim();
 
   beforeAll(async () => {
-    fs.mkdirSync(cgroup);
-    fs.writeFileSync(path.join(cgroup, 'cgroup.procs'), `${process.pid}\n`);
-    write('apps.yaml', [deployment('server', [process.execPath, '-e', SERVER], 8080), deployment('client', ['sleep', 'infinity']), deployment('other', ['sleep', 'infinity'])].join('---\n'));
-    write('policy.yaml', serverPolicy('{ http: [{}] }'));
-    agent = new Agent({
-      configDir,
-      xdsAddress: '127.0.0.1:0',
-      adminAddress: '127.0.0.1:0',
-      logger: silentLogger,
-      runWorkloads: true,
-      podNetwork: { mode: 'netns', namePrefix, podCidr: `10.${octets}.0/24`, ipamDataDir },
-      datapath: { pinDir, cgroupPath: cgroup },
-      writePodOutput: () => undefined,
-    });
-    const { xdsPort, adminPort } = await agent.start();
-    adminAddress = `127.0.0.1:${adminPort}`;
+    node.joinCgroup();
+    node.write('apps.yaml', [deployment('server', [process.execPath, '-e', SERVER], { port: 8080 }), deployment('client', ['sleep', 'infinity']), deployment('other', ['sleep', 'infinity'])].join('---\n'));
+    node.write('policy.yaml', serverPolicy('{ http: [{}] }'));
+    const { xdsPort } = await node.startAgent();
     const runtime = new ProxyRuntime({ logger: silentLogger, accessLog: (entry) => accessLog.push(entry), drainTimeoutMs: 1_000, transparentNetwork: network });
     proxy = new NodeProxy({
       target: `127.0.0.1:${xdsPort}`,
@@ -142,13 +81,7 @@ spec:
   afterAll(async () => {
     await proxy?.stop();
     network.close();
-    await agent?.stop();
-    fs.writeFileSync(path.join(CGROUP_V2, 'cgroup.procs'), `${process.pid}\n`);
-    if (fs.existsSync(pinDir)) await tendril(['down', '--pin-dir', pinDir, '--cgroup', cgroup, '--agent', '127.0.0.1:1']);
-    fs.rmSync(pinDir, { recursive: true, force: true });
-    fs.rmdirSync(cgroup);
-    fs.rmSync(configDir, { recursive: true, force: true });
-    fs.rmSync(ipamDataDir, { recursive: true, force: true });
+    await node.cleanup();
   });
 
   it('an L7 allow-all rule sends the client’s connection through the proxy to the pod it dialled; the access log shows it', async () => {
@@ -176,7 +109,7 @@ spec:
 
   it('traffic from the node itself to an L7 port goes through the proxy as well (around the hairpin veth pair)', async () => {
     const server = await podOf('server');
-    write('policy.yaml', `${serverPolicy('{ http: [{}] }')}    - fromEntities: [host]
+    node.write('policy.yaml', `${serverPolicy('{ http: [{}] }')}    - fromEntities: [host]
       toPorts: [{ ports: [{ port: "8080", protocol: TCP }], rules: { http: [{}] } }]
 `);
     const body = await eventually(async () => {
@@ -186,13 +119,13 @@ spec:
       return (await request(`http://${server.ip}:8080/from-the-node`)).body.text();
     }, 10_000, 100);
     expect(body).toMatch(new RegExp(`^${server.name} saw GET /from-the-node from `));
-    write('policy.yaml', serverPolicy('{ http: [{}] }'));
+    node.write('policy.yaml', serverPolicy('{ http: [{}] }'));
   });
 
   it('a narrower L7 rule is denied with 403 "Access denied" until per-request rules are enforced — never forwarded unchecked', async () => {
     const server = await podOf('server');
     const client = await podOf('client');
-    write('policy.yaml', serverPolicy('{ http: [{ method: GET, path: "/public/.*" }] }'));
+    node.write('policy.yaml', serverPolicy('{ http: [{ method: GET, path: "/public/.*" }] }'));
     await eventually(async () => expect(await probe(client, server.ip, 8080, '/public/page')).toBe('403 Access denied'), 10_000, 100);
     expect(accessLog.filter((e) => e.path === '/public/page').every((e) => e.upstream_host === null)).toBe(true);
   });
@@ -201,8 +134,8 @@ spec:
     const server = await podOf('server');
     const client = await podOf('client');
     const other = await podOf('other');
-    write('policy.yaml', serverPolicy(undefined));
-    write('egress.yaml', `apiVersion: cilium.io/v2
+    node.write('policy.yaml', serverPolicy(undefined));
+    node.write('egress.yaml', `apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
 metadata: { name: client-egress, namespace: default }
 spec:
@@ -220,13 +153,13 @@ spec:
     // applies the server's ingress policy to other's identity before any redirect, and drops it.
     expect(await probe(other, server.ip, 8080, '/egress-other')).toBe('timeout');
     expect(accessLog.some((e) => e.path === '/egress-other')).toBe(false);
-    fs.rmSync(path.join(configDir, 'egress.yaml'));
+    node.remove('egress.yaml');
   });
 
   it('dropping the L7 rule takes the port off the proxy: the client reaches the server directly again', async () => {
     const server = await podOf('server');
     const client = await podOf('client');
-    write('policy.yaml', serverPolicy(undefined));
+    node.write('policy.yaml', serverPolicy(undefined));
     const answer = await eventually(async () => {
       const got = await probe(client, server.ip, 8080, '/direct');
       expect(got).toContain(`from ${client.ip}`);

@@ -1,15 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { request } from 'undici';
 import type { Pod } from '@tendril/api-k8s';
 import { eventually, freePort } from '@tendril/testing';
 import type { PodRuntimeInfo } from '@tendril/workloads';
-import { silentLogger } from '@tendril/xds';
-import { removeNodeDatapath } from '@tendril/endpoints';
-import { Agent, findLocalPod } from '../src';
+import { findLocalPod, type Agent } from '../src';
 import { runEntryPoint, tendril, type Proc } from './harness';
+import { NetnsAgentNode } from './netns-agent';
 
 /*
  * `tendril up` as root, in one process: the Agent runs the config's Deployment in network namespaces
@@ -22,14 +19,8 @@ if (!isRoot) console.warn('tendril up in netns mode (end to end) skipped: creati
 jest.setTimeout(60_000);
 
 (isRoot ? describe : describe.skip)('tendril up with pods in network namespaces (needs root)', () => {
-  const bytes = randomBytes(3);
-  const octets = `${200 + (bytes[0]! % 40)}.${bytes[1]!}`;
-  const namePrefix = `tdlt-e2e${bytes[2]!.toString(16).padStart(2, '0')}-`;
-  const configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tendril-netns-e2e-'));
-  const ipamDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tendril-netns-e2e-ipam-'));
-  // The agent enforces policy in eBPF as root: this suite's datapath is pinned and attached apart from any other.
-  const pinDir = `/sys/fs/bpf/tdlt-e2e${bytes.toString('hex')}`;
-  const cgroup = `${fs.existsSync('/sys/fs/cgroup/unified/cgroup.procs') ? '/sys/fs/cgroup/unified' : '/sys/fs/cgroup'}/tdlt-e2e${bytes.toString('hex')}`;
+  const node = new NetnsAgentNode('e2e');
+  const { namePrefix, octets } = node;
   let agent: Agent;
   let proxy: Proc | undefined;
   let adminAddress = '';
@@ -37,11 +28,10 @@ jest.setTimeout(60_000);
   let pods: PodRuntimeInfo[] = [];
 
   beforeAll(async () => {
-    fs.mkdirSync(cgroup, { recursive: true });
     gatewayPort = await freePort();
     const proxyAdminPort = await freePort();
-    fs.writeFileSync(
-      path.join(configDir, 'app.yaml'),
+    node.write(
+      'app.yaml',
       `apiVersion: apps/v1
 kind: Deployment
 metadata: { name: web, namespace: default }
@@ -81,18 +71,9 @@ spec:
   rules: [{ backendRefs: [{ name: web, port: 8080 }] }]
 `,
     );
-    agent = new Agent({
-      configDir,
-      xdsAddress: '127.0.0.1:0',
-      adminAddress: '127.0.0.1:0',
-      logger: silentLogger,
-      runWorkloads: true,
-      podNetwork: { mode: 'netns', namePrefix, podCidr: `10.${octets}.0/24`, ipamDataDir },
-      datapath: { pinDir, cgroupPath: cgroup },
-      writePodOutput: () => undefined,
-    });
-    const { xdsPort, adminPort } = await agent.start();
-    adminAddress = `127.0.0.1:${adminPort}`;
+    const { xdsPort } = await node.startAgent();
+    agent = node.agent!;
+    adminAddress = node.adminAddress;
     proxy = runEntryPoint('proxy', ['--xds-address', `127.0.0.1:${xdsPort}`, '--admin-address', `127.0.0.1:${proxyAdminPort}`, '--node-id', 'netns-e2e']);
     pods = await eventually(async () => {
       const res = await request(`http://${adminAddress}/api/v1/pods`);
@@ -104,11 +85,7 @@ spec:
 
   afterAll(async () => {
     await proxy?.stop();
-    await agent?.stop();
-    fs.rmSync(configDir, { recursive: true, force: true });
-    fs.rmSync(ipamDataDir, { recursive: true, force: true });
-    await removeNodeDatapath({ pinDir, cgroupPath: cgroup });
-    fs.rmdirSync(cgroup);
+    await node.cleanup();
   });
 
   it('serves a request through the Gateway from a pod in its own network namespace', async () => {
@@ -155,6 +132,6 @@ spec:
     expect(ready).toHaveLength(2);
     await agent.stop();
     expect(fs.readdirSync('/run/netns').filter((n) => n.startsWith(namePrefix))).toEqual([]);
-    expect(fs.readdirSync(path.join(ipamDataDir, 'tendril'))).toEqual([]);
+    expect(fs.readdirSync(path.join(node.ipamDataDir, 'tendril'))).toEqual([]);
   });
 });

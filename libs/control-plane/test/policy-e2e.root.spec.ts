@@ -1,13 +1,12 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { request } from 'undici';
+import { hairpinDevicesFor } from '@tendril/datapath';
 import { eventually } from '@tendril/testing';
-import { silentLogger } from '@tendril/xds';
-import { Agent, type AgentStatus, type EndpointView } from '../src';
+import type { AgentStatus, EndpointView } from '../src';
 import { tendril } from './harness';
+import { deployment, NetnsAgentNode, sh } from './netns-agent';
 
 /*
  * Network policy on `tendril up`'s pods, as root: an Agent on a temp config directory runs three
@@ -20,14 +19,6 @@ if (!isRoot) console.warn('network policy end to end (eBPF datapath) skipped: ne
 
 jest.setTimeout(240_000);
 
-const CGROUP_V2 = fs.existsSync('/sys/fs/cgroup/unified/cgroup.procs') ? '/sys/fs/cgroup/unified' : '/sys/fs/cgroup';
-
-function sh(file: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) =>
-    execFile(file, args, { timeout: 20_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${file} ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout))),
-  );
-}
-
 /** A small TCP server answering "hello from <pod>"; cheap enough to run as a container command. */
 const SERVER = `require('net').createServer((s) => { s.on('error', () => {}); s.end('hello from ' + process.env.POD_NAME); }).listen(8080)`;
 /** Dials host:port and prints what came back, or why nothing did. */
@@ -35,21 +26,6 @@ const PROBE = `const s = require('net').connect(+process.argv[2], process.argv[1
 const t = setTimeout(() => { console.log('timeout'); process.exit(0); }, 1500);
 s.on('data', (d) => (got += d)); s.on('end', () => { clearTimeout(t); console.log(got); process.exit(0); });
 s.on('error', (e) => { clearTimeout(t); console.log('error ' + e.code); process.exit(0); });`;
-
-function deployment(name: string, replicas: number, command: string[], port?: number): string {
-  const ports = port ? `, ports: [{ name: http, containerPort: ${port} }]` : '';
-  return `apiVersion: apps/v1
-kind: Deployment
-metadata: { name: ${name}, namespace: default }
-spec:
-  replicas: ${replicas}
-  selector: { matchLabels: { app: ${name} } }
-  template:
-    metadata: { labels: { app: ${name} } }
-    spec:
-      containers: [{ name: main, image: ignored, command: ${JSON.stringify(command)}${ports} }]
-`;
-}
 
 const policyAllowing = (app: string): string => `apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
@@ -62,63 +38,32 @@ spec:
 `;
 
 (isRoot ? describe : describe.skip)('network policy on tendril up pods, enforced in eBPF (needs root)', () => {
-  const bytes = randomBytes(4);
-  const suffix = bytes.toString('hex');
-  const octets = `${200 + (bytes[0]! % 40)}.${bytes[1]!}`;
-  const namePrefix = `tdlt-pol${suffix.slice(0, 2)}-`;
-  const pinDir = `/sys/fs/bpf/tdlt-pol${suffix}`;
-  const cgroup = `${CGROUP_V2}/tdlt-pol${suffix}`;
-  const clusterIp = `172.31.${bytes[2]!}.${1 + (bytes[3]! % 250)}`;
-  const configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tendril-policy-e2e-'));
-  const ipamDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tendril-policy-e2e-ipam-'));
-  let agent: Agent | undefined;
+  const node = new NetnsAgentNode('pol');
+  const { pinDir, cgroup, namePrefix, octets } = node;
+  const bytes = randomBytes(2);
+  const clusterIp = `172.31.${bytes[0]!}.${1 + (bytes[1]! % 250)}`;
   let adminAddress = '';
 
-  const write = (name: string, content: string): void => {
-    const tmp = path.join(configDir, `.${name}.tmp`);
-    fs.writeFileSync(tmp, content);
-    fs.renameSync(tmp, path.join(configDir, name));
-  };
-  const endpoints = async (): Promise<EndpointView[]> => {
-    const res = await request(`http://${adminAddress}/api/v1/endpoints`);
-    return ((await res.body.json()) as { items: EndpointView[] }).items;
-  };
+  const write = (name: string, content: string): void => node.write(name, content);
+  const endpoints = (): Promise<EndpointView[]> => node.endpoints();
   const status = async (): Promise<AgentStatus> => (await (await request(`http://${adminAddress}/api/v1/status`)).body.json()) as AgentStatus;
   const podsOf = async (app: string): Promise<EndpointView[]> => (await endpoints()).filter((e) => e.name.startsWith(`${app}-`));
   /** A TCP connection from inside a pod's namespace: the server's greeting, "timeout" (dropped) or "error <code>". */
   const probe = async (from: EndpointView, host: string, port: number): Promise<string> =>
     (await sh('ip', ['netns', 'exec', from.netns!, process.execPath, '-e', PROBE, host, String(port)])).trim();
-  /** Waits until every pod of the app is ready and enforced. */
-  const enforcedPods = (app: string, count: number): Promise<EndpointView[]> =>
-    eventually(async () => {
-      const pods = await podsOf(app);
-      expect(pods.filter((p) => p.ready && p.policy?.state === 'ready')).toHaveLength(count);
-      return pods;
-    }, 120_000, 200);
-
+  const enforcedPods = (app: string, count: number): Promise<EndpointView[]> => node.enforcedPods(app, count);
   const startAgent = async (): Promise<void> => {
-    agent = new Agent({
-      configDir,
-      xdsAddress: '127.0.0.1:0',
-      adminAddress: '127.0.0.1:0',
-      logger: silentLogger,
-      runWorkloads: true,
-      podNetwork: { mode: 'netns', namePrefix, podCidr: `10.${octets}.0/24`, ipamDataDir },
-      datapath: { pinDir, cgroupPath: cgroup },
-      writePodOutput: () => undefined,
-    });
-    const { adminPort } = await agent.start();
-    adminAddress = `127.0.0.1:${adminPort}`;
+    await node.startAgent();
+    adminAddress = node.adminAddress;
   };
 
   beforeAll(async () => {
-    fs.mkdirSync(cgroup);
     // The probes are children of this process: in this cgroup, their connects go through this suite's load balancer.
-    fs.writeFileSync(path.join(cgroup, 'cgroup.procs'), `${process.pid}\n`);
+    node.joinCgroup();
     write('apps.yaml', [
-      deployment('server', 1, [process.execPath, '-e', SERVER], 8080),
-      deployment('client', 1, ['sleep', 'infinity']),
-      deployment('other', 1, ['sleep', 'infinity']),
+      deployment('server', [process.execPath, '-e', SERVER], { port: 8080 }),
+      deployment('client', ['sleep', 'infinity']),
+      deployment('other', ['sleep', 'infinity']),
       `apiVersion: v1
 kind: Service
 metadata: { name: server, namespace: default }
@@ -135,16 +80,7 @@ spec:
     await enforcedPods('other', 1);
   });
 
-  afterAll(async () => {
-    await agent?.stop();
-    fs.writeFileSync(path.join(CGROUP_V2, 'cgroup.procs'), `${process.pid}\n`);
-    // `tendril down` below removes the datapath; after a failure it may still be there.
-    if (fs.existsSync(pinDir)) await tendril(['down', '--pin-dir', pinDir, '--cgroup', cgroup, '--agent', '127.0.0.1:1']);
-    fs.rmSync(pinDir, { recursive: true, force: true });
-    fs.rmdirSync(cgroup);
-    fs.rmSync(configDir, { recursive: true, force: true });
-    fs.rmSync(ipamDataDir, { recursive: true, force: true });
-  });
+  afterAll(() => node.cleanup());
 
   it('allows the client and drops everyone else, as the CiliumNetworkPolicy says', async () => {
     const [server] = await podsOf('server');
@@ -159,7 +95,7 @@ spec:
 
   it('scaling the client from 1 to 20 replicas makes no policy-map write to the existing endpoints', async () => {
     const before = await endpoints();
-    write('apps.yaml', fs.readFileSync(path.join(configDir, 'apps.yaml'), 'utf8').replace(/name: client, namespace: default \}\nspec:\n {2}replicas: 1/, 'name: client, namespace: default }\nspec:\n  replicas: 20'));
+    write('apps.yaml', fs.readFileSync(path.join(node.configDir, 'apps.yaml'), 'utf8').replace(/name: client, namespace: default \}\nspec:\n {2}replicas: 1/, 'name: client, namespace: default }\nspec:\n  replicas: 20'));
     const clients = await enforcedPods('client', 20);
     const after = await endpoints();
     for (const e of before) {
@@ -217,7 +153,7 @@ spec:
     await eventually(async () => expect(await probe(other!, server!.ip, 8080)).toBe('timeout'), 5_000, 50);
     const ccnp = await tendril(['get', 'ccnp', '--agent', adminAddress]);
     expect(ccnp.stdout).toMatch(/^no-other-to-server\s+True\s+\d+[sm]$/m);
-    fs.rmSync(path.join(configDir, 'deny.yaml'));
+    node.remove('deny.yaml');
     await eventually(async () => expect(await probe(other!, server!.ip, 8080)).toBe(`hello from ${server!.name}`), 5_000, 50);
   });
 
@@ -256,7 +192,7 @@ spec:
 
   it('scaling down removes the endpoints of the deleted pods from every map', async () => {
     const before = await podsOf('client');
-    write('apps.yaml', fs.readFileSync(path.join(configDir, 'apps.yaml'), 'utf8').replace(/name: client, namespace: default \}\nspec:\n {2}replicas: 20/, 'name: client, namespace: default }\nspec:\n  replicas: 2'));
+    write('apps.yaml', fs.readFileSync(path.join(node.configDir, 'apps.yaml'), 'utf8').replace(/name: client, namespace: default \}\nspec:\n {2}replicas: 20/, 'name: client, namespace: default }\nspec:\n  replicas: 2'));
     const after = await eventually(async () => {
       const clients = await podsOf('client');
       expect(clients).toHaveLength(2);
@@ -273,7 +209,7 @@ spec:
   });
 
   it('an agent restart re-attaches to the pinned datapath and enforces the same policy', async () => {
-    await agent!.stop();
+    await node.agent!.stop();
     expect(fs.existsSync(path.join(pinDir, 'maps', 'tendril_policy'))).toBe(true);
     await startAgent();
     const [server] = await enforcedPods('server', 1);
@@ -294,8 +230,8 @@ spec:
 
   it('stopping the agent removes the endpoints but keeps the pins; tendril down removes pins and filters', async () => {
     const pods = await endpoints();
-    await agent!.stop();
-    agent = undefined;
+    await node.agent!.stop();
+    node.agent = undefined;
     expect(fs.existsSync(path.join(pinDir, 'maps', 'tendril_policy'))).toBe(true);
     expect(fs.readdirSync('/run/netns').filter((n) => n.startsWith(namePrefix))).toEqual([]);
     const down = await tendril(['down', '--pin-dir', pinDir, '--cgroup', cgroup, '--agent', '127.0.0.1:1']);
@@ -304,6 +240,7 @@ spec:
     expect(fs.existsSync(pinDir)).toBe(false);
     expect(JSON.parse((await sh('bpftool', ['-j', 'cgroup', 'show', cgroup])).trim() || '[]')).toEqual([]);
     for (const p of pods) expect(fs.existsSync(`/sys/class/net/${p.hostInterface}`)).toBe(false);
+    expect(fs.existsSync(`/sys/class/net/${hairpinDevicesFor(pinDir).hostEnd}`)).toBe(false);
     const again = await tendril(['down', '--pin-dir', pinDir, '--cgroup', cgroup, '--agent', '127.0.0.1:1']);
     expect(again.stdout).toContain('nothing to remove');
   });
