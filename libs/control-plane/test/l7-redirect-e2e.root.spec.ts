@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
 import { unpackAny } from '@tendril/api-envoy';
 import { proxyDatapathAccess } from '@tendril/datapath';
@@ -44,6 +45,7 @@ spec:
 
 (isRoot ? describe : describe.skip)('L7 redirect to the node proxy (needs root)', () => {
   const node = new NetnsAgentNode('l7');
+  const clusterIp = `172.31.${randomBytes(1)[0]!}.${1 + (randomBytes(1)[0]! % 250)}`;
   const accessLog: AccessLogEntry[] = [];
   const nacks: string[] = [];
   let proxy: NodeProxy | undefined;
@@ -54,7 +56,15 @@ spec:
 
   beforeAll(async () => {
     node.joinCgroup();
-    node.write('apps.yaml', [deployment('server', [process.execPath, '-e', SERVER], { port: 8080 }), deployment('client', ['sleep', 'infinity']), deployment('other', ['sleep', 'infinity'])].join('---\n'));
+    const service = `apiVersion: v1
+kind: Service
+metadata: { name: server, namespace: default }
+spec:
+  clusterIP: ${clusterIp}
+  selector: { app: server }
+  ports: [{ name: http, port: 80, targetPort: http }]
+`;
+    node.write('apps.yaml', [deployment('server', [process.execPath, '-e', SERVER], { port: 8080 }), deployment('client', ['sleep', 'infinity']), deployment('other', ['sleep', 'infinity']), service].join('---\n'));
     node.write('policy.yaml', serverPolicy('{ http: [{}] }'));
     const { xdsPort } = await node.startAgent();
     const runtime = new ProxyRuntime({ logger: silentLogger, accessLog: (entry) => accessLog.push(entry), drainTimeoutMs: 1_000, transparentNetwork: network });
@@ -84,7 +94,7 @@ spec:
     await node.cleanup();
   });
 
-  it('an L7 allow-all rule sends the client’s connection through the proxy to the pod it dialled; the access log shows it', async () => {
+  it('an L7 allow-all rule sends the client’s connection (to the pod IP or the Service IP) through the proxy to the pod it dialled; the access log shows it', async () => {
     const server = await podOf('server');
     const client = await podOf('client');
     const other = await podOf('other');
@@ -102,6 +112,10 @@ spec:
       return found!;
     }, 5_000, 50);
     expect(entry).toMatchObject({ listener: 'tendril-http-ingress', upstream_cluster: 'tendril-ingress-original-dst', upstream_host: `${server.ip}:8080`, response_code: 200, route_name: null });
+    // Through the Service's ClusterIP: the socket load balancer picks the pod, then the redirect applies.
+    const viaService = await probe(client, clusterIp, 80, '/via/the/service');
+    expect(viaService).toMatch(new RegExp(`^200 ${server.name} saw GET /via/the/service from `));
+    expect(accessLog.find((e) => e.path === '/via/the/service')).toMatchObject({ listener: 'tendril-http-ingress', upstream_host: `${server.ip}:8080` });
     // L3 still applies before the redirect: a pod the policy does not name is dropped in BPF.
     expect(await probe(other, server.ip, 8080, '/')).toBe('timeout');
     expect(nacks).toEqual([]);

@@ -59,7 +59,7 @@ class Node {
       name,
       endpointId: id,
       network: 'netns',
-      ip: `10.244.0.${this.nextIp++}`,
+      ip: `10.244.${this.nextIp >> 8}.${this.nextIp++ & 0xff}`,
       netns: `tdl-${id}-${name}`,
       hostInterface: `veth${id}`,
       phase: 'Running',
@@ -148,7 +148,7 @@ describe('EndpointManager', () => {
     expect(node.verdict(other, server, 8080)).toBe('allow');
   });
 
-  it('scaling a Deployment from 1 to 30 replicas writes nothing to the policy of existing endpoints', async () => {
+  it('scaling a Deployment from 1 to 100 replicas writes nothing to the policy of existing endpoints', async () => {
     const node = new Node();
     node.store.upsert(allowClientToServer);
     node.run('server-0', { app: 'server' });
@@ -161,7 +161,7 @@ describe('EndpointManager', () => {
     const ipcacheBefore = node.datapath.ipcacheMap.size;
     expect(node.manager.status().lastReconcile).toMatchObject({ compilations: 2 });
 
-    const added = Array.from({ length: 29 }, (_, i) => node.run(`client-${i + 1}`, { app: 'client' }));
+    const added = Array.from({ length: 99 }, (_, i) => node.run(`client-${i + 1}`, { app: 'client' }));
     await node.manager.reconcile();
 
     expect(node.datapath.totalPolicyWrites(existing)).toBe(writesBefore);
@@ -172,7 +172,7 @@ describe('EndpointManager', () => {
       existing.map((id) => node.datapath.policyWrites.get(id)),
     );
     // The new pods got their endpoint and ipcache entries and, being new endpoints, their own policy.
-    expect(node.datapath.ipcacheMap.size).toBe(ipcacheBefore + 29);
+    expect(node.datapath.ipcacheMap.size).toBe(ipcacheBefore + 99);
     for (const p of added) {
       expect(node.datapath.endpointMap.get(p.ip)?.endpointId).toBe(p.endpointId);
       expect(node.verdict(p, node.pods[0]!, 8080)).toBe('allow');
