@@ -205,6 +205,38 @@ program
     process.once('SIGINT', stop);
   });
 
+const policy = program.command('policy').description('network policy tools (cilium policy …)');
+policy
+  .command('validate')
+  .description("check CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy and NetworkPolicy files as the agent would, with Cilium's error messages; exits 1 when any is invalid (2 when a file cannot be read)")
+  .argument('<paths...>', 'YAML/JSON files, or directories to search for them')
+  .action((paths: string[]) => {
+    const fs = require('node:fs') as typeof import('node:fs');
+    const path = require('node:path') as typeof import('node:path');
+    const { isResourceFile } = require('@tendril/sources') as typeof import('@tendril/sources');
+    const { formatPolicyFileReports, validatePolicyFile } = endpointsLib();
+    const files: string[] = [];
+    const unreadable: string[] = [];
+    /** A file named on the command line is read whatever its name; in a directory, only *.yaml, *.yml and *.json. */
+    const collect = (p: string, named: boolean): void => {
+      let stat: import('node:fs').Stats;
+      try {
+        stat = fs.statSync(p);
+      } catch (err) {
+        unreadable.push(`${p}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
+        return;
+      }
+      if (stat.isDirectory()) for (const entry of fs.readdirSync(p).sort()) collect(path.join(p, entry), false);
+      else if (named || isResourceFile(p)) files.push(p);
+    };
+    for (const p of paths) collect(p, true);
+    const reports = files.map((f) => validatePolicyFile(f, fs.readFileSync(f, 'utf8')));
+    const { text, ok } = formatPolicyFileReports(reports);
+    process.stdout.write(text);
+    for (const u of unreadable) process.stderr.write(`cannot read ${u}\n`);
+    process.exitCode = unreadable.length > 0 ? 2 : ok ? 0 : 1;
+  });
+
 const conformance = program.command('conformance').description('Gateway API conformance, without a cluster');
 conformance
   .command('run')

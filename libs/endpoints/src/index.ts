@@ -9,3 +9,4 @@ export * from './proxy-ports';
 export * from './service-frontends';
 export * from './teardown';
 export * from './proxy-redirect-resources';
+export * from './policy-file-validation';
