@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import type { AgentStatus, EndpointView, ListedObject } from '@tendril/control-plane';
-import type { DropMetricView, EndpointPolicyView, IdentityView, IpcacheView, ServiceView } from '@tendril/endpoints';
+import type { DropMetricView, EndpointPolicyView, TracedPath, IdentityView, IpcacheView, ServiceView } from '@tendril/endpoints';
 
 // Commands load their libraries when they run, so `tendril echo` (started once per pod) does not
 // pay for the control plane's start-up.
@@ -235,6 +235,23 @@ policy
     process.stdout.write(text);
     for (const u of unreadable) process.stderr.write(`cannot read ${u}\n`);
     process.exitCode = unreadable.length > 0 ? 2 : ok ? 0 : 1;
+  });
+
+policy
+  .command('trace')
+  .description('the verdict for one connection and the rule that decided it, at each hop (egress of the source pod, ingress of the destination), checked against the datapath\'s policy map')
+  .requiredOption('--src <pod|ip>', 'the client: a pod on this node (NAME or NAMESPACE/NAME) or an IP address')
+  .requiredOption('--dst <pod|service|ip>', 'the server: a pod, a Service (svc/NAME, or a NAME no pod has: traced to each backend) or an IP address')
+  .requiredOption('--dport <port>', 'destination port (a Service\'s port for a Service)', (v) => Number(v))
+  .addOption(new Option('--protocol <protocol>', 'L4 protocol').choices(['TCP', 'UDP', 'SCTP']).default('TCP'))
+  .option('-n, --namespace <ns>', 'namespace of pods and Services named without one', 'default')
+  .addOption(new Option('-o, --output <format>', 'json for the raw trace').choices(['json']))
+  .option('--agent <host:port>', "the agent's admin API")
+  .action(async (opts) => {
+    const { agentAdminAddress, getFromAgent } = controlPlane();
+    const query = new URLSearchParams({ src: opts.src, dst: opts.dst, dport: String(opts.dport), protocol: opts.protocol, namespace: opts.namespace });
+    const { items } = await getFromAgent<{ items: TracedPath[] }>(agentAdminAddress(opts.agent), `/api/v1/policy/trace?${query}`);
+    printView(items, opts.output, endpointsLib().formatPolicyTrace);
   });
 
 const conformance = program.command('conformance').description('Gateway API conformance, without a cluster');

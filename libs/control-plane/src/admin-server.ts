@@ -1,6 +1,7 @@
 import * as http from 'node:http';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import type { EndpointManager, NodeEnforcement } from '@tendril/endpoints';
+import { TraceError, type EndpointManager, type NodeEnforcement, type TracePeer } from '@tendril/endpoints';
 import type { PodRuntimeInfo } from '@tendril/workloads';
 import type { EndpointView } from './kubectl-format';
 
@@ -42,7 +43,7 @@ async function sendEndpoints(state: AdminState, url: URL, res: http.ServerRespon
   sendJson(res, 200, { items });
 }
 
-/** GET /api/v1/identities, /api/v1/bpf/ipcache, /api/v1/bpf/lb, /api/v1/bpf/metrics, /api/v1/bpf/policy?namespace=N&name=P. */
+/** GET /api/v1/identities, /api/v1/bpf/ipcache, /api/v1/bpf/lb, /api/v1/bpf/metrics, /api/v1/bpf/policy?namespace=N&name=P, /api/v1/policy/trace. */
 function sendEnforcementView(state: AdminState, path: string, url: URL, res: http.ServerResponse): void {
   const manager = enforcementManager(state);
   if ('error' in manager) return sendJson(res, 503, manager);
@@ -55,6 +56,8 @@ function sendEnforcementView(state: AdminState, path: string, url: URL, res: htt
       return sendJson(res, 200, { items: manager.services() });
     case '/api/v1/bpf/metrics':
       return sendJson(res, 200, { items: manager.dropMetrics() });
+    case '/api/v1/policy/trace':
+      return sendPolicyTrace(manager, url, res);
     default: {
       const name = url.searchParams.get('name');
       const namespace = url.searchParams.get('namespace') ?? 'default';
@@ -63,6 +66,36 @@ function sendEnforcementView(state: AdminState, path: string, url: URL, res: htt
       if (!view) return sendJson(res, 404, { error: `no endpoint for pod "${name}" in namespace "${namespace}" on this node` });
       return sendJson(res, 200, view);
     }
+  }
+}
+
+/** A peer as `tendril policy trace` names it: an IP address, `svc/NAME`, `NAMESPACE/NAME`, or a NAME in `namespace`. */
+function tracePeer(text: string, namespace: string): TracePeer | { service: { namespace: string; name: string } } {
+  if (net.isIP(text)) return { ip: text };
+  const service = /^(?:svc|service)\/(.+)$/.exec(text);
+  if (service) return { service: { namespace, name: service[1] } };
+  const slash = text.indexOf('/');
+  return slash > 0 ? { pod: { namespace: text.slice(0, slash), name: text.slice(slash + 1) } } : { pod: { namespace, name: text } };
+}
+
+const TRACE_PROTOCOLS: Record<string, number> = { TCP: 6, UDP: 17, SCTP: 132 };
+
+/** GET /api/v1/policy/trace?src=…&dst=…&dport=N[&protocol=TCP][&namespace=NS]. */
+function sendPolicyTrace(manager: EndpointManager, url: URL, res: http.ServerResponse): void {
+  const namespace = url.searchParams.get('namespace') ?? 'default';
+  const src = url.searchParams.get('src');
+  const dst = url.searchParams.get('dst');
+  const dport = Number(url.searchParams.get('dport'));
+  const protocol = TRACE_PROTOCOLS[(url.searchParams.get('protocol') ?? 'TCP').toUpperCase()];
+  if (!src || !dst) return sendJson(res, 400, { error: 'the src and dst query parameters are required' });
+  if (protocol === undefined) return sendJson(res, 400, { error: `protocol must be TCP, UDP or SCTP` });
+  const source = tracePeer(src, namespace);
+  if ('service' in source) return sendJson(res, 400, { error: 'the source must be a pod or an IP address' });
+  try {
+    return sendJson(res, 200, { items: manager.trace({ source, destination: tracePeer(dst, namespace), port: dport, protocol }) });
+  } catch (err) {
+    if (err instanceof TraceError) return sendJson(res, 400, { error: err.message });
+    throw err;
   }
 }
 
@@ -86,7 +119,8 @@ async function sendPods(state: AdminState, url: URL, res: http.ServerResponse): 
  * The agent's local HTTP admin API, which `tendril status`, `get` and `exec` read:
  * GET /healthz, /api/v1/status, /api/v1/resources?kind=K[&namespace=N], /api/v1/config_dump,
  * /api/v1/pods[?namespace=N][&name=P], /api/v1/endpoints[?namespace=N], /api/v1/identities,
- * /api/v1/bpf/ipcache, /api/v1/bpf/lb, /api/v1/bpf/metrics, /api/v1/bpf/policy?namespace=N&name=P.
+ * /api/v1/bpf/ipcache, /api/v1/bpf/lb, /api/v1/bpf/metrics, /api/v1/bpf/policy?namespace=N&name=P,
+ * /api/v1/policy/trace?src=…&dst=…&dport=N[&protocol=P][&namespace=NS].
  */
 export async function startAdminServer(state: AdminState, host: string, port: number): Promise<{ port: number; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
@@ -116,6 +150,7 @@ export async function startAdminServer(state: AdminState, host: string, port: nu
         case '/api/v1/bpf/lb':
         case '/api/v1/bpf/metrics':
         case '/api/v1/bpf/policy':
+        case '/api/v1/policy/trace':
           return sendEnforcementView(state, url.pathname, url, res);
         default:
           return sendJson(res, 404, { error: `no such endpoint ${url.pathname}` });

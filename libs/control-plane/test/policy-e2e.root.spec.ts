@@ -91,6 +91,15 @@ spec:
     // Egress of the server is not restricted, and nothing listens on the client: refused, not dropped.
     expect(await probe(server!, client!.ip, 9)).toBe('error ECONNREFUSED');
     expect(server!.policy?.enforcement).toEqual({ ingress: true, egress: false });
+    // tendril policy trace says the same, naming the rule, for the pod and through the Service.
+    const allowed = await tendril(['policy', 'trace', '--src', client!.name, '--dst', server!.name, '--dport', '8080', '--agent', adminAddress]);
+    expect(allowed.stdout).toContain(`Ingress of default/${server!.name}: ALLOWED: allowed by CiliumNetworkPolicy default/server-ingress rule 0 ingress[0]\n  datapath policy map: allow\n`);
+    expect(allowed.stdout).toMatch(/Final verdict: ALLOWED\n$/);
+    const denied = await tendril(['policy', 'trace', '--src', `default/${other!.name}`, '--dst', 'server', '--dport', '80', '--agent', adminAddress]);
+    expect(denied.stdout).toContain(`(via Service default/server ${clusterIp}:80)`);
+    expect(denied.stdout).toContain('DENIED: no rule allows this ingress traffic (default deny)\n  datapath policy map: deny (no entry)');
+    const unknown = await tendril(['policy', 'trace', '--src', 'nobody', '--dst', server!.name, '--dport', '8080', '--agent', adminAddress]);
+    expect({ code: unknown.code, stderr: unknown.stderr }).toEqual({ code: 1, stderr: 'Error: no endpoint for pod "nobody" in namespace "default" on this node\n' });
   });
 
   it('scaling the client from 1 to 20 replicas makes no policy-map write to the existing endpoints', async () => {

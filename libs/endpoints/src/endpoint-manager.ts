@@ -25,6 +25,9 @@ import {
   labelSetKey,
   podLabels,
   type LabelSet,
+  parseIpAddress,
+  parseIpPrefix,
+  prefixContainsAddress,
   ReservedIdentity,
 } from '@tendril/identity';
 import {
@@ -47,6 +50,7 @@ import type { PodRuntimeInfo } from '@tendril/workloads';
 import { ClusterIpAllocator, isIpv4Address } from './cluster-ips';
 import type { EndpointDatapath } from './datapath-port';
 import { POLICY_GROUP_KINDS, validCondition } from './policy-resources';
+import { tracePolicy, type TraceContext, type TracedPath, type TraceRequest } from './policy-trace';
 import { fixedProxyPorts } from './proxy-ports';
 import { type DesiredService, desiredServices, frontendKey, hasClusterIp, serviceKey } from './service-frontends';
 
@@ -820,6 +824,49 @@ export class EndpointManager {
       .map((e) => ({ ...e, labels: e.identity === 0 ? [] : this.labelsOf(e.identity) }))
       .sort((a, b) => (a.direction === b.direction ? 0 : a.direction === 'ingress' ? -1 : 1) || a.identity - b.identity || a.protocol - b.protocol || a.port - b.port || a.prefixLength - b.prefixLength);
     return { endpoint: this.view(record), entries };
+  }
+
+  /** `tendril policy trace`: the decisions of this node's policy, and of its datapath's maps, for one connection. Throws TraceError for a request it cannot trace. */
+  trace(request: TraceRequest): TracedPath[] {
+    return tracePolicy(this.traceContext(), request);
+  }
+
+  private traceContext(): TraceContext {
+    const records = [...this.endpoints.values()];
+    const world = this.allocator.get(ReservedIdentity.WORLD) as Identity;
+    const ipcache = [...this.desiredIpcache()].map(([cidr, id]) => ({ prefix: parseIpPrefix(cidr), id }));
+    return {
+      rules: this.repository.rules(),
+      options: { proxyPort: this.proxyPort, enforcementMode: this.opts.enforcementMode, clusterNamedPorts: mergeNamedPorts(records.map((r) => r.namedPorts)) },
+      endpoints: records.map((r) => ({
+        namespace: r.namespace,
+        name: r.name,
+        ip: r.ip,
+        endpointId: r.endpointId,
+        identity: this.allocator.get(r.identity) ?? { id: r.identity, labels: r.labels },
+        labels: r.labels,
+        namedPorts: r.namedPorts,
+      })),
+      identityOfAddress: (ip) => {
+        let address: ReturnType<typeof parseIpAddress>;
+        try {
+          address = parseIpAddress(ip);
+        } catch {
+          return world;
+        }
+        let best: { prefix: { length: number }; id: number } | undefined;
+        for (const entry of ipcache) {
+          if (prefixContainsAddress(entry.prefix, address.family, address.address) && (!best || entry.prefix.length > best.prefix.length)) best = entry;
+        }
+        return (best && this.allocator.get(best.id)) ?? world;
+      },
+      serviceBackends: (namespace, name, port, protocol) => {
+        const wanted = protocol === Protocol.UDP ? 'UDP' : 'TCP';
+        const service = [...this.servicesWritten.values()].find((d) => d.service === `${namespace}/${name}` && d.frontend.port === port && d.frontend.protocol === wanted);
+        return service && { vip: service.frontend.vip, backends: service.backends };
+      },
+      policyEntries: (endpointId) => this.opts.datapath.policy.entries(endpointId),
+    };
   }
 
   /** The service map as the datapath holds it, with the Service each frontend belongs to. */

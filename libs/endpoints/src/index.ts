@@ -10,3 +10,4 @@ export * from './service-frontends';
 export * from './teardown';
 export * from './proxy-redirect-resources';
 export * from './policy-file-validation';
+export * from './policy-trace';
