@@ -1,3 +1,4 @@
+import { GRPC_ECHO_METHODS, grpcEchoFullMethod, type GrpcEchoMethod } from '@tendril/api-gateway';
 /**
  * The traffic expectations of inventory.json, normalised into one shape. The inventory writes them
  * for people: as {request, expect} objects, as compact [host, path, backend-or-status] case tuples
@@ -92,7 +93,31 @@ export interface WebSocketEchoCheck {
   websocket: { path: string; origin: string; text: string; binary: number[] };
 }
 
-export type NormalisedCheck = HttpCheck | DistributionCheck | BackendHeaderLoopCheck | WebSocketEchoCheck | UnsupportedCheck;
+/**
+ * One gRPC call through the Gateway (the GATEWAY-GRPC tests): a GrpcEcho method, with request
+ * metadata and the :authority the client dials with, and the upstream comparison of its answer.
+ */
+export interface GrpcCheck {
+  grpc: {
+    method: GrpcEchoMethod;
+    /** Outgoing metadata; gRPC sends the keys lower-cased. */
+    metadata: Record<string, string>;
+    /** :authority, when the check sets one (else the Gateway's host:port, as gRPC clients default it). */
+    authority?: string;
+  };
+  expect: GrpcExpectation;
+  label: string;
+}
+
+export interface GrpcExpectation {
+  /** The gRPC status code's name as grpc-js spells it: OK, UNIMPLEMENTED, … */
+  code: string;
+  /** Prefix of the answering pod's name; undefined matches any pod. */
+  backend?: string;
+  namespace?: string;
+}
+
+export type NormalisedCheck = HttpCheck | GrpcCheck | DistributionCheck | BackendHeaderLoopCheck | WebSocketEchoCheck | UnsupportedCheck;
 
 const NOTE = /\s+\(.*\)\s*$/;
 
@@ -226,6 +251,65 @@ function websocketEcho(raw: Record<string, unknown>): WebSocketEchoCheck | Unsup
   return { websocket: { path: m[1], origin, text: 'Websocket Support!', binary: [1, 2, 3, 4, 5, 6, 7] } };
 }
 
+/** "Unimplemented", "DeadlineExceeded" (grpc-go's code names) → "UNIMPLEMENTED", "DEADLINE_EXCEEDED"; undefined if not a code. */
+function grpcCodeName(text: string): string | undefined {
+  const name = text.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
+  return GRPC_CODE_NAMES.has(name) ? name : undefined;
+}
+
+const GRPC_CODE_NAMES = new Set(['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED']);
+const GRPC_CHECK_KEYS = new Set(['request', 'rpc', 'metadata', 'authority', 'expect']);
+const GRPC_EXPECT_KEYS = new Set(['code', 'backend', 'namespace', 'fullyQualifiedMethodSeenByBackend', 'note']);
+
+/** A check is a gRPC call when it names an RPC, gRPC metadata or :authority, or expects a gRPC code. */
+function isGrpcShaped(o: Record<string, unknown>): boolean {
+  const request = o['request'] as Record<string, unknown> | undefined;
+  const expect = o['expect'] as Record<string, unknown> | string | undefined;
+  return 'rpc' in o || 'metadata' in o || 'authority' in o || (typeof request === 'object' && request !== null && 'rpc' in request) || (typeof expect === 'object' && expect !== null && 'code' in expect);
+}
+
+function describeGrpc(call: GrpcCheck['grpc']): string {
+  const metadata = Object.entries(call.metadata).map(([k, v]) => `${k}: ${v}`);
+  return `gRPC ${call.authority ?? '<gateway>'}${grpcEchoFullMethod(call.method)}${metadata.length ? ` [${metadata.join(', ')}]` : ''}`;
+}
+
+/**
+ * {request: {rpc}, expect: {code, backend, namespace, fullyQualifiedMethodSeenByBackend}},
+ * {metadata, expect: "backend-or-code"}, {authority, expect: …}: the upstream grpc.ExpectedResponse.
+ * The fully qualified method seen by the backend is always compared (upstream compareResponse does),
+ * so the inventory's copy of it must agree with the method called.
+ */
+function grpcCheck(o: Record<string, unknown>): GrpcCheck | UnsupportedCheck {
+  const unsupported = (why: string): UnsupportedCheck => ({ unsupported: `gRPC check ${JSON.stringify(o)}: ${why}` });
+  const unknown = unknownKeys(o, GRPC_CHECK_KEYS);
+  if (unknown.length > 0) return unsupported(`unknown keys ${unknown.join(', ')}`);
+  const request = (o['request'] ?? {}) as Record<string, unknown>;
+  if (typeof request !== 'object' || unknownKeys(request, new Set(['rpc'])).length > 0) return unsupported('request may only name an rpc');
+  const rpc = request['rpc'] ?? o['rpc'] ?? 'Echo';
+  if (!(GRPC_ECHO_METHODS as readonly unknown[]).includes(rpc)) return unsupported(`rpc ${JSON.stringify(rpc)} is not a GrpcEcho method`);
+  const metadata = o['metadata'] ?? {};
+  if (typeof metadata !== 'object' || metadata === null || Object.values(metadata).some((v) => typeof v !== 'string')) return unsupported('metadata must map names to strings');
+  if (o['authority'] !== undefined && typeof o['authority'] !== 'string') return unsupported('authority must be a string');
+  const call: GrpcCheck['grpc'] = { method: rpc as GrpcEchoMethod, metadata: metadata as Record<string, string>, ...(typeof o['authority'] === 'string' ? { authority: o['authority'] } : {}) };
+  const rawExpect = o['expect'];
+  let expect: GrpcExpectation;
+  if (typeof rawExpect === 'string') {
+    // A bare string is a code ("Unimplemented") or the backend that must answer OK.
+    const code = grpcCodeName(rawExpect);
+    expect = code ? { code } : { code: 'OK', backend: stripNote(rawExpect) };
+  } else if (rawExpect && typeof rawExpect === 'object') {
+    const e = rawExpect as Record<string, unknown>;
+    const unknownExpect = unknownKeys(e, GRPC_EXPECT_KEYS);
+    if (unknownExpect.length > 0) return unsupported(`unknown expect keys ${unknownExpect.join(', ')}`);
+    const code = e['code'] === undefined ? 'OK' : typeof e['code'] === 'string' ? grpcCodeName(e['code']) : undefined;
+    if (!code) return unsupported(`expect.code ${JSON.stringify(e['code'])} is not a gRPC status code`);
+    const method = e['fullyQualifiedMethodSeenByBackend'];
+    if (method !== undefined && method !== grpcEchoFullMethod(call.method)) return unsupported(`fullyQualifiedMethodSeenByBackend ${JSON.stringify(method)} is not the method called`);
+    expect = { code, ...(typeof e['backend'] === 'string' ? { backend: stripNote(e['backend']) } : {}), ...(typeof e['namespace'] === 'string' ? { namespace: e['namespace'] } : {}) };
+  } else return unsupported('no expectation');
+  return { grpc: call, expect, label: describeGrpc(call) };
+}
+
 function fromCase(tuple: unknown[], gateway: string | undefined): HttpCheck | UnsupportedCheck {
   const [host, path, outcome] = tuple;
   if (tuple.length !== 3 || typeof host !== 'string' || typeof path !== 'string' || !['string', 'number'].includes(typeof outcome)) return { unsupported: `case ${JSON.stringify(tuple)}` };
@@ -267,6 +351,7 @@ export function normaliseChecks(raw: readonly unknown[]): NormalisedCheck[] {
     } else if (typeof o['distribution'] === 'string' && Object.keys(o).length === 1) out.push({ distribution: o['distribution'] });
     else if (typeof o['loop'] === 'string' && Object.keys(o).length === 1) out.push(backendHeaderLoop(o['loop']) ?? { unsupported: `loop ${JSON.stringify(o['loop'])}` });
     else if (o['request'] && typeof o['request'] === 'object' && 'websocket' in (o['request'] as object)) out.push(websocketEcho(o));
+    else if (isGrpcShaped(o)) out.push(grpcCheck(o));
     else if ('expect' in o) out.push(fromObject(o, undefined));
     else out.push({ unsupported: JSON.stringify(o) });
   }
@@ -300,4 +385,8 @@ export function isWebSocketEcho(check: NormalisedCheck): check is WebSocketEchoC
 
 export function isHttpCheck(check: NormalisedCheck): check is HttpCheck {
   return 'request' in check;
+}
+
+export function isGrpcCheck(check: NormalisedCheck): check is GrpcCheck {
+  return 'grpc' in check;
 }

@@ -1,13 +1,14 @@
 import { randomInt } from 'node:crypto';
 import type { Condition, KubeObject } from '@tendril/api-k8s';
 import { DEFAULT_CONTROLLER_NAME } from '@tendril/control-plane';
-import { isBackendHeaderLoop, isDistribution, isHttpCheck, isUnsupported, isWebSocketEcho, normaliseChecks, type HttpCheck } from './checks';
+import { isBackendHeaderLoop, isDistribution, isGrpcCheck, isHttpCheck, isUnsupported, isWebSocketEcho, normaliseChecks, type GrpcCheck, type HttpCheck } from './checks';
+import { grpcAttempt, grpcPodSampler } from './grpc-traffic';
 import { ConformanceEnvironment, waitFor, type GatewayStatusView } from './environment';
 import { UPSTREAM_SELF_SIGNED_SECRETS, selfSignedSecret } from './certificates';
 import { RUNTIME_PROCEDURES, type ProcedureContext, type RuntimeProcedure } from './procedures';
 import { isUnsupportedStatus, parseStatusChecks, statusEventually, UPSTREAM_STATUS_TIMEOUTS, type StatusAssertion, type StatusTimeouts } from './status-checks';
 import { DEFAULT_SUITE_DIR, Suite, type SuiteSubstitutions } from './suite';
-import { UPSTREAM_CONSISTENCY, backendHeaderLoop, backendOfPod, consistently, eventuallyConsistent, websocketEcho, weightedDistribution, type ConsistencyRules, type GatewayTarget } from './traffic';
+import { UPSTREAM_CONSISTENCY, backendHeaderLoop, backendOfPod, consistently, eventuallyConsistent, httpPodSampler, websocketEcho, weightedDistribution, type ConsistencyRules, type GatewayTarget, type PodSampler } from './traffic';
 
 export interface ConformanceRunOptions {
   /** Upstream test names (inventory.json `name`), run in this order. */
@@ -91,6 +92,8 @@ function backendNames(objects: readonly KubeObject[]): Set<string> {
 }
 
 interface WeightedRule {
+  /** A GRPCRoute rule is sampled with Echo calls, an HTTPRoute rule with GETs of `path`. */
+  kind: 'HTTPRoute' | 'GRPCRoute';
   path: string;
   /** Backend Service name → expected share of requests (0..1). */
   shares: Record<string, number>;
@@ -103,15 +106,17 @@ interface WeightedRule {
 function weightedRule(objects: readonly KubeObject[]): WeightedRule {
   type Rule = { matches?: Array<{ path?: { value?: string } }>; backendRefs?: Array<{ name: string; weight?: number }> };
   const rules = objects
-    .filter((o) => o.kind === 'HTTPRoute')
-    .flatMap((o) => ((o.spec ?? {}) as { rules?: Rule[] }).rules ?? [])
-    .filter((r) => (r.backendRefs?.length ?? 0) > 1);
+    .filter((o) => o.kind === 'HTTPRoute' || o.kind === 'GRPCRoute')
+    .flatMap((o) => (((o.spec ?? {}) as { rules?: Rule[] }).rules ?? []).map((rule) => ({ kind: o.kind as WeightedRule['kind'], rule })))
+    .filter(({ rule }) => (rule.backendRefs?.length ?? 0) > 1);
   if (rules.length !== 1) throw new Error(`a weighted-traffic check needs exactly one route rule with several backendRefs; the test has ${rules.length}`);
-  const refs = rules[0].backendRefs ?? [];
+  const [{ kind, rule }] = rules;
+  const refs = rule.backendRefs ?? [];
   const total = refs.reduce((n, r) => n + (r.weight ?? 1), 0);
   if (total === 0) throw new Error('every backendRef of the weighted rule has weight 0');
   return {
-    path: rules[0].matches?.[0]?.path?.value ?? '/',
+    kind,
+    path: rule.matches?.[0]?.path?.value ?? '/',
     shares: Object.fromEntries(refs.map((r) => [r.name, (r.weight ?? 1) / total])),
   };
 }
@@ -206,6 +211,7 @@ export class ConformanceSession {
     if (unsupported.length > 0) return result('not-run', unsupported.map((c) => `check the runner cannot execute yet: ${c.unsupported}`));
     if (test.mutatesResourcesAtRuntime) return result('not-run', ['the test changes resources while it runs; the runner does not emulate that yet']);
     const httpChecks = checks.filter(isHttpCheck);
+    const grpcChecks = checks.filter(isGrpcCheck);
     const distributions = checks.filter(isDistribution);
     const loops = checks.filter(isBackendHeaderLoop);
     const websockets = checks.filter(isWebSocketEcho);
@@ -215,7 +221,7 @@ export class ConformanceSession {
     const statusChecks = parseStatusChecks(test.statusChecks ?? [], objects);
     const unsupportedStatus = statusChecks.filter(isUnsupportedStatus);
     if (unsupportedStatus.length > 0) return result('not-run', unsupportedStatus.map((c) => `status check the runner cannot evaluate yet: ${c.unsupportedStatus}`));
-    this.inferNamespaces(httpChecks, objects);
+    this.inferNamespaces([...httpChecks, ...grpcChecks], objects);
     this.env.apply(fileFor(name), objects);
     try {
       // A test of status alone (GatewayInvalidRouteKind, …) may have no route to send traffic through.
@@ -233,13 +239,19 @@ export class ConformanceSession {
         const failure = await eventuallyConsistent(check, () => this.target(key), this.rules);
         if (failure) failures.push(failure);
       }
+      if (grpcChecks.length > 0) await this.waitForGateway(defaultGateway);
+      for (const check of grpcChecks) {
+        const failure = await consistently(check.label, () => this.target(defaultGateway), (target) => grpcAttempt(check, target, this.rules.requestTimeoutMs), this.rules);
+        if (failure) failures.push(failure);
+      }
       if (distributions.length > 0 && failures.length === 0) {
         const weighted = weightedRule(objects);
         await this.waitForGateway(defaultGateway);
         const target = this.target(defaultGateway);
         if (typeof target === 'string') failures.push(target);
         else {
-          const failure = await weightedDistribution(target, weighted.path, weighted.shares, this.rules);
+          const sampler: PodSampler = weighted.kind === 'GRPCRoute' ? grpcPodSampler(target, this.rules.requestTimeoutMs) : httpPodSampler(target, weighted.path, this.rules);
+          const failure = await weightedDistribution(sampler, weighted.shares);
           if (failure) failures.push(failure);
         }
       }
@@ -329,7 +341,7 @@ export class ConformanceSession {
    * Upstream expectations name the backend's namespace almost always; inventory.json leaves it out
    * when it is the namespace of the only Service with the backend's name, so it is filled in here.
    */
-  private inferNamespaces(checks: HttpCheck[], testObjects: readonly KubeObject[]): void {
+  private inferNamespaces(checks: Array<HttpCheck | GrpcCheck>, testObjects: readonly KubeObject[]): void {
     const services = servicesByName(testObjects);
     for (const [name, namespaces] of this.baseServices) services.set(name, new Set([...namespaces, ...(services.get(name) ?? [])]));
     for (const check of checks) {

@@ -155,7 +155,7 @@ const CONDITION_TYPE = '(?:Accepted|ResolvedRefs|Programmed|RR)\\b';
  * Which routes a clause's subject names: "route" / "each route" / "both routes" (every route of the
  * test), "route NAME", "routes A, B, C", "shared route" (routes with several Gateway parents),
  * "dedicated routes" (routes with one), "N <adjective> routes" (the N routes on the clause's Gateway
- * that no other clause names).
+ * that no other clause names), "GRPCRoute" (every route of that kind), "GRPCRoutes A, B" (named routes).
  */
 function routesOf(rawSubject: string, ctx: TestContext, parentName: string | undefined, namedElsewhere: ReadonlySet<string>): KubeObject[] | undefined {
   // "routes A, B, C each …": the same routes.
@@ -164,9 +164,11 @@ function routesOf(rawSubject: string, ctx: TestContext, parentName: string | und
   const all = /^for each gateway: all (\d+) routes$/.exec(subject);
   if (all) return ctx.routes.length === Number(all[1]) * ctx.gateways.length ? ctx.routes : undefined;
   if (subject === '' || /^(?:route|each route|both routes|every route)$/.test(subject)) return ctx.routes;
+  // "GRPCRoute …": every route of that kind.
+  if (ROUTE_KINDS.has(subject)) return ctx.routes.filter((r) => r.kind === subject);
   if (subject === 'shared route') return ctx.routes.filter((r) => gatewayParents(r).length > 1);
   if (subject === 'dedicated routes') return ctx.routes.filter((r) => gatewayParents(r).length === 1);
-  let m = /^routes? ([a-z0-9.-]+(?:, [a-z0-9.-]+)*)$/.exec(subject);
+  let m = /^(?:routes?|[A-Z][A-Za-z]*Routes?) ([a-z0-9.-]+(?:, [a-z0-9.-]+)*)$/.exec(subject);
   if (m) {
     const names = m[1].split(', ');
     const routes = ctx.routes.filter((r) => names.includes(r.metadata.name ?? ''));
@@ -183,7 +185,7 @@ function routesOf(rawSubject: string, ctx: TestContext, parentName: string | und
 function parseRouteClause(raw: string, clause: string, ctx: TestContext, namedElsewhere: ReadonlySet<string>): ParsedStatusCheck[] | undefined {
   // "SUBJECT CONDITIONS [for the gateway parentRef | on [gateway] NAME | for both gateways | on their gateway][, CONDITIONS]"
   const m = new RegExp(
-    `^(.*?):? ?(?:has )?(${CONDITION_TYPE}.*?)(?: (?:for the gateway parentRef|for the gateway|for both gateways|on their gateway|for each route|(?:on|for) (?:gateway |parent )?([a-z0-9.-]+)))?(?:, (.+))?$`,
+    `^(.*?):? ?(?:has )?(${CONDITION_TYPE}.*?)(?: (?:for the gateway parentRef|for the gateway|on the gateway|on it|for both gateways|on their gateway|for each route|(?:on|for) (?:gateway |parent )?([a-z0-9.-]+)))?(?:, (.+))?$`,
   ).exec(clause);
   if (!m) return undefined;
   const [, subject, first, parentName, more] = m;

@@ -258,26 +258,45 @@ export function backendOfPod(pod: string): string {
   return pod.split('-').slice(0, -2).join('-');
 }
 
-/** One round: `requests` GETs of `path`, `concurrency` at a time, about half with a random X-Jitter header. */
-async function distributionRound(target: GatewayTarget, path: string, expected: Record<string, number>, settings: typeof UPSTREAM_WEIGHTED_TRAFFIC, rules: ConsistencyRules): Promise<string | undefined> {
+/** Sends one request of a weighted-traffic round; resolves with the answering pod's name, rejects with why it got none. */
+export type PodSampler = () => Promise<string>;
+
+/**
+ * The HTTP sampler of the weighted-traffic rounds: a GET of `path` on a new connection, about half
+ * with a random X-Jitter header (upstream's entropy against caching), answered 200 by an echo pod.
+ */
+export function httpPodSampler(target: GatewayTarget, path: string, rules: ConsistencyRules = UPSTREAM_CONSISTENCY): PodSampler {
+  return async () => {
+    const headers: Record<string, string> = { host: urlHost(target), 'X-Echo-Set-Header': '' };
+    if (Math.random() < 0.5) headers['X-Jitter'] = Math.random().toString(36).slice(2);
+    let res: RoundTrip;
+    try {
+      res = await http1RoundTrip(`http://${target.address}:${target.port}${path}`, 'GET', headers, rules.requestTimeoutMs);
+    } catch (err) {
+      throw new Error(`request failed: ${(err as Error).message}`);
+    }
+    if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
+    try {
+      return (JSON.parse(res.text) as EchoBody).pod ?? '';
+    } catch {
+      throw new Error(`response body is not the echo backend's JSON: ${res.text.slice(0, 120)}`);
+    }
+  };
+}
+
+/** One round: `requests` samples, `concurrency` at a time, each answering pod counted under its backend. */
+async function distributionRound(sample: PodSampler, expected: Record<string, number>, settings: typeof UPSTREAM_WEIGHTED_TRAFFIC): Promise<string | undefined> {
   const counts = new Map<string, number>();
   let next = 0;
   let error: string | undefined;
   const worker = async (): Promise<void> => {
     while (next < settings.requests && !error) {
       next++;
-      const headers: Record<string, string> = { host: urlHost(target), 'X-Echo-Set-Header': '' };
-      if (Math.random() < 0.5) headers['X-Jitter'] = Math.random().toString(36).slice(2);
       try {
-        const res = await request(`http://${target.address}:${target.port}${path}`, { headers, reset: true, headersTimeout: rules.requestTimeoutMs, bodyTimeout: rules.requestTimeoutMs });
-        const text = await res.body.text();
-        if (res.statusCode !== 200) error = `status ${res.statusCode}`;
-        else {
-          const backend = backendOfPod((JSON.parse(text) as EchoBody).pod ?? '');
-          counts.set(backend, (counts.get(backend) ?? 0) + 1);
-        }
+        const backend = backendOfPod(await sample());
+        counts.set(backend, (counts.get(backend) ?? 0) + 1);
       } catch (err) {
-        error = `request failed: ${(err as Error).message}`;
+        error = (err as Error).message;
       }
     }
   };
@@ -297,16 +316,10 @@ async function distributionRound(target: GatewayTarget, path: string, expected: 
  * every share within the tolerance, zero-weight backends get nothing. Resolves with undefined or the
  * last round's mismatch.
  */
-export async function weightedDistribution(
-  target: GatewayTarget,
-  path: string,
-  expected: Record<string, number>,
-  rules: ConsistencyRules = UPSTREAM_CONSISTENCY,
-  settings: typeof UPSTREAM_WEIGHTED_TRAFFIC = UPSTREAM_WEIGHTED_TRAFFIC,
-): Promise<string | undefined> {
+export async function weightedDistribution(sample: PodSampler, expected: Record<string, number>, settings: typeof UPSTREAM_WEIGHTED_TRAFFIC = UPSTREAM_WEIGHTED_TRAFFIC): Promise<string | undefined> {
   let last: string | undefined;
   for (let i = 0; i < settings.attempts; i++) {
-    last = await distributionRound(target, path, expected, settings, rules);
+    last = await distributionRound(sample, expected, settings);
     if (last === undefined) return undefined;
   }
   return `traffic distribution after ${settings.attempts} rounds of ${settings.requests} requests: ${last}`;

@@ -5,6 +5,7 @@
  * the class never claims what is not verified.
  */
 export const SUPPORTED_FEATURES: readonly string[] = [
+  'GRPCRoute',
   'Gateway',
   'GatewayAddressEmpty',
   'GatewayHTTPListenerIsolation',
