@@ -236,7 +236,7 @@ export class ConformanceSession {
       }
       for (const check of httpChecks) {
         const key = this.gatewayKey(check, defaultGateway);
-        const failure = await eventuallyConsistent(check, () => this.target(key), this.rules);
+        const failure = await eventuallyConsistent(check, () => this.target(key, check), this.rules);
         if (failure) failures.push(failure);
       }
       if (grpcChecks.length > 0) await this.waitForGateway(defaultGateway);
@@ -391,7 +391,7 @@ export class ConformanceSession {
     return check.gateway ? `${INFRA_NAMESPACE}/${check.gateway}` : fallback;
   }
 
-  private gateway(key: string): KubeObject<{ listeners?: Array<{ port: number }> }, GatewayStatusView> | undefined {
+  private gateway(key: string): KubeObject<{ listeners?: Array<{ port: number; tls?: { certificateRefs?: Array<{ kind?: string; name: string; namespace?: string }> } }> }, GatewayStatusView> | undefined {
     const [namespace, name] = key.split('/');
     return this.env.get('Gateway', namespace, name);
   }
@@ -404,14 +404,30 @@ export class ConformanceSession {
     });
   }
 
-  /** The first typed status address and the first listener's port, as the upstream suite dials. */
-  private target(key: string): GatewayTarget | string {
+  /**
+   * The first typed status address and the first listener's port, as the upstream suite dials. A
+   * TLS check also gets the certificates it trusts: the Secret it names (in the infra namespace),
+   * else those the Gateway's listeners serve.
+   */
+  private target(key: string, check?: HttpCheck): GatewayTarget | string {
     const gw = this.gateway(key);
     if (!gw) return `Gateway ${key} not found`;
     const address = gw.status?.addresses?.find((a) => a.type && a.value)?.value;
     const port = gw.spec?.listeners?.[0]?.port;
     if (!address || port === undefined) return `Gateway ${key} has no status address or no listener`;
-    return { address, port };
+    if (check?.request.protocol !== 'https' && check?.request.protocol !== 'h2') return { address, port };
+    const [namespace] = key.split('/');
+    const refs = check.request.trustSecret
+      ? [{ namespace: INFRA_NAMESPACE, name: check.request.trustSecret }]
+      : (gw.spec?.listeners ?? []).flatMap((l) => (l.tls?.certificateRefs ?? []).filter((r) => (r.kind ?? 'Secret') === 'Secret').map((r) => ({ namespace: r.namespace ?? namespace, name: r.name })));
+    const certificates: string[] = [];
+    for (const ref of refs) {
+      const secret = this.env.get<KubeObject & { data?: Record<string, string> }>('Secret', ref.namespace, ref.name);
+      const crt = secret?.data?.['tls.crt'];
+      if (!crt) return `the certificate Secret ${ref.namespace}/${ref.name} the TLS request trusts has no tls.crt`;
+      certificates.push(Buffer.from(crt, 'base64').toString('utf8'));
+    }
+    return { address, port, trustedCertificates: [...new Set(certificates)] };
   }
 
   private async deleteTestObjects(name: string, objects: readonly KubeObject[]): Promise<void> {

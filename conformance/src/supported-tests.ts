@@ -47,6 +47,10 @@ export const SUPPORTED_GATEWAY_HTTP_TESTS: readonly string[] = [
   'HTTPRouteListenerPortMatching',
   'HTTPRouteBackendProtocolWebSocket',
   'GatewayHTTPListenerIsolation',
+  // HTTPS: TLS with SNI to the Gateway's HTTPS listeners, trusting the run's certificates.
+  'HTTPRouteHTTPSListener',
+  'HTTPRouteHTTPSListenerDetectMisdirectedRequests',
+  'HTTPRouteRedirectPortAndScheme',
   // Runtime mutations (procedures.ts).
   'GatewayClassObservedGenerationBump',
   'GatewayObservedGenerationBump',
