@@ -25,6 +25,12 @@ export interface ProcedureContext {
   traffic(check: HttpCheck): Promise<string | undefined>;
   /** Where the test's first route's Gateway listens (waits until it is Programmed with an address). */
   gatewayTarget(): Promise<GatewayTarget>;
+  /**
+   * Upstream MakeTLSConnectionAndExpectEventuallyConnectionRejection against the test's first
+   * route's Gateway: TLS dials with this SNI until one is reset or closed before the handshake
+   * completes, within the consistency window. Undefined when rejected, else the last outcome.
+   */
+  tlsRejection(serverName: string): Promise<string | undefined>;
   /** Lines printed since `sinceMs` by the pods of Deployment `app` in `namespace` (`kubectl logs -l app=…`). */
   backendLogs(namespace: string, app: string, sinceMs: number): string[];
 }
@@ -440,6 +446,53 @@ async function settledCount(count: () => number): Promise<number> {
  * steps of each test's Go source, in order, with its waits. Such a test without a procedure here is
  * not run.
  */
+const routeAccepted = (route: string, gateway: ObjectRef, conditions: ExpectedCondition[]): StatusAssertion => ({
+  clause: `TLSRoute ${route} ${conditions.map((c) => `${c.type}=${c.status}${c.reason ? ` reason ${c.reason}` : ''}`).join(', ')} on ${gateway.name}`,
+  route: { namespace: INFRA, name: route },
+  routeKind: 'TLSRoute',
+  parent: gateway,
+  conditions,
+});
+
+/**
+ * TLSRouteInvalidNoMatchingListener / TLSRouteInvalidNoMatchingListenerHostname: the test's
+ * Gateways ready; each TLSRoute refused by its Gateway with the reason, and attached nowhere; the
+ * Gateways that refuse them have no routes attached.
+ */
+function tlsRoutesRefused(refusals: Array<{ route: string; gateway: string; reason: string }>, emptyGateways: string[]): RuntimeProcedure {
+  return async (ctx) => {
+    const gateways = [...new Set(refusals.map((r) => r.gateway))].map((name) => ({ namespace: INFRA, name }));
+    return failuresOf([
+      ...(await Promise.all(gateways.map((g) => ctx.status(gatewayReady(g))))),
+      ...(await Promise.all(refusals.map((r) => ctx.status(routeAccepted(r.route, { namespace: INFRA, name: r.gateway }, [{ type: 'Accepted', status: 'False', reason: r.reason }]))))),
+      ...(await Promise.all(refusals.map((r) => ctx.status({ clause: `TLSRoute ${r.route} has no accepted parents`, routeNotAttached: { namespace: INFRA, name: r.route }, routeKind: 'TLSRoute' })))),
+      ...(await Promise.all(emptyGateways.map((name) => ctx.status({ clause: `Gateway ${name} has zero attached routes`, zeroAttachedRoutes: { namespace: INFRA, name } })))),
+    ]);
+  };
+}
+
+/**
+ * TLSRouteInvalidBackendRefNonexistent / …UnknownKind: Gateway and TLSRoute accepted, the route's
+ * ResolvedRefs False with the reason, and a TLS connection with the route's hostname as SNI is
+ * eventually rejected (reset or closed before the handshake completes).
+ */
+function tlsRouteInvalidBackend(gatewayName: string, routeName: string, reason: string): RuntimeProcedure {
+  return async (ctx) => {
+    const gateway: ObjectRef = { namespace: INFRA, name: gatewayName };
+    const status = failuresOf([
+      await ctx.status(gatewayReady(gateway)),
+      await ctx.status({ clause: `Gateway ${gatewayName} has an address`, gatewayAddress: gateway }),
+      await ctx.status(routeAccepted(routeName, gateway, [{ type: 'Accepted', status: 'True' }])),
+      await ctx.status(routeAccepted(routeName, gateway, [{ type: 'ResolvedRefs', status: 'False', reason }])),
+    ]);
+    if (status.length > 0) return status;
+    const hostname = ((ctx.get('TLSRoute', INFRA, routeName)?.spec ?? {}) as { hostnames?: string[] }).hostnames?.[0];
+    if (!hostname) return [`TLSRoute ${routeName} has no hostname to send as SNI`];
+    const failure = await ctx.tlsRejection(hostname);
+    return failure ? [failure] : [];
+  };
+}
+
 export const RUNTIME_PROCEDURES: Readonly<Record<string, RuntimeProcedure>> = {
   GatewayClassObservedGenerationBump: gatewayClassObservedGenerationBump,
   GatewayObservedGenerationBump: gatewayObservedGenerationBump,
@@ -466,4 +519,30 @@ export const RUNTIME_PROCEDURES: Readonly<Record<string, RuntimeProcedure>> = {
     { path: '/multi-mirror-and-modify-request-headers', headers: MODIFY_HEADERS_REQUEST, mirroredTo: ['infra-backend-v2', 'infra-backend-v3'] },
   ]),
   HTTPRouteRequestPercentageMirror: httpRouteRequestPercentageMirror,
+  // TLSRoute tests whose checks inventory.json gives as prose, written out from their Go sources.
+  TLSRouteInvalidNoMatchingListener: tlsRoutesRefused(
+    [
+      { route: 'tlsroute-not-allowed-protocol-http', gateway: 'gateway-tlsroute-http-only', reason: 'NotAllowedByListeners' },
+      { route: 'tlsroute-not-allowed-protocol-https', gateway: 'gateway-tlsroute-https-only', reason: 'NotAllowedByListeners' },
+      { route: 'tlsroute-no-matching-section-name', gateway: 'gateway-tlsroute-tls-passthrough-only', reason: 'NoMatchingParent' },
+    ],
+    ['gateway-tlsroute-http-only', 'gateway-tlsroute-https-only'],
+  ),
+  TLSRouteInvalidNoMatchingListenerHostname: tlsRoutesRefused(
+    [
+      { route: 'tlsroute-hostname-mismatch-1', gateway: 'gateway-tls-exact-hostname', reason: 'NoMatchingListenerHostname' },
+      { route: 'tlsroute-hostname-mismatch-2', gateway: 'gateway-tls-wildcard-hostname', reason: 'NoMatchingListenerHostname' },
+    ],
+    ['gateway-tls-exact-hostname', 'gateway-tls-wildcard-hostname'],
+  ),
+  // Upstream returns at once when the implementation claims TLSRouteModeTerminate; tendril does not.
+  TLSRouteListenerTerminateNotSupported: async (ctx) => {
+    const gateway: ObjectRef = { namespace: INFRA, name: 'gateway-tlsroute-terminate-unsupported' };
+    return failuresOf([
+      await ctx.status({ clause: 'listeners exactly [tls-terminate]', listenersOf: gateway, conditions: [], count: 1 }),
+      await ctx.status({ clause: 'listener tls-terminate Accepted=False reason UnsupportedValue', listener: 'tls-terminate', of: gateway, conditions: [{ type: 'Accepted', status: 'False', reason: 'UnsupportedValue' }], attachedRoutes: 0, supportedKinds: [] }),
+    ]);
+  },
+  TLSRouteInvalidBackendRefNonexistent: tlsRouteInvalidBackend('gateway-tlsroute-invalid-backend-ref-nonexistent', 'invalid-backend-ref-nonexistent', 'BackendNotFound'),
+  TLSRouteInvalidBackendRefUnknownKind: tlsRouteInvalidBackend('gateway-tlsroute-invalid-backend-ref-unknown-kind', 'invalid-backend-ref-unknown-kind', 'InvalidKind'),
 };

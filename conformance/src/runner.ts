@@ -3,6 +3,7 @@ import type { Condition, KubeObject } from '@tendril/api-k8s';
 import { DEFAULT_CONTROLLER_NAME } from '@tendril/control-plane';
 import { isBackendHeaderLoop, isDistribution, isGrpcCheck, isHttpCheck, isUnsupported, isWebSocketEcho, normaliseChecks, type GrpcCheck, type HttpCheck } from './checks';
 import { grpcAttempt, grpcPodSampler } from './grpc-traffic';
+import { tlsDialRejected } from './tls-client';
 import { ConformanceEnvironment, waitFor, type GatewayStatusView } from './environment';
 import { UPSTREAM_SELF_SIGNED_SECRETS, selfSignedSecret } from './certificates';
 import { RUNTIME_PROCEDURES, type ProcedureContext, type RuntimeProcedure } from './procedures';
@@ -318,6 +319,21 @@ export class ConformanceSession {
         const target = this.target(key);
         if (typeof target === 'string') throw new Error(target);
         return target;
+      },
+      tlsRejection: async (serverName) => {
+        const key = this.firstParentGateway(current);
+        await this.waitForGateway(key);
+        // assert.Eventually upstream: one rejection suffices, tried every poll interval within the window.
+        const deadline = Date.now() + this.rules.maxTimeToConsistencyMs;
+        let last = 'not tried';
+        for (;;) {
+          const target = this.target(key);
+          const outcome = typeof target === 'string' ? target : await tlsDialRejected(target.address, target.port, serverName, this.rules.requestTimeoutMs);
+          if (outcome === undefined) return undefined;
+          last = outcome;
+          if (Date.now() + this.rules.pollIntervalMs > deadline) return `TLS connection with SNI ${serverName} not rejected within ${this.rules.maxTimeToConsistencyMs / 1000}s: ${last}`;
+          await new Promise((r) => setTimeout(r, this.rules.pollIntervalMs));
+        }
       },
       backendLogs: (namespace, app, sinceMs) => this.env.podLogs.since(sinceMs, namespace, (pod) => backendOfPod(pod) === app).map((l) => l.text),
       traffic: async (check) => {

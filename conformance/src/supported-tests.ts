@@ -89,8 +89,22 @@ export const SUPPORTED_GATEWAY_HTTP_TESTS: readonly string[] = [
  */
 export const SUPPORTED_GATEWAY_GRPC_TESTS: readonly string[] = ['GRPCExactMethodMatching', 'GRPCRouteHeaderMatching', 'GRPCRouteListenerHostnameMatching', 'GRPCRouteWeight'];
 
+/**
+ * The upstream GATEWAY-TLS tests of their own that tendril passes: TLSRoute status, and TLS dials
+ * the Gateway must reject. The profile's Gateway* tests are GATEWAY-HTTP's, as for GATEWAY-GRPC.
+ */
+export const SUPPORTED_GATEWAY_TLS_TESTS: readonly string[] = [
+  'TLSRouteInvalidBackendRefNonexistent',
+  'TLSRouteInvalidBackendRefUnknownKind',
+  'TLSRouteInvalidNoMatchingListener',
+  'TLSRouteInvalidNoMatchingListenerHostname',
+  'TLSRouteInvalidReferenceGrant',
+  'TLSRouteListenerPassthroughSupportedKinds',
+  'TLSRouteListenerTerminateNotSupported',
+];
+
 /** Every test tendril passes, each once (a Gateway* test belongs to several profiles). */
-export const SUPPORTED_TESTS: readonly string[] = [...new Set([...SUPPORTED_GATEWAY_HTTP_TESTS, ...SUPPORTED_GATEWAY_GRPC_TESTS])];
+export const SUPPORTED_TESTS: readonly string[] = [...new Set([...SUPPORTED_GATEWAY_HTTP_TESTS, ...SUPPORTED_GATEWAY_GRPC_TESTS, ...SUPPORTED_GATEWAY_TLS_TESTS])];
 
 /**
  * The supported tests that count in any of `profiles` (inventory.json's `profiles` of each test),

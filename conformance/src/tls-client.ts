@@ -1,4 +1,4 @@
-import type { PeerCertificate } from 'node:tls';
+import * as tls from 'node:tls';
 
 /**
  * TLS client settings for requests to a Gateway's HTTPS listeners, verifying its certificate the
@@ -22,7 +22,7 @@ export function goHostnameMatches(pattern: string, host: string): boolean {
 }
 
 /** The DNS names of a peer certificate's subjectAltName ("DNS:a, DNS:*.b, IP Address:…"). */
-function dnsNames(cert: PeerCertificate): string[] {
+function dnsNames(cert: tls.PeerCertificate): string[] {
   return (cert.subjectaltname ?? '')
     .split(/,\s*/)
     .filter((entry) => entry.startsWith('DNS:'))
@@ -30,7 +30,7 @@ function dnsNames(cert: PeerCertificate): string[] {
 }
 
 /** A `checkServerIdentity` with Go's name matching: undefined when some DNS name of the certificate matches. */
-export function checkServerIdentityAsGo(host: string, cert: PeerCertificate): Error | undefined {
+export function checkServerIdentityAsGo(host: string, cert: tls.PeerCertificate): Error | undefined {
   const names = dnsNames(cert);
   if (names.some((name) => goHostnameMatches(name, host))) return undefined;
   return new Error(`the certificate is valid for ${names.length ? names.join(', ') : 'no DNS name'}, not ${host}`);
@@ -41,7 +41,7 @@ export interface TlsClientSettings {
   servername: string;
   /** Trusted certificates (PEM): the only trust anchors. */
   ca: string[];
-  checkServerIdentity: (host: string, cert: PeerCertificate) => Error | undefined;
+  checkServerIdentity: (host: string, cert: tls.PeerCertificate) => Error | undefined;
   ALPNProtocols?: string[];
 }
 
@@ -49,4 +49,31 @@ export interface TlsClientSettings {
 export function tlsClientSettings(servername: string, trusted: readonly string[], alpn?: string[]): TlsClientSettings {
   if (trusted.length === 0) throw new Error(`no certificate to trust for a TLS request to ${servername}`);
   return { servername, ca: [...trusted], checkServerIdentity: checkServerIdentityAsGo, ...(alpn ? { ALPNProtocols: alpn } : {}) };
+}
+
+/**
+ * One TLS dial as upstream's connection-rejection check makes it (SNI `servername`, the system's
+ * trust, TLS 1.2 or later): undefined when the server resets or closes the connection before the
+ * handshake completes, else what happened instead (a completed handshake, a certificate the
+ * client refuses, a refused or timed-out connection).
+ */
+export function tlsDialRejected(host: string, port: number, servername: string, timeoutMs: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host, port, servername, minVersion: 'TLSv1.2' });
+    let settled = false;
+    const done = (outcome: string | undefined): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(outcome);
+    };
+    const timer = setTimeout(() => done(`no TLS handshake and no rejection within ${timeoutMs} ms`), timeoutMs);
+    socket.once('secureConnect', () => done(`the Gateway completed a TLS handshake for SNI ${servername}`));
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      // Go's isConnectionRejected: EOF or ECONNRESET. Node reports a close before the handshake as ECONNRESET.
+      done(err.code === 'ECONNRESET' || err.code === 'EPIPE' ? undefined : `TLS dial failed without a rejection: ${err.message}`);
+    });
+    socket.once('close', () => done(undefined));
+  });
 }

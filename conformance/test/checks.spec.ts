@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Condition, KubeObject } from '@tendril/api-k8s';
 import { startEchoServer, type EchoServer } from '@tendril/testing';
-import { normaliseChecks, SUPPORTED_GATEWAY_GRPC_TESTS, SUPPORTED_GATEWAY_HTTP_TESTS, Suite, type HttpCheck } from '../src';
+import { normaliseChecks, SUPPORTED_TESTS, Suite, type HttpCheck } from '../src';
 import { SUPPORTED_FEATURES } from '@tendril/gateway';
 import { attemptPath } from '../src/checks';
 import { RUNTIME_PROCEDURES } from '../src/procedures';
@@ -270,11 +270,11 @@ describe('status checks: inventory.json statusChecks read and asserted as the up
     );
   });
 
-  it('reads every status check of the supported GATEWAY-HTTP and GATEWAY-GRPC tests (none is left unasserted; procedures assert their own)', () => {
+  it('reads every status check of the supported tests (none is left unasserted; procedures assert their own)', () => {
     const suite = new Suite();
     if (!suite.available) return;
     const subs = { gatewayClassName: 'tendril-conformance', controllerName: CONTROLLER };
-    const unsupported = [...SUPPORTED_GATEWAY_HTTP_TESTS, ...SUPPORTED_GATEWAY_GRPC_TESTS].filter((name) => !(name in RUNTIME_PROCEDURES)).flatMap((name) => {
+    const unsupported = SUPPORTED_TESTS.filter((name) => !(name in RUNTIME_PROCEDURES)).flatMap((name) => {
       const test = suite.test(name);
       return parseStatusChecks(test.statusChecks ?? [], suite.testManifests(test, subs))
         .filter(isUnsupportedStatus)
@@ -286,7 +286,7 @@ describe('status checks: inventory.json statusChecks read and asserted as the up
   it('the GatewayClass claims exactly the features of the tests CI runs (SUPPORTED_FEATURES in libs/gateway)', () => {
     const suite = new Suite();
     if (!suite.available) return;
-    const tested = [...new Set([...SUPPORTED_GATEWAY_HTTP_TESTS, ...SUPPORTED_GATEWAY_GRPC_TESTS].flatMap((name) => suite.test(name).features ?? []))].sort();
+    const tested = [...new Set(SUPPORTED_TESTS.flatMap((name) => suite.test(name).features ?? []))].sort();
     expect([...SUPPORTED_FEATURES].sort()).toEqual(tested);
   });
 });

@@ -1,13 +1,15 @@
 import * as http2 from 'node:http2';
 import * as https from 'node:https';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import * as tls from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import type { KubeObject } from '@tendril/api-k8s';
 import { normaliseChecks, type HttpCheck } from '../src';
 import { selfSignedSecret } from '../src/certificates';
 import { isUnsupported } from '../src/checks';
 import { isUnsupportedStatus, parseStatusChecks } from '../src/status-checks';
-import { goHostnameMatches } from '../src/tls-client';
+import { goHostnameMatches, tlsDialRejected } from '../src/tls-client';
 import { attempt, type GatewayTarget } from '../src/traffic';
 
 const INFRA = 'gateway-conformance-infra';
@@ -158,5 +160,38 @@ describe('status phrasings of the HTTPS tests', () => {
       'r3@g3: Accepted+ResolvedRefs',
     ]);
     expect(parseStatusChecks(['two gateways (g1, g2, g3) each with address, their route Accepted, listeners ready'], objects).every(isUnsupportedStatus)).toBe(true);
+  });
+});
+
+describe('TLS connection rejection, as upstream MakeTLSConnectionAndExpectEventuallyConnectionRejection sees it', () => {
+  const served = certificate(['*.example.com']);
+
+  it('a connection closed or reset before the handshake completes is a rejection', async () => {
+    const closing = net.createServer((socket) => socket.end());
+    const resetting = net.createServer((socket) => socket.once('data', () => socket.resetAndDestroy()));
+    await Promise.all([new Promise<void>((r) => closing.listen(0, '127.0.0.1', r)), new Promise<void>((r) => resetting.listen(0, '127.0.0.1', r))]);
+    try {
+      expect(await tlsDialRejected('127.0.0.1', (closing.address() as AddressInfo).port, 'abc.example.com', 5_000)).toBeUndefined();
+      expect(await tlsDialRejected('127.0.0.1', (resetting.address() as AddressInfo).port, 'abc.example.com', 5_000)).toBeUndefined();
+    } finally {
+      closing.close();
+      resetting.close();
+    }
+  });
+
+  it('a completed handshake, or a certificate the client refuses, is not', async () => {
+    const server = tls.createServer({ cert: served.cert, key: served.key }, (socket) => socket.end());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      // The client trusts the system's roots only, as upstream's dialer: this self-signed certificate fails verification.
+      expect(await tlsDialRejected('127.0.0.1', (server.address() as AddressInfo).port, 'abc.example.com', 5_000)).toMatch(/^TLS dial failed without a rejection: .*self.signed/i);
+    } finally {
+      server.close();
+    }
+    const refused = net.createServer();
+    await new Promise<void>((r) => refused.listen(0, '127.0.0.1', r));
+    const port = (refused.address() as AddressInfo).port;
+    await new Promise((r) => refused.close(r));
+    expect(await tlsDialRejected('127.0.0.1', port, 'abc.example.com', 5_000)).toMatch(/^TLS dial failed without a rejection: connect ECONNREFUSED/);
   });
 });

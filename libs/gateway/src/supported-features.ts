@@ -41,4 +41,5 @@ export const SUPPORTED_FEATURES: readonly string[] = [
   'HTTPRouteRetryConnectionError',
   'HTTPRouteSchemeRedirect',
   'ReferenceGrant',
+  'TLSRoute',
 ];
