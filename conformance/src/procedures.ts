@@ -2,6 +2,7 @@ import type { Condition, KubeObject } from '@tendril/api-k8s';
 import { randomUUID } from 'node:crypto';
 import type { HttpCheck } from './checks';
 import type { ExpectedCondition, ObjectRef, StatusAssertion } from './status-checks';
+import type { TcpEchoExpectation } from './tcp-echo-traffic';
 import { mirrorRound, type GatewayTarget } from './traffic';
 
 /**
@@ -30,7 +31,13 @@ export interface ProcedureContext {
    * route's Gateway: TLS dials with this SNI until one is reset or closed before the handshake
    * completes, within the consistency window. Undefined when rejected, else the last outcome.
    */
-  tlsRejection(serverName: string): Promise<string | undefined>;
+  tlsRejection(serverName: string, gateway?: ObjectRef): Promise<string | undefined>;
+  /**
+   * Upstream MakeTCPRequestAndExpectEventuallyValidResponse over TLS: the TCP echo conversation
+   * through `gateway` with this SNI, trusting only the CA ConfigMap `caName` the setup made, until
+   * one answers as `expected` within the consistency window.
+   */
+  tlsEcho(gateway: ObjectRef, serverName: string, caName: string, expected: TcpEchoExpectation): Promise<string | undefined>;
   /** Lines printed since `sinceMs` by the pods of Deployment `app` in `namespace` (`kubectl logs -l app=…`). */
   backendLogs(namespace: string, app: string, sinceMs: number): string[];
 }
@@ -493,6 +500,65 @@ function tlsRouteInvalidBackend(gatewayName: string, routeName: string, reason: 
   };
 }
 
+/** Upstream GatewayAndTLSRoutesMustBeAccepted, and TLSRouteMustHaveResolvedRefsConditionsTrue for each route. */
+async function tlsRoutesServed(ctx: ProcedureContext, gateway: ObjectRef, routes: string[]): Promise<string[]> {
+  return failuresOf([
+    await ctx.status(gatewayReady(gateway)),
+    await ctx.status({ clause: `Gateway ${gateway.name} has an address`, gatewayAddress: gateway }),
+    ...(await Promise.all(routes.map((r) => ctx.status(routeAccepted(r, gateway, [{ type: 'Accepted', status: 'True' }, { type: 'ResolvedRefs', status: 'True' }]))))),
+  ]);
+}
+
+/** TLSRouteSimpleSameNamespace: a TLS connection with the route's hostname passes through to tcp-backend, which sees that SNI. */
+async function tlsRouteSimpleSameNamespace(ctx: ProcedureContext): Promise<string[]> {
+  const gateway: ObjectRef = { namespace: INFRA, name: 'gateway-tlsroute' };
+  const route = 'gateway-conformance-infra-test';
+  const status = await tlsRoutesServed(ctx, gateway, [route]);
+  if (status.length > 0) return status;
+  const hostnames = ((ctx.get('TLSRoute', INFRA, route)?.spec ?? {}) as { hostnames?: string[] }).hostnames ?? [];
+  if (hostnames.length !== 1) return [`TLSRoute ${route} has ${hostnames.length} hostnames; the test needs exactly one`];
+  const failure = await ctx.tlsEcho(gateway, hostnames[0], 'tls-checks-ca-certificate', { backendIsTLS: true, backend: 'tcp-backend', namespace: INFRA, hostname: hostnames[0] });
+  return failure ? [failure] : [];
+}
+
+/**
+ * TLSRouteHostnameIntersection: four Gateways whose TLS listener hostname is exact, a more or less
+ * specific wildcard, or absent; on each, HTTPS (passed through to tls-backend / tls-backend-2, whose
+ * certificate is trusted) reaches the route whose hostnames intersect the SNI, and an SNI no route
+ * takes is rejected.
+ */
+async function tlsRouteHostnameIntersection(ctx: ProcedureContext): Promise<string[]> {
+  const groups: Array<{ gateway: string; routes: string[]; other: boolean; unmatched: string }> = [
+    { gateway: 'gw-tlsroute-exact-hostname-x-1', routes: ['tlsroute-more-specific-wc-hostname-x-1'], other: false, unmatched: 'non.matching.com' },
+    { gateway: 'gw-tlsroute-more-specific-wc-hostname-x-2', routes: ['tlsroute-exact-hostname-x-2', 'tlsroute-less-specific-wc-hostname-x-2'], other: true, unmatched: 'non.matching.com' },
+    { gateway: 'gw-tlsroute-less-specific-wc-hostname-x-3', routes: ['tlsroute-exact-hostname-x-3', 'tlsroute-more-specific-wc-hostname-x-3'], other: true, unmatched: 'non.matching.com' },
+    { gateway: 'gw-tlsroute-empty-hostname-x-4', routes: ['tlsroute-exact-hostname-x-4', 'tlsroute-less-specific-wc-hostname-x-4'], other: true, unmatched: 'non.matching.org' },
+  ];
+  const https = (gateway: string, host: string, backend: string): HttpCheck => ({
+    gateway,
+    request: { protocol: 'https', host, path: '/', method: 'GET', headers: {}, backendSetsResponseHeaders: {}, trustSecret: 'tls-checks-certificate' },
+    expect: { status: [200], backend, namespace: INFRA, requestHeadersSeenByBackend: {}, absentRequestHeaders: [], responseHeaders: {}, absentResponseHeaders: [] },
+    label: `GET https://${host}/ via ${gateway}`,
+  });
+  const failures: string[] = [];
+  for (const group of groups) {
+    const gateway: ObjectRef = { namespace: INFRA, name: group.gateway };
+    const status = await tlsRoutesServed(ctx, gateway, group.routes);
+    if (status.length > 0) {
+      failures.push(...status);
+      continue;
+    }
+    failures.push(
+      ...failuresOf([
+        await ctx.traffic(https(group.gateway, 'abc.example.com', 'tls-backend')),
+        group.other ? await ctx.traffic(https(group.gateway, 'other.example.com', 'tls-backend-2')) : undefined,
+        await ctx.tlsRejection(group.unmatched, gateway),
+      ]).map((f) => `${group.gateway}: ${f}`),
+    );
+  }
+  return failures;
+}
+
 export const RUNTIME_PROCEDURES: Readonly<Record<string, RuntimeProcedure>> = {
   GatewayClassObservedGenerationBump: gatewayClassObservedGenerationBump,
   GatewayObservedGenerationBump: gatewayObservedGenerationBump,
@@ -544,5 +610,7 @@ export const RUNTIME_PROCEDURES: Readonly<Record<string, RuntimeProcedure>> = {
     ]);
   },
   TLSRouteInvalidBackendRefNonexistent: tlsRouteInvalidBackend('gateway-tlsroute-invalid-backend-ref-nonexistent', 'invalid-backend-ref-nonexistent', 'BackendNotFound'),
+  TLSRouteSimpleSameNamespace: tlsRouteSimpleSameNamespace,
+  TLSRouteHostnameIntersection: tlsRouteHostnameIntersection,
   TLSRouteInvalidBackendRefUnknownKind: tlsRouteInvalidBackend('gateway-tlsroute-invalid-backend-ref-unknown-kind', 'invalid-backend-ref-unknown-kind', 'InvalidKind'),
 };

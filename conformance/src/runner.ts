@@ -1,11 +1,16 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { randomInt } from 'node:crypto';
 import type { Condition, KubeObject } from '@tendril/api-k8s';
 import { DEFAULT_CONTROLLER_NAME } from '@tendril/control-plane';
 import { isBackendHeaderLoop, isDistribution, isGrpcCheck, isHttpCheck, isUnsupported, isWebSocketEcho, normaliseChecks, type GrpcCheck, type HttpCheck } from './checks';
 import { grpcAttempt, grpcPodSampler } from './grpc-traffic';
+import { tlsEchoExchange } from './tcp-echo-traffic';
 import { tlsDialRejected } from './tls-client';
 import { ConformanceEnvironment, waitFor, type GatewayStatusView } from './environment';
-import { UPSTREAM_SELF_SIGNED_SECRETS, selfSignedSecret } from './certificates';
+import { upstreamCertificateObjects } from './certificates';
+import { withSecretVolumeFiles } from './secret-volumes';
 import { RUNTIME_PROCEDURES, type ProcedureContext, type RuntimeProcedure } from './procedures';
 import { isUnsupportedStatus, parseStatusChecks, statusEventually, UPSTREAM_STATUS_TIMEOUTS, type StatusAssertion, type StatusTimeouts } from './status-checks';
 import { DEFAULT_SUITE_DIR, Suite, type SuiteSubstitutions } from './suite';
@@ -156,6 +161,9 @@ export class ConformanceSession {
   private baseServices = new Map<string, Set<string>>();
   private nextGatewayIp: number;
   private started = false;
+  /** The setup's Secrets and CA ConfigMaps (made at start), and where the pods' Secret volumes are written. */
+  private certificates: KubeObject[] = [];
+  private secretFilesDir: string | undefined;
 
   constructor(private readonly opts: ConformanceRunOptions) {
     this.suite = new Suite(opts.suiteDir ?? DEFAULT_SUITE_DIR);
@@ -172,13 +180,15 @@ export class ConformanceSession {
     const base = this.withAddresses(this.suite.baseManifests(this.subs));
     this.baseServices = servicesByName(base);
     const wanted = backendNames(tests.flatMap((t) => this.suite.testManifests(t, this.subs)));
-    const applied = this.opts.allBaseDeployments ? base : base.filter((o) => o.kind !== 'Deployment' || wanted.has(o.metadata.name ?? ''));
+    // As the upstream suite's setup: certificates and CAs made for this run, never stored.
+    this.certificates = upstreamCertificateObjects();
+    const selected = this.opts.allBaseDeployments ? base : base.filter((o) => o.kind !== 'Deployment' || wanted.has(o.metadata.name ?? ''));
+    const applied = withSecretVolumeFiles(selected, this.certificates, (this.secretFilesDir = mkdtempSync(path.join(os.tmpdir(), 'tendril-conformance-volumes-'))));
     this.env.apply('00-gatewayclass.yaml', [
       { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: this.subs.gatewayClassName }, spec: { controllerName: this.subs.controllerName } },
     ]);
     this.env.apply('01-base.yaml', applied);
-    // As the upstream suite's setup: server certificates made for this run, never stored.
-    this.env.apply('02-certificates.yaml', UPSTREAM_SELF_SIGNED_SECRETS.map(selfSignedSecret));
+    this.env.apply('02-certificates.yaml', this.certificates);
     await this.env.start();
     this.started = true;
     await waitFor(`GatewayClass ${this.subs.gatewayClassName} Accepted`, GATEWAY_READY_TIMEOUT_MS, () =>
@@ -194,6 +204,7 @@ export class ConformanceSession {
   async stop(): Promise<void> {
     if (this.started) await this.env.stop();
     this.started = false;
+    if (this.secretFilesDir) rmSync(this.secretFilesDir, { recursive: true, force: true });
   }
 
   /** Runs one upstream test: applies its manifests, checks its traffic, deletes its manifests. */
@@ -320,8 +331,8 @@ export class ConformanceSession {
         if (typeof target === 'string') throw new Error(target);
         return target;
       },
-      tlsRejection: async (serverName) => {
-        const key = this.firstParentGateway(current);
+      tlsRejection: async (serverName, gateway) => {
+        const key = gateway ? `${gateway.namespace}/${gateway.name}` : this.firstParentGateway(current);
         await this.waitForGateway(key);
         // assert.Eventually upstream: one rejection suffices, tried every poll interval within the window.
         const deadline = Date.now() + this.rules.maxTimeToConsistencyMs;
@@ -335,11 +346,26 @@ export class ConformanceSession {
           await new Promise((r) => setTimeout(r, this.rules.pollIntervalMs));
         }
       },
+      tlsEcho: async (gateway, serverName, caName, expected) => {
+        const key = `${gateway.namespace}/${gateway.name}`;
+        await this.waitForGateway(key);
+        const ca = (this.certificates.find((o) => o.kind === 'ConfigMap' && o.metadata.name === caName) as (KubeObject & { data?: Record<string, string> }) | undefined)?.data?.['ca.crt'];
+        if (!ca) return `the conformance setup made no CA ${caName}`;
+        // assert.Eventually upstream: one valid conversation suffices, tried every poll interval within the window.
+        const deadline = Date.now() + this.rules.maxTimeToConsistencyMs;
+        for (;;) {
+          const target = this.target(key);
+          const outcome = typeof target === 'string' ? target : await tlsEchoExchange(target.address, target.port, serverName, [ca], expected, this.rules.requestTimeoutMs);
+          if (outcome === undefined) return undefined;
+          if (Date.now() + this.rules.pollIntervalMs > deadline) return `TCP echo over TLS with SNI ${serverName}: ${outcome} (not within ${this.rules.maxTimeToConsistencyMs / 1000}s)`;
+          await new Promise((r) => setTimeout(r, this.rules.pollIntervalMs));
+        }
+      },
       backendLogs: (namespace, app, sinceMs) => this.env.podLogs.since(sinceMs, namespace, (pod) => backendOfPod(pod) === app).map((l) => l.text),
       traffic: async (check) => {
         const key = this.gatewayKey(check, this.firstParentGateway(current));
         await this.waitForGateway(key);
-        return eventuallyConsistent(check, () => this.target(key), this.rules);
+        return eventuallyConsistent(check, () => this.target(key, check), this.rules);
       },
     };
     this.env.apply(fileFor(name), current);

@@ -90,10 +90,12 @@ export const SUPPORTED_GATEWAY_HTTP_TESTS: readonly string[] = [
 export const SUPPORTED_GATEWAY_GRPC_TESTS: readonly string[] = ['GRPCExactMethodMatching', 'GRPCRouteHeaderMatching', 'GRPCRouteListenerHostnameMatching', 'GRPCRouteWeight'];
 
 /**
- * The upstream GATEWAY-TLS tests of their own that tendril passes: TLSRoute status, and TLS dials
- * the Gateway must reject. The profile's Gateway* tests are GATEWAY-HTTP's, as for GATEWAY-GRPC.
+ * The upstream GATEWAY-TLS tests of their own that tendril passes: TLS passthrough to the TCP echo
+ * and HTTPS echo backends, TLSRoute status, and TLS dials the Gateway must reject. The profile's Gateway* tests are GATEWAY-HTTP's, as for GATEWAY-GRPC.
  */
 export const SUPPORTED_GATEWAY_TLS_TESTS: readonly string[] = [
+  'TLSRouteSimpleSameNamespace',
+  'TLSRouteHostnameIntersection',
   'TLSRouteInvalidBackendRefNonexistent',
   'TLSRouteInvalidBackendRefUnknownKind',
   'TLSRouteInvalidNoMatchingListener',

@@ -41,6 +41,7 @@ export interface TlsClientSettings {
   servername: string;
   /** Trusted certificates (PEM): the only trust anchors. */
   ca: string[];
+  allowPartialTrustChain: boolean;
   checkServerIdentity: (host: string, cert: tls.PeerCertificate) => Error | undefined;
   ALPNProtocols?: string[];
 }
@@ -48,7 +49,9 @@ export interface TlsClientSettings {
 /** Options for tls.connect / https.request / http2.connect. An empty trust list is an error: nothing could verify. */
 export function tlsClientSettings(servername: string, trusted: readonly string[], alpn?: string[]): TlsClientSettings {
   if (trusted.length === 0) throw new Error(`no certificate to trust for a TLS request to ${servername}`);
-  return { servername, ca: [...trusted], checkServerIdentity: checkServerIdentityAsGo, ...(alpn ? { ALPNProtocols: alpn } : {}) };
+  // Go takes every certificate in RootCAs as a trust anchor, a CA-signed leaf too (HTTPS through a
+  // TLSRoute trusts the backend's leaf): a partial chain ending at a trusted certificate is enough.
+  return { servername, ca: [...trusted], allowPartialTrustChain: true, checkServerIdentity: checkServerIdentityAsGo, ...(alpn ? { ALPNProtocols: alpn } : {}) };
 }
 
 /**

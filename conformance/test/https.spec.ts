@@ -6,7 +6,9 @@ import * as tls from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import type { KubeObject } from '@tendril/api-k8s';
 import { normaliseChecks, type HttpCheck } from '../src';
-import { selfSignedSecret } from '../src/certificates';
+import { startTcpEchoServer, type TcpEchoServer } from '@tendril/testing';
+import { caSignedSecret, certificateAuthority, selfSignedSecret } from '../src/certificates';
+import { tlsEchoExchange } from '../src/tcp-echo-traffic';
 import { isUnsupported } from '../src/checks';
 import { isUnsupportedStatus, parseStatusChecks } from '../src/status-checks';
 import { goHostnameMatches, tlsDialRejected } from '../src/tls-client';
@@ -193,5 +195,32 @@ describe('TLS connection rejection, as upstream MakeTLSConnectionAndExpectEventu
     const port = (refused.address() as AddressInfo).port;
     await new Promise((r) => refused.close(r));
     expect(await tlsDialRejected('127.0.0.1', port, 'abc.example.com', 5_000)).toMatch(/^TLS dial failed without a rejection: connect ECONNREFUSED/);
+  });
+});
+
+describe('TCP echo over TLS (upstream WaitForValidTCPResponse), against the TCP echo server', () => {
+  const ca = certificateAuthority('tls-checks-ca-certificate');
+  const leaf = caSignedSecret({ namespace: INFRA, name: 'tls-passthrough-checks-certificate', hosts: ['abc.example.com'] }, ca) as unknown as { data: Record<string, string> };
+  const pem = (key: string): string => Buffer.from(leaf.data[key], 'base64').toString();
+  let server: TcpEchoServer;
+  beforeAll(async () => {
+    server = await startTcpEchoServer({ tls: { cert: pem('tls.crt'), key: pem('tls.key') }, context: { namespace: INFRA, pod: 'tcp-backend-abc12-def34' } });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+  const expected = { backendIsTLS: true, backend: 'tcp-backend', namespace: INFRA, hostname: 'abc.example.com' };
+
+  it('passes when the backend, trusted through the CA, saw TLS with the SNI sent', async () => {
+    expect(await tlsEchoExchange(server.host, server.tlsPort!, 'abc.example.com', [ca.cert], expected, 5_000)).toBeUndefined();
+  });
+
+  it('says what differs: another backend or namespace, plain TCP expected, an untrusted CA', async () => {
+    expect(await tlsEchoExchange(server.host, server.tlsPort!, 'abc.example.com', [ca.cert], { ...expected, backend: 'tls-backend', namespace: 'elsewhere' }, 5_000)).toBe(
+      'namespace "gateway-conformance-infra", want "elsewhere"; answered by pod "tcp-backend-abc12-def34", want tls-backend-…',
+    );
+    expect(await tlsEchoExchange(server.host, server.tlsPort!, 'abc.example.com', [ca.cert], { ...expected, backendIsTLS: false }, 5_000)).toBe('IS_TLS answered "true\\n", want false');
+    const stranger = certificateAuthority('mismatch-ca-certificate');
+    expect(await tlsEchoExchange(server.host, server.tlsPort!, 'abc.example.com', [stranger.cert], expected, 5_000)).toMatch(/^TLS connection failed: /);
   });
 });

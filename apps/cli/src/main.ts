@@ -181,15 +181,45 @@ program
   .option('--host <address>', 'address to bind (default: $POD_IP or 0.0.0.0)')
   .option('--h2c-port <port>', 'h2c-only port, as the conformance echo image has (default: $H2C_PORT or 3001; 0 for none)')
   .option('--grpc', 'serve the conformance gRPC echo service (GrpcEcho) on --port instead of HTTP, as the echo image does with $GRPC_ECHO_SERVER set')
+  .option('--tcp', 'serve the conformance TCP echo (welcome line, PING/IS_TLS/TEST) on --port instead of HTTP, as the echo image does with $TCP_ECHO_SERVER set')
   .action(async (opts) => {
-    const { startEchoServer, startGrpcEchoServer } = require('@tendril/testing') as typeof import('@tendril/testing');
+    const { startEchoServer, startGrpcEchoServer, startTcpEchoServer } = require('@tendril/testing') as typeof import('@tendril/testing');
+    const { readFileSync } = require('node:fs') as typeof import('node:fs');
     const port = Number(opts.port ?? process.env['HTTP_PORT'] ?? 3000);
     const h2cPort = Number(opts.h2cPort ?? process.env['H2C_PORT'] ?? 3001);
     const host = opts.host ?? process.env['POD_IP'] ?? '0.0.0.0';
-    const grpcMode = Boolean(opts.grpc) || Boolean(process.env['GRPC_ECHO_SERVER']);
-    const server = grpcMode ? await startGrpcEchoServer({ port, host }) : await startEchoServer({ port, host, ...(h2cPort > 0 && h2cPort !== port ? { h2cPort } : {}) });
-    const h2c = 'h2cPort' in server && server.h2cPort ? ` (h2c on ${server.h2cPort})` : '';
-    process.stdout.write(`${grpcMode ? 'gRPC echo server (plaintext)' : 'echo server'} listening on ${server.host}:${server.port}${h2c}\n`);
+    // The echo image's TLS port: certificate and key files named by the environment (the TCP server spells the key variable TLS_SERVER_PRIV_KEY).
+    const tlsFrom = (keyVariable: string, portVariable: string): { cert: string; key: string; port: number } | undefined => {
+      const certFile = process.env['TLS_SERVER_CERT'];
+      const keyFile = process.env[keyVariable];
+      if (!certFile || !keyFile) return undefined;
+      const read = (file: string, what: string): string => {
+        try {
+          return readFileSync(file, 'utf8');
+        } catch (err) {
+          throw new Error(`cannot read the TLS ${what} ${file} (TLS_SERVER_CERT / ${keyVariable}): ${(err as Error).message}`);
+        }
+      };
+      return { cert: read(certFile, 'certificate'), key: read(keyFile, 'key'), port: Number(process.env[portVariable] ?? 8443) };
+    };
+    let line: string;
+    let server: { close(): Promise<void> };
+    if (opts.tcp || process.env['TCP_ECHO_SERVER']) {
+      const tls = tlsFrom('TLS_SERVER_PRIV_KEY', 'TLS_PORT');
+      const tcp = await startTcpEchoServer({ host, tcpPort: Number(opts.port ?? process.env['TCP_PORT'] ?? 3000), ...(tls ? { tls } : {}) });
+      server = tcp;
+      line = `TCP echo server listening on ${tcp.host}:${tcp.tcpPort}${tcp.tlsPort ? ` (TLS on ${tcp.tlsPort})` : ''}`;
+    } else if (opts.grpc || process.env['GRPC_ECHO_SERVER']) {
+      const grpc = await startGrpcEchoServer({ port, host });
+      server = grpc;
+      line = `gRPC echo server (plaintext) listening on ${grpc.host}:${grpc.port}`;
+    } else {
+      const tls = tlsFrom('TLS_SERVER_PRIVKEY', 'HTTPS_PORT');
+      const http = await startEchoServer({ port, host, ...(h2cPort > 0 && h2cPort !== port ? { h2cPort } : {}), ...(tls ? { tls } : {}) });
+      server = http;
+      line = `echo server listening on ${http.host}:${http.port}${http.h2cPort ? ` (h2c on ${http.h2cPort})` : ''}${http.httpsPort ? ` (HTTPS on ${http.httpsPort})` : ''}`;
+    }
+    process.stdout.write(`${line}\n`);
     const stop = (): void => void server.close().then(() => process.exit(0));
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
