@@ -6,6 +6,7 @@
  */
 export const SUPPORTED_FEATURES: readonly string[] = [
   'GRPCRoute',
+  'GRPCRouteNamedRouteRule',
   'Gateway',
   'GatewayAddressEmpty',
   'GatewayHTTPListenerIsolation',
