@@ -1,3 +1,4 @@
+import { GRPC_ECHO_METHODS, grpcEchoFullMethod, type GrpcEchoMethod } from '@tendril/api-gateway';
 /**
  * The traffic expectations of inventory.json, normalised into one shape. The inventory writes them
  * for people: as {request, expect} objects, as compact [host, path, backend-or-status] case tuples
@@ -20,9 +21,21 @@ export interface HttpRequestSpec {
   backendSetsResponseHeaders: Record<string, string>;
   /** The Gateway listener port dialled, when not the Gateway's first listener's ("to": "port 8080"). */
   port?: number;
-  /** 'h2c': HTTP/2 cleartext with prior knowledge (no Upgrade), as the upstream h2c test dials. */
-  protocol?: 'h2c';
+  /**
+   * 'h2c': HTTP/2 cleartext with prior knowledge (no Upgrade), as the upstream h2c test dials;
+   * 'https': HTTP/1.1 over TLS; 'h2': HTTP/2 over TLS (ALPN h2). Absent: HTTP/1.1 in the clear.
+   */
+  protocol?: RequestProtocol;
+  /** TLS: the SNI server name, when not the Host (HTTPRouteHTTPSListenerDetectMisdirectedRequests sends them apart). */
+  serverName?: string;
+  /**
+   * TLS: the Secret (in the infra namespace) whose certificate the client trusts, when the check
+   * names one; else the certificates the dialled Gateway's listeners serve.
+   */
+  trustSecret?: string;
 }
+
+export type RequestProtocol = 'h2c' | 'https' | 'h2';
 
 export interface HttpExpectation {
   /** Acceptable status codes. */
@@ -92,7 +105,31 @@ export interface WebSocketEchoCheck {
   websocket: { path: string; origin: string; text: string; binary: number[] };
 }
 
-export type NormalisedCheck = HttpCheck | DistributionCheck | BackendHeaderLoopCheck | WebSocketEchoCheck | UnsupportedCheck;
+/**
+ * One gRPC call through the Gateway (the GATEWAY-GRPC tests): a GrpcEcho method, with request
+ * metadata and the :authority the client dials with, and the upstream comparison of its answer.
+ */
+export interface GrpcCheck {
+  grpc: {
+    method: GrpcEchoMethod;
+    /** Outgoing metadata; gRPC sends the keys lower-cased. */
+    metadata: Record<string, string>;
+    /** :authority, when the check sets one (else the Gateway's host:port, as gRPC clients default it). */
+    authority?: string;
+  };
+  expect: GrpcExpectation;
+  label: string;
+}
+
+export interface GrpcExpectation {
+  /** The gRPC status code's name as grpc-js spells it: OK, UNIMPLEMENTED, … */
+  code: string;
+  /** Prefix of the answering pod's name; undefined matches any pod. */
+  backend?: string;
+  namespace?: string;
+}
+
+export type NormalisedCheck = HttpCheck | GrpcCheck | DistributionCheck | BackendHeaderLoopCheck | WebSocketEchoCheck | UnsupportedCheck;
 
 const NOTE = /\s+\(.*\)\s*$/;
 
@@ -116,12 +153,12 @@ function statusList(value: unknown): number[] {
 
 function describe(req: HttpRequestSpec): string {
   const headers = Object.entries(req.headers).map(([k, v]) => `${k}: ${v}`);
-  const via = [req.port !== undefined ? `port ${req.port}` : '', req.protocol ?? ''].filter(Boolean).join(', ');
+  const via = [req.port !== undefined ? `port ${req.port}` : '', req.protocol ?? '', req.serverName !== undefined ? `SNI ${req.serverName}` : ''].filter(Boolean).join(', ');
   return `${req.method} ${req.host ?? '<gateway>'}${req.path}${req.query ? `?${req.query}` : ''}${headers.length ? ` [${headers.join(', ')}]` : ''}${via ? ` (${via})` : ''}`;
 }
 
 // followRedirects is always false upstream (and for undici's request()); it is accepted and ignored.
-const REQUEST_KEYS = new Set(['host', 'path', 'query', 'method', 'headers', 'backendSetsResponseHeaders', 'followRedirects', 'to', 'protocol']);
+const REQUEST_KEYS = new Set(['host', 'path', 'query', 'method', 'headers', 'backendSetsResponseHeaders', 'followRedirects', 'to', 'protocol', 'sni']);
 // `rule` and `note` explain the expectation to people; they assert nothing.
 const EXPECT_KEYS = new Set(['status', 'backend', 'namespace', 'requestHeadersSeenByBackend', 'absentRequestHeaders', 'responseHeaders', 'absentResponseHeaders', 'note', 'rule', 'redirect', 'pathSeenByBackend', 'hostSeenByBackend']);
 const REDIRECT_KEYS = new Set(['scheme', 'host', 'port', 'path']);
@@ -165,6 +202,7 @@ function fromObject(raw: Record<string, unknown>, gateway: string | undefined): 
   const protocol = requestProtocol(r['protocol']);
   if (port === null) return { unsupported: `request.to ${JSON.stringify(r['to'])} (only "port N" is understood) in ${JSON.stringify(raw)}` };
   if (protocol === null) return { unsupported: `request.protocol ${JSON.stringify(r['protocol'])} in ${JSON.stringify(raw)}` };
+  if (r['sni'] !== undefined && (typeof r['sni'] !== 'string' || !protocol || protocol.protocol === 'h2c')) return { unsupported: `request.sni ${JSON.stringify(r['sni'])} without TLS in ${JSON.stringify(raw)}` };
   const request: HttpRequestSpec = {
     host: typeof r['host'] === 'string' ? r['host'] : undefined,
     path: typeof r['path'] === 'string' ? r['path'] : '/',
@@ -173,7 +211,9 @@ function fromObject(raw: Record<string, unknown>, gateway: string | undefined): 
     headers: record(r['headers']),
     backendSetsResponseHeaders: record(r['backendSetsResponseHeaders']),
     ...(port !== undefined ? { port } : {}),
-    ...(protocol !== undefined ? { protocol } : {}),
+    ...(protocol !== undefined ? { protocol: protocol.protocol } : {}),
+    ...(typeof r['sni'] === 'string' ? { serverName: r['sni'] } : {}),
+    ...(protocol?.trustSecret !== undefined ? { trustSecret: protocol.trustSecret } : {}),
   };
   const expect: HttpExpectation = {
     status: statusList(e['status']),
@@ -201,10 +241,20 @@ function listenerPort(to: unknown): number | undefined | null {
   return m ? Number(m[1]) : null;
 }
 
-/** "HTTP/2 cleartext with prior knowledge (…)" is h2c; any other protocol (HTTPS, h2 over TLS) is null. */
-function requestProtocol(protocol: unknown): 'h2c' | undefined | null {
+/**
+ * "HTTP/2 cleartext with prior knowledge (…)" is h2c, "HTTPS [(HTTP/1.1)] …" HTTP/1.1 over TLS,
+ * "HTTP/2 over TLS (h2) …" h2; "trust[ing] NAME" names the Secret whose certificate is trusted.
+ * Any other protocol is null.
+ */
+function requestProtocol(protocol: unknown): { protocol: RequestProtocol; trustSecret?: string } | undefined | null {
   if (protocol === undefined) return undefined;
-  return typeof protocol === 'string' && /^HTTP\/2 cleartext with prior knowledge\b/.test(protocol) ? 'h2c' : null;
+  if (typeof protocol !== 'string') return null;
+  const trust = /\btrust(?:ing)? ([a-z0-9][a-z0-9.-]*)/.exec(protocol)?.[1];
+  const withTrust = (p: RequestProtocol) => ({ protocol: p, ...(trust ? { trustSecret: trust } : {}) });
+  if (/^HTTP\/2 cleartext with prior knowledge\b/.test(protocol)) return { protocol: 'h2c' };
+  if (/^HTTP\/2 over TLS\b/.test(protocol)) return withTrust('h2');
+  if (/^HTTPS(?: \(HTTP\/1\.1\))?(?:,|$)/.test(protocol)) return withTrust('https');
+  return null;
 }
 
 /** "100 sequential requests to /: each captured request must carry exactly one 'Backend' header …". */
@@ -226,6 +276,65 @@ function websocketEcho(raw: Record<string, unknown>): WebSocketEchoCheck | Unsup
   return { websocket: { path: m[1], origin, text: 'Websocket Support!', binary: [1, 2, 3, 4, 5, 6, 7] } };
 }
 
+/** "Unimplemented", "DeadlineExceeded" (grpc-go's code names) → "UNIMPLEMENTED", "DEADLINE_EXCEEDED"; undefined if not a code. */
+function grpcCodeName(text: string): string | undefined {
+  const name = text.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
+  return GRPC_CODE_NAMES.has(name) ? name : undefined;
+}
+
+const GRPC_CODE_NAMES = new Set(['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED']);
+const GRPC_CHECK_KEYS = new Set(['request', 'rpc', 'metadata', 'authority', 'expect']);
+const GRPC_EXPECT_KEYS = new Set(['code', 'backend', 'namespace', 'fullyQualifiedMethodSeenByBackend', 'note']);
+
+/** A check is a gRPC call when it names an RPC, gRPC metadata or :authority, or expects a gRPC code. */
+function isGrpcShaped(o: Record<string, unknown>): boolean {
+  const request = o['request'] as Record<string, unknown> | undefined;
+  const expect = o['expect'] as Record<string, unknown> | string | undefined;
+  return 'rpc' in o || 'metadata' in o || 'authority' in o || (typeof request === 'object' && request !== null && 'rpc' in request) || (typeof expect === 'object' && expect !== null && 'code' in expect);
+}
+
+function describeGrpc(call: GrpcCheck['grpc']): string {
+  const metadata = Object.entries(call.metadata).map(([k, v]) => `${k}: ${v}`);
+  return `gRPC ${call.authority ?? '<gateway>'}${grpcEchoFullMethod(call.method)}${metadata.length ? ` [${metadata.join(', ')}]` : ''}`;
+}
+
+/**
+ * {request: {rpc}, expect: {code, backend, namespace, fullyQualifiedMethodSeenByBackend}},
+ * {metadata, expect: "backend-or-code"}, {authority, expect: …}: the upstream grpc.ExpectedResponse.
+ * The fully qualified method seen by the backend is always compared (upstream compareResponse does),
+ * so the inventory's copy of it must agree with the method called.
+ */
+function grpcCheck(o: Record<string, unknown>): GrpcCheck | UnsupportedCheck {
+  const unsupported = (why: string): UnsupportedCheck => ({ unsupported: `gRPC check ${JSON.stringify(o)}: ${why}` });
+  const unknown = unknownKeys(o, GRPC_CHECK_KEYS);
+  if (unknown.length > 0) return unsupported(`unknown keys ${unknown.join(', ')}`);
+  const request = (o['request'] ?? {}) as Record<string, unknown>;
+  if (typeof request !== 'object' || unknownKeys(request, new Set(['rpc'])).length > 0) return unsupported('request may only name an rpc');
+  const rpc = request['rpc'] ?? o['rpc'] ?? 'Echo';
+  if (!(GRPC_ECHO_METHODS as readonly unknown[]).includes(rpc)) return unsupported(`rpc ${JSON.stringify(rpc)} is not a GrpcEcho method`);
+  const metadata = o['metadata'] ?? {};
+  if (typeof metadata !== 'object' || metadata === null || Object.values(metadata).some((v) => typeof v !== 'string')) return unsupported('metadata must map names to strings');
+  if (o['authority'] !== undefined && typeof o['authority'] !== 'string') return unsupported('authority must be a string');
+  const call: GrpcCheck['grpc'] = { method: rpc as GrpcEchoMethod, metadata: metadata as Record<string, string>, ...(typeof o['authority'] === 'string' ? { authority: o['authority'] } : {}) };
+  const rawExpect = o['expect'];
+  let expect: GrpcExpectation;
+  if (typeof rawExpect === 'string') {
+    // A bare string is a code ("Unimplemented") or the backend that must answer OK.
+    const code = grpcCodeName(rawExpect);
+    expect = code ? { code } : { code: 'OK', backend: stripNote(rawExpect) };
+  } else if (rawExpect && typeof rawExpect === 'object') {
+    const e = rawExpect as Record<string, unknown>;
+    const unknownExpect = unknownKeys(e, GRPC_EXPECT_KEYS);
+    if (unknownExpect.length > 0) return unsupported(`unknown expect keys ${unknownExpect.join(', ')}`);
+    const code = e['code'] === undefined ? 'OK' : typeof e['code'] === 'string' ? grpcCodeName(e['code']) : undefined;
+    if (!code) return unsupported(`expect.code ${JSON.stringify(e['code'])} is not a gRPC status code`);
+    const method = e['fullyQualifiedMethodSeenByBackend'];
+    if (method !== undefined && method !== grpcEchoFullMethod(call.method)) return unsupported(`fullyQualifiedMethodSeenByBackend ${JSON.stringify(method)} is not the method called`);
+    expect = { code, ...(typeof e['backend'] === 'string' ? { backend: stripNote(e['backend']) } : {}), ...(typeof e['namespace'] === 'string' ? { namespace: e['namespace'] } : {}) };
+  } else return unsupported('no expectation');
+  return { grpc: call, expect, label: describeGrpc(call) };
+}
+
 function fromCase(tuple: unknown[], gateway: string | undefined): HttpCheck | UnsupportedCheck {
   const [host, path, outcome] = tuple;
   if (tuple.length !== 3 || typeof host !== 'string' || typeof path !== 'string' || !['string', 'number'].includes(typeof outcome)) return { unsupported: `case ${JSON.stringify(tuple)}` };
@@ -239,6 +348,40 @@ function fromCase(tuple: unknown[], gateway: string | undefined): HttpCheck | Un
     absentResponseHeaders: [],
   };
   return { gateway, request, expect, label: describe(request) };
+}
+
+/**
+ * A case table over a request template: {request: {…, sni: "<serverName>", host: "<host>"}, cases:
+ * [[serverName, host, status, backend?]]} (HTTPRouteHTTPSListenerDetectMisdirectedRequests).
+ */
+function templateCases(o: Record<string, unknown>): NormalisedCheck[] {
+  const template = o['request'] as Record<string, unknown>;
+  const format = typeof o['caseFormat'] === 'string' ? o['caseFormat'] : '';
+  const unknown = unknownKeys(o, new Set(['request', 'cases', 'caseFormat']));
+  if (unknown.length > 0 || template['sni'] !== '<serverName>' || template['host'] !== '<host>' || !/^\[SNI serverName, Host\b.*, expected status, backend\]$/.test(format)) {
+    return [{ unsupported: `case table ${JSON.stringify(o)}` }];
+  }
+  return (o['cases'] as unknown[]).map((c) => {
+    if (!Array.isArray(c) || c.length < 3 || c.length > 4 || typeof c[0] !== 'string' || typeof c[1] !== 'string' || typeof c[2] !== 'number' || (c[3] !== undefined && typeof c[3] !== 'string')) return { unsupported: `case ${JSON.stringify(c)}` };
+    return fromObject({ request: { ...template, sni: c[0], host: c[1] }, expect: { status: c[2], ...(c[3] ? { backend: c[3] } : {}) } }, undefined);
+  });
+}
+
+/**
+ * A redirect table for one Gateway: {listener: "NAME :PORT (HTTP|HTTPS[, SNI/Host HOST])", cases:
+ * [[path, status, "scheme://host[:port] (notes)"]]} (HTTPRouteRedirectPortAndScheme). Without a
+ * port in the Location, the scheme's default or none is expected, as upstream allows either.
+ */
+function listenerRedirectCases(o: Record<string, unknown>): NormalisedCheck[] {
+  const m = typeof o['listener'] === 'string' ? /^([a-z0-9.-]+) :(\d+) \((HTTPS?)(?:, SNI\/Host ([a-z0-9.-]+))?\)$/.exec(o['listener']) : null;
+  if (!m || unknownKeys(o, new Set(['listener', 'cases'])).length > 0) return [{ unsupported: `listener table ${JSON.stringify(o)}` }];
+  const [, gateway, port, scheme, host] = m;
+  return (o['cases'] as unknown[]).map((c) => {
+    const location = Array.isArray(c) && c.length === 3 && typeof c[0] === 'string' && typeof c[1] === 'number' && typeof c[2] === 'string' ? /^(https?):\/\/([a-z0-9.-]+)(?::(\d+))?$/.exec(stripNote(c[2])) : null;
+    if (!location || !Array.isArray(c)) return { unsupported: `redirect case ${JSON.stringify(c)}` };
+    const request = { path: c[0], to: `port ${port}`, ...(scheme === 'HTTPS' ? { protocol: 'HTTPS', ...(host ? { host } : {}) } : {}) };
+    return fromObject({ gateway, request, expect: { status: c[1], redirect: { scheme: location[1], host: location[2], ...(location[3] ? { port: location[3] } : {}) } } }, undefined);
+  });
 }
 
 /** A group title naming its Gateway ("gateway httproute-hostname-intersection-all (…) + …") sends its cases there. */
@@ -267,6 +410,9 @@ export function normaliseChecks(raw: readonly unknown[]): NormalisedCheck[] {
     } else if (typeof o['distribution'] === 'string' && Object.keys(o).length === 1) out.push({ distribution: o['distribution'] });
     else if (typeof o['loop'] === 'string' && Object.keys(o).length === 1) out.push(backendHeaderLoop(o['loop']) ?? { unsupported: `loop ${JSON.stringify(o['loop'])}` });
     else if (o['request'] && typeof o['request'] === 'object' && 'websocket' in (o['request'] as object)) out.push(websocketEcho(o));
+    else if (isGrpcShaped(o)) out.push(grpcCheck(o));
+    else if (Array.isArray(o['cases']) && o['request'] && typeof o['request'] === 'object') out.push(...templateCases(o));
+    else if (Array.isArray(o['cases']) && 'listener' in o) out.push(...listenerRedirectCases(o));
     else if ('expect' in o) out.push(fromObject(o, undefined));
     else out.push({ unsupported: JSON.stringify(o) });
   }
@@ -300,4 +446,8 @@ export function isWebSocketEcho(check: NormalisedCheck): check is WebSocketEchoC
 
 export function isHttpCheck(check: NormalisedCheck): check is HttpCheck {
   return 'request' in check;
+}
+
+export function isGrpcCheck(check: NormalisedCheck): check is GrpcCheck {
+  return 'grpc' in check;
 }

@@ -2,6 +2,7 @@ import type { Condition, KubeObject } from '@tendril/api-k8s';
 import { randomUUID } from 'node:crypto';
 import type { HttpCheck } from './checks';
 import type { ExpectedCondition, ObjectRef, StatusAssertion } from './status-checks';
+import type { TcpEchoExpectation } from './tcp-echo-traffic';
 import { mirrorRound, type GatewayTarget } from './traffic';
 
 /**
@@ -25,6 +26,18 @@ export interface ProcedureContext {
   traffic(check: HttpCheck): Promise<string | undefined>;
   /** Where the test's first route's Gateway listens (waits until it is Programmed with an address). */
   gatewayTarget(): Promise<GatewayTarget>;
+  /**
+   * Upstream MakeTLSConnectionAndExpectEventuallyConnectionRejection against the test's first
+   * route's Gateway: TLS dials with this SNI until one is reset or closed before the handshake
+   * completes, within the consistency window. Undefined when rejected, else the last outcome.
+   */
+  tlsRejection(serverName: string, gateway?: ObjectRef): Promise<string | undefined>;
+  /**
+   * Upstream MakeTCPRequestAndExpectEventuallyValidResponse over TLS: the TCP echo conversation
+   * through `gateway` with this SNI, trusting only the CA ConfigMap `caName` the setup made, until
+   * one answers as `expected` within the consistency window.
+   */
+  tlsEcho(gateway: ObjectRef, serverName: string, caName: string, expected: TcpEchoExpectation): Promise<string | undefined>;
   /** Lines printed since `sinceMs` by the pods of Deployment `app` in `namespace` (`kubectl logs -l app=…`). */
   backendLogs(namespace: string, app: string, sinceMs: number): string[];
 }
@@ -440,6 +453,112 @@ async function settledCount(count: () => number): Promise<number> {
  * steps of each test's Go source, in order, with its waits. Such a test without a procedure here is
  * not run.
  */
+const routeAccepted = (route: string, gateway: ObjectRef, conditions: ExpectedCondition[]): StatusAssertion => ({
+  clause: `TLSRoute ${route} ${conditions.map((c) => `${c.type}=${c.status}${c.reason ? ` reason ${c.reason}` : ''}`).join(', ')} on ${gateway.name}`,
+  route: { namespace: INFRA, name: route },
+  routeKind: 'TLSRoute',
+  parent: gateway,
+  conditions,
+});
+
+/**
+ * TLSRouteInvalidNoMatchingListener / TLSRouteInvalidNoMatchingListenerHostname: the test's
+ * Gateways ready; each TLSRoute refused by its Gateway with the reason, and attached nowhere; the
+ * Gateways that refuse them have no routes attached.
+ */
+function tlsRoutesRefused(refusals: Array<{ route: string; gateway: string; reason: string }>, emptyGateways: string[]): RuntimeProcedure {
+  return async (ctx) => {
+    const gateways = [...new Set(refusals.map((r) => r.gateway))].map((name) => ({ namespace: INFRA, name }));
+    return failuresOf([
+      ...(await Promise.all(gateways.map((g) => ctx.status(gatewayReady(g))))),
+      ...(await Promise.all(refusals.map((r) => ctx.status(routeAccepted(r.route, { namespace: INFRA, name: r.gateway }, [{ type: 'Accepted', status: 'False', reason: r.reason }]))))),
+      ...(await Promise.all(refusals.map((r) => ctx.status({ clause: `TLSRoute ${r.route} has no accepted parents`, routeNotAttached: { namespace: INFRA, name: r.route }, routeKind: 'TLSRoute' })))),
+      ...(await Promise.all(emptyGateways.map((name) => ctx.status({ clause: `Gateway ${name} has zero attached routes`, zeroAttachedRoutes: { namespace: INFRA, name } })))),
+    ]);
+  };
+}
+
+/**
+ * TLSRouteInvalidBackendRefNonexistent / …UnknownKind: Gateway and TLSRoute accepted, the route's
+ * ResolvedRefs False with the reason, and a TLS connection with the route's hostname as SNI is
+ * eventually rejected (reset or closed before the handshake completes).
+ */
+function tlsRouteInvalidBackend(gatewayName: string, routeName: string, reason: string): RuntimeProcedure {
+  return async (ctx) => {
+    const gateway: ObjectRef = { namespace: INFRA, name: gatewayName };
+    const status = failuresOf([
+      await ctx.status(gatewayReady(gateway)),
+      await ctx.status({ clause: `Gateway ${gatewayName} has an address`, gatewayAddress: gateway }),
+      await ctx.status(routeAccepted(routeName, gateway, [{ type: 'Accepted', status: 'True' }])),
+      await ctx.status(routeAccepted(routeName, gateway, [{ type: 'ResolvedRefs', status: 'False', reason }])),
+    ]);
+    if (status.length > 0) return status;
+    const hostname = ((ctx.get('TLSRoute', INFRA, routeName)?.spec ?? {}) as { hostnames?: string[] }).hostnames?.[0];
+    if (!hostname) return [`TLSRoute ${routeName} has no hostname to send as SNI`];
+    const failure = await ctx.tlsRejection(hostname);
+    return failure ? [failure] : [];
+  };
+}
+
+/** Upstream GatewayAndTLSRoutesMustBeAccepted, and TLSRouteMustHaveResolvedRefsConditionsTrue for each route. */
+async function tlsRoutesServed(ctx: ProcedureContext, gateway: ObjectRef, routes: string[]): Promise<string[]> {
+  return failuresOf([
+    await ctx.status(gatewayReady(gateway)),
+    await ctx.status({ clause: `Gateway ${gateway.name} has an address`, gatewayAddress: gateway }),
+    ...(await Promise.all(routes.map((r) => ctx.status(routeAccepted(r, gateway, [{ type: 'Accepted', status: 'True' }, { type: 'ResolvedRefs', status: 'True' }]))))),
+  ]);
+}
+
+/** TLSRouteSimpleSameNamespace: a TLS connection with the route's hostname passes through to tcp-backend, which sees that SNI. */
+async function tlsRouteSimpleSameNamespace(ctx: ProcedureContext): Promise<string[]> {
+  const gateway: ObjectRef = { namespace: INFRA, name: 'gateway-tlsroute' };
+  const route = 'gateway-conformance-infra-test';
+  const status = await tlsRoutesServed(ctx, gateway, [route]);
+  if (status.length > 0) return status;
+  const hostnames = ((ctx.get('TLSRoute', INFRA, route)?.spec ?? {}) as { hostnames?: string[] }).hostnames ?? [];
+  if (hostnames.length !== 1) return [`TLSRoute ${route} has ${hostnames.length} hostnames; the test needs exactly one`];
+  const failure = await ctx.tlsEcho(gateway, hostnames[0], 'tls-checks-ca-certificate', { backendIsTLS: true, backend: 'tcp-backend', namespace: INFRA, hostname: hostnames[0] });
+  return failure ? [failure] : [];
+}
+
+/**
+ * TLSRouteHostnameIntersection: four Gateways whose TLS listener hostname is exact, a more or less
+ * specific wildcard, or absent; on each, HTTPS (passed through to tls-backend / tls-backend-2, whose
+ * certificate is trusted) reaches the route whose hostnames intersect the SNI, and an SNI no route
+ * takes is rejected.
+ */
+async function tlsRouteHostnameIntersection(ctx: ProcedureContext): Promise<string[]> {
+  const groups: Array<{ gateway: string; routes: string[]; other: boolean; unmatched: string }> = [
+    { gateway: 'gw-tlsroute-exact-hostname-x-1', routes: ['tlsroute-more-specific-wc-hostname-x-1'], other: false, unmatched: 'non.matching.com' },
+    { gateway: 'gw-tlsroute-more-specific-wc-hostname-x-2', routes: ['tlsroute-exact-hostname-x-2', 'tlsroute-less-specific-wc-hostname-x-2'], other: true, unmatched: 'non.matching.com' },
+    { gateway: 'gw-tlsroute-less-specific-wc-hostname-x-3', routes: ['tlsroute-exact-hostname-x-3', 'tlsroute-more-specific-wc-hostname-x-3'], other: true, unmatched: 'non.matching.com' },
+    { gateway: 'gw-tlsroute-empty-hostname-x-4', routes: ['tlsroute-exact-hostname-x-4', 'tlsroute-less-specific-wc-hostname-x-4'], other: true, unmatched: 'non.matching.org' },
+  ];
+  const https = (gateway: string, host: string, backend: string): HttpCheck => ({
+    gateway,
+    request: { protocol: 'https', host, path: '/', method: 'GET', headers: {}, backendSetsResponseHeaders: {}, trustSecret: 'tls-checks-certificate' },
+    expect: { status: [200], backend, namespace: INFRA, requestHeadersSeenByBackend: {}, absentRequestHeaders: [], responseHeaders: {}, absentResponseHeaders: [] },
+    label: `GET https://${host}/ via ${gateway}`,
+  });
+  const failures: string[] = [];
+  for (const group of groups) {
+    const gateway: ObjectRef = { namespace: INFRA, name: group.gateway };
+    const status = await tlsRoutesServed(ctx, gateway, group.routes);
+    if (status.length > 0) {
+      failures.push(...status);
+      continue;
+    }
+    failures.push(
+      ...failuresOf([
+        await ctx.traffic(https(group.gateway, 'abc.example.com', 'tls-backend')),
+        group.other ? await ctx.traffic(https(group.gateway, 'other.example.com', 'tls-backend-2')) : undefined,
+        await ctx.tlsRejection(group.unmatched, gateway),
+      ]).map((f) => `${group.gateway}: ${f}`),
+    );
+  }
+  return failures;
+}
+
 export const RUNTIME_PROCEDURES: Readonly<Record<string, RuntimeProcedure>> = {
   GatewayClassObservedGenerationBump: gatewayClassObservedGenerationBump,
   GatewayObservedGenerationBump: gatewayObservedGenerationBump,
@@ -466,4 +585,32 @@ export const RUNTIME_PROCEDURES: Readonly<Record<string, RuntimeProcedure>> = {
     { path: '/multi-mirror-and-modify-request-headers', headers: MODIFY_HEADERS_REQUEST, mirroredTo: ['infra-backend-v2', 'infra-backend-v3'] },
   ]),
   HTTPRouteRequestPercentageMirror: httpRouteRequestPercentageMirror,
+  // TLSRoute tests whose checks inventory.json gives as prose, written out from their Go sources.
+  TLSRouteInvalidNoMatchingListener: tlsRoutesRefused(
+    [
+      { route: 'tlsroute-not-allowed-protocol-http', gateway: 'gateway-tlsroute-http-only', reason: 'NotAllowedByListeners' },
+      { route: 'tlsroute-not-allowed-protocol-https', gateway: 'gateway-tlsroute-https-only', reason: 'NotAllowedByListeners' },
+      { route: 'tlsroute-no-matching-section-name', gateway: 'gateway-tlsroute-tls-passthrough-only', reason: 'NoMatchingParent' },
+    ],
+    ['gateway-tlsroute-http-only', 'gateway-tlsroute-https-only'],
+  ),
+  TLSRouteInvalidNoMatchingListenerHostname: tlsRoutesRefused(
+    [
+      { route: 'tlsroute-hostname-mismatch-1', gateway: 'gateway-tls-exact-hostname', reason: 'NoMatchingListenerHostname' },
+      { route: 'tlsroute-hostname-mismatch-2', gateway: 'gateway-tls-wildcard-hostname', reason: 'NoMatchingListenerHostname' },
+    ],
+    ['gateway-tls-exact-hostname', 'gateway-tls-wildcard-hostname'],
+  ),
+  // Upstream returns at once when the implementation claims TLSRouteModeTerminate; tendril does not.
+  TLSRouteListenerTerminateNotSupported: async (ctx) => {
+    const gateway: ObjectRef = { namespace: INFRA, name: 'gateway-tlsroute-terminate-unsupported' };
+    return failuresOf([
+      await ctx.status({ clause: 'listeners exactly [tls-terminate]', listenersOf: gateway, conditions: [], count: 1 }),
+      await ctx.status({ clause: 'listener tls-terminate Accepted=False reason UnsupportedValue', listener: 'tls-terminate', of: gateway, conditions: [{ type: 'Accepted', status: 'False', reason: 'UnsupportedValue' }], attachedRoutes: 0, supportedKinds: [] }),
+    ]);
+  },
+  TLSRouteInvalidBackendRefNonexistent: tlsRouteInvalidBackend('gateway-tlsroute-invalid-backend-ref-nonexistent', 'invalid-backend-ref-nonexistent', 'BackendNotFound'),
+  TLSRouteSimpleSameNamespace: tlsRouteSimpleSameNamespace,
+  TLSRouteHostnameIntersection: tlsRouteHostnameIntersection,
+  TLSRouteInvalidBackendRefUnknownKind: tlsRouteInvalidBackend('gateway-tlsroute-invalid-backend-ref-unknown-kind', 'invalid-backend-ref-unknown-kind', 'InvalidKind'),
 };

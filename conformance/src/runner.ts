@@ -1,13 +1,20 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { randomInt } from 'node:crypto';
 import type { Condition, KubeObject } from '@tendril/api-k8s';
 import { DEFAULT_CONTROLLER_NAME } from '@tendril/control-plane';
-import { isBackendHeaderLoop, isDistribution, isHttpCheck, isUnsupported, isWebSocketEcho, normaliseChecks, type HttpCheck } from './checks';
+import { isBackendHeaderLoop, isDistribution, isGrpcCheck, isHttpCheck, isUnsupported, isWebSocketEcho, normaliseChecks, type GrpcCheck, type HttpCheck } from './checks';
+import { grpcAttempt, grpcPodSampler } from './grpc-traffic';
+import { tlsEchoExchange } from './tcp-echo-traffic';
+import { tlsDialRejected } from './tls-client';
 import { ConformanceEnvironment, waitFor, type GatewayStatusView } from './environment';
-import { UPSTREAM_SELF_SIGNED_SECRETS, selfSignedSecret } from './certificates';
+import { upstreamCertificateObjects } from './certificates';
+import { withSecretVolumeFiles } from './secret-volumes';
 import { RUNTIME_PROCEDURES, type ProcedureContext, type RuntimeProcedure } from './procedures';
 import { isUnsupportedStatus, parseStatusChecks, statusEventually, UPSTREAM_STATUS_TIMEOUTS, type StatusAssertion, type StatusTimeouts } from './status-checks';
 import { DEFAULT_SUITE_DIR, Suite, type SuiteSubstitutions } from './suite';
-import { UPSTREAM_CONSISTENCY, backendHeaderLoop, backendOfPod, consistently, eventuallyConsistent, websocketEcho, weightedDistribution, type ConsistencyRules, type GatewayTarget } from './traffic';
+import { UPSTREAM_CONSISTENCY, backendHeaderLoop, backendOfPod, consistently, eventuallyConsistent, httpPodSampler, websocketEcho, weightedDistribution, type ConsistencyRules, type GatewayTarget, type PodSampler } from './traffic';
 
 export interface ConformanceRunOptions {
   /** Upstream test names (inventory.json `name`), run in this order. */
@@ -91,6 +98,8 @@ function backendNames(objects: readonly KubeObject[]): Set<string> {
 }
 
 interface WeightedRule {
+  /** A GRPCRoute rule is sampled with Echo calls, an HTTPRoute rule with GETs of `path`. */
+  kind: 'HTTPRoute' | 'GRPCRoute';
   path: string;
   /** Backend Service name → expected share of requests (0..1). */
   shares: Record<string, number>;
@@ -103,15 +112,17 @@ interface WeightedRule {
 function weightedRule(objects: readonly KubeObject[]): WeightedRule {
   type Rule = { matches?: Array<{ path?: { value?: string } }>; backendRefs?: Array<{ name: string; weight?: number }> };
   const rules = objects
-    .filter((o) => o.kind === 'HTTPRoute')
-    .flatMap((o) => ((o.spec ?? {}) as { rules?: Rule[] }).rules ?? [])
-    .filter((r) => (r.backendRefs?.length ?? 0) > 1);
+    .filter((o) => o.kind === 'HTTPRoute' || o.kind === 'GRPCRoute')
+    .flatMap((o) => (((o.spec ?? {}) as { rules?: Rule[] }).rules ?? []).map((rule) => ({ kind: o.kind as WeightedRule['kind'], rule })))
+    .filter(({ rule }) => (rule.backendRefs?.length ?? 0) > 1);
   if (rules.length !== 1) throw new Error(`a weighted-traffic check needs exactly one route rule with several backendRefs; the test has ${rules.length}`);
-  const refs = rules[0].backendRefs ?? [];
+  const [{ kind, rule }] = rules;
+  const refs = rule.backendRefs ?? [];
   const total = refs.reduce((n, r) => n + (r.weight ?? 1), 0);
   if (total === 0) throw new Error('every backendRef of the weighted rule has weight 0');
   return {
-    path: rules[0].matches?.[0]?.path?.value ?? '/',
+    kind,
+    path: rule.matches?.[0]?.path?.value ?? '/',
     shares: Object.fromEntries(refs.map((r) => [r.name, (r.weight ?? 1) / total])),
   };
 }
@@ -150,6 +161,9 @@ export class ConformanceSession {
   private baseServices = new Map<string, Set<string>>();
   private nextGatewayIp: number;
   private started = false;
+  /** The setup's Secrets and CA ConfigMaps (made at start), and where the pods' Secret volumes are written. */
+  private certificates: KubeObject[] = [];
+  private secretFilesDir: string | undefined;
 
   constructor(private readonly opts: ConformanceRunOptions) {
     this.suite = new Suite(opts.suiteDir ?? DEFAULT_SUITE_DIR);
@@ -166,13 +180,15 @@ export class ConformanceSession {
     const base = this.withAddresses(this.suite.baseManifests(this.subs));
     this.baseServices = servicesByName(base);
     const wanted = backendNames(tests.flatMap((t) => this.suite.testManifests(t, this.subs)));
-    const applied = this.opts.allBaseDeployments ? base : base.filter((o) => o.kind !== 'Deployment' || wanted.has(o.metadata.name ?? ''));
+    // As the upstream suite's setup: certificates and CAs made for this run, never stored.
+    this.certificates = upstreamCertificateObjects();
+    const selected = this.opts.allBaseDeployments ? base : base.filter((o) => o.kind !== 'Deployment' || wanted.has(o.metadata.name ?? ''));
+    const applied = withSecretVolumeFiles(selected, this.certificates, (this.secretFilesDir = mkdtempSync(path.join(os.tmpdir(), 'tendril-conformance-volumes-'))));
     this.env.apply('00-gatewayclass.yaml', [
       { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: this.subs.gatewayClassName }, spec: { controllerName: this.subs.controllerName } },
     ]);
     this.env.apply('01-base.yaml', applied);
-    // As the upstream suite's setup: server certificates made for this run, never stored.
-    this.env.apply('02-certificates.yaml', UPSTREAM_SELF_SIGNED_SECRETS.map(selfSignedSecret));
+    this.env.apply('02-certificates.yaml', this.certificates);
     await this.env.start();
     this.started = true;
     await waitFor(`GatewayClass ${this.subs.gatewayClassName} Accepted`, GATEWAY_READY_TIMEOUT_MS, () =>
@@ -188,6 +204,7 @@ export class ConformanceSession {
   async stop(): Promise<void> {
     if (this.started) await this.env.stop();
     this.started = false;
+    if (this.secretFilesDir) rmSync(this.secretFilesDir, { recursive: true, force: true });
   }
 
   /** Runs one upstream test: applies its manifests, checks its traffic, deletes its manifests. */
@@ -206,6 +223,7 @@ export class ConformanceSession {
     if (unsupported.length > 0) return result('not-run', unsupported.map((c) => `check the runner cannot execute yet: ${c.unsupported}`));
     if (test.mutatesResourcesAtRuntime) return result('not-run', ['the test changes resources while it runs; the runner does not emulate that yet']);
     const httpChecks = checks.filter(isHttpCheck);
+    const grpcChecks = checks.filter(isGrpcCheck);
     const distributions = checks.filter(isDistribution);
     const loops = checks.filter(isBackendHeaderLoop);
     const websockets = checks.filter(isWebSocketEcho);
@@ -215,7 +233,7 @@ export class ConformanceSession {
     const statusChecks = parseStatusChecks(test.statusChecks ?? [], objects);
     const unsupportedStatus = statusChecks.filter(isUnsupportedStatus);
     if (unsupportedStatus.length > 0) return result('not-run', unsupportedStatus.map((c) => `status check the runner cannot evaluate yet: ${c.unsupportedStatus}`));
-    this.inferNamespaces(httpChecks, objects);
+    this.inferNamespaces([...httpChecks, ...grpcChecks], objects);
     this.env.apply(fileFor(name), objects);
     try {
       // A test of status alone (GatewayInvalidRouteKind, …) may have no route to send traffic through.
@@ -230,7 +248,12 @@ export class ConformanceSession {
       }
       for (const check of httpChecks) {
         const key = this.gatewayKey(check, defaultGateway);
-        const failure = await eventuallyConsistent(check, () => this.target(key), this.rules);
+        const failure = await eventuallyConsistent(check, () => this.target(key, check), this.rules);
+        if (failure) failures.push(failure);
+      }
+      if (grpcChecks.length > 0) await this.waitForGateway(defaultGateway);
+      for (const check of grpcChecks) {
+        const failure = await consistently(check.label, () => this.target(defaultGateway), (target) => grpcAttempt(check, target, this.rules.requestTimeoutMs), this.rules);
         if (failure) failures.push(failure);
       }
       if (distributions.length > 0 && failures.length === 0) {
@@ -239,7 +262,8 @@ export class ConformanceSession {
         const target = this.target(defaultGateway);
         if (typeof target === 'string') failures.push(target);
         else {
-          const failure = await weightedDistribution(target, weighted.path, weighted.shares, this.rules);
+          const sampler: PodSampler = weighted.kind === 'GRPCRoute' ? grpcPodSampler(target, this.rules.requestTimeoutMs) : httpPodSampler(target, weighted.path, this.rules);
+          const failure = await weightedDistribution(sampler, weighted.shares);
           if (failure) failures.push(failure);
         }
       }
@@ -307,11 +331,41 @@ export class ConformanceSession {
         if (typeof target === 'string') throw new Error(target);
         return target;
       },
+      tlsRejection: async (serverName, gateway) => {
+        const key = gateway ? `${gateway.namespace}/${gateway.name}` : this.firstParentGateway(current);
+        await this.waitForGateway(key);
+        // assert.Eventually upstream: one rejection suffices, tried every poll interval within the window.
+        const deadline = Date.now() + this.rules.maxTimeToConsistencyMs;
+        let last = 'not tried';
+        for (;;) {
+          const target = this.target(key);
+          const outcome = typeof target === 'string' ? target : await tlsDialRejected(target.address, target.port, serverName, this.rules.requestTimeoutMs);
+          if (outcome === undefined) return undefined;
+          last = outcome;
+          if (Date.now() + this.rules.pollIntervalMs > deadline) return `TLS connection with SNI ${serverName} not rejected within ${this.rules.maxTimeToConsistencyMs / 1000}s: ${last}`;
+          await new Promise((r) => setTimeout(r, this.rules.pollIntervalMs));
+        }
+      },
+      tlsEcho: async (gateway, serverName, caName, expected) => {
+        const key = `${gateway.namespace}/${gateway.name}`;
+        await this.waitForGateway(key);
+        const ca = (this.certificates.find((o) => o.kind === 'ConfigMap' && o.metadata.name === caName) as (KubeObject & { data?: Record<string, string> }) | undefined)?.data?.['ca.crt'];
+        if (!ca) return `the conformance setup made no CA ${caName}`;
+        // assert.Eventually upstream: one valid conversation suffices, tried every poll interval within the window.
+        const deadline = Date.now() + this.rules.maxTimeToConsistencyMs;
+        for (;;) {
+          const target = this.target(key);
+          const outcome = typeof target === 'string' ? target : await tlsEchoExchange(target.address, target.port, serverName, [ca], expected, this.rules.requestTimeoutMs);
+          if (outcome === undefined) return undefined;
+          if (Date.now() + this.rules.pollIntervalMs > deadline) return `TCP echo over TLS with SNI ${serverName}: ${outcome} (not within ${this.rules.maxTimeToConsistencyMs / 1000}s)`;
+          await new Promise((r) => setTimeout(r, this.rules.pollIntervalMs));
+        }
+      },
       backendLogs: (namespace, app, sinceMs) => this.env.podLogs.since(sinceMs, namespace, (pod) => backendOfPod(pod) === app).map((l) => l.text),
       traffic: async (check) => {
         const key = this.gatewayKey(check, this.firstParentGateway(current));
         await this.waitForGateway(key);
-        return eventuallyConsistent(check, () => this.target(key), this.rules);
+        return eventuallyConsistent(check, () => this.target(key, check), this.rules);
       },
     };
     this.env.apply(fileFor(name), current);
@@ -329,7 +383,7 @@ export class ConformanceSession {
    * Upstream expectations name the backend's namespace almost always; inventory.json leaves it out
    * when it is the namespace of the only Service with the backend's name, so it is filled in here.
    */
-  private inferNamespaces(checks: HttpCheck[], testObjects: readonly KubeObject[]): void {
+  private inferNamespaces(checks: Array<HttpCheck | GrpcCheck>, testObjects: readonly KubeObject[]): void {
     const services = servicesByName(testObjects);
     for (const [name, namespaces] of this.baseServices) services.set(name, new Set([...namespaces, ...(services.get(name) ?? [])]));
     for (const check of checks) {
@@ -379,7 +433,7 @@ export class ConformanceSession {
     return check.gateway ? `${INFRA_NAMESPACE}/${check.gateway}` : fallback;
   }
 
-  private gateway(key: string): KubeObject<{ listeners?: Array<{ port: number }> }, GatewayStatusView> | undefined {
+  private gateway(key: string): KubeObject<{ listeners?: Array<{ port: number; tls?: { certificateRefs?: Array<{ kind?: string; name: string; namespace?: string }> } }> }, GatewayStatusView> | undefined {
     const [namespace, name] = key.split('/');
     return this.env.get('Gateway', namespace, name);
   }
@@ -392,14 +446,30 @@ export class ConformanceSession {
     });
   }
 
-  /** The first typed status address and the first listener's port, as the upstream suite dials. */
-  private target(key: string): GatewayTarget | string {
+  /**
+   * The first typed status address and the first listener's port, as the upstream suite dials. A
+   * TLS check also gets the certificates it trusts: the Secret it names (in the infra namespace),
+   * else those the Gateway's listeners serve.
+   */
+  private target(key: string, check?: HttpCheck): GatewayTarget | string {
     const gw = this.gateway(key);
     if (!gw) return `Gateway ${key} not found`;
     const address = gw.status?.addresses?.find((a) => a.type && a.value)?.value;
     const port = gw.spec?.listeners?.[0]?.port;
     if (!address || port === undefined) return `Gateway ${key} has no status address or no listener`;
-    return { address, port };
+    if (check?.request.protocol !== 'https' && check?.request.protocol !== 'h2') return { address, port };
+    const [namespace] = key.split('/');
+    const refs = check.request.trustSecret
+      ? [{ namespace: INFRA_NAMESPACE, name: check.request.trustSecret }]
+      : (gw.spec?.listeners ?? []).flatMap((l) => (l.tls?.certificateRefs ?? []).filter((r) => (r.kind ?? 'Secret') === 'Secret').map((r) => ({ namespace: r.namespace ?? namespace, name: r.name })));
+    const certificates: string[] = [];
+    for (const ref of refs) {
+      const secret = this.env.get<KubeObject & { data?: Record<string, string> }>('Secret', ref.namespace, ref.name);
+      const crt = secret?.data?.['tls.crt'];
+      if (!crt) return `the certificate Secret ${ref.namespace}/${ref.name} the TLS request trusts has no tls.crt`;
+      certificates.push(Buffer.from(crt, 'base64').toString('utf8'));
+    }
+    return { address, port, trustedCertificates: [...new Set(certificates)] };
   }
 
   private async deleteTestObjects(name: string, objects: readonly KubeObject[]): Promise<void> {

@@ -155,7 +155,7 @@ const CONDITION_TYPE = '(?:Accepted|ResolvedRefs|Programmed|RR)\\b';
  * Which routes a clause's subject names: "route" / "each route" / "both routes" (every route of the
  * test), "route NAME", "routes A, B, C", "shared route" (routes with several Gateway parents),
  * "dedicated routes" (routes with one), "N <adjective> routes" (the N routes on the clause's Gateway
- * that no other clause names).
+ * that no other clause names), "GRPCRoute" (every route of that kind), "GRPCRoutes A, B" (named routes).
  */
 function routesOf(rawSubject: string, ctx: TestContext, parentName: string | undefined, namedElsewhere: ReadonlySet<string>): KubeObject[] | undefined {
   // "routes A, B, C each …": the same routes.
@@ -164,9 +164,14 @@ function routesOf(rawSubject: string, ctx: TestContext, parentName: string | und
   const all = /^for each gateway: all (\d+) routes$/.exec(subject);
   if (all) return ctx.routes.length === Number(all[1]) * ctx.gateways.length ? ctx.routes : undefined;
   if (subject === '' || /^(?:route|each route|both routes|every route)$/.test(subject)) return ctx.routes;
+  // "4 routes …": every route of the test, when it has that many.
+  const counted = /^(\d+) routes$/.exec(subject);
+  if (counted) return ctx.routes.length === Number(counted[1]) ? ctx.routes : undefined;
+  // "GRPCRoute …": every route of that kind.
+  if (ROUTE_KINDS.has(subject)) return ctx.routes.filter((r) => r.kind === subject);
   if (subject === 'shared route') return ctx.routes.filter((r) => gatewayParents(r).length > 1);
   if (subject === 'dedicated routes') return ctx.routes.filter((r) => gatewayParents(r).length === 1);
-  let m = /^routes? ([a-z0-9.-]+(?:, [a-z0-9.-]+)*)$/.exec(subject);
+  let m = /^(?:routes?|[A-Z][A-Za-z]*Routes?) ([a-z0-9.-]+(?:, [a-z0-9.-]+)*)$/.exec(subject);
   if (m) {
     const names = m[1].split(', ');
     const routes = ctx.routes.filter((r) => names.includes(r.metadata.name ?? ''));
@@ -183,7 +188,7 @@ function routesOf(rawSubject: string, ctx: TestContext, parentName: string | und
 function parseRouteClause(raw: string, clause: string, ctx: TestContext, namedElsewhere: ReadonlySet<string>): ParsedStatusCheck[] | undefined {
   // "SUBJECT CONDITIONS [for the gateway parentRef | on [gateway] NAME | for both gateways | on their gateway][, CONDITIONS]"
   const m = new RegExp(
-    `^(.*?):? ?(?:has )?(${CONDITION_TYPE}.*?)(?: (?:for the gateway parentRef|for the gateway|for both gateways|on their gateway|for each route|(?:on|for) (?:gateway |parent )?([a-z0-9.-]+)))?(?:, (.+))?$`,
+    `^(.*?):? ?(?:has )?(${CONDITION_TYPE}.*?)(?: (?:for the gateway parentRef|for the gateway|on the gateway|on it|for both gateways|on their gateway|for each route|(?:on|for) (?:gateway |parent )?([a-z0-9.-]+)))?(?:, (.+))?$`,
   ).exec(clause);
   if (!m) return undefined;
   const [, subject, first, parentName, more] = m;
@@ -200,10 +205,38 @@ function parseRouteClause(raw: string, clause: string, ctx: TestContext, namedEl
   return out;
 }
 
+const NUMBER_WORDS: Record<string, number> = { two: 2, three: 3, four: 4, five: 5 };
+
+/**
+ * "three gateways (a, b, c) each with address, their route CONDITIONS, listeners CONDITIONS": per
+ * named Gateway its address, the conditions of the routes whose parent it is, and its listeners'.
+ */
+function parseGatewaysEach(raw: string, ctx: TestContext): ParsedStatusCheck[] | undefined {
+  const m = /^(\w+) gateways \(([a-z0-9.-]+(?:, [a-z0-9.-]+)*)\) each with address, their routes? (.+?), listeners (.+)$/.exec(raw);
+  if (!m) return undefined;
+  const names = m[2].split(', ');
+  const routeConditions = parseConditions(m[3]);
+  const listenerConditions = m[4] === 'ready' ? LISTENERS_READY : parseConditions(m[4]);
+  if (NUMBER_WORDS[m[1]] !== names.length || !routeConditions || !listenerConditions) return undefined;
+  const out: StatusAssertion[] = [];
+  for (const name of names) {
+    const gateway = gatewayNamed(ctx, name);
+    const routes = ctx.routes.filter((r) => gatewayParents(r).some((p) => key(p) === key(gateway)));
+    if (routes.length === 0) return undefined;
+    out.push({ clause: raw, gatewayAddress: gateway });
+    for (const route of routes) out.push({ clause: raw, route: refOf(route), routeKind: route.kind ?? 'HTTPRoute', parent: gateway, conditions: routeConditions });
+    out.push({ clause: raw, listenersOf: gateway, conditions: listenerConditions });
+  }
+  return out;
+}
+
 function parseClause(rawClause: string, ctx: TestContext, namedElsewhere: ReadonlySet<string>): ParsedStatusCheck[] {
   const raw = rawClause.trim();
   const clause = withoutNotes(raw);
   const unsupported = [{ unsupportedStatus: raw }];
+
+  const gatewaysEach = parseGatewaysEach(raw, ctx);
+  if (gatewaysEach) return gatewaysEach;
 
   let m = /^Gateway ([a-z0-9.-]+)(?: \(([a-z0-9-]+)\))? (?:must have an )?address$/.exec(clause);
   if (m) return [{ clause: raw, gatewayAddress: gatewayNamed(ctx, m[1], m[2]) }];
@@ -241,11 +274,12 @@ function parseClause(rawClause: string, ctx: TestContext, namedElsewhere: Readon
   m = /^Gateway ([a-z0-9.-]+):? (?:zero attached routes|0 listeners in status or 1 listener with attachedRoutes=0)$/.exec(clause);
   if (m) return [{ clause: raw, zeroAttachedRoutes: gatewayNamed(ctx, m[1]) }];
 
-  m = /^(?:every listener|all listeners|listeners)(?: (.+))?$/.exec(clause);
+  m = /^(?:every listener|all (?:(\d+) )?listeners|listeners)(?: (.+))?$/.exec(clause);
   if (m) {
-    const conditions = m[1] === undefined || m[1] === 'ready' ? LISTENERS_READY : parseConditions(m[1]);
-    if (!conditions || ctx.gateways.length === 0) return unsupported;
-    return ctx.gateways.map((listenersOf) => ({ clause: raw, listenersOf, conditions }));
+    const conditions = m[2] === undefined || m[2] === 'ready' ? LISTENERS_READY : parseConditions(m[2]);
+    // "all 4 listeners": the one Gateway of the test, which must have exactly that many.
+    if (!conditions || ctx.gateways.length === 0 || (m[1] !== undefined && ctx.gateways.length !== 1)) return unsupported;
+    return ctx.gateways.map((listenersOf) => ({ clause: raw, listenersOf, conditions, ...(m?.[1] !== undefined ? { count: Number(m[1]) } : {}) }));
   }
 
   return parseRouteClause(raw, clause, ctx, namedElsewhere) ?? unsupported;

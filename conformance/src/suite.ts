@@ -16,6 +16,8 @@ export interface InventoryTest {
   /** Manifests applied for the test, relative to the suite's parent directory (conformance/tests/…). */
   manifests: string[];
   features: string[];
+  /** The conformance profiles the test counts in (GATEWAY-HTTP, GATEWAY-GRPC, …). */
+  profiles: string[];
   core: boolean;
   provisional: boolean;
   mutatesResourcesAtRuntime: boolean;

@@ -47,6 +47,10 @@ export const SUPPORTED_GATEWAY_HTTP_TESTS: readonly string[] = [
   'HTTPRouteListenerPortMatching',
   'HTTPRouteBackendProtocolWebSocket',
   'GatewayHTTPListenerIsolation',
+  // HTTPS: TLS with SNI to the Gateway's HTTPS listeners, trusting the run's certificates.
+  'HTTPRouteHTTPSListener',
+  'HTTPRouteHTTPSListenerDetectMisdirectedRequests',
+  'HTTPRouteRedirectPortAndScheme',
   // Runtime mutations (procedures.ts).
   'GatewayClassObservedGenerationBump',
   'GatewayObservedGenerationBump',
@@ -77,3 +81,50 @@ export const SUPPORTED_GATEWAY_HTTP_TESTS: readonly string[] = [
   'HTTPRouteInvalidCrossNamespaceParentRef',
   'HTTPRouteInvalidParentRefNotMatchingSectionName',
 ];
+
+/**
+ * The upstream GATEWAY-GRPC tests of their own that tendril passes: gRPC calls to the conformance
+ * echo service through the Gateway. The profile's Gateway* tests are shared with GATEWAY-HTTP and
+ * run (once) from SUPPORTED_GATEWAY_HTTP_TESTS; the report counts them under both profiles.
+ */
+export const SUPPORTED_GATEWAY_GRPC_TESTS: readonly string[] = [
+  'GRPCExactMethodMatching',
+  'GRPCRouteHeaderMatching',
+  'GRPCRouteListenerHostnameMatching',
+  'GRPCRouteWeight',
+  // In no profile upstream (inventory profiles []): never counted in a report, and not run by
+  // `--profiles`; the test file runs it, and the GatewayClass claims its feature.
+  'GRPCRouteNamedRule',
+];
+
+/**
+ * The upstream GATEWAY-TLS tests of their own that tendril passes: TLS passthrough to the TCP echo
+ * and HTTPS echo backends, TLSRoute status, and TLS dials the Gateway must reject. The profile's Gateway* tests are GATEWAY-HTTP's, as for GATEWAY-GRPC.
+ */
+export const SUPPORTED_GATEWAY_TLS_TESTS: readonly string[] = [
+  'TLSRouteSimpleSameNamespace',
+  'TLSRouteHostnameIntersection',
+  'TLSRouteInvalidBackendRefNonexistent',
+  'TLSRouteInvalidBackendRefUnknownKind',
+  'TLSRouteInvalidNoMatchingListener',
+  'TLSRouteInvalidNoMatchingListenerHostname',
+  'TLSRouteInvalidReferenceGrant',
+  'TLSRouteListenerPassthroughSupportedKinds',
+  'TLSRouteListenerTerminateNotSupported',
+];
+
+/** Every test tendril passes, each once (a Gateway* test belongs to several profiles). */
+export const SUPPORTED_TESTS: readonly string[] = [...new Set([...SUPPORTED_GATEWAY_HTTP_TESTS, ...SUPPORTED_GATEWAY_GRPC_TESTS, ...SUPPORTED_GATEWAY_TLS_TESTS])];
+
+/**
+ * The supported tests that count in any of `profiles` (inventory.json's `profiles` of each test),
+ * in SUPPORTED_TESTS order: what `tendril conformance run --profiles …` runs. A profile no test of
+ * the inventory belongs to is an error, not an empty run.
+ */
+export function supportedTestsOf(profiles: readonly string[], inventory: ReadonlyArray<{ name: string; profiles: string[] }>): string[] {
+  const known = new Set(inventory.flatMap((t) => t.profiles));
+  const unknown = profiles.filter((p) => !known.has(p));
+  if (unknown.length > 0) throw new Error(`unknown conformance profile ${unknown.join(', ')} (the inventory has ${[...known].sort().join(', ')})`);
+  const byName = new Map(inventory.map((t) => [t.name, t]));
+  return SUPPORTED_TESTS.filter((name) => byName.get(name)?.profiles.some((p) => profiles.includes(p)));
+}

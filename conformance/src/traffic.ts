@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import * as http2 from 'node:http2';
+import * as https from 'node:https';
 import { request, WebSocket } from 'undici';
 import { attemptPath, type HttpCheck, type RedirectExpectation, type WebSocketEchoCheck } from './checks';
+import { tlsClientSettings, type TlsClientSettings } from './tls-client';
 
 /**
  * The upstream suite's timing for traffic checks (summary.md §1.7): a check is retried until it
@@ -26,6 +28,8 @@ export const UPSTREAM_CONSISTENCY: ConsistencyRules = {
 export interface GatewayTarget {
   address: string;
   port: number;
+  /** TLS requests trust only these certificates (PEM); the runner fills them in for HTTPS checks. */
+  trustedCertificates?: string[];
 }
 
 interface EchoBody {
@@ -53,8 +57,8 @@ function lookup<T>(map: Record<string, T>, name: string): T | undefined {
 
 const DEFAULT_PORTS: Record<string, string> = { http: '80', https: '443' };
 
-/** The upstream Location comparison; requests are plain HTTP, so the request's scheme is http. */
-function redirectProblem(location: string | undefined, want: RedirectExpectation, requestPath: string): string | undefined {
+/** The upstream Location comparison; scheme and path default to the request's. */
+function redirectProblem(location: string | undefined, want: RedirectExpectation, requestPath: string, requestScheme: string): string | undefined {
   if (!location) return 'no Location header';
   let url: URL;
   try {
@@ -64,7 +68,7 @@ function redirectProblem(location: string | undefined, want: RedirectExpectation
   }
   const problems: string[] = [];
   const scheme = url.protocol.replace(/:$/, '');
-  const wantScheme = want.scheme ?? 'http';
+  const wantScheme = want.scheme ?? requestScheme;
   if (scheme !== wantScheme) problems.push(`scheme ${scheme}, want ${wantScheme}`);
   if (want.host !== undefined && url.hostname !== want.host) problems.push(`host ${url.hostname}, want ${want.host}`);
   // URL drops a port that is the scheme's default, which is what "absent or default" allows.
@@ -87,16 +91,38 @@ async function http1RoundTrip(url: string, method: string, headers: Record<strin
   return { statusCode: res.statusCode, headers: res.headers as RoundTrip['headers'], text: await res.body.text() };
 }
 
-/**
- * One request over HTTP/2 cleartext with prior knowledge (the client speaks h2 from the first byte,
- * no Upgrade), on a session of its own; the Host header becomes :authority.
- */
-export function h2cRoundTrip(origin: string, method: string, path: string, headers: Record<string, string>, timeoutMs: number): Promise<RoundTrip> {
+/** One request over HTTP/1.1 in TLS on a new connection (no agent, so no reuse), trusting only `tls.ca`. */
+function https1RoundTrip(address: string, port: number, method: string, path: string, headers: Record<string, string>, tls: TlsClientSettings, timeoutMs: number): Promise<RoundTrip> {
   return new Promise((resolve, reject) => {
-    const session = http2.connect(origin);
+    const req = https.request({ host: address, port, method, path, headers, agent: false, ...tls }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') });
+      });
+      res.on('error', reject);
+    });
+    const timer = setTimeout(() => req.destroy(new Error(`no HTTPS response within ${timeoutMs} ms`)), timeoutMs);
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    req.end();
+  });
+}
+
+/**
+ * One request over HTTP/2 on a session of its own: cleartext with prior knowledge (the client speaks
+ * h2 from the first byte, no Upgrade) for an http: origin, TLS with ALPN h2 for https: (`tls` then
+ * says what to trust). The Host header becomes :authority.
+ */
+export function h2RoundTrip(origin: string, method: string, path: string, headers: Record<string, string>, timeoutMs: number, tls?: TlsClientSettings): Promise<RoundTrip> {
+  return new Promise((resolve, reject) => {
+    const session = tls ? http2.connect(origin, tls) : http2.connect(origin);
     const timer = setTimeout(() => {
       session.destroy();
-      reject(new Error(`no h2c response within ${timeoutMs} ms`));
+      reject(new Error(`no ${tls ? 'h2' : 'h2c'} response within ${timeoutMs} ms`));
     }, timeoutMs);
     const fail = (err: Error): void => {
       clearTimeout(timer);
@@ -133,11 +159,18 @@ export async function attempt(check: HttpCheck, target: GatewayTarget, rules: Co
   const echoSet = Object.entries(req.backendSetsResponseHeaders)
     .map(([k, v]) => `${k}:${v}`)
     .join(',');
-  const origin = `http://${dialled.address}:${dialled.port}`;
+  const secure = req.protocol === 'https' || req.protocol === 'h2';
+  const scheme = secure ? 'https' : 'http';
+  const origin = `${scheme}://${dialled.address}:${dialled.port}`;
   const headers = { ...req.headers, host, 'X-Echo-Set-Header': echoSet };
   let res: RoundTrip;
   try {
-    res = req.protocol === 'h2c' ? await h2cRoundTrip(origin, req.method, path, headers, rules.requestTimeoutMs) : await http1RoundTrip(`${origin}${path}`, req.method, headers, rules.requestTimeoutMs);
+    if (req.protocol === 'h2c') res = await h2RoundTrip(origin, req.method, path, headers, rules.requestTimeoutMs);
+    else if (secure) {
+      // As upstream's TLS client: SNI is the server name the check gives, else the Host.
+      const tls = tlsClientSettings(req.serverName ?? host.replace(/:\d+$/, ''), dialled.trustedCertificates ?? [], req.protocol === 'h2' ? ['h2'] : undefined);
+      res = req.protocol === 'h2' ? await h2RoundTrip(origin, req.method, path, headers, rules.requestTimeoutMs, tls) : await https1RoundTrip(dialled.address, dialled.port, req.method, path, headers, tls, rules.requestTimeoutMs);
+    } else res = await http1RoundTrip(`${origin}${path}`, req.method, headers, rules.requestTimeoutMs);
   } catch (err) {
     return `request failed: ${(err as Error).message}`;
   }
@@ -153,7 +186,7 @@ export async function attempt(check: HttpCheck, target: GatewayTarget, rules: Co
     if (lookup(responseHeaders, name) !== undefined) problems.push(`response header ${name} present, want absent`);
   }
   if (expect.redirect && res.statusCode >= 300 && res.statusCode <= 308) {
-    const problem = redirectProblem(joined(lookup(responseHeaders, 'location')), expect.redirect, path);
+    const problem = redirectProblem(joined(lookup(responseHeaders, 'location')), expect.redirect, path, scheme);
     if (problem) problems.push(problem);
   }
   if (res.statusCode === 200 || res.statusCode === 204) {
@@ -258,26 +291,45 @@ export function backendOfPod(pod: string): string {
   return pod.split('-').slice(0, -2).join('-');
 }
 
-/** One round: `requests` GETs of `path`, `concurrency` at a time, about half with a random X-Jitter header. */
-async function distributionRound(target: GatewayTarget, path: string, expected: Record<string, number>, settings: typeof UPSTREAM_WEIGHTED_TRAFFIC, rules: ConsistencyRules): Promise<string | undefined> {
+/** Sends one request of a weighted-traffic round; resolves with the answering pod's name, rejects with why it got none. */
+export type PodSampler = () => Promise<string>;
+
+/**
+ * The HTTP sampler of the weighted-traffic rounds: a GET of `path` on a new connection, about half
+ * with a random X-Jitter header (upstream's entropy against caching), answered 200 by an echo pod.
+ */
+export function httpPodSampler(target: GatewayTarget, path: string, rules: ConsistencyRules = UPSTREAM_CONSISTENCY): PodSampler {
+  return async () => {
+    const headers: Record<string, string> = { host: urlHost(target), 'X-Echo-Set-Header': '' };
+    if (Math.random() < 0.5) headers['X-Jitter'] = Math.random().toString(36).slice(2);
+    let res: RoundTrip;
+    try {
+      res = await http1RoundTrip(`http://${target.address}:${target.port}${path}`, 'GET', headers, rules.requestTimeoutMs);
+    } catch (err) {
+      throw new Error(`request failed: ${(err as Error).message}`);
+    }
+    if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
+    try {
+      return (JSON.parse(res.text) as EchoBody).pod ?? '';
+    } catch {
+      throw new Error(`response body is not the echo backend's JSON: ${res.text.slice(0, 120)}`);
+    }
+  };
+}
+
+/** One round: `requests` samples, `concurrency` at a time, each answering pod counted under its backend. */
+async function distributionRound(sample: PodSampler, expected: Record<string, number>, settings: typeof UPSTREAM_WEIGHTED_TRAFFIC): Promise<string | undefined> {
   const counts = new Map<string, number>();
   let next = 0;
   let error: string | undefined;
   const worker = async (): Promise<void> => {
     while (next < settings.requests && !error) {
       next++;
-      const headers: Record<string, string> = { host: urlHost(target), 'X-Echo-Set-Header': '' };
-      if (Math.random() < 0.5) headers['X-Jitter'] = Math.random().toString(36).slice(2);
       try {
-        const res = await request(`http://${target.address}:${target.port}${path}`, { headers, reset: true, headersTimeout: rules.requestTimeoutMs, bodyTimeout: rules.requestTimeoutMs });
-        const text = await res.body.text();
-        if (res.statusCode !== 200) error = `status ${res.statusCode}`;
-        else {
-          const backend = backendOfPod((JSON.parse(text) as EchoBody).pod ?? '');
-          counts.set(backend, (counts.get(backend) ?? 0) + 1);
-        }
+        const backend = backendOfPod(await sample());
+        counts.set(backend, (counts.get(backend) ?? 0) + 1);
       } catch (err) {
-        error = `request failed: ${(err as Error).message}`;
+        error = (err as Error).message;
       }
     }
   };
@@ -297,16 +349,10 @@ async function distributionRound(target: GatewayTarget, path: string, expected: 
  * every share within the tolerance, zero-weight backends get nothing. Resolves with undefined or the
  * last round's mismatch.
  */
-export async function weightedDistribution(
-  target: GatewayTarget,
-  path: string,
-  expected: Record<string, number>,
-  rules: ConsistencyRules = UPSTREAM_CONSISTENCY,
-  settings: typeof UPSTREAM_WEIGHTED_TRAFFIC = UPSTREAM_WEIGHTED_TRAFFIC,
-): Promise<string | undefined> {
+export async function weightedDistribution(sample: PodSampler, expected: Record<string, number>, settings: typeof UPSTREAM_WEIGHTED_TRAFFIC = UPSTREAM_WEIGHTED_TRAFFIC): Promise<string | undefined> {
   let last: string | undefined;
   for (let i = 0; i < settings.attempts; i++) {
-    last = await distributionRound(target, path, expected, settings, rules);
+    last = await distributionRound(sample, expected, settings);
     if (last === undefined) return undefined;
   }
   return `traffic distribution after ${settings.attempts} rounds of ${settings.requests} requests: ${last}`;

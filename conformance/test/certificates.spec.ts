@@ -1,5 +1,10 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { selfSignedSecret, UPSTREAM_SELF_SIGNED_SECRETS } from '../src/certificates';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import type { KubeObject } from '@tendril/api-k8s';
+import { caConfigMap, caSignedSecret, certificateAuthority, selfSignedSecret, upstreamCertificateObjects, UPSTREAM_CA_SIGNED_SECRETS, UPSTREAM_SELF_SIGNED_SECRETS } from '../src/certificates';
+import { withSecretVolumeFiles } from '../src/secret-volumes';
 
 describe('run-time certificates (the upstream suite setup\'s self-signed server Secrets)', () => {
   it('makes a kubernetes.io/tls Secret whose certificate covers the hosts and matches its key', () => {
@@ -25,5 +30,68 @@ describe('run-time certificates (the upstream suite setup\'s self-signed server 
 
   it('refuses a certificate for no host, naming it', () => {
     expect(() => selfSignedSecret({ namespace: 'ns', name: 'broken', hosts: [] })).toThrow('the conformance certificate ns/broken needs at least one host');
+  });
+});
+
+describe('the TLS profiles\' CA and the certificates it signs', () => {
+  const ca = certificateAuthority('tls-checks-ca-certificate');
+
+  it('signs server certificates with DNS and URI names that verify against the CA alone', () => {
+    const secret = caSignedSecret({ namespace: 'gateway-conformance-infra', name: 'tls-checks-certificate', hosts: ['abc.example.com', 'spiffe://abc.example.com/test-identity'] }, ca) as unknown as { data: Record<string, string> };
+    const cert = new X509Certificate(Buffer.from(secret.data['tls.crt'], 'base64'));
+    const authority = new X509Certificate(ca.cert);
+    expect(cert.subjectAltName).toBe('DNS:abc.example.com, URI:spiffe://abc.example.com/test-identity');
+    expect(cert.checkIssued(authority)).toBe(true);
+    expect(cert.verify(authority.publicKey)).toBe(true);
+    expect(cert.ca).toBe(false);
+    expect(authority.ca).toBe(true);
+    expect(cert.checkPrivateKey(createPrivateKey(Buffer.from(secret.data['tls.key'], 'base64')))).toBe(true);
+  });
+
+  it('publishes the CA as a ConfigMap with ca.crt, and makes every Secret the setup lists', () => {
+    expect(caConfigMap('gateway-conformance-infra', ca)).toEqual({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: 'gateway-conformance-infra', name: 'tls-checks-ca-certificate' }, data: { 'ca.crt': ca.cert } });
+    const objects = upstreamCertificateObjects();
+    expect(objects.map((o) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`).sort()).toEqual(
+      [
+        ...UPSTREAM_SELF_SIGNED_SECRETS.map((s) => `Secret ${s.namespace}/${s.name}`),
+        'ConfigMap gateway-conformance-infra/tls-checks-ca-certificate',
+        ...UPSTREAM_CA_SIGNED_SECRETS.map((s) => `Secret ${s.namespace}/${s.name}`),
+      ].sort(),
+    );
+  });
+});
+
+describe('Secret volumes of the echo pods, written out as files', () => {
+  const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { namespace: 'infra', name: 'cert' }, data: { 'tls.crt': Buffer.from('CRT').toString('base64'), 'tls.key': Buffer.from('KEY').toString('base64') } } as KubeObject;
+  const deployment = (secretName: string): KubeObject =>
+    ({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { namespace: 'infra', name: 'tls-backend' },
+      spec: {
+        template: {
+          spec: {
+            containers: [{ name: 'c', env: [{ name: 'TLS_SERVER_CERT', value: '/etc/secret-volume/crt' }, { name: 'POD_NAME' }, { name: 'OTHER', value: '/etc/other' }], volumeMounts: [{ name: 'secret-volume', mountPath: '/etc/secret-volume' }] }],
+            volumes: [{ name: 'secret-volume', secret: { secretName, items: [{ key: 'tls.crt', path: 'crt' }] } }],
+          },
+        },
+      },
+    }) as KubeObject;
+
+  it('writes each item under a directory of the Deployment and points the environment there', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tendril-volumes-test-'));
+    try {
+      const [changed] = withSecretVolumeFiles([deployment('cert')], [secret], dir);
+      const env = (changed.spec as { template: { spec: { containers: Array<{ env: Array<{ name: string; value?: string }> }> } } }).template.spec.containers[0].env;
+      const file = path.join(dir, 'infra', 'tls-backend', 'secret-volume', 'crt');
+      expect(env).toEqual([{ name: 'TLS_SERVER_CERT', value: file }, { name: 'POD_NAME' }, { name: 'OTHER', value: '/etc/other' }]);
+      expect(readFileSync(file, 'utf8')).toBe('CRT');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names the Secret a Deployment mounts that the setup does not make', () => {
+    expect(() => withSecretVolumeFiles([deployment('missing')], [secret], tmpdir())).toThrow('Deployment infra/tls-backend mounts Secret infra/missing, which the conformance setup does not make');
   });
 });

@@ -3,12 +3,12 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Condition, KubeObject } from '@tendril/api-k8s';
 import { startEchoServer, type EchoServer } from '@tendril/testing';
-import { normaliseChecks, SUPPORTED_GATEWAY_HTTP_TESTS, Suite, type HttpCheck } from '../src';
+import { normaliseChecks, SUPPORTED_TESTS, Suite, type HttpCheck } from '../src';
 import { SUPPORTED_FEATURES } from '@tendril/gateway';
 import { attemptPath } from '../src/checks';
 import { RUNTIME_PROCEDURES } from '../src/procedures';
 import { evaluateStatus, isUnsupportedStatus, parseStatusChecks, statusEventually, type StatusAssertion, type StatusSource } from '../src/status-checks';
-import { attempt, backendOfPod, eventuallyConsistent, weightedDistribution } from '../src/traffic';
+import { attempt, backendOfPod, eventuallyConsistent, httpPodSampler, weightedDistribution } from '../src/traffic';
 
 describe('normaliseChecks: inventory.json expectations into one shape', () => {
   it('reads {request, expect} objects with defaults (GET, status 200) and strips parenthesised notes', () => {
@@ -85,11 +85,11 @@ describe('traffic checks against an echo backend', () => {
   it('weighted traffic: a backend that should get half the requests but gets none fails the distribution', async () => {
     const target = { address: '127.0.0.1', port: echo.port };
     const settings = { requests: 20, concurrency: 4, tolerance: 0.05, attempts: 2 };
-    expect(await weightedDistribution(target, '/', { 'infra-backend-v1': 1 }, undefined, settings)).toBeUndefined();
-    expect(await weightedDistribution(target, '/', { 'infra-backend-v1': 0.5, 'infra-backend-v2': 0.5 }, undefined, settings)).toBe(
+    expect(await weightedDistribution(httpPodSampler(target, '/'), { 'infra-backend-v1': 1 }, settings)).toBeUndefined();
+    expect(await weightedDistribution(httpPodSampler(target, '/'), { 'infra-backend-v1': 0.5, 'infra-backend-v2': 0.5 }, settings)).toBe(
       'traffic distribution after 2 rounds of 20 requests: infra-backend-v1 got 100.0%, want 50%; infra-backend-v2 got 0.0%, want 50%',
     );
-    expect(await weightedDistribution(target, '/', { 'infra-backend-v1': 0, other: 1 }, undefined, settings)).toContain('infra-backend-v1 got 100.0%, want 0%');
+    expect(await weightedDistribution(httpPodSampler(target, '/'), { 'infra-backend-v1': 0, other: 1 }, settings)).toContain('infra-backend-v1 got 100.0%, want 0%');
   });
 
   it('retry checks: a fresh uuid per attempt, so each probe of the echo backend\'s retry simulation starts over', async () => {
@@ -270,11 +270,11 @@ describe('status checks: inventory.json statusChecks read and asserted as the up
     );
   });
 
-  it('reads every status check of the supported GATEWAY-HTTP tests (none is left unasserted; procedures assert their own)', () => {
+  it('reads every status check of the supported tests (none is left unasserted; procedures assert their own)', () => {
     const suite = new Suite();
     if (!suite.available) return;
     const subs = { gatewayClassName: 'tendril-conformance', controllerName: CONTROLLER };
-    const unsupported = SUPPORTED_GATEWAY_HTTP_TESTS.filter((name) => !(name in RUNTIME_PROCEDURES)).flatMap((name) => {
+    const unsupported = SUPPORTED_TESTS.filter((name) => !(name in RUNTIME_PROCEDURES)).flatMap((name) => {
       const test = suite.test(name);
       return parseStatusChecks(test.statusChecks ?? [], suite.testManifests(test, subs))
         .filter(isUnsupportedStatus)
@@ -286,7 +286,7 @@ describe('status checks: inventory.json statusChecks read and asserted as the up
   it('the GatewayClass claims exactly the features of the tests CI runs (SUPPORTED_FEATURES in libs/gateway)', () => {
     const suite = new Suite();
     if (!suite.available) return;
-    const tested = [...new Set(SUPPORTED_GATEWAY_HTTP_TESTS.flatMap((name) => suite.test(name).features ?? []))].sort();
+    const tested = [...new Set(SUPPORTED_TESTS.flatMap((name) => suite.test(name).features ?? []))].sort();
     expect([...SUPPORTED_FEATURES].sort()).toEqual(tested);
   });
 });

@@ -27,6 +27,26 @@ const suite = new Suite();
     }
   }, 150_000);
 
+  it('--profiles GATEWAY-GRPC: runs a gRPC test and reports it under the GATEWAY-GRPC profile', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tendril-report-'));
+    const reportFile = path.join(dir, 'report.yaml');
+    try {
+      const { stdout } = await run(process.execPath, [path.join(repoRoot, 'apps/cli/bin/tendril.js'), 'conformance', 'run', '--profiles', 'GATEWAY-GRPC', '--run-test', 'GRPCExactMethodMatching', '--report', reportFile], { cwd: repoRoot, timeout: 120_000 });
+      expect(stdout).toMatch(/^GRPCExactMethodMatching\s+PASSED\s+[\d.]+s$/m);
+      const report = parse(readFileSync(reportFile, 'utf8'));
+      expect(report.profiles).toEqual([expect.objectContaining({ name: 'GATEWAY-GRPC', core: expect.objectContaining({ result: 'partial', statistics: expect.objectContaining({ Passed: 1, Failed: 0 }) }) })]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 150_000);
+
+  it('rejects a profile the upstream suite does not have', async () => {
+    await expect(run(process.execPath, [path.join(repoRoot, 'apps/cli/bin/tendril.js'), 'conformance', 'run', '--profiles', 'GATEWAY-HTTP,GATEWAY-FTP'], { cwd: repoRoot })).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('unknown conformance profile GATEWAY-FTP'),
+    });
+  }, 60_000);
+
   it('rejects a test name the upstream suite does not have', async () => {
     await expect(run(process.execPath, [path.join(repoRoot, 'apps/cli/bin/tendril.js'), 'conformance', 'run', '--run-test', 'NoSuchTest'], { cwd: repoRoot })).rejects.toMatchObject({
       code: 1,

@@ -29,12 +29,12 @@ describe('normaliseChecks: rewrites, listener ports, h2c and the backend-header 
   it('leaves other destinations and protocols unsupported rather than sending them as plain HTTP', () => {
     const checks = normaliseChecks([
       { request: { to: 'same-namespace-with-https-listener :443 (HTTPS)', path: '/' }, expect: { status: 200 } },
-      { request: { protocol: 'HTTPS', path: '/' }, expect: { status: 200 } },
+      { request: { protocol: 'HTTP/3 over QUIC', path: '/' }, expect: { status: 200 } },
       { loop: 'forever, somehow' },
     ]);
     expect(checks).toEqual([
       { unsupported: expect.stringContaining('request.to') },
-      { unsupported: expect.stringContaining('request.protocol "HTTPS"') },
+      { unsupported: expect.stringContaining('request.protocol "HTTP/3 over QUIC"') },
       { unsupported: 'loop "forever, somehow"' },
     ]);
   });

@@ -193,13 +193,46 @@ program
   .option('--port <port>', 'port (default: $HTTP_PORT or 3000)')
   .option('--host <address>', 'address to bind (default: $POD_IP or 0.0.0.0)')
   .option('--h2c-port <port>', 'h2c-only port, as the conformance echo image has (default: $H2C_PORT or 3001; 0 for none)')
+  .option('--grpc', 'serve the conformance gRPC echo service (GrpcEcho) on --port instead of HTTP, as the echo image does with $GRPC_ECHO_SERVER set')
+  .option('--tcp', 'serve the conformance TCP echo (welcome line, PING/IS_TLS/TEST) on --port instead of HTTP, as the echo image does with $TCP_ECHO_SERVER set')
   .action(async (opts) => {
-    const { startEchoServer } = require('@tendril/testing') as typeof import('@tendril/testing');
+    const { startEchoServer, startGrpcEchoServer, startTcpEchoServer } = require('@tendril/testing') as typeof import('@tendril/testing');
+    const { readFileSync } = require('node:fs') as typeof import('node:fs');
     const port = Number(opts.port ?? process.env['HTTP_PORT'] ?? 3000);
     const h2cPort = Number(opts.h2cPort ?? process.env['H2C_PORT'] ?? 3001);
     const host = opts.host ?? process.env['POD_IP'] ?? '0.0.0.0';
-    const server = await startEchoServer({ port, host, ...(h2cPort > 0 && h2cPort !== port ? { h2cPort } : {}) });
-    process.stdout.write(`echo server listening on ${server.host}:${server.port}${server.h2cPort ? ` (h2c on ${server.h2cPort})` : ''}\n`);
+    // The echo image's TLS port: certificate and key files named by the environment (the TCP server spells the key variable TLS_SERVER_PRIV_KEY).
+    const tlsFrom = (keyVariable: string, portVariable: string): { cert: string; key: string; port: number } | undefined => {
+      const certFile = process.env['TLS_SERVER_CERT'];
+      const keyFile = process.env[keyVariable];
+      if (!certFile || !keyFile) return undefined;
+      const read = (file: string, what: string): string => {
+        try {
+          return readFileSync(file, 'utf8');
+        } catch (err) {
+          throw new Error(`cannot read the TLS ${what} ${file} (TLS_SERVER_CERT / ${keyVariable}): ${(err as Error).message}`);
+        }
+      };
+      return { cert: read(certFile, 'certificate'), key: read(keyFile, 'key'), port: Number(process.env[portVariable] ?? 8443) };
+    };
+    let line: string;
+    let server: { close(): Promise<void> };
+    if (opts.tcp || process.env['TCP_ECHO_SERVER']) {
+      const tls = tlsFrom('TLS_SERVER_PRIV_KEY', 'TLS_PORT');
+      const tcp = await startTcpEchoServer({ host, tcpPort: Number(opts.port ?? process.env['TCP_PORT'] ?? 3000), ...(tls ? { tls } : {}) });
+      server = tcp;
+      line = `TCP echo server listening on ${tcp.host}:${tcp.tcpPort}${tcp.tlsPort ? ` (TLS on ${tcp.tlsPort})` : ''}`;
+    } else if (opts.grpc || process.env['GRPC_ECHO_SERVER']) {
+      const grpc = await startGrpcEchoServer({ port, host });
+      server = grpc;
+      line = `gRPC echo server (plaintext) listening on ${grpc.host}:${grpc.port}`;
+    } else {
+      const tls = tlsFrom('TLS_SERVER_PRIVKEY', 'HTTPS_PORT');
+      const http = await startEchoServer({ port, host, ...(h2cPort > 0 && h2cPort !== port ? { h2cPort } : {}), ...(tls ? { tls } : {}) });
+      server = http;
+      line = `echo server listening on ${http.host}:${http.port}${http.h2cPort ? ` (h2c on ${http.h2cPort})` : ''}${http.httpsPort ? ` (HTTPS on ${http.httpsPort})` : ''}`;
+    }
+    process.stdout.write(`${line}\n`);
     const stop = (): void => void server.close().then(() => process.exit(0));
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
@@ -258,14 +291,20 @@ const conformance = program.command('conformance').description('Gateway API conf
 conformance
   .command('run')
   .description('run upstream Gateway API conformance tests against tendril (needs ../shared/gateway-api beside the repository)')
-  .option('--run-test <name...>', 'run only these tests (default: every test tendril supports)')
+  .option('--run-test <name...>', 'run only these tests (default: every test tendril supports in the profiles)')
+  .option('--profiles <list>', 'comma-separated conformance profiles to run and report (GATEWAY-HTTP, GATEWAY-GRPC, …)', 'GATEWAY-HTTP')
   .option('--suite-dir <dir>', 'the upstream conformance directory (base/, tests/, inventory.json beside it)')
-  .option('--report <file>', 'write the upstream-format ConformanceReport (YAML) for the GATEWAY-HTTP profile')
+  .option('--report <file>', 'write the upstream-format ConformanceReport (YAML) for the profiles')
   .action(async (opts) => {
-    const { DEFAULT_SUITE_DIR, SUPPORTED_GATEWAY_HTTP_TESTS, Suite, conformanceReportYaml, runConformanceTests } = require('@tendril/conformance') as typeof import('@tendril/conformance');
+    const { DEFAULT_SUITE_DIR, SUPPORTED_TESTS, Suite, conformanceReportYaml, runConformanceTests, supportedTestsOf } = require('@tendril/conformance') as typeof import('@tendril/conformance');
     const suite = new Suite(opts.suiteDir ?? DEFAULT_SUITE_DIR);
     if (!suite.available) throw new Error(`no Gateway API conformance suite at ${suite.dir}`);
-    const tests: string[] = opts.runTest ?? [...SUPPORTED_GATEWAY_HTTP_TESTS];
+    const profiles = String(opts.profiles)
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean);
+    if (profiles.length === 0) throw new Error('--profiles needs at least one profile');
+    const tests: string[] = opts.runTest ?? supportedTestsOf(profiles, suite.inventory());
     const results = await runConformanceTests({ tests, suiteDir: suite.dir });
     const width = Math.max(...results.map((r) => r.name.length));
     for (const r of results) {
@@ -275,7 +314,7 @@ conformance
     const count = (o: string): number => results.filter((r) => r.outcome === o).length;
     process.stdout.write(`conformance: ${count('passed')} passed, ${count('failed')} failed, ${count('not-run')} not run\n`);
     if (opts.report) {
-      const yaml = conformanceReportYaml({ results, suite, supportedTests: SUPPORTED_GATEWAY_HTTP_TESTS, profiles: ['GATEWAY-HTTP'], date: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
+      const yaml = conformanceReportYaml({ results, suite, supportedTests: SUPPORTED_TESTS, profiles, date: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
       require('node:fs').writeFileSync(opts.report, yaml);
       process.stdout.write(`report written to ${opts.report}\n`);
     }

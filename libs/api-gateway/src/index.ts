@@ -6,3 +6,5 @@ export type { CelValidationRule, CrdSchema, CrdVersionSchema, SchemaBundle } fro
 export { unimplementedCelRules } from './structural-checks';
 export { parseDuration } from './cel-rules';
 export type { FieldError } from '@tendril/api-k8s';
+export { GRPC_ECHO_METHODS, GRPC_ECHO_PACKAGE, GRPC_ECHO_PROTO_FILE, GRPC_ECHO_SERVICE, grpcEchoFullMethod, grpcEchoServiceDefinition } from './grpc-echo';
+export type { GrpcEchoAssertions, GrpcEchoContext, GrpcEchoHeader, GrpcEchoMethod, GrpcEchoResponse, GrpcEchoTlsAssertions } from './grpc-echo';

@@ -205,8 +205,9 @@ function evaluateGateway(index: ResourceIndex, gateway: Gateway, options: Gatewa
     if (conflict) accepted = cond('Accepted', false, conflict, conflictMessage(conflict, port));
     else if (protocol === 'HTTPS' && spec.tls?.mode === 'Passthrough')
       accepted = cond('Accepted', false, 'UnsupportedProtocol', 'an HTTPS listener terminates TLS; tls.mode Passthrough needs protocol TLS');
+    // The protocol is served; the mode is the unsupported value (upstream TLSRouteListenerTerminateNotSupported).
     else if (protocol === 'TLS' && !passthrough)
-      accepted = cond('Accepted', false, 'UnsupportedProtocol', 'TLS listeners are served in Passthrough mode only; terminate TLS with an HTTPS listener');
+      accepted = cond('Accepted', false, 'UnsupportedValue', 'TLS listeners are served in Passthrough mode only; terminate TLS with an HTTPS listener');
     else if (!SERVED_PROTOCOLS.has(protocol))
       accepted = cond('Accepted', false, 'UnsupportedProtocol', `protocol ${JSON.stringify(spec.protocol ?? '')} is not supported by the Tendril proxy`);
     else accepted = cond('Accepted', true, 'Accepted', 'Listener is accepted');

@@ -5,9 +5,12 @@
  * the class never claims what is not verified.
  */
 export const SUPPORTED_FEATURES: readonly string[] = [
+  'GRPCRoute',
+  'GRPCRouteNamedRouteRule',
   'Gateway',
   'GatewayAddressEmpty',
   'GatewayHTTPListenerIsolation',
+  'GatewayHTTPSListenerDetectMisdirectedRequests',
   'GatewayPort8080',
   'GatewayStaticAddresses',
   'HTTPRoute',
@@ -39,4 +42,5 @@ export const SUPPORTED_FEATURES: readonly string[] = [
   'HTTPRouteRetryConnectionError',
   'HTTPRouteSchemeRedirect',
   'ReferenceGrant',
+  'TLSRoute',
 ];

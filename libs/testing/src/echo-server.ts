@@ -2,6 +2,7 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import * as tls from 'node:tls';
 import { Duplex } from 'node:stream';
 import { acceptEchoWebSocket } from './websocket-echo';
 
@@ -56,6 +57,8 @@ export interface EchoResponse {
   ingress: string;
   service: string;
   pod: string;
+  /** Only for requests that came over TLS (the HTTPS port); names as Go's crypto/tls writes them. */
+  tls?: { version: string; serverName: string; negotiatedProtocol: string; cipherSuite: string };
 }
 
 export interface EchoServerOptions {
@@ -79,12 +82,19 @@ export interface EchoServerOptions {
    * (H2C_PORT) does: a client that does not start with the HTTP/2 preface gets 400. Default: none.
    */
   h2cPort?: number;
+  /**
+   * An HTTPS port serving this certificate (PEM), HTTP/1.1 and h2 by ALPN, as the conformance echo
+   * image's 8443 (HTTPS_PORT) with TLS_SERVER_CERT and TLS_SERVER_PRIVKEY set. Default: none.
+   */
+  tls?: { cert: string; key: string; port?: number };
 }
 
 export interface EchoServer {
   port: number;
   /** The h2c-only port, when `h2cPort` asked for one. */
   h2cPort?: number;
+  /** The HTTPS port, when `tls` asked for one. */
+  httpsPort?: number;
   host: string;
   url: string;
   close(): Promise<void>;
@@ -205,6 +215,8 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
   const handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void => {
     if (requestLog) requestLog(`Echoing back request made to ${req.url ?? '/'} to client (${clientAddress(req.socket)})`);
     const proto = req.httpVersion === '2.0' ? 'HTTP/2.0' : `HTTP/${req.httpVersion}`;
+    const socket = 'stream' in req ? req.stream.session?.socket : req.socket;
+    const secure = socket instanceof tls.TLSSocket ? socket : undefined;
     const body: EchoResponse = {
       path: req.url ?? '/',
       host: (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? '',
@@ -216,6 +228,16 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
       ingress: '',
       service: '',
       pod,
+      ...(secure
+        ? {
+            tls: {
+              version: (secure.getProtocol() ?? '').replace(/^TLSv(\d)\.(\d)$/, 'TLS $1.$2'),
+              serverName: typeof secure.servername === 'string' ? secure.servername : '',
+              negotiatedProtocol: secure.alpnProtocol || '',
+              cipherSuite: secure.getCipher().standardName,
+            },
+          }
+        : {}),
     };
     options.onRequest?.(body);
     const url = new URL(req.url ?? '/', 'http://echo');
@@ -302,15 +324,29 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
     server.close();
     throw err;
   }
+  const httpsServer = options.tls ? http2.createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true }, handler) : undefined;
+  httpsServer?.on('secureConnection', (socket: tls.TLSSocket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  let httpsPort: number | undefined;
+  try {
+    httpsPort = httpsServer && (await listen(httpsServer, options.tls?.port ?? 0));
+  } catch (err) {
+    server.close();
+    h2cServer?.close();
+    throw err;
+  }
   const closeServer = (s: net.Server | undefined): Promise<void> => new Promise<void>((resolve) => (s ? s.close(() => resolve()) : resolve()));
   return {
     port,
     ...(h2cPort !== undefined ? { h2cPort } : {}),
+    ...(httpsPort !== undefined ? { httpsPort } : {}),
     host,
     url: `http://${host}:${port}`,
     close: async () => {
       for (const s of sockets) s.destroy();
-      await Promise.all([closeServer(server), closeServer(h2cServer)]);
+      await Promise.all([closeServer(server), closeServer(h2cServer), closeServer(httpsServer)]);
     },
   };
 }

@@ -1,0 +1,65 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { KubeObject } from '@tendril/api-k8s';
+
+interface SecretVolume {
+  name: string;
+  secret?: { secretName?: string; items?: Array<{ key: string; path: string }> };
+}
+
+interface Container {
+  name?: string;
+  env?: Array<{ name: string; value?: string }>;
+  volumeMounts?: Array<{ name: string; mountPath: string }>;
+}
+
+interface PodTemplateSpec {
+  template?: { spec?: { volumes?: SecretVolume[]; containers?: Container[] } };
+}
+
+/**
+ * The echo pods read their certificates from Secret volumes (TLS_SERVER_CERT=/etc/secret-volume/crt).
+ * Pods here are processes on the host, with no mount namespace to put a volume in, so each Secret
+ * volume a Deployment mounts is written out as files in `dir` (one directory per Deployment and
+ * volume, the items' paths inside), and every environment value under the mount path is pointed
+ * there instead. Returns the Deployments so changed; other objects come back as they are.
+ * A volume naming a Secret that `secrets` lacks is an error, as a pod stuck in ContainerCreating is.
+ */
+export function withSecretVolumeFiles(objects: readonly KubeObject[], secrets: readonly KubeObject[], dir: string): KubeObject[] {
+  const secretData = (namespace: string, name: string): Record<string, string> | undefined =>
+    (secrets.find((s) => s.kind === 'Secret' && (s.metadata.namespace ?? 'default') === namespace && s.metadata.name === name) as (KubeObject & { data?: Record<string, string> }) | undefined)?.data;
+  return objects.map((o) => {
+    const spec = o.spec as PodTemplateSpec | undefined;
+    const volumes = (spec?.template?.spec?.volumes ?? []).filter((v) => v.secret?.secretName);
+    if (o.kind !== 'Deployment' || volumes.length === 0) return o;
+    const namespace = o.metadata.namespace ?? 'default';
+    const copy = structuredClone(o);
+    const podSpec = (copy.spec as PodTemplateSpec).template?.spec ?? {};
+    const volumeDirs = new Map<string, string>();
+    for (const volume of volumes) {
+      const secretName = volume.secret?.secretName ?? '';
+      const data = secretData(namespace, secretName);
+      if (!data) throw new Error(`Deployment ${namespace}/${o.metadata.name} mounts Secret ${namespace}/${secretName}, which the conformance setup does not make`);
+      const volumeDir = path.join(dir, namespace, o.metadata.name ?? '', volume.name);
+      const items = volume.secret?.items ?? Object.keys(data).map((key) => ({ key, path: key }));
+      for (const item of items) {
+        if (data[item.key] === undefined) throw new Error(`Deployment ${namespace}/${o.metadata.name}: Secret ${namespace}/${secretName} has no key ${item.key}`);
+        const file = path.join(volumeDir, item.path);
+        mkdirSync(path.dirname(file), { recursive: true });
+        writeFileSync(file, Buffer.from(data[item.key], 'base64'), { mode: 0o600 });
+      }
+      volumeDirs.set(volume.name, volumeDir);
+    }
+    for (const container of podSpec.containers ?? []) {
+      for (const mount of container.volumeMounts ?? []) {
+        const volumeDir = volumeDirs.get(mount.name);
+        if (!volumeDir) continue;
+        const prefix = mount.mountPath.replace(/\/$/, '');
+        for (const env of container.env ?? []) {
+          if (env.value === prefix || env.value?.startsWith(`${prefix}/`)) env.value = `${volumeDir}${env.value.slice(prefix.length)}`;
+        }
+      }
+    }
+    return copy;
+  });
+}
