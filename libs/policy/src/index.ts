@@ -11,3 +11,4 @@ export * from './lpm-encoding';
 export * from './compile';
 export * from './repository';
 export * from './l7-redirects';
+export * from './l7';

@@ -1,0 +1,2 @@
+export * from './http-path';
+export * from './http-rules';
