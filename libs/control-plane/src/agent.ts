@@ -350,7 +350,7 @@ export class Agent implements AdminState {
       podNetwork: this.pods.networkMode,
       datapath: this.opts.datapath,
       store: this.store,
-      localPods: () => this.pods?.describe() ?? [],
+      localPods: () => this.pods?.describe({ pids: false }) ?? [],
       logger: this.opts.logger,
       sourceErrors: () => this.sourceErrors.map((e) => ({ object: e.object, message: e.message })),
       // The node proxy's redirect listeners follow the endpoints' L7 ports.

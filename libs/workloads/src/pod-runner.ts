@@ -143,8 +143,13 @@ export class PodRunner extends EventEmitter {
     return [...this.pods.values()].map((r) => ({ ip: r.sandbox?.ip ?? '', ready: r.ready, pod: { ...r.pod, status: this.statusOf(r) } }));
   }
 
-  /** The node-local view of each pod: sandbox, endpoint number, processes. */
-  async describe(): Promise<PodRuntimeInfo[]> {
+  /**
+   * The node-local view of each pod: sandbox, endpoint number, processes. Finding a netns pod's
+   * processes costs a process spawn per pod (`ip netns pids`): callers that do not show them
+   * (the endpoint manager, on every pod change) pass `{ pids: false }` and get empty lists.
+   */
+  async describe(options: { pids?: boolean } = {}): Promise<PodRuntimeInfo[]> {
+    const withPids = options.pids !== false;
     return Promise.all(
       [...this.pods.values()].map(async (r) => {
         const ip = r.sandbox?.ip ?? '';
@@ -159,7 +164,7 @@ export class PodRunner extends EventEmitter {
           phase: this.phaseOf(r),
           ready: r.ready,
           restarts: r.restarts,
-          pids: r.sandbox ? await this.network.pids(r.sandbox, r.child?.pid) : [],
+          pids: r.sandbox && withPids ? await this.network.pids(r.sandbox, r.child?.pid) : [],
           ...(r.failure ? { message: r.failure } : {}),
           env: { POD_NAME: r.name, NAMESPACE: r.namespace, POD_IP: ip },
         };

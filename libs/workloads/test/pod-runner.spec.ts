@@ -114,7 +114,10 @@ describe('PodRunner: a pod starts only once its policy is in force (beforeFirstS
     expect((await runner.describe())[0].pids).toEqual([]);
     enforce(true);
     await waitFor(() => runner!.list().filter((p) => p.ready).length === 1, 20_000);
-    expect((await runner.describe())[0].phase).toBe('Running');
+    const [running] = await runner.describe();
+    expect(running).toMatchObject({ phase: 'Running', pids: [expect.any(Number)] });
+    // Without its processes (what the endpoint manager asks for on every change): no process lookup.
+    expect((await runner.describe({ pids: false }))[0]).toEqual({ ...running, pids: [] });
   });
 
   it('fails the pod instead of starting it when its policy cannot be put in force', async () => {
