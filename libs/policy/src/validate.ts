@@ -5,6 +5,7 @@
  * rejected whole, so an invalid policy can never widen access. Input is untrusted: any shape of
  * JSON gives an error message, never an exception.
  */
+import { RE2JS } from 're2js';
 import { formatFieldError, labelValueErrors, portNameErrors, qualifiedNameErrors } from '@tendril/api-k8s';
 import { type IpPrefix, parseIpAddress, parseIpPrefix, prefixContains } from '@tendril/identity';
 import type { NetworkPolicyPeer, NetworkPolicyPort } from './api-types';
@@ -248,18 +249,21 @@ const kafkaApiKeys = [
   'txnoffsetcommit', 'describeacls', 'createacls', 'deleteacls', 'describeconfigs', 'alterconfigs',
 ];
 
+/** Cilium compiles L7 regexes with Go's RE2 and Envoy evaluates them with RE2; re2js reports Go's messages ("error parsing regexp: …"). */
 function checkRegex(value: string | undefined): void {
   if (value === undefined) return;
   try {
-    new RegExp(value, 'u');
+    RE2JS.compile(value);
   } catch (err) {
-    throw new Invalid(`error parsing regexp: ${(err as Error).message}`);
+    const message = (err as Error).message;
+    throw new Invalid(message.startsWith('error parsing regexp') ? message : `error parsing regexp: ${message}`);
   }
 }
 
 function checkHTTPRule(rule: Json, path: string): void {
   checkRegex(stringAt(rule, 'path', path));
   checkRegex(stringAt(rule, 'method', path));
+  checkRegex(stringAt(rule, 'host', path));
   stringsAt(rule, 'headers', path);
   objectsAt(rule, 'headerMatches', path).forEach((hm, i) => {
     const at = `${path}.headerMatches[${i}]`;

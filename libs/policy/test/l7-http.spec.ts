@@ -3,7 +3,7 @@
  * header rules and Cilium's headerMatches mismatch actions, and a corpus of path tricks that must
  * never reach `/private` through a rule that allows only `/public/...`.
  */
-import { HttpRuleError, HttpRules, normalizeRequestPath, type HttpRequestFacts } from '../src';
+import { HttpRuleError, HttpRules, normalizeRequestPath, validatePolicy, type HttpRequestFacts } from '../src';
 
 const request = (path: string, extra: Partial<HttpRequestFacts> = {}): HttpRequestFacts => ({ method: 'GET', path, authority: 'shop.example', headers: {}, ...extra });
 
@@ -100,6 +100,19 @@ describe('HttpRules', () => {
     expect(() => new HttpRules([{ path: '(a)\\1' }])).toThrow(/invalid path regex/);
     expect(() => new HttpRules([{ host: 'a(?=b)' }])).toThrow(/invalid host regex/);
     expect(() => new HttpRules([{ headerMatches: [{ name: 'x', value: 'y', mismatch: 'SHOUT' }] }])).toThrow(/mismatch action "SHOUT"/);
+  });
+
+  it('validation rejects what RE2 rejects, with Go’s messages, for path, method and host', () => {
+    const withHttp = (http: unknown) => ({
+      apiVersion: 'cilium.io/v2',
+      kind: 'CiliumNetworkPolicy',
+      metadata: { name: 'p', namespace: 'default' },
+      spec: { endpointSelector: {}, ingress: [{ toPorts: [{ ports: [{ port: '80', protocol: 'TCP' }], rules: { http } }] }] },
+    });
+    expect(validatePolicy(withHttp([{ path: '(a)\\1' }]))).toBe('Invalid CiliumNetworkPolicy spec: error parsing regexp: invalid escape sequence: `\\1`');
+    expect(validatePolicy(withHttp([{ method: 'GET|(' }]))).toBe('Invalid CiliumNetworkPolicy spec: error parsing regexp: missing closing ): `GET|(`');
+    expect(validatePolicy(withHttp([{ host: 'a(?=b)' }]))).toBe('Invalid CiliumNetworkPolicy spec: error parsing regexp: invalid or unsupported Perl syntax: `(?=`');
+    expect(validatePolicy(withHttp([{ path: '/public/.*', method: 'GET', host: '.*\\.example' }]))).toBeUndefined();
   });
 
   it('a pathological pattern is matched in linear time (RE2): no catastrophic backtracking', () => {
