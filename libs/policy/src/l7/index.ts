@@ -1,2 +1,3 @@
 export * from './http-path';
 export * from './http-rules';
+export * from './dns-names';
