@@ -1,3 +1,4 @@
 export * from './http-path';
 export * from './http-rules';
 export * from './dns-names';
+export * from './kafka-rules';
