@@ -86,7 +86,10 @@ export class TranslationMemo {
     this.environment = environment;
   }
 
-  /** @internal The work done last time for this route's spec, in the current environment. */
+  /**
+   * @internal The work done last time for this route's spec, in the current environment (and kept
+   * for the next time: a new object with the same spec gets a copy whose status is to be redone).
+   */
   routeWork(route: KubeObject, controllerName: string): RouteWork | undefined {
     const spec = (route as { spec?: unknown }).spec;
     const work = typeof spec === 'object' && spec !== null ? this.routes.get(spec) : undefined;
@@ -98,7 +101,9 @@ export class TranslationMemo {
       return undefined;
     }
     // Same spec, new object: its status (or other metadata) changed. Status feeds only the route's own status.
-    return { ...work, route, ignored: work.attachments.length === 0 && !hasStatusOf(route as HTTPRoute, controllerName), status: undefined };
+    const renewed = { ...work, route, ignored: work.attachments.length === 0 && !hasStatusOf(route as HTTPRoute, controllerName), status: undefined };
+    this.routes.set(spec as object, renewed);
+    return renewed;
   }
 
   /** @internal */

@@ -128,6 +128,11 @@ describe('TranslationMemo: unchanged routes keep their output objects', () => {
     const hosts = (r: TranslateResult) => r.envoy.routes.find((c) => c.name === 'default/gw/8080')?.virtual_hosts ?? [];
     expect(hosts(second).every((vh, i) => vh === hosts(first)[i])).toBe(true);
     expect(view(second)).toBe(view(run(withStatuses([...base, ...routes], first))));
+    // From then on the same objects come back as the same status updates: the agent skips re-writing them by identity.
+    const written = withStatuses([...base, ...routes], second);
+    const third = run(written, memo);
+    const fourth = run(written, memo);
+    expect(fourth.statuses.filter((s, i) => s.kind === 'HTTPRoute' && s !== third.statuses[i]).map((s) => s.name)).toEqual([]);
   });
 
   it('renders proxyless gRPC resources only for the hostnames asked for, when a set is given', () => {
