@@ -48,4 +48,22 @@ describe('route configuration updates', () => {
     expect(result.errors.map((e) => e.message).join('\n')).toContain('domain "a.example" is used by more than one virtual host');
     expect((await body('a.example')).text).toBe('a');
   });
+
+  it('checks the domains of the very same virtual host objects (as the xDS decoder hands out unchanged ones) on every update', async () => {
+    const a = vhost('a', ['A.example'], reply('a'));
+    const b = vhost('b', ['b.example'], reply('b'));
+    const bad = vhost('bad', ['x*y.example'], reply('bad'));
+    const apply = (hosts: ReturnType<typeof vhost>[]) => h.runtime.apply({ listeners: [httpListener('l', 'rc')], routes: [routeConfig('rc', hosts)], clusters: [], endpoints: [] });
+    expect((await apply([a, b])).accepted).toBe(true);
+    expect((await apply([a, b])).accepted).toBe(true);
+    expect((await body('a.example')).text).toBe('a');
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const invalid = await apply([a, b, bad]);
+      expect(invalid.accepted).toBe(false);
+      expect(invalid.errors.map((e) => e.message).join('\n')).toContain('may only have a wildcard at its start or end');
+    }
+    const duplicate = await apply([a, b, vhost('a-again', ['a.example'], reply('again'))]);
+    expect(duplicate.errors.map((e) => e.message).join('\n')).toContain('domain "a.example" is used by more than one virtual host');
+    expect((await body('a.example')).text).toBe('a');
+  });
 });

@@ -501,7 +501,7 @@ const compiledVirtualHosts = new Map<string, { contextKey: string; byContent: Re
  * host whose bytes did not change, which saves serialising ten thousand of them to find the one
  * that changed.
  */
-const compiledByObject = new WeakMap<object, { contextKey: string; key: string; compiled: CompiledVirtualHost }>();
+const compiledByObject = new WeakMap<object, { contextKey: string; key: string; compiled: CompiledVirtualHost; domains?: readonly string[] }>();
 /** Route configurations remembered at most; beyond that the cache starts over. */
 const CACHED_ROUTE_CONFIG_LIMIT = 256;
 
@@ -538,6 +538,22 @@ function compileVirtualHost(vhost: VirtualHost, where: string, problems: string[
   return new CompiledVirtualHost(vhost.name ?? '', routes);
 }
 
+/** A virtual host's domains, lower-cased; an invalid one is reported and left out. */
+function normalizedDomains(vhost: VirtualHost, where: () => string, problems: string[]): string[] {
+  const domains: string[] = [];
+  for (const rawDomain of vhost.domains ?? []) {
+    const domain = rawDomain.toLowerCase();
+    try {
+      validateDomain(domain);
+    } catch (err) {
+      problems.push(`${where()}: ${(err as Error).message}`);
+      continue;
+    }
+    domains.push(domain);
+  }
+  return domains;
+}
+
 /** Compiles a RouteConfiguration once; throws RouteCompileError listing every problem. */
 export function compileRouteConfiguration(config: RouteConfiguration): CompiledRouteTable {
   const problems: string[] = [];
@@ -565,29 +581,30 @@ export function compileRouteConfiguration(config: RouteConfiguration): CompiledR
   let catchAll: CompiledVirtualHost | undefined;
   const seenDomains = new Set<string>();
   (config.virtual_hosts ?? []).forEach((vhost: VirtualHost, vi) => {
-    const where = `virtual_hosts[${vi}]${vhost.name ? ` (${vhost.name})` : ''}`;
+    // Built only for problems: ten thousand unchanged virtual hosts need no label.
+    const where = (): string => `virtual_hosts[${vi}]${vhost.name ? ` (${vhost.name})` : ''}`;
     const found = contextKey === undefined ? undefined : compiledByObject.get(vhost);
     const known = found?.contextKey === contextKey ? found : undefined;
     const key = contextKey === undefined ? undefined : (known?.key ?? contentKey(vhost));
     let compiled = key === undefined ? undefined : (known?.compiled ?? cached.get(key) ?? previous?.get(key));
     if (compiled === undefined) {
       const problemsBefore = problems.length;
-      compiled = compileVirtualHost(vhost, where, problems, configMutations, mostSpecificWins);
+      compiled = compileVirtualHost(vhost, where(), problems, configMutations, mostSpecificWins);
       if (key !== undefined && problems.length === problemsBefore) cached.set(key, compiled);
     } else if (key !== undefined) {
       cached.set(key, compiled);
     }
-    if (key !== undefined && contextKey !== undefined && cached.get(key) === compiled) compiledByObject.set(vhost, { contextKey, key, compiled });
-    for (const rawDomain of vhost.domains ?? []) {
-      const domain = rawDomain.toLowerCase();
-      try {
-        validateDomain(domain);
-      } catch (err) {
-        problems.push(`${where}: ${(err as Error).message}`);
-        continue;
-      }
+    let entry = known;
+    if (!entry && key !== undefined && contextKey !== undefined && cached.get(key) === compiled) compiledByObject.set(vhost, (entry = { contextKey, key, compiled }));
+    let domains = entry?.domains;
+    if (!domains) {
+      const problemsBefore = problems.length;
+      domains = normalizedDomains(vhost, where, problems);
+      if (entry && problems.length === problemsBefore) entry.domains = domains;
+    }
+    for (const domain of domains) {
       if (seenDomains.has(domain)) {
-        problems.push(`${where}: domain "${domain}" is used by more than one virtual host`);
+        problems.push(`${where()}: domain "${domain}" is used by more than one virtual host`);
         continue;
       }
       seenDomains.add(domain);
