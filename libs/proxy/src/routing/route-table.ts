@@ -538,15 +538,20 @@ function compileVirtualHost(vhost: VirtualHost, where: string, problems: string[
   return new CompiledVirtualHost(vhost.name ?? '', routes);
 }
 
+/** How problems name a virtual host; built only when there is a problem (ten thousand unchanged ones need no label). */
+function virtualHostLabel(vhost: VirtualHost, index: number): string {
+  return `virtual_hosts[${index}]${vhost.name ? ` (${vhost.name})` : ''}`;
+}
+
 /** A virtual host's domains, lower-cased; an invalid one is reported and left out. */
-function normalizedDomains(vhost: VirtualHost, where: () => string, problems: string[]): string[] {
+function normalizedDomains(vhost: VirtualHost, index: number, problems: string[]): string[] {
   const domains: string[] = [];
   for (const rawDomain of vhost.domains ?? []) {
     const domain = rawDomain.toLowerCase();
     try {
       validateDomain(domain);
     } catch (err) {
-      problems.push(`${where()}: ${(err as Error).message}`);
+      problems.push(`${virtualHostLabel(vhost, index)}: ${(err as Error).message}`);
       continue;
     }
     domains.push(domain);
@@ -581,15 +586,13 @@ export function compileRouteConfiguration(config: RouteConfiguration): CompiledR
   let catchAll: CompiledVirtualHost | undefined;
   const seenDomains = new Set<string>();
   (config.virtual_hosts ?? []).forEach((vhost: VirtualHost, vi) => {
-    // Built only for problems: ten thousand unchanged virtual hosts need no label.
-    const where = (): string => `virtual_hosts[${vi}]${vhost.name ? ` (${vhost.name})` : ''}`;
     const found = contextKey === undefined ? undefined : compiledByObject.get(vhost);
     const known = found?.contextKey === contextKey ? found : undefined;
     const key = contextKey === undefined ? undefined : (known?.key ?? contentKey(vhost));
     let compiled = key === undefined ? undefined : (known?.compiled ?? cached.get(key) ?? previous?.get(key));
     if (compiled === undefined) {
       const problemsBefore = problems.length;
-      compiled = compileVirtualHost(vhost, where(), problems, configMutations, mostSpecificWins);
+      compiled = compileVirtualHost(vhost, virtualHostLabel(vhost, vi), problems, configMutations, mostSpecificWins);
       if (key !== undefined && problems.length === problemsBefore) cached.set(key, compiled);
     } else if (key !== undefined) {
       cached.set(key, compiled);
@@ -599,12 +602,12 @@ export function compileRouteConfiguration(config: RouteConfiguration): CompiledR
     let domains = entry?.domains;
     if (!domains) {
       const problemsBefore = problems.length;
-      domains = normalizedDomains(vhost, where, problems);
+      domains = normalizedDomains(vhost, vi, problems);
       if (entry && problems.length === problemsBefore) entry.domains = domains;
     }
     for (const domain of domains) {
       if (seenDomains.has(domain)) {
-        problems.push(`${where()}: domain "${domain}" is used by more than one virtual host`);
+        problems.push(`${virtualHostLabel(vhost, vi)}: domain "${domain}" is used by more than one virtual host`);
         continue;
       }
       seenDomains.add(domain);
