@@ -41,37 +41,44 @@ function asBuffer(bytes: Uint8Array): Buffer {
 }
 
 /**
+ * Misses (elements found neither in place nor nearby) after which an element is looked up by content,
+ * which costs a string per remembered element, built once: worth it when many elements moved, not
+ * for the one element a one-route change alters (it is new, and no lookup can find it).
+ */
+const MISSES_BEFORE_CONTENT_LOOKUP = 16;
+
+/**
  * The elements of the last decoding of one resource, for finding an element with the same bytes:
- * first at the same position (shifted by the elements added or removed before it so far), then
- * nearby, and only then by content, which costs a string per element and is built once, on demand.
+ * at the same position (shifted by the elements added or removed before it so far), then nearby,
+ * and after many misses by content.
  */
 class ElementMatcher {
   private shift = 0;
+  private misses = 0;
   private byContent: Map<string, DecodedElement> | undefined;
 
   constructor(private readonly previous: readonly DecodedElement[]) {}
 
   find(index: number, bytes: Buffer): DecodedElement | undefined {
-    const at = (i: number): DecodedElement | undefined => {
-      const candidate = this.previous[i];
-      return candidate !== undefined && candidate.bytes.equals(bytes) ? candidate : undefined;
-    };
-    const aligned = at(index + this.shift);
-    if (aligned) return aligned;
+    if (this.matches(index + this.shift, bytes)) return this.previous[index + this.shift];
     for (let d = 1; d <= SHIFT_WINDOW; d++) {
       for (const shift of [this.shift + d, this.shift - d]) {
-        const found = at(index + shift);
-        if (found) {
-          this.shift = shift;
-          return found;
-        }
+        if (!this.matches(index + shift, bytes)) continue;
+        this.shift = shift;
+        return this.previous[index + shift];
       }
     }
+    if (++this.misses <= MISSES_BEFORE_CONTENT_LOOKUP) return undefined;
     if (!this.byContent) {
       this.byContent = new Map();
       for (const e of this.previous) this.byContent.set(e.bytes.toString('latin1'), e);
     }
     return this.byContent.get(bytes.toString('latin1'));
+  }
+
+  private matches(position: number, bytes: Buffer): boolean {
+    const candidate = this.previous[position];
+    return candidate !== undefined && candidate.bytes.equals(bytes);
   }
 }
 
