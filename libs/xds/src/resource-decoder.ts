@@ -12,10 +12,16 @@ const MIN_BYTES_TO_SPLIT = 16 * 1024;
 /** How far from its old position an unchanged element is looked for (an added or removed element shifts the rest). */
 const SHIFT_WINDOW = 4;
 
-/** One element of a decoded resource: its bytes and what they decoded to. */
-interface DecodedElement {
-  bytes: Buffer;
-  element: unknown;
+/**
+ * The last decoding of one resource: its message, where each element lies in it, and what each
+ * decoded to. Offsets into the one message rather than a buffer per element: ten thousand small
+ * objects kept from one change to the next would each be copied by the garbage collector.
+ */
+interface DecodedElements {
+  message: Uint8Array;
+  starts: number[];
+  ends: number[];
+  elements: unknown[];
 }
 
 /**
@@ -36,10 +42,6 @@ function leadingName(bytes: Uint8Array): string | undefined {
   return Buffer.from(bytes.buffer, bytes.byteOffset + start, length).toString('utf8');
 }
 
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
 /**
  * Misses (elements found neither in place nor nearby) after which an element is looked up by content,
  * which costs a string per remembered element, built once: worth it when many elements moved, not
@@ -48,37 +50,42 @@ function asBuffer(bytes: Uint8Array): Buffer {
 const MISSES_BEFORE_CONTENT_LOOKUP = 16;
 
 /**
- * The elements of the last decoding of one resource, for finding an element with the same bytes:
- * at the same position (shifted by the elements added or removed before it so far), then nearby,
- * and after many misses by content.
+ * Finds, in the last decoding of a resource, an element with the same bytes: at the same position
+ * (shifted by the elements added or removed before it so far), then nearby, and after many misses
+ * by content. Returns its position there, or -1.
  */
 class ElementMatcher {
   private shift = 0;
   private misses = 0;
-  private byContent: Map<string, DecodedElement> | undefined;
+  private byContent: Map<string, number> | undefined;
+  private readonly message: Buffer;
 
-  constructor(private readonly previous: readonly DecodedElement[]) {}
+  constructor(readonly previous: DecodedElements) {
+    this.message = Buffer.from(previous.message.buffer, previous.message.byteOffset, previous.message.byteLength);
+  }
 
-  find(index: number, bytes: Buffer): DecodedElement | undefined {
-    if (this.matches(index + this.shift, bytes)) return this.previous[index + this.shift];
+  find(index: number, bytes: Uint8Array): number {
+    if (this.matches(index + this.shift, bytes)) return index + this.shift;
     for (let d = 1; d <= SHIFT_WINDOW; d++) {
       for (const shift of [this.shift + d, this.shift - d]) {
         if (!this.matches(index + shift, bytes)) continue;
         this.shift = shift;
-        return this.previous[index + shift];
+        return index + shift;
       }
     }
-    if (++this.misses <= MISSES_BEFORE_CONTENT_LOOKUP) return undefined;
+    if (++this.misses <= MISSES_BEFORE_CONTENT_LOOKUP) return -1;
+    const { starts, ends } = this.previous;
     if (!this.byContent) {
       this.byContent = new Map();
-      for (const e of this.previous) this.byContent.set(e.bytes.toString('latin1'), e);
+      for (let i = 0; i < starts.length; i++) this.byContent.set(this.message.toString('latin1', starts[i], ends[i]), i);
     }
-    return this.byContent.get(bytes.toString('latin1'));
+    return this.byContent.get(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')) ?? -1;
   }
 
-  private matches(position: number, bytes: Buffer): boolean {
-    const candidate = this.previous[position];
-    return candidate !== undefined && candidate.bytes.equals(bytes);
+  private matches(position: number, bytes: Uint8Array): boolean {
+    const { starts, ends } = this.previous;
+    if (position < 0 || position >= starts.length || ends[position] - starts[position] !== bytes.byteLength) return false;
+    return this.message.compare(bytes, 0, bytes.byteLength, starts[position], ends[position]) === 0;
   }
 }
 
@@ -91,10 +98,10 @@ class ElementMatcher {
  * (memcmp), which is far cheaper than keying ten thousand elements by content.
  * Decoded objects are shared between results and must not be mutated.
  *
- * The memory holds, per RouteConfiguration name, the virtual hosts of its last decoding.
+ * The memory holds, per RouteConfiguration name, its last message and the virtual hosts decoded from it.
  */
 export class ResourceDecoder {
-  private readonly elementsByConfig = new Map<string, DecodedElement[]>();
+  private readonly elementsByConfig = new Map<string, DecodedElements>();
 
   decode(any: RawAny): EnvoyResource {
     const split = ELEMENT_FIELDS.get(any.type_url);
@@ -103,17 +110,29 @@ export class ResourceDecoder {
     const name = leadingName(any.value);
     const same = name === undefined ? undefined : this.elementsByConfig.get(name);
     const matchers = (same ? [same] : [...this.elementsByConfig.values()]).map((elements) => new ElementMatcher(elements));
-    const next: DecodedElement[] = [];
-    const decoded = decodeMessageByElements(split.typeName, any.value, split.field, (elementTypeName, raw) => {
-      const bytes = asBuffer(raw);
-      const index = next.length;
-      let known: DecodedElement | undefined;
-      for (const m of matchers) if ((known = m.find(index, bytes))) break;
-      const element = known?.element ?? decodeMessage(elementTypeName, bytes);
-      next.push({ bytes, element });
+    const next: DecodedElements = { message: any.value, starts: [], ends: [], elements: [] };
+    // Positions are remembered when elements are views into the message, as the codec hands them out.
+    let viewsOfMessage = true;
+    const decoded = decodeMessageByElements(split.typeName, any.value, split.field, (elementTypeName, bytes) => {
+      const index = next.elements.length;
+      let element: unknown;
+      for (const m of matchers) {
+        const at = m.find(index, bytes);
+        if (at >= 0) {
+          element = m.previous.elements[at];
+          break;
+        }
+      }
+      element ??= decodeMessage(elementTypeName, bytes);
+      viewsOfMessage &&= bytes.buffer === any.value.buffer;
+      const start = bytes.byteOffset - any.value.byteOffset;
+      next.starts.push(start);
+      next.ends.push(start + bytes.byteLength);
+      next.elements.push(element);
       return element;
     });
-    this.elementsByConfig.set(String(decoded['name'] ?? ''), next);
+    if (viewsOfMessage) this.elementsByConfig.set(String(decoded['name'] ?? ''), next);
+    else this.elementsByConfig.delete(String(decoded['name'] ?? ''));
     return { '@type': any.type_url, ...decoded };
   }
 }
