@@ -66,4 +66,16 @@ describe('route configuration updates', () => {
     expect(duplicate.errors.map((e) => e.message).join('\n')).toContain('domain "a.example" is used by more than one virtual host');
     expect((await body('a.example')).text).toBe('a');
   });
+
+  it('serves the latest of many successive edits of one virtual host (past the point its compile cache is pruned)', async () => {
+    const one = vhost('one', ['one.example'], reply('one'));
+    const three = vhost('three', ['three.example'], reply('three'));
+    for (let edit = 1; edit <= 90; edit++) {
+      const result = await h.runtime.apply({ listeners: [httpListener('l', 'rc')], routes: [routeConfig('rc', [one, vhost('two', ['two.example'], reply(`two-v${edit}`)), three])], clusters: [], endpoints: [] });
+      expect(result.accepted).toBe(true);
+    }
+    expect((await body('two.example')).text).toBe('two-v90');
+    expect((await body('one.example')).text).toBe('one');
+    expect((await body('three.example')).text).toBe('three');
+  });
 });
