@@ -30,6 +30,8 @@ export interface RouteWork {
   perContext: Map<string, RouteTranslation>;
   placements?: RoutePlacement[];
   status?: StatusUpdate;
+  /** JSON text of status.status, once compared with a route's new status. */
+  statusJson?: string;
 }
 
 /** What every route's translation depends on besides the route itself. */
@@ -100,8 +102,11 @@ export class TranslationMemo {
     if (before?.name !== now?.name || before?.namespace !== now?.namespace || before?.creationTimestamp !== now?.creationTimestamp || before?.generation !== now?.generation) {
       return undefined;
     }
-    // Same spec, new object: its status (or other metadata) changed. Status feeds only the route's own status.
-    const renewed = { ...work, route, ignored: work.attachments.length === 0 && !hasStatusOf(route as HTTPRoute, controllerName), status: undefined };
+    // Same spec, new object: its status (or other metadata) changed. Status feeds only the route's own
+    // status, which is redone, unless the new status is the one computed last time (written back, as
+    // the agent does): computing it from itself gives it again, so the same update object is kept.
+    const status = work.status !== undefined && JSON.stringify((route as HTTPRoute).status) === (work.statusJson ??= JSON.stringify(work.status.status)) ? work.status : undefined;
+    const renewed = { ...work, route, ignored: work.attachments.length === 0 && !hasStatusOf(route as HTTPRoute, controllerName), status, statusJson: status && work.statusJson };
     this.routes.set(spec as object, renewed);
     return renewed;
   }

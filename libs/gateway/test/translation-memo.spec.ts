@@ -129,6 +129,8 @@ describe('TranslationMemo: unchanged routes keep their output objects', () => {
     expect(hosts(second).every((vh, i) => vh === hosts(first)[i])).toBe(true);
     expect(view(second)).toBe(view(run(withStatuses([...base, ...routes], first))));
     // From then on the same objects come back as the same status updates: the agent skips re-writing them by identity.
+    // A route whose new status is the one computed for it keeps its status update, the very same object.
+    expect(second.statuses.filter((s, i) => s.kind === 'HTTPRoute' && s !== first.statuses[i]).map((s) => s.name)).toEqual([]);
     const written = withStatuses([...base, ...routes], second);
     const third = run(written, memo);
     const fourth = run(written, memo);
