@@ -136,7 +136,7 @@ function environmentOf(index: ResourceIndex, controllerName: string, options: Tr
   return environment;
 }
 
-/** Index the memo can derive from the last one by swapping route objects, at most this many. */
+/** Most routes a new input may replace for the last index to be patched (each patch scans the route lists). */
 const MAX_REPLACED_ROUTES = 64;
 
 /**
