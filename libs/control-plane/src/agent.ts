@@ -58,11 +58,10 @@ export interface AgentOptions {
 /** Default FileSource debounce of the agent: short, because it adds to every change's latency. */
 export const DEFAULT_AGENT_DEBOUNCE_MS = 10;
 
-/** A status the agent wrote: the translator's update, its JSON text, and the (frozen) status object the store kept for it. */
+/** A status the agent wrote and the store still holds as written: the translator's update and its JSON text. */
 interface WrittenStatus {
   update: StatusUpdate;
   json: string;
-  stored: unknown;
 }
 
 const FILE_SOURCE = 'file';
@@ -107,9 +106,18 @@ export class Agent implements AdminState {
   private sourceErrors: readonly SourceError[] = [];
   private snapshotCounter = 0;
   private lastResult: TranslateResult | undefined;
-  private writtenStatuses = new Map<ResourceKey, WrittenStatus>();
-  /** Store keys of the translator's status updates, which it hands back unchanged for untouched routes. */
-  private readonly statusKeys = new WeakMap<StatusUpdate, ResourceKey>();
+  /**
+   * Per object, the status this agent wrote last, while the store still holds it: any other write
+   * to the object (a source's new version, a deletion) drops the entry (see onStoreChange).
+   */
+  private readonly writtenStatuses = new Map<ResourceKey, WrittenStatus>();
+  /**
+   * The updates of writtenStatuses. The translator hands back the very same update object for a
+   * route it did not re-translate, so one lookup here tells that its status is already in place.
+   */
+  private readonly statusesInPlace = new WeakSet<StatusUpdate>();
+  /** True while writeStatuses writes: the store events that causes are our own. */
+  private writingStatuses = false;
   private lastTranslation: AgentStatus['agent']['lastTranslation'];
   private pending: NodeJS.Immediate | undefined;
   private readonly startedAt: string;
@@ -194,6 +202,7 @@ export class Agent implements AdminState {
   }
 
   private onStoreChange(change: StoreChange): void {
+    if (!this.writingStatuses) this.forgetWrittenStatuses(change);
     const onlyStatus = change.added.length === 0 && change.deleted.length === 0 && change.updated.every((k) => change.statusOnly.includes(k));
     if (onlyStatus) return; // our own status writes
     this.enforcementManager()?.schedule();
@@ -242,6 +251,7 @@ export class Agent implements AdminState {
           supportedFeatures: [...SUPPORTED_FEATURES],
         },
       }, this.translationMemo);
+      const translated = performance.now();
       const { listeners, routes, clusters, endpoints, secrets } = result.envoy;
       const redirect = this.redirectResources();
       const snapshot = Snapshot.fromResources(
@@ -257,11 +267,13 @@ export class Agent implements AdminState {
         ],
         this.encoder,
       );
-      this.writeStatuses(result.statuses);
+      const snapshotBuilt = performance.now();
       this.cache.setDefault(snapshot);
+      const pushed = performance.now();
+      this.writeStatuses(result.statuses);
       this.lastResult = result;
       this.lastTranslation = { at, durationMs: performance.now() - started };
-      this.opts.logger.info({ snapshot: snapshot.label, listeners: listeners.length, routes: routes.length, clusters: clusters.length, ms: Math.round(this.lastTranslation.durationMs) }, 'configuration translated');
+      this.opts.logger.info({ snapshot: snapshot.label, listeners: listeners.length, routes: routes.length, clusters: clusters.length, ms: Math.round(this.lastTranslation.durationMs), phases: { translate: translated - started, snapshot: snapshotBuilt - translated, push: pushed - snapshotBuilt, status: performance.now() - pushed } }, 'configuration translated');
     } catch (err) {
       // Keep serving the previous snapshot: a translation bug must not take traffic down.
       this.lastTranslation = { at, durationMs: performance.now() - started, error: (err as Error).message };
@@ -277,34 +289,42 @@ export class Agent implements AdminState {
   }
 
   /**
-   * Writes the translated statuses to the store, skipping those that are what this agent wrote last
-   * time and still hold: comparing JSON text is cheaper than the store's structural comparison,
-   * which matters when ten thousand routes keep their status across a one-route change.
+   * Writes the translated statuses to the store, skipping those this agent wrote last time that
+   * still hold. At ten thousand routes a one-route change hands back ten thousand updates of which
+   * one is new, so the common case must cost one lookup: an update object already in place. A new
+   * update whose JSON text equals what was written is in place too (cheaper than the store's
+   * structural comparison).
    */
   private writeStatuses(statuses: TranslateResult['statuses']): void {
-    const written = new Map<ResourceKey, WrittenStatus>();
-    this.store.batch(() => {
-      for (const s of statuses) {
-        const key = this.statusKeys.get(s) ?? keyOf(refOf({ apiVersion: s.apiVersion, kind: s.kind, metadata: { name: s.name, namespace: s.namespace } }));
-        this.statusKeys.set(s, key);
+    this.writingStatuses = true;
+    try {
+      this.store.batch(() => {
+        for (const s of statuses) {
+          if (this.statusesInPlace.has(s)) continue;
+          const key = keyOf(refOf({ apiVersion: s.apiVersion, kind: s.kind, metadata: { name: s.name, namespace: s.namespace } }));
+          const last = this.writtenStatuses.get(key);
+          const json = JSON.stringify(s.status);
+          if (last?.json !== json && !this.store.setStatus(key, s.status)) continue;
+          if (last) this.statusesInPlace.delete(last.update);
+          this.writtenStatuses.set(key, { update: s, json });
+          this.statusesInPlace.add(s);
+        }
+      });
+    } finally {
+      this.writingStatuses = false;
+    }
+  }
+
+  /** Objects somebody else wrote (or deleted) may no longer hold the status this agent wrote to them. */
+  private forgetWrittenStatuses(change: StoreChange): void {
+    for (const keys of [change.added, change.updated, change.deleted]) {
+      for (const key of keys) {
         const last = this.writtenStatuses.get(key);
-        const stored = this.store.get(key);
-        // The stored status object is the one written then: nobody replaced it since. The translator
-        // hands back the very same update for a route it did not re-translate, so most checks end here.
-        const unchangedSinceWritten = last !== undefined && stored !== undefined && stored.status === last.stored;
-        if (unchangedSinceWritten && last.update === s) {
-          written.set(key, last);
-          continue;
-        }
-        const json = JSON.stringify(s.status);
-        if (unchangedSinceWritten && last.json === json) {
-          written.set(key, { ...last, update: s });
-          continue;
-        }
-        if (this.store.setStatus(key, s.status)) written.set(key, { update: s, json, stored: this.store.get(key)?.status });
+        if (!last) continue;
+        this.statusesInPlace.delete(last.update);
+        this.writtenStatuses.delete(key);
       }
-    });
-    this.writtenStatuses = written;
+    }
   }
 
   status(): AgentStatus {

@@ -124,6 +124,23 @@ export class ResourceIndex {
     sortByNamespacedName(this.referenceGrants);
   }
 
+  /**
+   * This index with some route objects replaced by new versions of themselves (same kind, namespace
+   * and name, so every list keeps its order): a route edit re-indexes nothing else.
+   */
+  withRoutesReplaced(replacements: ReadonlyMap<KubeObject, KubeObject>): ResourceIndex {
+    const replaced = <T extends KubeObject>(list: T[]): T[] => {
+      let copy: T[] | undefined;
+      for (const [before, after] of replacements) {
+        const i = list.indexOf(before as T);
+        if (i >= 0) (copy ??= [...list])[i] = after as T;
+      }
+      return copy ?? list;
+    };
+    const index: ResourceIndex = Object.create(ResourceIndex.prototype);
+    return Object.assign(index, this, { httpRoutes: replaced(this.httpRoutes), grpcRoutes: replaced(this.grpcRoutes), tlsRoutes: replaced(this.tlsRoutes) });
+  }
+
   /** Namespace labels, always including the `kubernetes.io/metadata.name` label Kubernetes adds. */
   labelsOfNamespace(namespace: string): Record<string, string> {
     return { ...(this.namespaceLabels.get(namespace) ?? {}), [NAMESPACE_NAME_LABEL]: namespace };

@@ -3,7 +3,7 @@ import { cond } from './conditions';
 import { renderEnvoy } from './envoy-render';
 import type { EnvoyResources } from './envoy-types';
 import { evaluateGatewayClasses, evaluateGateways, type GatewayState, type ListenerState } from './gateways';
-import type { IrListener, IrRoute, IrRouteKind, IrSecret, RouteIR } from './ir';
+import type { IrListener, IrRoute, IrRouteKind, IrSecret, IrVirtualHost, RouteIR } from './ir';
 import { owningListenerHostname } from './hostnames';
 import type { GRPCRoute, HTTPRoute, KubeObject } from './kube-types';
 import { compareStrings, nameOf, namespaceOf, ResourceIndex } from './resource-index';
@@ -12,7 +12,7 @@ import { translateGrpcRoute, translateHttpRoute, unsupportedValue, type Listener
 import { compareRoutePrecedence } from './route-order';
 import { gatewayClassStatus, gatewayStatus, hasStatusOf, routeStatus, type StatusUpdate } from './status';
 import { translateTlsRoutes } from './tls-routes';
-import type { KeptVirtualHost, RoutePlacement, RouteWork, TranslationEnvironment, TranslationMemo } from './translation-memo';
+import type { RoutePlacement, RouteWork, TranslationEnvironment, TranslationMemo } from './translation-memo';
 
 export interface TranslateOptions {
   /** Address for Gateways without spec.addresses and without an entry in gatewayAddresses. */
@@ -64,9 +64,12 @@ export function translate(input: TranslateInput, memo?: TranslationMemo): Transl
   validateInput(input);
   const { controllerName, now } = input;
   const options = input.options ?? {};
-  const index = new ResourceIndex(input.resources);
+  const index = indexResources(input.resources, memo);
   const { classes, gateways, gatewaysByKey, backends } = environmentOf(index, controllerName, options, memo);
-  const listeners = new ListenerAssembly(gateways);
+  // The assembly lives as long as the environment (the memo drops it with the environment).
+  const listeners = memo?.assembly ?? new ListenerAssembly(gateways);
+  if (memo) memo.assembly = listeners;
+  listeners.begin();
   const statuses: StatusUpdate[] = [];
 
   const routes: RouteEntry[] = [
@@ -74,8 +77,9 @@ export function translate(input: TranslateInput, memo?: TranslationMemo): Transl
     ...index.grpcRoutes.map((route): RouteEntry => ({ kind: 'GRPCRoute', route })),
   ];
   for (const { kind, route } of routes) {
-    const work = memo?.routeWork(route, controllerName) ?? startRouteWork(index, kind, route, gatewaysByKey, controllerName);
-    memo?.keepRouteWork(route, work);
+    const kept = memo?.routeWork(route, controllerName);
+    const work = kept ?? startRouteWork(index, kind, route, gatewaysByKey, controllerName);
+    if (work !== kept) memo?.keepRouteWork(route, work);
     if (work.ignored) continue;
     if (!work.base || !work.status || (!work.unsupported && !work.placements)) completeRouteWork(kind, route, work, backends, listeners, controllerName, now);
     if (!work.unsupported) listeners.attach(work);
@@ -84,7 +88,7 @@ export function translate(input: TranslateInput, memo?: TranslationMemo): Transl
 
   const passthrough = translateTlsRoutes(index, gatewaysByKey, backends, controllerName, now);
   statuses.push(...passthrough.statuses);
-  const irListeners = [...listeners.build(memo), ...passthrough.listeners].sort((a, b) => compareStrings(a.name, b.name));
+  const irListeners = [...listeners.build(), ...passthrough.listeners].sort((a, b) => compareStrings(a.name, b.name));
   const usedClusters = new Set<string>(passthrough.clusters);
   for (const l of irListeners) {
     for (const vh of l.virtualHosts) {
@@ -130,6 +134,49 @@ function environmentOf(index: ResourceIndex, controllerName: string, options: Tr
   };
   memo?.setEnvironment(key, environment);
   return environment;
+}
+
+/** Most routes a new input may replace for the last index to be patched (each patch scans the route lists). */
+const MAX_REPLACED_ROUTES = 64;
+
+/**
+ * The index of the input. When the input is the last one with a few routes replaced by new versions
+ * of themselves (a route edit: same position in the input, same kind, namespace and name), the last
+ * index is patched instead of indexing and sorting every object again.
+ */
+function indexResources(resources: readonly KubeObject[], memo: TranslationMemo | undefined): ResourceIndex {
+  const last = memo?.lastIndex;
+  let index: ResourceIndex | undefined;
+  if (last && last.resources.length === resources.length) {
+    let replaced: Map<KubeObject, KubeObject> | undefined = new Map();
+    for (let i = 0; i < resources.length && replaced; i++) {
+      const before = last.resources[i];
+      const after = resources[i];
+      if (before === after) continue;
+      if (replaced.size >= MAX_REPLACED_ROUTES || !sameRoute(before, after)) replaced = undefined;
+      else replaced.set(before, after);
+    }
+    if (replaced) index = replaced.size === 0 ? last.index : last.index.withRoutesReplaced(replaced);
+  }
+  index ??= new ResourceIndex(resources);
+  if (memo) memo.lastIndex = { resources, index };
+  return index;
+}
+
+/** Two versions of one named route object. */
+function sameRoute(a: KubeObject, b: KubeObject): boolean {
+  return (
+    typeof a === 'object' &&
+    typeof b === 'object' &&
+    a !== null &&
+    b !== null &&
+    (a.kind === 'HTTPRoute' || a.kind === 'GRPCRoute' || a.kind === 'TLSRoute') &&
+    a.kind === b.kind &&
+    a.apiVersion === b.apiVersion &&
+    !!a.metadata?.name &&
+    a.metadata.name === b.metadata?.name &&
+    a.metadata.namespace === b.metadata?.namespace
+  );
 }
 
 /** The listener-dependent translations, placements and status of a route: done once per route object and environment. */
@@ -211,24 +258,43 @@ function validateInput(input: TranslateInput): void {
   }
 }
 
+/** One served hostname of a Gateway socket: the IR route lists placed there, and the virtual host built from them. */
+interface HostAssembly {
+  sources: Set<readonly IrRoute[]>;
+  /** Built from the current sources; dropped when they change. */
+  vhost?: IrVirtualHost;
+}
+
+/** One Gateway socket (listeners sharing a port share it). */
+interface SocketAssembly {
+  gateway: GatewayState;
+  port: number;
+  listenerHostnames: Set<string>;
+  hosts: Map<string, HostAssembly>;
+  /** HTTPS sockets: per listener hostname, the names of its certificates. */
+  tls?: Map<string, string[]>;
+  /** The hostnames of `hosts` in order; dropped when one is added or removed. */
+  sortedHostnames?: string[];
+  /** The IR listener built last; dropped when anything on the socket changes. */
+  built?: IrListener;
+}
+
 /**
  * Collects attached routes into one IR listener per Gateway port (listeners sharing a port share the
  * socket) and one virtual host per served hostname, and counts attachedRoutes per listener.
+ *
+ * With a TranslationMemo the assembly outlives a translation (as long as the Gateways do): every
+ * translation attaches all its routes again, but only placements it has not seen before change the
+ * virtual hosts, and build() detaches those no route brought back. So a one-route change rebuilds
+ * the virtual hosts that route touches and nothing else, and unchanged listeners are the same
+ * objects as last time.
  */
-class ListenerAssembly {
-  /** Per Gateway socket: its listener hostnames, and per served hostname the IR route lists placed there. */
-  private readonly byName = new Map<
-    string,
-    {
-      gateway: GatewayState;
-      port: number;
-      listenerHostnames: Set<string>;
-      hosts: Map<string, Array<readonly IrRoute[]>>;
-      /** HTTPS sockets: per listener hostname, the names of its certificates. */
-      tls?: Map<string, string[]>;
-    }
-  >();
+export class ListenerAssembly {
+  private readonly byName = new Map<string, SocketAssembly>();
   private readonly certificates = new Map<string, IrSecret>();
+  /** Every attached placement list, with the translation that last attached it. */
+  private readonly attached = new Map<readonly RoutePlacement[], number>();
+  private translation = 0;
 
   constructor(gateways: readonly GatewayState[]) {
     for (const gateway of gateways) {
@@ -236,12 +302,12 @@ class ListenerAssembly {
         // TLS passthrough sockets carry TLSRoutes, not virtual hosts (see tls-routes.ts).
         if (!l.programmed || l.protocol === 'TLS') continue;
         const name = listenerName(gateway, l.port);
-        const target = this.byName.get(name) ?? { gateway, port: l.port, listenerHostnames: new Set<string>(), hosts: new Map<string, Array<readonly IrRoute[]>>(), tls: undefined };
+        const target: SocketAssembly = this.byName.get(name) ?? { gateway, port: l.port, listenerHostnames: new Set<string>(), hosts: new Map(), tls: undefined };
         // Every listener hostname gets a virtual host, so a request always lands on its own listener's
         // routes (or a 404), never on a less specific listener's.
         const hostname = l.hostname ?? '*';
         target.listenerHostnames.add(hostname);
-        if (!target.hosts.has(hostname)) target.hosts.set(hostname, []);
+        if (!target.hosts.has(hostname)) target.hosts.set(hostname, { sources: new Set() });
         // Listeners sharing a port share a transport (else they conflict), so a socket is all HTTPS or all HTTP.
         if (l.protocol === 'HTTPS' && l.certificates) {
           target.tls ??= new Map();
@@ -255,15 +321,50 @@ class ListenerAssembly {
     }
   }
 
+  /** Starts a translation: its routes attach themselves (again), build() detaches the rest. */
+  begin(): void {
+    this.translation++;
+  }
+
   /** Counts the route on its listeners and adds its IR routes to the virtual hosts it serves. */
   attach(work: RouteWork): void {
     for (const listener of work.countedOn) listener.attachedRoutes += 1;
-    for (const { socket, hostname, routes } of work.placements ?? []) {
-      const hosts = this.byName.get(socket)?.hosts;
-      if (!hosts) continue;
-      const placed = hosts.get(hostname);
-      if (placed) placed.push(routes);
-      else hosts.set(hostname, [routes]);
+    const placements = work.placements;
+    if (!placements || placements.length === 0) return;
+    const known = this.attached.has(placements);
+    this.attached.set(placements, this.translation);
+    if (known) return;
+    for (const { socket, hostname, routes } of placements) {
+      const target = this.byName.get(socket);
+      if (!target) continue;
+      const host = target.hosts.get(hostname);
+      if (host) {
+        host.sources.add(routes);
+        host.vhost = undefined;
+      } else {
+        target.hosts.set(hostname, { sources: new Set([routes]) });
+        target.sortedHostnames = undefined;
+      }
+      target.built = undefined;
+    }
+  }
+
+  /** Removes the IR routes of placements no route of this translation attached. */
+  private detachStale(): void {
+    for (const [placements, translation] of this.attached) {
+      if (translation === this.translation) continue;
+      this.attached.delete(placements);
+      for (const { socket, hostname, routes } of placements) {
+        const target = this.byName.get(socket);
+        const host = target?.hosts.get(hostname);
+        if (!target || !host?.sources.delete(routes)) continue;
+        host.vhost = undefined;
+        target.built = undefined;
+        if (host.sources.size === 0 && !target.listenerHostnames.has(hostname)) {
+          target.hosts.delete(hostname);
+          target.sortedHostnames = undefined;
+        }
+      }
     }
   }
 
@@ -296,39 +397,37 @@ class ListenerAssembly {
     return [...this.certificates.values()].sort((a, b) => compareStrings(a.name, b.name));
   }
 
-  build(memo: TranslationMemo | undefined): IrListener[] {
-    const kept = new Map<string, KeptVirtualHost>();
-    const listeners = [...this.byName.entries()]
-      .sort(([a], [b]) => compareStrings(a, b))
-      .map(([name, { gateway, port, hosts, tls }]): IrListener => ({
-        name,
-        gateway: { namespace: gateway.namespace, name: gateway.name },
-        address: gateway.address ?? '',
-        port,
-        ...(tls
-          ? {
-              tls: [...tls.entries()]
-                .sort(([a], [b]) => compareStrings(a, b))
-                .map(([hostname, certificates]) => ({ hostname, certificates })),
-            }
-          : {}),
-        virtualHosts: [...hosts.entries()]
-          .sort(([a], [b]) => compareStrings(a, b))
-          .map(([hostname, sources]) => {
-            const vhostName = `${name}/${hostname}`;
-            const vhost = memo?.virtualHost(vhostName, hostname, sources) ?? { name: vhostName, hostname, routes: mergeRoutes(sources) };
-            kept.set(vhostName, { sources, vhost });
-            return vhost;
-          }),
-      }));
-    memo?.keepVirtualHosts(kept);
-    return listeners;
+  build(): IrListener[] {
+    this.detachStale();
+    return [...this.byName.entries()].sort(([a], [b]) => compareStrings(a, b)).map(([name, target]) => (target.built ??= buildListener(name, target)));
   }
 }
 
+function buildListener(name: string, target: SocketAssembly): IrListener {
+  const { gateway, port, hosts, tls } = target;
+  target.sortedHostnames ??= [...hosts.keys()].sort(compareStrings);
+  return {
+    name,
+    gateway: { namespace: gateway.namespace, name: gateway.name },
+    address: gateway.address ?? '',
+    port,
+    ...(tls
+      ? {
+          tls: [...tls.entries()]
+            .sort(([a], [b]) => compareStrings(a, b))
+            .map(([hostname, certificates]) => ({ hostname, certificates })),
+        }
+      : {}),
+    virtualHosts: target.sortedHostnames.map((hostname) => {
+      const host = hosts.get(hostname) as HostAssembly;
+      return (host.vhost ??= { name: `${name}/${hostname}`, hostname, routes: mergeRoutes(host.sources) });
+    }),
+  };
+}
+
 /** The IR routes placed on one virtual host, each once (by name), in precedence order. */
-function mergeRoutes(sources: ReadonlyArray<readonly IrRoute[]>): IrRoute[] {
-  if (sources.length === 1) return [...sources[0]].sort(compareRoutePrecedence);
+function mergeRoutes(sources: ReadonlySet<readonly IrRoute[]>): IrRoute[] {
+  if (sources.size === 1) return [...[...sources][0]].sort(compareRoutePrecedence);
   const byName = new Map<string, IrRoute>();
   for (const routes of sources) for (const r of routes) if (!byName.has(r.name)) byName.set(r.name, r);
   return [...byName.values()].sort(compareRoutePrecedence);

@@ -1,10 +1,12 @@
 import type { BackendResolver } from './backends';
 import type { GatewayClassState, GatewayState, ListenerState } from './gateways';
-import type { IrRoute, IrVirtualHost } from './ir';
+import type { IrRoute } from './ir';
 import type { HTTPRoute, KubeObject } from './kube-types';
+import type { ResourceIndex } from './resource-index';
 import type { ParentAttachment } from './route-attachment';
 import type { RouteTranslation } from './route-ir';
 import { hasStatusOf, type StatusUpdate } from './status';
+import type { ListenerAssembly } from './translate';
 
 /** Where one route's IR routes land: a virtual host of a Gateway socket, through a listener. */
 export interface RoutePlacement {
@@ -28,12 +30,8 @@ export interface RouteWork {
   perContext: Map<string, RouteTranslation>;
   placements?: RoutePlacement[];
   status?: StatusUpdate;
-}
-
-/** A virtual host built last time, and the route lists it was built from. */
-export interface KeptVirtualHost {
-  sources: ReadonlyArray<readonly IrRoute[]>;
-  vhost: IrVirtualHost;
+  /** JSON text of status.status, once compared with a route's new status. */
+  statusJson?: string;
 }
 
 /** What every route's translation depends on besides the route itself. */
@@ -67,7 +65,10 @@ export class TranslationMemo {
    * kept and only the status is computed again. A deleted route is forgotten with its spec.
    */
   routes = new WeakMap<object, RouteWork>();
-  /** @internal */ virtualHosts = new Map<string, KeptVirtualHost>();
+  /** @internal The virtual hosts and listeners of the last translation, kept with the environment. */
+  assembly: ListenerAssembly | undefined;
+  /** @internal The last input and its index, which a route edit patches (see translate.ts). */
+  lastIndex: { resources: readonly KubeObject[]; index: ResourceIndex } | undefined;
 
   /** @internal Returns the previous environment when nothing it was built from changed. */
   reuseEnvironment(key: readonly unknown[]): TranslationEnvironment | undefined {
@@ -77,7 +78,7 @@ export class TranslationMemo {
       return this.environment;
     }
     this.routes = new WeakMap();
-    this.virtualHosts = new Map();
+    this.assembly = undefined;
     return undefined;
   }
 
@@ -87,7 +88,10 @@ export class TranslationMemo {
     this.environment = environment;
   }
 
-  /** @internal The work done last time for this route's spec, in the current environment. */
+  /**
+   * @internal The work done last time for this route's spec, in the current environment (and kept
+   * for the next time: a new object with the same spec gets a copy whose status is to be redone).
+   */
   routeWork(route: KubeObject, controllerName: string): RouteWork | undefined {
     const spec = (route as { spec?: unknown }).spec;
     const work = typeof spec === 'object' && spec !== null ? this.routes.get(spec) : undefined;
@@ -98,25 +102,18 @@ export class TranslationMemo {
     if (before?.name !== now?.name || before?.namespace !== now?.namespace || before?.creationTimestamp !== now?.creationTimestamp || before?.generation !== now?.generation) {
       return undefined;
     }
-    // Same spec, new object: its status (or other metadata) changed. Status feeds only the route's own status.
-    return { ...work, route, ignored: work.attachments.length === 0 && !hasStatusOf(route as HTTPRoute, controllerName), status: undefined };
+    // Same spec, new object: its status (or other metadata) changed. Status feeds only the route's own
+    // status, which is redone, unless the new status is the one computed last time (written back, as
+    // the agent does): computing it from itself gives it again, so the same update object is kept.
+    const status = work.status !== undefined && JSON.stringify((route as HTTPRoute).status) === (work.statusJson ??= JSON.stringify(work.status.status)) ? work.status : undefined;
+    const renewed = { ...work, route, ignored: work.attachments.length === 0 && !hasStatusOf(route as HTTPRoute, controllerName), status, statusJson: status && work.statusJson };
+    this.routes.set(spec as object, renewed);
+    return renewed;
   }
 
   /** @internal */
   keepRouteWork(route: KubeObject, work: RouteWork): void {
     const spec = (route as { spec?: unknown }).spec;
     if (typeof spec === 'object' && spec !== null) this.routes.set(spec, work);
-  }
-
-  /** @internal The virtual host built last time under this name, if it was built from the very same route lists. */
-  virtualHost(name: string, hostname: string, sources: ReadonlyArray<readonly IrRoute[]>): IrVirtualHost | undefined {
-    const last = this.virtualHosts.get(name);
-    if (!last || last.vhost.hostname !== hostname || last.sources.length !== sources.length) return undefined;
-    return last.sources.every((s, i) => s === sources[i]) ? last.vhost : undefined;
-  }
-
-  /** @internal */
-  keepVirtualHosts(kept: Map<string, KeptVirtualHost>): void {
-    this.virtualHosts = kept;
   }
 }

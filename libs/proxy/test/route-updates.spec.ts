@@ -48,4 +48,34 @@ describe('route configuration updates', () => {
     expect(result.errors.map((e) => e.message).join('\n')).toContain('domain "a.example" is used by more than one virtual host');
     expect((await body('a.example')).text).toBe('a');
   });
+
+  it('checks the domains of the very same virtual host objects (as the xDS decoder hands out unchanged ones) on every update', async () => {
+    const a = vhost('a', ['A.example'], reply('a'));
+    const b = vhost('b', ['b.example'], reply('b'));
+    const bad = vhost('bad', ['x*y.example'], reply('bad'));
+    const apply = (hosts: ReturnType<typeof vhost>[]) => h.runtime.apply({ listeners: [httpListener('l', 'rc')], routes: [routeConfig('rc', hosts)], clusters: [], endpoints: [] });
+    expect((await apply([a, b])).accepted).toBe(true);
+    expect((await apply([a, b])).accepted).toBe(true);
+    expect((await body('a.example')).text).toBe('a');
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const invalid = await apply([a, b, bad]);
+      expect(invalid.accepted).toBe(false);
+      expect(invalid.errors.map((e) => e.message).join('\n')).toContain('may only have a wildcard at its start or end');
+    }
+    const duplicate = await apply([a, b, vhost('a-again', ['a.example'], reply('again'))]);
+    expect(duplicate.errors.map((e) => e.message).join('\n')).toContain('domain "a.example" is used by more than one virtual host');
+    expect((await body('a.example')).text).toBe('a');
+  });
+
+  it('serves the latest of many successive edits of one virtual host (past the point its compile cache is pruned)', async () => {
+    const one = vhost('one', ['one.example'], reply('one'));
+    const three = vhost('three', ['three.example'], reply('three'));
+    for (let edit = 1; edit <= 90; edit++) {
+      const result = await h.runtime.apply({ listeners: [httpListener('l', 'rc')], routes: [routeConfig('rc', [one, vhost('two', ['two.example'], reply(`two-v${edit}`)), three])], clusters: [], endpoints: [] });
+      expect(result.accepted).toBe(true);
+    }
+    expect((await body('two.example')).text).toBe('two-v90');
+    expect((await body('one.example')).text).toBe('one');
+    expect((await body('three.example')).text).toBe('three');
+  });
 });

@@ -72,7 +72,10 @@ export class FileSource implements ResourceSource {
   private timer: NodeJS.Timeout | undefined;
   private firstDirtyAt: number | undefined;
   private stopped = false;
+  /** What the sink accepted last; undefined until the first delivery. */
   private emitted: Map<ResourceKey, KubeObject> | undefined;
+  /** Keys whose object may differ from the emitted one: each delivery compares only these. */
+  private readonly undelivered = new Set<ResourceKey>();
   private emittedErrors: SourceError[] | undefined;
   private watchErrors: SourceError[] = [];
 
@@ -184,7 +187,8 @@ export class FileSource implements ResourceSource {
       await this.refresh(p);
     }
     if (this.stopped) return;
-    const { objects, errors } = this.files.resolve();
+    const { objects, errors, changed } = this.files.resolve();
+    for (const key of changed) this.undelivered.add(key);
     this.deliver(objects, [...this.watchErrors, ...errors]);
   }
 
@@ -267,23 +271,34 @@ export class FileSource implements ResourceSource {
     this.texts.delete(rel);
   }
 
-  private deliver(objects: Map<ResourceKey, KubeObject>, errors: SourceError[]): void {
+  private deliver(objects: ReadonlyMap<ResourceKey, KubeObject>, errors: SourceError[]): void {
     const sink = this.sink;
     if (!sink || this.stopped) return;
-    const previous = this.emitted;
-    if (!previous) {
+    const emitted = this.emitted;
+    if (!emitted) {
       sink.replaceAll(this.id, [...objects.values()]);
+      this.emitted = new Map(objects);
     } else {
       const upserted: KubeObject[] = [];
-      for (const [key, obj] of objects) {
-        const before = previous.get(key);
-        if (before !== obj && !deepEqual(before, obj)) upserted.push(obj);
+      const deleted: ResourceKey[] = [];
+      for (const key of this.undelivered) {
+        const before = emitted.get(key);
+        const after = objects.get(key);
+        if (!after) {
+          if (before) deleted.push(key);
+        } else if (before !== after && !deepEqual(before, after)) {
+          upserted.push(after);
+        }
       }
-      const deleted = [...previous.keys()].filter((key) => !objects.has(key)).map(parseKey);
-      if (upserted.length > 0 || deleted.length > 0) sink.applyChanges(this.id, { upserted, deleted });
+      if (upserted.length > 0 || deleted.length > 0) sink.applyChanges(this.id, { upserted, deleted: deleted.map(parseKey) });
+      // Only what the sink accepted counts as delivered; if it threw, the next flush compares these keys again.
+      for (const key of this.undelivered) {
+        const after = objects.get(key);
+        if (after) emitted.set(key, after);
+        else emitted.delete(key);
+      }
     }
-    // Only what the sink accepted counts as delivered; if it threw, the next flush diffs against the older state.
-    this.emitted = objects;
+    this.undelivered.clear();
     if (!this.emittedErrors || !deepEqual(this.emittedErrors, errors)) {
       sink.errors(this.id, errors);
       this.emittedErrors = errors;

@@ -1,4 +1,4 @@
-import { formatSourceError, parseResourceFile, ResourceFiles } from '../src';
+import { DocumentReuse, formatSourceError, parseResourceFile, ResourceFiles } from '../src';
 
 const service = (name: string, port = 80) => `apiVersion: v1\nkind: Service\nmetadata:\n  name: ${name}\nspec:\n  ports: [{ port: ${port} }]\n`;
 const failPort = { validate: (obj: { spec?: unknown }) => (JSON.stringify(obj.spec).includes('9999') ? [{ path: 'spec.ports[0].port', message: 'port 9999 is reserved' }] : []) };
@@ -72,5 +72,42 @@ describe('ResourceFiles last-good semantics', () => {
     state.removeUnder('a');
     expect(ports(state)).toEqual({ '/Service/default/web': 2 });
     expect(state.resolve().errors).toEqual([]);
+  });
+
+  it('says which objects changed since the last resolve, and keeps duplicate errors true as the winning file changes', () => {
+    const state = files();
+    // As FileSource reads files: an unchanged document parses to the object it gave last time.
+    const reuse = new Map<string, DocumentReuse>();
+    const load = (state: ResourceFiles, file: string, text: string): void => {
+      if (!reuse.has(file)) reuse.set(file, new DocumentReuse());
+      state.setParsed(file, parseResourceFile(`res/${file}`, text, failPort, reuse.get(file)));
+    };
+    load(state, 'a.yaml', `${service('web', 1)}---\n${service('api', 1)}`);
+    load(state, 'b.yaml', service('db', 1));
+    expect([...state.resolve().changed].sort()).toEqual(['/Service/default/api', '/Service/default/db', '/Service/default/web']);
+    expect([...state.resolve().changed]).toEqual([]);
+
+    // One document edited: only its object changed; the untouched document keeps its object.
+    load(state, 'a.yaml', `${service('web', 2)}---\n${service('api', 1)}`);
+    expect([...state.resolve().changed]).toEqual(['/Service/default/web']);
+
+    // b.yaml now defines web too: a.yaml still wins, so web is unchanged; b.yaml reports the duplicate.
+    load(state, 'b.yaml', `${service('db', 1)}---\n${service('web', 3)}`);
+    let resolved = state.resolve();
+    expect(resolved.changed.has('/Service/default/web')).toBe(false);
+    expect(resolved.errors.map(formatSourceError)).toEqual([
+      'res/b.yaml: document 2 (Service default/web): duplicate definition: Service default/web is already defined in res/a.yaml (document 1); this one is ignored',
+    ]);
+
+    // a.yaml drops web: b.yaml's definition takes over and the duplicate error goes.
+    load(state, 'a.yaml', service('api', 1));
+    resolved = state.resolve();
+    expect(resolved.changed.has('/Service/default/web')).toBe(true);
+    expect(ports(state)).toEqual({ '/Service/default/api': 1, '/Service/default/db': 1, '/Service/default/web': 3 });
+    expect(resolved.errors).toEqual([]);
+
+    state.remove('b.yaml');
+    expect([...state.resolve().changed].sort()).toEqual(['/Service/default/db', '/Service/default/web']);
+    expect(ports(state)).toEqual({ '/Service/default/api': 1 });
   });
 });

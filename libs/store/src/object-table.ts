@@ -19,6 +19,11 @@ export interface StoredEntry {
 
 type KeySet = Set<ResourceKey>;
 
+/** Code-unit order of keys: the order every list of the store is in. */
+function byKey(a: ResourceKey, b: ResourceKey): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 function addTo<K>(map: Map<K, KeySet>, k: K, key: ResourceKey): void {
   let set = map.get(k);
   if (!set) map.set(k, (set = new Set()));
@@ -45,6 +50,8 @@ export class ObjectTable {
   private readonly byNamespace = new Map<string, KeySet>();
   /** "Kind.group" + NUL + label key + NUL + label value → keys. */
   private readonly byLabel = new Map<string, KeySet>();
+  /** Every key in order, kept until a key is added or removed (updates, the common write, keep it). */
+  private sortedKeys: ResourceKey[] | undefined;
 
   get size(): number {
     return this.entries.size;
@@ -58,9 +65,15 @@ export class ObjectTable {
     return this.entries.values();
   }
 
+  /** Every key, sorted. The array is shared until the next addition or removal: do not modify it. */
+  keys(): readonly ResourceKey[] {
+    return (this.sortedKeys ??= [...this.entries.keys()].sort(byKey));
+  }
+
   set(entry: StoredEntry): void {
     const previous = this.entries.get(entry.key);
     if (previous) this.unindex(previous);
+    else this.sortedKeys = undefined;
     this.entries.set(entry.key, entry);
     this.index(entry);
   }
@@ -70,6 +83,7 @@ export class ObjectTable {
     if (!previous) return undefined;
     this.unindex(previous);
     this.entries.delete(key);
+    this.sortedKeys = undefined;
     return previous;
   }
 
@@ -99,6 +113,7 @@ export class ObjectTable {
   clone(): ObjectTable {
     const copy = new ObjectTable();
     for (const [k, v] of this.entries) copy.entries.set(k, v);
+    copy.sortedKeys = this.sortedKeys;
     for (const [from, to] of [
       [this.byGroupKind, copy.byGroupKind],
       [this.byNamespace, copy.byNamespace],

@@ -2,7 +2,7 @@ import type { LabelSelector } from '@tendril/api-k8s';
 import type { KubeObject } from './kube-object';
 import { matchesLabelSelector, requiredLabel } from './label-selector';
 import { keyOf, type GroupKind, type ObjectRef, type ResourceKey } from './object-ref';
-import type { ObjectTable } from './object-table';
+import type { ObjectTable, StoredEntry } from './object-table';
 
 /**
  * Which kind to list. A GroupKind matches exactly; `{ kind }` without a group matches that kind in
@@ -81,7 +81,7 @@ export class TableView implements ResourceView {
   }
 
   all(): readonly KubeObject[] {
-    return [...this.table.values()].sort((a, b) => byKey(a.key, b.key)).map((e) => e.object);
+    return this.table.keys().map((key) => (this.table.get(key) as StoredEntry).object);
   }
 
   private collect<T extends KubeObject>(

@@ -367,6 +367,23 @@ describe('ResourceStore snapshots', () => {
     expect(after.listByLabel(EndpointSlice, 'kubernetes.io/service-name', 'web')).toHaveLength(0);
   });
 
+  it('lists every object sorted by key through adds, updates and deletes, and a snapshot keeps its own list', () => {
+    const { store } = newStore();
+    const names = (view: ResourceView) => view.all().map((o) => `${o.kind}/${o.metadata.name}`);
+    store.upsert(route('m'));
+    store.upsert(service('web'));
+    store.upsert(route('c'));
+    expect(names(store)).toEqual(['Service/web', 'HTTPRoute/c', 'HTTPRoute/m']);
+    const before = store.snapshot();
+    store.upsert(route('c', '/changed'));
+    expect(store.all().find((o) => o.metadata.name === 'c')?.spec).toEqual(route('c', '/changed').spec);
+    store.upsert(route('a'));
+    store.delete('gateway.networking.k8s.io/HTTPRoute/default/m');
+    expect(names(store)).toEqual(['Service/web', 'HTTPRoute/a', 'HTTPRoute/c']);
+    expect(names(before)).toEqual(['Service/web', 'HTTPRoute/c', 'HTTPRoute/m']);
+    expect(before.all().find((o) => o.metadata.name === 'c')?.spec).toEqual(route('c').spec);
+  });
+
   it('refuses to snapshot a half-applied batch', () => {
     const { store } = newStore();
     expect(() => store.batch(() => store.snapshot())).toThrow(/inside batch/);

@@ -491,17 +491,18 @@ function validateDomain(domain: string): void {
 }
 
 /**
- * Compiled virtual hosts of each RouteConfiguration's last successful compile, by content: an
- * update re-sends the whole RouteConfiguration, usually with one virtual host changed, and only
- * that one is compiled again. Compiled virtual hosts hold no per-table state, so tables share them.
+ * Compiled virtual hosts of each RouteConfiguration, by content: an update re-sends the whole
+ * RouteConfiguration, usually with one virtual host changed, and only that one is compiled again.
+ * Compiled virtual hosts hold no per-table state, so tables share them. Kept across compiles and
+ * pruned to the configuration's current hosts when it grows (see withinBound).
  */
-const compiledVirtualHosts = new Map<string, { contextKey: string; byContent: ReadonlyMap<string, CompiledVirtualHost> }>();
+const compiledVirtualHosts = new Map<string, { contextKey: string; byContent: Map<string, CompiledVirtualHost> }>();
 /**
  * The same, by virtual host object: the xDS decoder hands back the very same object for a virtual
  * host whose bytes did not change, which saves serialising ten thousand of them to find the one
  * that changed.
  */
-const compiledByObject = new WeakMap<object, { contextKey: string; key: string; compiled: CompiledVirtualHost }>();
+const compiledByObject = new WeakMap<object, { contextKey: string; key: string; compiled: CompiledVirtualHost; domains?: readonly string[] }>();
 /** Route configurations remembered at most; beyond that the cache starts over. */
 const CACHED_ROUTE_CONFIG_LIMIT = 256;
 
@@ -538,6 +539,42 @@ function compileVirtualHost(vhost: VirtualHost, where: string, problems: string[
   return new CompiledVirtualHost(vhost.name ?? '', routes);
 }
 
+/** How problems name a virtual host; built only when there is a problem (ten thousand unchanged ones need no label). */
+function virtualHostLabel(vhost: VirtualHost, index: number): string {
+  return `virtual_hosts[${index}]${vhost.name ? ` (${vhost.name})` : ''}`;
+}
+
+/**
+ * The content cache of a configuration, or, once it holds more than twice as many virtual hosts as
+ * the configuration (edits leave old versions behind), a new one with just the configuration's.
+ */
+function withinBound(cached: Map<string, CompiledVirtualHost>, vhosts: readonly VirtualHost[]): Map<string, CompiledVirtualHost> {
+  if (cached.size <= 2 * vhosts.length + 64) return cached;
+  const current = new Map<string, CompiledVirtualHost>();
+  for (const vhost of vhosts) {
+    const entry = compiledByObject.get(vhost);
+    const compiled = entry && cached.get(entry.key);
+    if (entry && compiled) current.set(entry.key, compiled);
+  }
+  return current;
+}
+
+/** A virtual host's domains, lower-cased; an invalid one is reported and left out. */
+function normalizedDomains(vhost: VirtualHost, index: number, problems: string[]): string[] {
+  const domains: string[] = [];
+  for (const rawDomain of vhost.domains ?? []) {
+    const domain = rawDomain.toLowerCase();
+    try {
+      validateDomain(domain);
+    } catch (err) {
+      problems.push(`${virtualHostLabel(vhost, index)}: ${(err as Error).message}`);
+      continue;
+    }
+    domains.push(domain);
+  }
+  return domains;
+}
+
 /** Compiles a RouteConfiguration once; throws RouteCompileError listing every problem. */
 export function compileRouteConfiguration(config: RouteConfiguration): CompiledRouteTable {
   const problems: string[] = [];
@@ -557,40 +594,40 @@ export function compileRouteConfiguration(config: RouteConfiguration): CompiledR
   ]);
   const configName = config.name ?? '';
   const remembered = compiledVirtualHosts.get(configName);
-  const previous = remembered !== undefined && remembered.contextKey === contextKey ? remembered.byContent : undefined;
-  const cached = new Map<string, CompiledVirtualHost>();
+  // The content cache carries over while the context stays: a virtual host known by object adds
+  // nothing to it, so an update with one changed host of ten thousand adds one entry.
+  const cached = remembered !== undefined && remembered.contextKey === contextKey ? remembered.byContent : new Map<string, CompiledVirtualHost>();
   const exact = new Map<string, CompiledVirtualHost>();
   const suffixes: [string, CompiledVirtualHost][] = [];
   const prefixes: [string, CompiledVirtualHost][] = [];
   let catchAll: CompiledVirtualHost | undefined;
-  const seenDomains = new Set<string>();
+  /** Wildcard domains seen; exact ones are the keys of `exact`. */
+  const seenWildcards = new Set<string>();
   (config.virtual_hosts ?? []).forEach((vhost: VirtualHost, vi) => {
-    const where = `virtual_hosts[${vi}]${vhost.name ? ` (${vhost.name})` : ''}`;
     const found = contextKey === undefined ? undefined : compiledByObject.get(vhost);
     const known = found?.contextKey === contextKey ? found : undefined;
     const key = contextKey === undefined ? undefined : (known?.key ?? contentKey(vhost));
-    let compiled = key === undefined ? undefined : (known?.compiled ?? cached.get(key) ?? previous?.get(key));
+    let compiled = key === undefined ? undefined : (known?.compiled ?? cached.get(key));
     if (compiled === undefined) {
       const problemsBefore = problems.length;
-      compiled = compileVirtualHost(vhost, where, problems, configMutations, mostSpecificWins);
+      compiled = compileVirtualHost(vhost, virtualHostLabel(vhost, vi), problems, configMutations, mostSpecificWins);
       if (key !== undefined && problems.length === problemsBefore) cached.set(key, compiled);
-    } else if (key !== undefined) {
-      cached.set(key, compiled);
     }
-    if (key !== undefined && contextKey !== undefined && cached.get(key) === compiled) compiledByObject.set(vhost, { contextKey, key, compiled });
-    for (const rawDomain of vhost.domains ?? []) {
-      const domain = rawDomain.toLowerCase();
-      try {
-        validateDomain(domain);
-      } catch (err) {
-        problems.push(`${where}: ${(err as Error).message}`);
+    let entry = known;
+    if (!entry && key !== undefined && contextKey !== undefined && cached.get(key) === compiled) compiledByObject.set(vhost, (entry = { contextKey, key, compiled }));
+    let domains = entry?.domains;
+    if (!domains) {
+      const problemsBefore = problems.length;
+      domains = normalizedDomains(vhost, vi, problems);
+      if (entry && problems.length === problemsBefore) entry.domains = domains;
+    }
+    for (const domain of domains) {
+      const wildcard = domain.includes('*');
+      if (wildcard ? seenWildcards.has(domain) : exact.has(domain)) {
+        problems.push(`${virtualHostLabel(vhost, vi)}: domain "${domain}" is used by more than one virtual host`);
         continue;
       }
-      if (seenDomains.has(domain)) {
-        problems.push(`${where}: domain "${domain}" is used by more than one virtual host`);
-        continue;
-      }
-      seenDomains.add(domain);
+      if (wildcard) seenWildcards.add(domain);
       if (domain === '*') catchAll = compiled;
       else if (domain.startsWith('*')) suffixes.push([domain.slice(1), compiled]);
       else if (domain.endsWith('*')) prefixes.push([domain.slice(0, -1), compiled]);
@@ -599,7 +636,7 @@ export function compileRouteConfiguration(config: RouteConfiguration): CompiledR
   });
   if (problems.length > 0) throw new RouteCompileError(problems);
   if (!compiledVirtualHosts.has(configName) && compiledVirtualHosts.size >= CACHED_ROUTE_CONFIG_LIMIT) compiledVirtualHosts.clear();
-  if (contextKey !== undefined) compiledVirtualHosts.set(configName, { contextKey, byContent: cached });
+  if (contextKey !== undefined) compiledVirtualHosts.set(configName, { contextKey, byContent: withinBound(cached, config.virtual_hosts ?? []) });
   // Stable sort: among equally long wildcards the first declared wins.
   suffixes.sort((a, b) => b[0].length - a[0].length);
   prefixes.sort((a, b) => b[0].length - a[0].length);
