@@ -47,8 +47,6 @@ const ROUNDS = Number(process.env.BENCH_DATAPATH_ROUNDS ?? 3);
 const WARMUP_S = Number(process.env.BENCH_DATAPATH_WARMUP_S ?? 1);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SIZES = (process.env.BENCH_DATAPATH_SIZES ?? '10,1000,10000').split(',').map(Number);
-/** Linux's TIME_WAIT length (TCP_TIMEWAIT_LEN), plus a second. */
-const TIME_WAIT_S = 61;
 const ALLOWED_PORT = 8080;
 /** Served too, but allowed by no policy: a probe to it shows the policy is in force. */
 const DENIED_PORT = 8081;
@@ -324,28 +322,13 @@ async function main(): Promise<void> {
       { kind: 'l7', size: SIZES[0] },
     ];
     // Rounds interleave the setups, so that load from elsewhere on the machine spreads over all rows.
-    // The L7 rows run last, apart: the proxy closes the client's `Connection: close` connections
-    // itself, so their 4-tuples sit in TIME_WAIT on the host for 60 s, and a later SYN that reuses
-    // one is answered by that TIME_WAIT socket (a known limit, bpf/README.md) instead of reaching
-    // the server or the proxy's listener. Each L7 round waits out TIME_WAIT first.
     const samples = setups.map(() => [] as Row[]);
-    const l7 = setups.findIndex((s) => s.kind === 'l7');
     for (let round = 1; round <= ROUNDS; round++) {
       for (const [i, setup] of setups.entries()) {
-        if (i === l7) continue;
         await apply(setup);
         const { setup: name, entries } = setupName(setup);
         samples[i].push(await measure(client, server, `${name} (round ${round}/${ROUNDS})`, entries));
       }
-    }
-    for (let round = 1; round <= ROUNDS; round++) {
-      if (round > 1) {
-        progress(`waiting ${TIME_WAIT_S} s for the previous L7 round's TIME_WAIT sockets to expire`);
-        await sleep(TIME_WAIT_S * 1000);
-      }
-      await apply(setups[l7]!);
-      const { setup: name, entries } = setupName(setups[l7]!);
-      samples[l7]!.push(await measure(client, server, `${name} (round ${round}/${ROUNDS})`, entries));
     }
     await apply({ kind: 'none' });
     const rows = setups.map((setup, i): Row => {

@@ -116,6 +116,10 @@ spec:
     const viaService = await probe(client, clusterIp, 80, '/via/the/service');
     expect(viaService).toMatch(new RegExp(`^200 ${server.name} saw GET /via/the/service from `));
     expect(accessLog.find((e) => e.path === '/via/the/service')).toMatchObject({ listener: 'tendril-http-ingress', upstream_host: `${server.ip}:8080` });
+    // The client (which asked for Connection: close) closed first: no TIME_WAIT with the pod's
+    // 4-tuple is left on the host to swallow a later SYN from the same client port.
+    const timeWait = await sh('ss', ['-Htan', 'state', 'time-wait']);
+    expect(timeWait.split('\n').filter((l) => l.includes(`${server.ip}:8080`) && l.includes(client.ip))).toEqual([]);
     // L3 still applies before the redirect: a pod the policy does not name is dropped in BPF.
     expect(await probe(other, server.ip, 8080, '/')).toBe('timeout');
     expect(nacks).toEqual([]);

@@ -73,6 +73,32 @@ function addressesOf(socket: net.Socket): ConnectionAddresses {
   return { localAddress: socket.localAddress ?? '', localPort: socket.localPort ?? 0, remoteAddress: socket.remoteAddress ?? '' };
 }
 
+/** How long a redirected connection waits for the client to close first before closing it itself. */
+const CLIENT_CLOSE_WAIT_MS = 2_000;
+
+/**
+ * A redirected connection carries the pod's own 4-tuple on the host. If the proxy closed it first
+ * (the HTTP/1 server does after a `Connection: close` response), that tuple would sit in TIME_WAIT
+ * on the host for 60 s and swallow a new SYN from the same client port (bpf/README.md). So when
+ * the HTTP server wants to close, the proxy only stops writing after the client has closed its
+ * side — the client, which asked for the close, then holds the TIME_WAIT, in its own namespace —
+ * or after CLIENT_CLOSE_WAIT_MS.
+ */
+function leaveActiveCloseToClient(socket: net.Socket): void {
+  const destroySoon = socket.destroySoon.bind(socket);
+  socket.destroySoon = (): void => {
+    if (socket.readableEnded || socket.destroyed) return destroySoon();
+    const timer = setTimeout(destroySoon, CLIENT_CLOSE_WAIT_MS).unref();
+    socket.once('end', () => {
+      clearTimeout(timer);
+      destroySoon();
+    });
+    socket.once('close', () => clearTimeout(timer));
+    // The response is complete; whatever the client still sends is not read.
+    socket.resume();
+  };
+}
+
 /** What a listener hands its traffic to. */
 export interface RequestHandler {
   request(req: DownstreamRequest, res: DownstreamResponse, routes: ListenerRoutes): void;
@@ -213,6 +239,7 @@ export class HttpListener {
         return;
       }
       markRedirected(socket, redirected);
+      leaveActiveCloseToClient(socket);
     }
     if (this.tls) this.terminateTls(socket, this.tls);
     else this.serveCleartext(socket);
