@@ -82,6 +82,39 @@ function requestHasBody(req: DownstreamRequest, isHttp2: boolean): boolean {
   return length !== undefined && length !== '0';
 }
 
+function isGrpcRequest(headers: DownstreamRequest['headers']): boolean {
+  const type = headers['content-type'];
+  return typeof type === 'string' && type.startsWith('application/grpc');
+}
+
+/** Envoy's Http::Utility::httpToGrpcStatus. */
+function grpcStatusOf(httpStatus: number): number {
+  switch (httpStatus) {
+    case 400:
+      return 13; // INTERNAL
+    case 401:
+      return 16; // UNAUTHENTICATED
+    case 403:
+      return 7; // PERMISSION_DENIED
+    case 404:
+      return 12; // UNIMPLEMENTED
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return 14; // UNAVAILABLE
+    default:
+      return 2; // UNKNOWN
+  }
+}
+
+/** grpc-message's encoding (gRPC over HTTP/2): bytes outside printable ASCII, and '%', as %XX. */
+function percentEncodeGrpcMessage(text: string): string {
+  let out = '';
+  for (const byte of Buffer.from(text, 'utf8')) out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  return out;
+}
+
 /** The router filter plus the HTTP connection manager's request handling, one instance per proxy. */
 export class Router {
   constructor(
@@ -556,6 +589,7 @@ class Exchange implements UpstreamResponseHandler {
     this.status = status;
     if (this.responding) return this.resetDownstream();
     this.responding = true;
+    if (isGrpcRequest(this.req.headers)) return this.grpcLocalReply(status, body, mutations);
     const payload = typeof body === 'string' ? Buffer.from(body) : body;
     const headers: HeaderBag = { 'content-length': payload?.length ?? 0 };
     if (payload && payload.length > 0) headers['content-type'] = 'text/plain';
@@ -568,6 +602,31 @@ class Exchange implements UpstreamResponseHandler {
       (res as ServerResponse).writeHead(status, headers as OutgoingHttpHeaders);
       if (payload) res.end(payload);
       else res.end();
+    } catch (err) {
+      this.logger.warn({ err }, 'local reply cannot be sent');
+      this.resetDownstream();
+    }
+  }
+
+  /**
+   * Envoy answers a gRPC request's local reply (no route, no upstream, a direct response such as an
+   * L7 policy's 403) the gRPC way: HTTP 200, trailers-only, the HTTP status mapped to a grpc-status
+   * and the body as the percent-encoded grpc-message, so the client sees e.g. PERMISSION_DENIED.
+   */
+  private grpcLocalReply(httpStatus: number, body: string | Buffer | undefined, mutations: readonly HeaderMutation[]): void {
+    const text = body === undefined ? '' : body.toString();
+    const headers: HeaderBag = { 'content-type': 'application/grpc', 'grpc-status': String(grpcStatusOf(httpStatus)) };
+    if (text !== '') headers['grpc-message'] = percentEncodeGrpcMessage(text);
+    applyHeaderMutations(headers, mutations);
+    this.status = 200;
+    try {
+      if (this.isHttp2) {
+        const stream = (this.res as http2.Http2ServerResponse).stream;
+        stream.respond({ ':status': 200, ...(headers as http2.OutgoingHttpHeaders) }, { endStream: true });
+      } else {
+        (this.res as ServerResponse).writeHead(200, { ...(headers as OutgoingHttpHeaders), 'content-length': 0 });
+        this.res.end();
+      }
     } catch (err) {
       this.logger.warn({ err }, 'local reply cannot be sent');
       this.resetDownstream();
