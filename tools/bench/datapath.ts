@@ -228,10 +228,19 @@ async function applyL7Redirect(datapath: Datapath, proxy: ProxyRuntime, size: nu
   datapath.policy.apply(CLIENT.endpointId, [allow({ direction: 'egress' })]);
   fillIpcache(datapath, size);
   const resources = redirectResources(
-    [{ namespace: 'bench', name: 'server', ip: SERVER.ip, redirects: [{ direction: 'ingress', parser: 'http', port: ALLOWED_PORT, allowsAll: true, origins: ['bench'] }] }],
+    [
+      {
+        namespace: 'bench',
+        name: 'server',
+        ip: SERVER.ip,
+        endpointId: SERVER.endpointId,
+        redirects: [{ direction: 'ingress', parser: 'http', port: ALLOWED_PORT, origins: ['bench'] }],
+        portPolicies: [{ direction: 'ingress', port: ALLOWED_PORT, rules: [{ remotes: [CLIENT.identity], http: [{}], origin: 'bench' }] }],
+      },
+    ],
     { proxyPort: fixedProxyPorts(), bpfRoot: datapath.pinDir },
   );
-  const result = await proxy.apply({ listeners: resources.listeners, clusters: resources.clusters, routes: [], endpoints: [] });
+  const result = await proxy.apply({ listeners: resources.listeners, clusters: resources.clusters, routes: [], endpoints: [], networkPolicies: resources.networkPolicies });
   if (!result.accepted) throw new Error(`tendril-proxy refused the redirect listener: ${JSON.stringify(result.errors)}`);
 }
 

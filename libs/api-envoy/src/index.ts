@@ -3,7 +3,7 @@
  * "Envoy JSON" form, the proto Root they come from, a JSON <-> protobuf codec, the discovery
  * message serializers for grpc-js, and protoc-gen-validate checks.
  */
-export type { envoy, google, udpa, xds, EnvoyMessageTypes } from './generated/envoy-types';
+export type { envoy, google, tendril, udpa, xds, EnvoyMessageTypes } from './generated/envoy-types';
 export {
   ENVOY_ROOT_PROTO_FILES,
   envoyProtoIncludeDirs,

@@ -47,6 +47,7 @@ export const ENVOY_ROOT_PROTO_FILES: readonly string[] = [
   'xds/type/v3/typed_struct.proto',
   'udpa/type/v1/typed_struct.proto',
   'tendril/proxy/v1/bpf_metadata.proto',
+  'tendril/policy/v1/npds.proto',
 ];
 
 /** Tendril's own xDS extension protos (envoy/api in the repository), found from this file's location. */

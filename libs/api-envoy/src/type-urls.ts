@@ -1,12 +1,14 @@
-import type { envoy } from './generated/envoy-types';
+import type { envoy, tendril } from './generated/envoy-types';
 
-/** Type URLs of the xDS resource types Tendril serves (LDS, RDS, CDS, EDS, SDS). */
+/** Type URLs of the xDS resource types Tendril serves (LDS, RDS, CDS, EDS, SDS, and its own NPDS). */
 export const TypeUrl = {
   Listener: 'type.googleapis.com/envoy.config.listener.v3.Listener',
   RouteConfiguration: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
   Cluster: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
   ClusterLoadAssignment: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
   Secret: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
+  /** Tendril's NPDS (envoy/api/tendril/policy/v1/npds.proto): L7 policy per local endpoint. */
+  NetworkPolicy: 'type.googleapis.com/tendril.policy.v1.NetworkPolicy',
 } as const;
 
 export type ResourceTypeUrl = (typeof TypeUrl)[keyof typeof TypeUrl];
@@ -18,4 +20,5 @@ export interface EnvoyResourceTypes {
   [TypeUrl.Cluster]: envoy.config.cluster.v3.Cluster;
   [TypeUrl.ClusterLoadAssignment]: envoy.config.endpoint.v3.ClusterLoadAssignment;
   [TypeUrl.Secret]: envoy.extensions.transport_sockets.tls.v3.Secret;
+  [TypeUrl.NetworkPolicy]: tendril.policy.v1.NetworkPolicy;
 }

@@ -259,6 +259,7 @@ export class Agent implements AdminState {
         [
           ...redirect.clusters.map((r) => ({ typeUrl: TypeUrl.Cluster, resource: r as Record<string, unknown> })),
           ...redirect.listeners.map((r) => ({ typeUrl: TypeUrl.Listener, resource: r as Record<string, unknown> })),
+          ...redirect.networkPolicies.map((r) => ({ typeUrl: TypeUrl.NetworkPolicy, resource: r as Record<string, unknown> })),
           ...clusters.map((r) => ({ typeUrl: TypeUrl.Cluster, resource: r as Record<string, unknown> })),
           ...endpoints.map((r) => ({ typeUrl: TypeUrl.ClusterLoadAssignment, resource: r as Record<string, unknown> })),
           ...secrets.map((r) => ({ typeUrl: TypeUrl.Secret, resource: r as Record<string, unknown> })),
@@ -281,10 +282,10 @@ export class Agent implements AdminState {
     }
   }
 
-  /** The node proxy's listeners and clusters for the datapath's L7 redirects (none without enforcement). */
+  /** The node proxy's listeners, clusters and NPDS policies for the datapath's L7 redirects (none without enforcement). */
   private redirectResources(): RedirectResources {
     const manager = this.enforcementManager();
-    if (!manager) return { listeners: [], clusters: [] };
+    if (!manager) return { listeners: [], clusters: [], networkPolicies: [] };
     return redirectResources(manager.proxyRedirects(), { proxyPort: fixedProxyPorts(), bpfRoot: this.opts.datapath?.pinDir });
   }
 

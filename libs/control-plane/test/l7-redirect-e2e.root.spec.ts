@@ -27,9 +27,10 @@ jest.setTimeout(240_000);
 const SERVER = `require('http').createServer((q, s) => s.end(process.env.POD_NAME + ' saw ' + q.method + ' ' + q.url + ' from ' + q.socket.remoteAddress.replace('::ffff:', ''))).listen(8080)`;
 /** One HTTP request from inside a pod: "<status> <body>", "timeout" (dropped) or "error <code>". */
 const PROBE = `const t = setTimeout(() => { console.log('timeout'); process.exit(0); }, 1500);
-const r = require('http').get({ host: process.argv[1], port: +process.argv[2], path: process.argv[3], agent: false }, (res) => {
+const r = require('http').request({ host: process.argv[1], port: +process.argv[2], path: process.argv[3], method: process.argv[4] || 'GET', agent: false }, (res) => {
   let body = ''; res.on('data', (d) => (body += d)); res.on('end', () => { clearTimeout(t); console.log(res.statusCode + ' ' + body); process.exit(0); }); });
-r.on('error', (e) => { clearTimeout(t); console.log('error ' + e.code); process.exit(0); });`;
+r.on('error', (e) => { clearTimeout(t); console.log('error ' + e.code); process.exit(0); });
+r.end();`;
 
 /** Client may reach the server on 8080, with `rules` as the port's L7 rules (none: L3/L4 only). */
 const serverPolicy = (rules: string | undefined): string => `apiVersion: cilium.io/v2
@@ -51,8 +52,8 @@ spec:
   let proxy: NodeProxy | undefined;
   const network = proxyDatapathAccess(node.pinDir);
   const podOf = async (app: string): Promise<EndpointView> => (await node.enforcedPods(app, 1))[0]!;
-  const probe = async (from: EndpointView, host: string, port: number, urlPath: string): Promise<string> =>
-    (await sh('ip', ['netns', 'exec', from.netns!, process.execPath, '-e', PROBE, host, String(port), urlPath])).trim();
+  const probe = async (from: EndpointView, host: string, port: number, urlPath: string, method = 'GET'): Promise<string> =>
+    (await sh('ip', ['netns', 'exec', from.netns!, process.execPath, '-e', PROBE, host, String(port), urlPath, method])).trim();
 
   beforeAll(async () => {
     node.joinCgroup();
@@ -140,12 +141,20 @@ spec:
     node.write('policy.yaml', serverPolicy('{ http: [{}] }'));
   });
 
-  it('a narrower L7 rule is denied with 403 "Access denied" until per-request rules are enforced — never forwarded unchecked', async () => {
+  it('HTTP rules are enforced per request: method and path (full match, after normalisation); a denial is 403 "Access denied" and is never forwarded', async () => {
     const server = await podOf('server');
     const client = await podOf('client');
     node.write('policy.yaml', serverPolicy('{ http: [{ method: GET, path: "/public/.*" }] }'));
-    await eventually(async () => expect(await probe(client, server.ip, 8080, '/public/page')).toBe('403 Access denied'), 10_000, 100);
-    expect(accessLog.filter((e) => e.path === '/public/page').every((e) => e.upstream_host === null)).toBe(true);
+    await eventually(async () => expect(await probe(client, server.ip, 8080, '/private')).toBe('403 Access denied'), 10_000, 100);
+    expect(await probe(client, server.ip, 8080, '/public/page')).toMatch(new RegExp(`^200 ${server.name} saw GET /public/page from `));
+    expect(await probe(client, server.ip, 8080, '/public/page', 'POST')).toBe('403 Access denied');
+    // Dot segments and doubled slashes are resolved before matching: these are requests for /private.
+    expect(await probe(client, server.ip, 8080, '/public/../private')).toBe('403 Access denied');
+    expect(await probe(client, server.ip, 8080, '//private')).toBe('403 Access denied');
+    expect(await probe(client, server.ip, 8080, '/public/%2e%2e/private')).toBe('403 Access denied');
+    // What is allowed goes upstream normalised.
+    expect(await probe(client, server.ip, 8080, '/public/a/../b')).toMatch(new RegExp(`^200 ${server.name} saw GET /public/b from `));
+    expect(accessLog.filter((e) => e.path === '/private').every((e) => e.upstream_host === null && e.response_code === 403)).toBe(true);
   });
 
   it('an egress L7 allow-all rule goes through the egress listener; the server’s ingress policy still applies to the sender’s identity', async () => {

@@ -35,7 +35,9 @@ import {
   diffPolicyMap,
   type EnforcementMode,
   type EndpointPolicy,
+  l7PortPolicies,
   l7PortRedirects,
+  type L7PortPolicy,
   type L7PortRedirect,
   type NamedPorts,
   policyKey,
@@ -139,12 +141,20 @@ interface EndpointRecord {
   failed: boolean;
   /** The L7 redirect ports of the policy last applied (the proxy serves these). */
   redirects?: readonly L7PortRedirect[];
+  /** The per-request rules of those ports (what the proxy enforces, sent as NPDS). */
+  portPolicies?: readonly L7PortPolicy[];
 }
 
 interface CompiledPolicy {
   readonly generation: string;
   readonly result:
-    | { readonly ok: true; readonly policy: EndpointPolicy; readonly entries: readonly PolicyMapEntry[]; readonly redirects: readonly L7PortRedirect[] }
+    | {
+        readonly ok: true;
+        readonly policy: EndpointPolicy;
+        readonly entries: readonly PolicyMapEntry[];
+        readonly redirects: readonly L7PortRedirect[];
+        readonly portPolicies: readonly L7PortPolicy[];
+      }
     | { readonly ok: false; readonly error: string };
 }
 
@@ -167,12 +177,14 @@ export interface DropMetricView {
   readonly packets: number;
 }
 
-/** One endpoint's L7 redirect ports, for the node proxy's redirect listeners. */
+/** One endpoint's L7 redirect ports and their per-request rules, for the node proxy. */
 export interface EndpointRedirects {
   readonly namespace: string;
   readonly name: string;
   readonly ip: string;
+  readonly endpointId: number;
   readonly redirects: readonly L7PortRedirect[];
+  readonly portPolicies: readonly L7PortPolicy[];
 }
 
 /** A policy object as the repository last saw it. */
@@ -411,7 +423,7 @@ export class EndpointManager {
   proxyRedirects(): EndpointRedirects[] {
     return [...this.endpoints.values()]
       .filter((r) => (r.redirects?.length ?? 0) > 0)
-      .map((r) => ({ namespace: r.namespace, name: r.name, ip: r.ip, redirects: r.redirects ?? [] }))
+      .map((r) => ({ namespace: r.namespace, name: r.name, ip: r.ip, endpointId: r.endpointId, redirects: r.redirects ?? [], portPolicies: r.portPolicies ?? [] }))
       .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
   }
 
@@ -639,7 +651,13 @@ export class EndpointManager {
     const entry: CompiledPolicy = {
       generation,
       result: result.ok
-        ? { ok: true, policy: result.policy, entries: [...result.policy.ingress.entries, ...result.policy.egress.entries], redirects: l7PortRedirects(rules, endpoint, { clusterNamedPorts }) }
+        ? {
+            ok: true,
+            policy: result.policy,
+            entries: [...result.policy.ingress.entries, ...result.policy.egress.entries],
+            redirects: l7PortRedirects(rules, endpoint, { clusterNamedPorts }),
+            portPolicies: l7PortPolicies(rules, endpoint, identities, { clusterNamedPorts }),
+          }
         : result,
     };
     this.compiled.set(cacheKey, entry);
@@ -689,6 +707,7 @@ export class EndpointManager {
         record.enforcement = { ingress: result.policy.ingress.enforced, egress: result.policy.egress.enforced };
         // On a failed write the endpoint drops everything; its redirects are then moot but harmless.
         record.redirects = result.redirects;
+        record.portPolicies = result.portPolicies;
       }
       if (!record.attached) {
         try {

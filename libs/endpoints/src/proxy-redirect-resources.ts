@@ -1,23 +1,22 @@
-import type { envoy } from '@tendril/api-envoy';
-import type { L7Parser, TrafficDirection } from '@tendril/policy';
+import type { envoy, tendril } from '@tendril/api-envoy';
+import type { L7Parser, L7PortPolicy, PortRuleHTTP, TrafficDirection } from '@tendril/policy';
 import type { EndpointRedirects } from './endpoint-manager';
 
 type Listener = envoy.config.listener.v3.Listener;
 type FilterChain = envoy.config.listener.v3.FilterChain;
 type Cluster = envoy.config.cluster.v3.Cluster;
 type Route = envoy.config.route.v3.Route;
+type NetworkPolicy = tendril.policy.v1.NetworkPolicy;
+type PortNetworkPolicy = tendril.policy.v1.PortNetworkPolicy;
 
 /**
- * The node proxy's side of the datapath's L7 redirect, as Envoy resources (what Cilium's agent
- * gives its Envoy): per direction, one transparent listener on the proxy port the policy map
- * redirects to, with the original_dst and tendril.bpf_metadata listener filters, and one
- * ORIGINAL_DST cluster, so a request goes on to the address the pod dialled, marked with the
- * client's identity.
- *
- * Each (endpoint, port) whose L7 rules all allow every request gets a filter chain that forwards;
- * every other redirected connection lands on the default chain, which answers 403 "Access
- * denied" — L7 rules narrower than allow-all are not enforced per request yet, and a port with
- * such a rule must never be forwarded unchecked.
+ * The node proxy's side of the datapath's L7 redirect, as xDS resources (what Cilium's agent gives
+ * its Envoy): per direction, one transparent listener on the proxy port the policy map redirects
+ * to, with the original_dst and tendril.bpf_metadata listener filters and an HTTP connection
+ * manager whose tendril.l7policy filter checks every request against the endpoint's L7 policy,
+ * then routes it to an ORIGINAL_DST cluster, so it goes on to the address the pod dialled, marked
+ * with the client's identity. The policy itself travels as Tendril's NPDS resources
+ * (networkPolicyResources), one per endpoint with L7 ports.
  */
 
 export interface RedirectResourceOptions {
@@ -30,12 +29,12 @@ export interface RedirectResourceOptions {
 export interface RedirectResources {
   readonly listeners: Listener[];
   readonly clusters: Cluster[];
+  readonly networkPolicies: NetworkPolicy[];
 }
-
-export const ACCESS_DENIED_BODY = 'Access denied\r\n';
 
 const HCM_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
+const L7_POLICY_TYPE_URL = 'type.googleapis.com/tendril.policy.v1.L7Policy';
 
 export function redirectListenerName(direction: TrafficDirection): string {
   return `tendril-http-${direction}`;
@@ -45,11 +44,10 @@ export function originalDestinationClusterName(direction: TrafficDirection): str
   return `tendril-${direction}-original-dst`;
 }
 
-/** An HTTP connection manager whose one route answers every request with `route`. */
-function httpChain(name: string, route: Route, match?: FilterChain['filter_chain_match']): FilterChain {
+/** An HTTP connection manager whose L7 policy filter checks each request and whose one route sends it on. */
+function policyChain(name: string, direction: TrafficDirection, route: Route): FilterChain {
   return {
     name,
-    ...(match ? { filter_chain_match: match } : {}),
     filters: [
       {
         name: 'envoy.filters.network.http_connection_manager',
@@ -59,7 +57,10 @@ function httpChain(name: string, route: Route, match?: FilterChain['filter_chain
           // The client's own request goes on unchanged: a transparent proxy adds no X-Forwarded-For.
           skip_xff_append: true,
           route_config: { name, virtual_hosts: [{ name, domains: ['*'], routes: [route] }] },
-          http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_TYPE_URL } }],
+          http_filters: [
+            { name: 'tendril.l7policy', typed_config: { '@type': L7_POLICY_TYPE_URL, is_ingress: direction === 'ingress' } },
+            { name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_TYPE_URL } },
+          ],
         },
       },
     ],
@@ -71,23 +72,55 @@ function forwardRoute(direction: TrafficDirection): Route {
   return { match: { prefix: '/' }, route: { cluster: originalDestinationClusterName(direction), timeout: '0s' } };
 }
 
-const DENY_ROUTE: Route = { match: { prefix: '/' }, direct_response: { status: 403, body: { inline_string: ACCESS_DENIED_BODY } } };
+function httpRuleResource(rule: PortRuleHTTP): tendril.policy.v1.HttpNetworkPolicyRule {
+  return {
+    ...(rule.path ? { path: rule.path } : {}),
+    ...(rule.method ? { method: rule.method } : {}),
+    ...(rule.host ? { host: rule.host } : {}),
+    ...(rule.headers?.length ? { headers: [...rule.headers] } : {}),
+    ...(rule.headerMatches?.length
+      ? {
+          header_matches: rule.headerMatches.map((m) => ({
+            name: m.name ?? '',
+            ...(m.value ? { value: m.value } : {}),
+            ...(m.mismatch ? { mismatch: m.mismatch } : {}),
+            // Secrets are not read yet: a header match that names one (with no inline value) never matches.
+            ...(m.secret?.name && !m.value ? { secret_missing: true } : {}),
+          })),
+        }
+      : {}),
+  };
+}
 
-/** The transparent HTTP listeners and ORIGINAL_DST clusters for the node's L7 redirects; none when no endpoint has an HTTP redirect. */
+function portPolicyResource(policy: L7PortPolicy): PortNetworkPolicy {
+  return {
+    port: policy.port,
+    rules: policy.rules.map((rule) => ({
+      ...(rule.remotes === 'any' ? {} : { remote_policies: [...rule.remotes] }),
+      ...(rule.http ? { http_rules: { http_rules: rule.http.map(httpRuleResource) } } : {}),
+      origins: [rule.origin],
+    })),
+  };
+}
+
+/** Tendril NPDS: one NetworkPolicy per endpoint with HTTP L7 ports, named by its IP. */
+export function networkPolicyResources(endpoints: readonly EndpointRedirects[]): NetworkPolicy[] {
+  return endpoints
+    .filter((e) => e.portPolicies.length > 0)
+    .map((e) => ({
+      name: e.ip,
+      endpoint_id: e.endpointId,
+      ingress_per_port_policies: e.portPolicies.filter((p) => p.direction === 'ingress').map(portPolicyResource),
+      egress_per_port_policies: e.portPolicies.filter((p) => p.direction === 'egress').map(portPolicyResource),
+    }));
+}
+
+/** The transparent HTTP listeners, ORIGINAL_DST clusters and NPDS policies for the node's L7 redirects; none when no endpoint has an HTTP redirect. */
 export function redirectResources(endpoints: readonly EndpointRedirects[], options: RedirectResourceOptions): RedirectResources {
   const listeners: Listener[] = [];
   const clusters: Cluster[] = [];
   for (const direction of ['ingress', 'egress'] as const) {
-    const redirects = endpoints.flatMap((e) => e.redirects.filter((r) => r.direction === direction && r.parser === 'http').map((r) => ({ endpoint: e, redirect: r })));
-    if (redirects.length === 0) continue;
-    const chains = redirects
-      .filter(({ redirect }) => redirect.allowsAll)
-      .map(({ endpoint, redirect }) => {
-        const pod = { address_prefix: endpoint.ip, prefix_len: 32 };
-        // Ingress: the pod is the destination; egress: the pod is the client, any destination.
-        const match = direction === 'ingress' ? { destination_port: redirect.port, prefix_ranges: [pod] } : { destination_port: redirect.port, source_prefix_ranges: [pod] };
-        return httpChain(`${endpoint.namespace}/${endpoint.name}/${redirect.port}`, forwardRoute(direction), match);
-      });
+    if (!endpoints.some((e) => e.redirects.some((r) => r.direction === direction && r.parser === 'http'))) continue;
     listeners.push({
       name: redirectListenerName(direction),
       address: { socket_address: { address: '127.0.0.1', port_value: options.proxyPort('http', direction) } },
@@ -97,8 +130,7 @@ export function redirectResources(endpoints: readonly EndpointRedirects[], optio
         { name: 'envoy.filters.listener.original_dst', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst' } },
         { name: 'tendril.bpf_metadata', typed_config: { '@type': 'type.googleapis.com/tendril.proxy.v1.BpfMetadata', is_ingress: direction === 'ingress', bpf_root: options.bpfRoot ?? '' } },
       ],
-      filter_chains: chains,
-      default_filter_chain: httpChain('access-denied', DENY_ROUTE),
+      filter_chains: [policyChain(`l7-${direction}`, direction, forwardRoute(direction))],
     } as Listener);
     clusters.push({
       name: originalDestinationClusterName(direction),
@@ -108,5 +140,5 @@ export function redirectResources(endpoints: readonly EndpointRedirects[], optio
       cleanup_interval: '10s',
     });
   }
-  return { listeners, clusters };
+  return { listeners, clusters, networkPolicies: networkPolicyResources(endpoints) };
 }

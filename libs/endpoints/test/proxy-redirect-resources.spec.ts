@@ -1,6 +1,6 @@
 /**
- * The node proxy's redirect listeners and clusters for a set of endpoints' L7 redirects: a golden
- * file (UPDATE_GOLDEN=1 rewrites it), Envoy's own validity rules, and the node proxy's compiler.
+ * The node proxy's redirect listeners, clusters and NPDS policies for a set of endpoints' L7 ports:
+ * a golden file (UPDATE_GOLDEN=1 rewrites it), Envoy's own validity rules, and the proxy's compiler.
  */
 import { assertValidEnvoyResources } from '@tendril/api-envoy';
 import { validateConfig } from '@tendril/proxy';
@@ -15,13 +15,30 @@ const endpoints: EndpointRedirects[] = [
     namespace: 'shop',
     name: 'store-0',
     ip: '10.244.0.5',
+    endpointId: 3,
     redirects: [
-      { direction: 'ingress', parser: 'http', port: 80, allowsAll: true, origins: ['CiliumNetworkPolicy shop/l7 rule 0 ingress[0]'] },
-      { direction: 'ingress', parser: 'http', port: 8080, allowsAll: false, origins: ['CiliumNetworkPolicy shop/get-only rule 0 ingress[0]'] },
-      { direction: 'egress', parser: 'kafka', port: 9092, allowsAll: false, origins: ['CiliumNetworkPolicy shop/kafka rule 0 egress[0]'] },
+      { direction: 'ingress', parser: 'http', port: 80, origins: ['CiliumNetworkPolicy shop/l7 rule 0 ingress[0]'] },
+      { direction: 'egress', parser: 'kafka', port: 9092, origins: ['CiliumNetworkPolicy shop/kafka rule 0 egress[0]'] },
+    ],
+    portPolicies: [
+      {
+        direction: 'ingress',
+        port: 80,
+        rules: [
+          { remotes: [256], http: [{ method: 'GET', path: '/public/.*', headers: ['X-Env: prod'], headerMatches: [{ name: 'X-Token', value: 't', mismatch: 'REPLACE' }, { name: 'Authorization', secret: { namespace: 'shop', name: 'token' } }] }], origin: 'CiliumNetworkPolicy shop/l7 rule 0 ingress[0]' },
+          { remotes: 'any', origin: 'CiliumNetworkPolicy shop/l4 rule 0 ingress[0]' },
+        ],
+      },
     ],
   },
-  { namespace: 'shop', name: 'web-0', ip: '10.244.0.6', redirects: [{ direction: 'egress', parser: 'http', port: 8000, allowsAll: true, origins: ['CiliumNetworkPolicy shop/egress rule 0 egress[0]'] }] },
+  {
+    namespace: 'shop',
+    name: 'web-0',
+    ip: '10.244.0.6',
+    endpointId: 4,
+    redirects: [{ direction: 'egress', parser: 'http', port: 8000, origins: ['CiliumNetworkPolicy shop/egress rule 0 egress[0]'] }],
+    portPolicies: [{ direction: 'egress', port: 8000, rules: [{ remotes: [257], http: [{}], origin: 'CiliumNetworkPolicy shop/egress rule 0 egress[0]' }] }],
+  },
 ];
 
 describe('redirectResources', () => {
@@ -33,21 +50,28 @@ describe('redirectResources', () => {
     expect(text).toBe(fs.readFileSync(GOLDEN, 'utf8'));
   });
 
-  it('forwards exactly the allow-all ports; everything else redirected gets the 403 default chain', () => {
-    const [ingress, egress] = resources.listeners;
-    expect(ingress.filter_chains?.map((c) => [c.name, c.filter_chain_match])).toEqual([['shop/store-0/80', { destination_port: 80, prefix_ranges: [{ address_prefix: '10.244.0.5', prefix_len: 32 }] }]]);
-    expect(egress.filter_chains?.map((c) => [c.name, c.filter_chain_match])).toEqual([['shop/web-0/8000', { destination_port: 8000, source_prefix_ranges: [{ address_prefix: '10.244.0.6', prefix_len: 32 }] }]]);
-    expect(JSON.stringify(ingress.default_filter_chain)).toContain('"status":403');
-    expect(resources.listeners.map((l) => l.address?.socket_address?.port_value)).toEqual([15001, 15002]);
+  it('one transparent listener per direction whose HTTP filter checks each request, and one NPDS policy per endpoint with L7 ports', () => {
+    expect(resources.listeners.map((l) => [l.name, l.address?.socket_address?.port_value, l.transparent])).toEqual([
+      ['tendril-http-ingress', 15001, true],
+      ['tendril-http-egress', 15002, true],
+    ]);
+    expect(JSON.stringify(resources.listeners[0]!.filter_chains)).toContain('"name":"tendril.l7policy","typed_config":{"@type":"type.googleapis.com/tendril.policy.v1.L7Policy","is_ingress":true}');
+    expect(resources.networkPolicies.map((p) => [p.name, p.ingress_per_port_policies?.map((q) => q.port), p.egress_per_port_policies?.map((q) => q.port)])).toEqual([
+      ['10.244.0.5', [80], []],
+      ['10.244.0.6', [], [8000]],
+    ]);
+    // A header match naming a Secret the agent does not read never matches (fails closed).
+    expect(JSON.stringify(resources.networkPolicies[0])).toContain('"name":"Authorization","secret_missing":true');
   });
 
   it('emits nothing without an HTTP redirect (Kafka and DNS ports have no listener: the datapath drops them)', () => {
-    expect(redirectResources([{ ...endpoints[0], redirects: [endpoints[0].redirects[2]] }], { proxyPort: fixedProxyPorts() })).toEqual({ listeners: [], clusters: [] });
+    expect(redirectResources([{ ...endpoints[0]!, redirects: [endpoints[0]!.redirects[1]!], portPolicies: [] }], { proxyPort: fixedProxyPorts() })).toEqual({ listeners: [], clusters: [], networkPolicies: [] });
   });
 
   it('passes Envoy’s validation rules and the node proxy’s compiler', () => {
     assertValidEnvoyResources(resources.listeners, 'type.googleapis.com/envoy.config.listener.v3.Listener');
     assertValidEnvoyResources(resources.clusters, 'type.googleapis.com/envoy.config.cluster.v3.Cluster');
-    expect(validateConfig({ listeners: resources.listeners, clusters: resources.clusters, routes: [], endpoints: [] })).toEqual([]);
+    assertValidEnvoyResources(resources.networkPolicies, 'type.googleapis.com/tendril.policy.v1.NetworkPolicy');
+    expect(validateConfig({ listeners: resources.listeners, clusters: resources.clusters, routes: [], endpoints: [], networkPolicies: resources.networkPolicies })).toEqual([]);
   });
 });

@@ -10,6 +10,8 @@ export interface DataPlaneConfig {
   clusters: EnvoyResource[];
   endpoints: EnvoyResource[];
   secrets: EnvoyResource[];
+  /** Tendril NPDS: L7 policy per local endpoint. */
+  networkPolicies: EnvoyResource[];
 }
 
 /** What the node proxy drives: tendril's proxy engine, or a test double. */
@@ -34,6 +36,7 @@ function configOf(state: ResourceState): DataPlaneConfig {
     clusters: values(TypeUrl.Cluster),
     endpoints: values(TypeUrl.ClusterLoadAssignment),
     secrets: values(TypeUrl.Secret),
+    networkPolicies: values(TypeUrl.NetworkPolicy),
   };
 }
 

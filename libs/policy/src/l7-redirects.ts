@@ -1,36 +1,21 @@
 /**
  * Which of an endpoint's TCP ports the datapath redirects to the node proxy, per direction and L7
- * parser, and whether the L7 rules on each such port allow every request. This is what the proxy's
- * redirect listeners are configured from until per-request L7 enforcement lands (policy-semantics
- * §3): a port on which every rule set allows everything (`http: [{}]`, Cilium's "L7 allow-all")
- * is forwarded to its original destination; a port with any narrower rule is denied for all its
- * requests — never forwarded unchecked, so no policy is ever widened.
+ * parser (l7PortRedirects), and the per-request rules of each HTTP one (l7PortPolicies), which the
+ * agent sends the proxy as NPDS (policy-semantics §2.3, §3, §7).
  */
 import type { PortRuleHTTP } from './api-types';
-import { itemKeyRanges, selectsEndpoint, type MatchingOptions, type PolicyEndpoint } from './matching';
+import type { Identity } from '@tendril/identity';
+import { isWildcardItem, itemKeyRanges, itemSelectsPeer, portKey, rangesCover, selectsEndpoint, type MatchingOptions, type PolicyEndpoint } from './matching';
 import { Protocol, type TrafficDirection } from './policy-map';
-import { formatOrigin, itemsFor, type L7Parser, type PolicyItem, type PolicyRule } from './policy-ir';
+import { formatOrigin, itemsFor, type L7Parser, type PolicyRule } from './policy-ir';
 
 export interface L7PortRedirect {
   readonly direction: TrafficDirection;
   readonly parser: L7Parser;
   /** A TCP port of the destination. */
   readonly port: number;
-  /** Every L7 rule set covering this port (from any peer) allows every request. */
-  readonly allowsAll: boolean;
   /** The rules that put L7 on this port, as `tendril policy` names them. */
   readonly origins: readonly string[];
-}
-
-/** An HTTP rule with no constraint matches every request. */
-function httpRuleMatchesAll(rule: PortRuleHTTP): boolean {
-  return !rule.path && !rule.method && !rule.host && (rule.headers ?? []).length === 0 && (rule.headerMatches ?? []).length === 0;
-}
-
-/** An L7 rule set that allows every request of its parser (only HTTP has an allow-all form the proxy serves). */
-function allowsEveryRequest(item: PolicyItem): boolean {
-  if (item.l7?.parser !== 'http') return false;
-  return (item.l7.rules.http ?? []).some(httpRuleMatchesAll);
 }
 
 /** Port ranges longer than this are not expanded into per-port redirects (they stay denied at L7). */
@@ -38,11 +23,11 @@ const MAX_EXPANDED_PORTS = 1024;
 
 /**
  * The endpoint's L7 redirect ports, sorted by direction, port. Deny items carry no L7; a port
- * named by ranges wider than MAX_EXPANDED_PORTS is left out (its traffic finds no proxy chain and
- * is denied).
+ * named by ranges wider than MAX_EXPANDED_PORTS is left out (the proxy has no policy for it and
+ * denies its requests).
  */
 export function l7PortRedirects(rules: readonly PolicyRule[], endpoint: PolicyEndpoint, options: MatchingOptions = {}): L7PortRedirect[] {
-  const byKey = new Map<string, { direction: TrafficDirection; parser: L7Parser; port: number; allowsAll: boolean; origins: Set<string> }>();
+  const byKey = new Map<string, { direction: TrafficDirection; parser: L7Parser; port: number; origins: Set<string> }>();
   for (const rule of rules) {
     if (!selectsEndpoint(rule, endpoint)) continue;
     for (const direction of ['ingress', 'egress'] as const) {
@@ -57,8 +42,7 @@ export function l7PortRedirects(rules: readonly PolicyRule[], endpoint: PolicyEn
             if (port === 0) continue;
             const id = `${direction}/${port}`;
             let entry = byKey.get(id);
-            if (!entry) byKey.set(id, (entry = { direction, parser: item.l7.parser, port, allowsAll: true, origins: new Set() }));
-            entry.allowsAll &&= item.l7.parser === entry.parser && allowsEveryRequest(item);
+            if (!entry) byKey.set(id, (entry = { direction, parser: item.l7.parser, port, origins: new Set() }));
             entry.origins.add(formatOrigin(item.origin));
           }
         }
@@ -66,6 +50,48 @@ export function l7PortRedirects(rules: readonly PolicyRule[], endpoint: PolicyEn
     }
   }
   return [...byKey.values()]
-    .map((e) => ({ direction: e.direction, parser: e.parser, port: e.port, allowsAll: e.allowsAll, origins: [...e.origins].sort() }))
+    .map((e) => ({ direction: e.direction, parser: e.parser, port: e.port, origins: [...e.origins].sort() }))
     .sort((a, b) => (a.direction === b.direction ? a.port - b.port : a.direction === 'ingress' ? -1 : 1));
+}
+
+/** One rule of an L7 port as the proxy enforces it (NPDS's PortNetworkPolicyRule). */
+export interface L7PortRule {
+  /** Remote identities it applies to; 'any' for a rule whose peer is everyone. */
+  readonly remotes: readonly number[] | 'any';
+  /** Undefined: an L3/L4 allow for these remotes, which leaves L7 unrestricted for them (§2.3). */
+  readonly http?: readonly PortRuleHTTP[];
+  readonly origin: string;
+}
+
+export interface L7PortPolicy {
+  readonly direction: TrafficDirection;
+  readonly port: number;
+  readonly rules: readonly L7PortRule[];
+}
+
+/**
+ * The per-request policy of each of the endpoint's HTTP redirect ports: every allow item that
+ * covers the port, with the identities it selects among `identities` (policy-semantics §2.3: an
+ * item without L7 makes L7 unrestricted for its peers, and HTTP rules OR across items). Only
+ * ports l7PortRedirects lists as HTTP are included; the proxy denies a port it has no policy for.
+ */
+export function l7PortPolicies(rules: readonly PolicyRule[], endpoint: PolicyEndpoint, identities: readonly Identity[], options: MatchingOptions = {}): L7PortPolicy[] {
+  const ports = l7PortRedirects(rules, endpoint, options).filter((r) => r.parser === 'http');
+  return ports.map((redirect) => {
+    const key = portKey(Protocol.TCP, redirect.port);
+    const portRules: L7PortRule[] = [];
+    for (const rule of rules) {
+      if (!selectsEndpoint(rule, endpoint)) continue;
+      for (const item of itemsFor(rule, redirect.direction)) {
+        if (item.deny || !rangesCover(itemKeyRanges(item, redirect.direction, endpoint, options), key)) continue;
+        const remotes = isWildcardItem(item) ? 'any' : identities.filter((i) => itemSelectsPeer(item, i)).map((i) => i.id);
+        if (remotes !== 'any' && remotes.length === 0) continue;
+        const http = item.l7?.parser === 'http' ? (item.l7.rules.http ?? []) : undefined;
+        // A Kafka or DNS item on an HTTP port is a merge error the compiler already refused.
+        if (item.l7 && item.l7.parser !== 'http') continue;
+        portRules.push({ remotes, ...(http ? { http } : {}), origin: formatOrigin(item.origin) });
+      }
+    }
+    return { direction: redirect.direction, port: redirect.port, rules: portRules };
+  });
 }

@@ -3,6 +3,7 @@ import type * as tls from 'node:tls';
 import {
   HCM_FILTER_NAME,
   HCM_TYPE_URL,
+  L7_POLICY_TYPE_URL,
   ROUTER_FILTER_NAME,
   ROUTER_TYPE_URL,
   TCP_PROXY_TYPE_URL,
@@ -15,6 +16,7 @@ import {
   type TcpProxy,
 } from './config';
 import { ConnectionChainSelector, parseCidrRange, type ConnectionMatch } from './filter-chain-match';
+import { L7PolicyIndex } from './l7-policy';
 import type { TcpProxyChain, TcpProxyChains } from './tcp-proxy-listener';
 import { compileRouteConfiguration, RouteCompileError, type CompiledRouteTable } from './routing/route-table';
 import { compileSecret, secureContextFor, type CertificateKeyPair } from './tls/certificates';
@@ -29,6 +31,8 @@ export interface HttpConnectionManagerSpec {
   appendXff: boolean;
   /** HCM upgrade_configs: lower-case upgrade type → enabled by default. */
   upgrades: ReadonlyMap<string, boolean>;
+  /** Set by the tendril.l7policy HTTP filter: each request is checked against the L7 policy of its redirect. */
+  l7Policy?: { isIngress: boolean };
 }
 
 /**
@@ -87,6 +91,7 @@ export interface CompiledConfig {
   listeners: ListenerSpec[];
   routeTables: Map<string, CompiledRouteTable>;
   clusters: ClusterSpec[];
+  policies: L7PolicyIndex;
 }
 
 export interface CompileResult {
@@ -122,8 +127,16 @@ function compileHttpConnectionManager(hcm: HttpConnectionManager): HttpConnectio
   }
   if (hcm.scoped_routes !== undefined) throw new Error('scoped_routes is not supported');
   const filters = hcm.http_filters ?? [];
+  let l7Policy: { isIngress: boolean } | undefined;
   filters.forEach((filter, index) => {
     const type = filter.typed_config?.['@type'];
+    if (type === L7_POLICY_TYPE_URL) {
+      if (index === filters.length - 1) throw new Error('the router filter must be the last HTTP filter');
+      const isIngress = (filter.typed_config as { is_ingress?: unknown }).is_ingress;
+      if (isIngress !== undefined && typeof isIngress !== 'boolean') throw new Error('tendril.l7policy: is_ingress must be a boolean');
+      l7Policy = { isIngress: isIngress === true };
+      return;
+    }
     const isRouter = type === ROUTER_TYPE_URL || (type === undefined && filter.name === ROUTER_FILTER_NAME);
     if (!isRouter) throw new Error(`unknown HTTP filter "${filter.name ?? ''}"${type ? ` (${type})` : ''}`);
     if (index !== filters.length - 1) throw new Error('the router filter must be the last HTTP filter');
@@ -151,7 +164,7 @@ function compileHttpConnectionManager(hcm: HttpConnectionManager): HttpConnectio
     if ((upgrade.filters?.length ?? 0) > 0) throw new Error(`upgrade_configs "${type}" filters are not supported`);
     upgrades.set(type, upgrade.enabled !== false);
   }
-  return { routeConfigName, inlineRouteTable, appendXff: hcm.skip_xff_append !== true, upgrades };
+  return { routeConfigName, inlineRouteTable, appendXff: hcm.skip_xff_append !== true, upgrades, ...(l7Policy ? { l7Policy } : {}) };
 }
 
 type FilterChain = NonNullable<Listener['filter_chains']>[number];
@@ -428,7 +441,10 @@ export function compileConfig(config: ProxyConfig): CompileResult {
     }
   });
 
-  return { compiled: errors.length === 0 ? { listeners, routeTables, clusters } : undefined, errors };
+  const policies = L7PolicyIndex.compile(config.networkPolicies ?? []);
+  errors.push(...policies.errors);
+
+  return { compiled: errors.length === 0 && policies.index ? { listeners, routeTables, clusters, policies: policies.index } : undefined, errors };
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { envoy } from '@tendril/api-envoy';
+import type { envoy, tendril } from '@tendril/api-envoy';
 
 export type Listener = envoy.config.listener.v3.Listener;
 export type RouteConfiguration = envoy.config.route.v3.RouteConfiguration;
@@ -16,9 +16,13 @@ export interface ProxyConfig {
   endpoints: ClusterLoadAssignment[];
   /** SDS Secrets: the certificates TLS listeners name in tls_certificate_sds_secret_configs. */
   secrets?: Secret[];
+  /** Tendril NPDS: the L7 policy the redirect listeners' tendril.l7policy filter enforces. */
+  networkPolicies?: NetworkPolicy[];
 }
 
-export type ResourceKind = 'Listener' | 'RouteConfiguration' | 'Cluster' | 'ClusterLoadAssignment' | 'Secret';
+export type NetworkPolicy = tendril.policy.v1.NetworkPolicy;
+
+export type ResourceKind = 'Listener' | 'RouteConfiguration' | 'Cluster' | 'ClusterLoadAssignment' | 'Secret' | 'NetworkPolicy';
 
 /** Why the proxy cannot serve a resource; the xDS client puts `message` into the NACK's error_detail. */
 export interface ConfigError {
@@ -40,3 +44,5 @@ export const ROUTER_FILTER_NAME = 'envoy.filters.http.router';
 export const ROUTER_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
 export const UPSTREAM_HTTP_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 export const UPSTREAM_HTTP_OPTIONS_TYPE_URL = 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+export const L7_POLICY_FILTER_NAME = 'tendril.l7policy';
+export const L7_POLICY_TYPE_URL = 'type.googleapis.com/tendril.policy.v1.L7Policy';

@@ -61,6 +61,7 @@ function routesOf(listenerName: string, hcm: HttpConnectionManagerSpec): Listene
     inlineRouteTable: hcm.inlineRouteTable,
     appendXff: hcm.appendXff,
     upgrades: hcm.upgrades,
+    ...(hcm.l7Policy ? { l7Policy: hcm.l7Policy } : {}),
   };
 }
 
@@ -228,7 +229,7 @@ export class ProxyRuntime {
     }
 
     // Commit: from here on new requests see the new routes and clusters; in-flight ones keep theirs.
-    this.state = { routeTables: compiled.routeTables, clusters: this.clusterManager.activate(compiled.clusters) };
+    this.state = { routeTables: compiled.routeTables, clusters: this.clusterManager.activate(compiled.clusters), policies: compiled.policies };
     for (const [key, listener] of this.listeners) {
       const spec = desired.get(key);
       if (spec && listener instanceof HttpListener) {

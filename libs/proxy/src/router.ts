@@ -14,6 +14,9 @@ import type { CompiledRoute, CompiledRouteTable, ForwardAction, WeightedTarget }
 import type { UpstreamCluster, UpstreamEndpoint } from './upstream/cluster';
 import { RESPONSE_HOP_BY_HOP, type UpstreamExchange, type UpstreamHeaders, type UpstreamRequest, type UpstreamResetError, type UpstreamResponseHandler } from './upstream/types';
 import { buildUpstreamHeaders, pickWeightedTarget } from './upstream-request';
+import { normalizeRequestPath, type HeaderEdit } from '@tendril/policy';
+import type { L7PolicyIndex } from './l7-policy';
+import { redirectedConnectionOf } from './transparent';
 
 export type DownstreamRequest = IncomingMessage | http2.Http2ServerRequest;
 export type DownstreamResponse = ServerResponse | http2.Http2ServerResponse;
@@ -29,12 +32,16 @@ export interface ListenerRoutes {
   appendXff: boolean;
   /** HCM upgrade_configs: lower-case upgrade type → enabled by default. */
   upgrades: ReadonlyMap<string, boolean>;
+  /** The tendril.l7policy filter: requests are checked against the L7 policy of their redirect first. */
+  l7Policy?: { isIngress: boolean };
 }
 
 /** The routing state of one applied config; swapped atomically, read once per request. */
 export interface RoutingState {
   routeTables: ReadonlyMap<string, CompiledRouteTable>;
   clusters: ReadonlyMap<string, UpstreamCluster>;
+  /** NPDS, for listeners with the tendril.l7policy filter; absent: such requests are denied. */
+  policies?: L7PolicyIndex;
 }
 
 /** The route a request takes: the listener's current route table, its virtual host, its first matching route. */
@@ -80,6 +87,23 @@ function requestHasBody(req: DownstreamRequest, isHttp2: boolean): boolean {
   if (headers['transfer-encoding'] !== undefined) return true;
   const length = headers['content-length'];
   return length !== undefined && length !== '0';
+}
+
+/** Cilium's L7 denial body (policy-semantics §3). */
+const ACCESS_DENIED = 'Access denied\r\n';
+
+function stripMapped(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+/** headerMatches mismatch actions, on the request headers before they are copied upstream. */
+function applyHeaderEdits(headers: DownstreamRequest['headers'], edits: readonly HeaderEdit[]): void {
+  for (const edit of edits) {
+    const existing = headers[edit.name];
+    if (edit.action === 'DELETE') delete headers[edit.name];
+    else if (edit.action === 'REPLACE' || existing === undefined) headers[edit.name] = edit.value;
+    else headers[edit.name] = `${Array.isArray(existing) ? existing.join(',') : existing},${edit.value}`;
+  }
 }
 
 function isGrpcRequest(headers: DownstreamRequest['headers']): boolean {
@@ -193,7 +217,8 @@ class Exchange implements UpstreamResponseHandler {
   private readonly startTick = performance.now();
   private readonly isHttp2: boolean;
   private readonly authority: string;
-  private readonly path: string;
+  /** The request target; the normalised one once the L7 policy filter checked it. */
+  private path: string;
   private readonly requestId: string;
   private status = 0;
   private flag: ResponseFlag | undefined;
@@ -257,6 +282,7 @@ class Exchange implements UpstreamResponseHandler {
     res[EXCHANGE] = this;
     res.on('finish', onDownstreamFinish);
     res.on('close', onDownstreamClose);
+    if (this.routes.l7Policy && !this.enforceL7Policy(this.routes.l7Policy.isIngress)) return;
     // An HTTP/1 request carries no scheme: the connection's transport is it (TLS-terminating listeners serve https).
     const scheme = this.isHttp2 ? ((this.req.headers[':scheme'] as string | undefined) ?? 'http') : (this.req.socket as TLSSocket).encrypted ? 'https' : 'http';
     const view = new RequestView(this.req.method ?? 'GET', this.authority, this.path, scheme, this.req.headers);
@@ -275,6 +301,40 @@ class Exchange implements UpstreamResponseHandler {
       case 'forward':
         return this.forward(view, route, action);
     }
+  }
+
+  /**
+   * The tendril.l7policy filter: the request of a redirected connection is allowed only when the L7
+   * policy of its endpoint and port allows it for the remote identity (policy-semantics §3), after
+   * the path is normalised (the normalised path is what goes upstream). A denial is Cilium's 403
+   * `Access denied` (gRPC clients get PERMISSION_DENIED); a request on a connection that is no
+   * redirect, or a target that cannot be normalised, is refused too. Returns whether to go on.
+   */
+  private enforceL7Policy(isIngress: boolean): boolean {
+    const redirected = redirectedConnectionOf(this.req.socket);
+    const normalized = normalizeRequestPath(this.path);
+    if (!normalized.ok) {
+      this.localReply(400, 'Bad Request', undefined, []);
+      return false;
+    }
+    const direction = isIngress ? 'ingress' : 'egress';
+    const decision =
+      redirected && this.state.policies
+        ? this.state.policies.decide(
+            direction,
+            isIngress ? redirected.originalDestination.host : stripMapped(this.req.socket.remoteAddress ?? ''),
+            redirected.originalDestination.port,
+            isIngress ? redirected.sourceIdentity : redirected.destinationIdentity,
+            { method: this.req.method ?? 'GET', path: normalized.path, authority: this.authority, headers: this.req.headers },
+          )
+        : undefined;
+    if (!decision?.allowed) {
+      this.localReply(403, ACCESS_DENIED, undefined, []);
+      return false;
+    }
+    this.path = normalized.path;
+    applyHeaderEdits(this.req.headers, decision.edits);
+    return true;
   }
 
   private forward(view: RequestView, route: CompiledRoute, action: ForwardAction): void {

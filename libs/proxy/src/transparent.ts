@@ -29,6 +29,8 @@ export interface RedirectedConnection {
   readonly originalDestination: { readonly host: string; readonly port: number };
   /** The client's identity (reserved "world", 2, when the ipcache has no entry for it). */
   readonly sourceIdentity: number;
+  /** The original destination's identity (what egress L7 rules are written against), world when unknown. */
+  readonly destinationIdentity: number;
   readonly direction: RedirectDirection;
 }
 
@@ -59,7 +61,13 @@ export function describeRedirectedConnection(socket: net.Socket, network: Transp
   const port = socket.localPort;
   const remote = socket.remoteAddress;
   if (host === undefined || port === undefined || remote === undefined) return undefined;
-  return { originalDestination: { host: stripMappedPrefix(host), port }, sourceIdentity: network.identityOf(stripMappedPrefix(remote)) ?? WORLD_IDENTITY, direction };
+  const destination = stripMappedPrefix(host);
+  return {
+    originalDestination: { host: destination, port },
+    sourceIdentity: network.identityOf(stripMappedPrefix(remote)) ?? WORLD_IDENTITY,
+    destinationIdentity: network.identityOf(destination) ?? WORLD_IDENTITY,
+    direction,
+  };
 }
 
 /** An IPv4 peer on a dual-stack socket shows as ::ffff:a.b.c.d. */

@@ -194,7 +194,7 @@ export class AdsClient extends EventEmitter {
     stream.on('error', (err: Error) => broken(err));
     stream.on('end', () => broken());
     // Initial subscriptions: wildcard for listeners and clusters; the rest follow from them.
-    for (const typeUrl of [TypeUrl.Cluster, TypeUrl.Listener]) this.subscribe(stream, typeUrl, [], true);
+    for (const typeUrl of [TypeUrl.Cluster, TypeUrl.NetworkPolicy, TypeUrl.Listener]) this.subscribe(stream, typeUrl, [], true);
     for (const typeUrl of [TypeUrl.ClusterLoadAssignment, TypeUrl.RouteConfiguration, TypeUrl.Secret]) {
       const names = this.progress.get(typeUrl)?.subscribed ?? [];
       if (names.length > 0) this.subscribe(stream, typeUrl, names, true);

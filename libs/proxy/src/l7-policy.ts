@@ -1,0 +1,109 @@
+import type { tendril } from '@tendril/api-envoy';
+import { HttpRuleError, HttpRules, type HeaderEdit, type HttpRequestFacts } from '@tendril/policy';
+import type { ConfigError } from './config';
+import type { RedirectDirection } from './transparent';
+
+type NetworkPolicy = tendril.policy.v1.NetworkPolicy;
+type PortNetworkPolicy = tendril.policy.v1.PortNetworkPolicy;
+
+/**
+ * The L7 policy the node proxy enforces on its redirect listeners (the `tendril.l7policy` HTTP
+ * filter), from Tendril's NPDS resources: per endpoint IP, direction and port, rules that apply
+ * to remote identities and either allow every request (an L3/L4 allow for those remotes) or the
+ * requests one of their HTTP rules matches. Anything without a policy is denied: the proxy never
+ * allows by default.
+ */
+
+export interface L7Decision {
+  readonly allowed: boolean;
+  /** Why, for the access log and debugging. */
+  readonly reason: string;
+  readonly edits: readonly HeaderEdit[];
+}
+
+interface CompiledRule {
+  /** Undefined: every remote. */
+  readonly remotes: ReadonlySet<number> | undefined;
+  /** Undefined: every request of these remotes. */
+  readonly http: HttpRules | undefined;
+  readonly origin: string;
+}
+
+type PortRules = ReadonlyMap<number, readonly CompiledRule[]>;
+
+function compilePorts(ports: readonly PortNetworkPolicy[] | undefined): Map<number, CompiledRule[]> {
+  const out = new Map<number, CompiledRule[]>();
+  for (const port of ports ?? []) {
+    const number = port.port ?? 0;
+    if (!Number.isInteger(number) || number < 1 || number > 65535) throw new HttpRuleError(`port ${number} is not a port number`);
+    const rules = out.get(number) ?? [];
+    for (const rule of port.rules ?? []) {
+      const http = rule.http_rules
+        ? new HttpRules(
+            (rule.http_rules.http_rules ?? []).map((r) => ({
+              ...(r.path ? { path: r.path } : {}),
+              ...(r.method ? { method: r.method } : {}),
+              ...(r.host ? { host: r.host } : {}),
+              headers: r.headers ?? [],
+              // A Secret the agent could not read becomes a secret reference nothing resolves: never matches.
+              headerMatches: (r.header_matches ?? []).map((m) => ({
+                name: m.name,
+                ...(m.secret_missing ? { secret: { namespace: '', name: 'unresolvable' } } : m.value ? { value: m.value } : {}),
+                ...(m.mismatch ? { mismatch: m.mismatch } : {}),
+              })),
+            })),
+          )
+        : undefined;
+      const remotes = rule.remote_policies && rule.remote_policies.length > 0 ? new Set(rule.remote_policies) : undefined;
+      rules.push({ remotes, http, origin: (rule.origins ?? []).join(', ') || 'a rule' });
+    }
+    out.set(number, rules);
+  }
+  return out;
+}
+
+export class L7PolicyIndex {
+  static readonly EMPTY = new L7PolicyIndex(new Map());
+
+  private constructor(private readonly byEndpoint: ReadonlyMap<string, { ingress: PortRules; egress: PortRules }>) {}
+
+  /** Every problem is reported; with any, the config is refused (NACK) and the previous policy stays. */
+  static compile(policies: readonly NetworkPolicy[]): { index: L7PolicyIndex | undefined; errors: ConfigError[] } {
+    const byEndpoint = new Map<string, { ingress: PortRules; egress: PortRules }>();
+    const errors: ConfigError[] = [];
+    policies.forEach((policy, i) => {
+      const name = policy.name || `#${i}`;
+      try {
+        if (!policy.name) throw new Error('name (the endpoint IP) is required');
+        if (byEndpoint.has(policy.name)) throw new Error('duplicate NetworkPolicy for this endpoint');
+        byEndpoint.set(policy.name, { ingress: compilePorts(policy.ingress_per_port_policies), egress: compilePorts(policy.egress_per_port_policies) });
+      } catch (err) {
+        errors.push({ kind: 'NetworkPolicy', resource: name, message: (err as Error).message });
+      }
+    });
+    return { index: errors.length === 0 ? new L7PolicyIndex(byEndpoint) : undefined, errors };
+  }
+
+  get size(): number {
+    return this.byEndpoint.size;
+  }
+
+  /** The decision for one request of a redirected connection. */
+  decide(direction: RedirectDirection, endpointIp: string, port: number, remoteIdentity: number, request: HttpRequestFacts): L7Decision {
+    const rules = this.byEndpoint.get(endpointIp)?.[direction].get(port);
+    if (!rules) return { allowed: false, reason: `no ${direction} L7 policy for ${endpointIp}:${port}`, edits: [] };
+    const applicable = rules.filter((r) => r.remotes === undefined || r.remotes.has(remoteIdentity));
+    if (applicable.length === 0) return { allowed: false, reason: `no rule of ${endpointIp}:${port} applies to identity ${remoteIdentity}`, edits: [] };
+    const unrestricted = applicable.find((r) => r.http === undefined);
+    if (unrestricted) return { allowed: true, reason: `L7 unrestricted for identity ${remoteIdentity} by ${unrestricted.origin}`, edits: [] };
+    const edits: HeaderEdit[] = [];
+    let allowedBy: string | undefined;
+    for (const rule of applicable) {
+      const verdict = (rule.http as HttpRules).evaluate(request);
+      if (!verdict.allowed) continue;
+      allowedBy ??= rule.origin;
+      edits.push(...verdict.edits);
+    }
+    return allowedBy ? { allowed: true, reason: `allowed by ${allowedBy}`, edits } : { allowed: false, reason: 'no HTTP rule matches', edits: [] };
+  }
+}

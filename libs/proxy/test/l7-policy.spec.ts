@@ -1,0 +1,65 @@
+/** The proxy's L7 policy decisions from NPDS resources (the tendril.l7policy filter's engine). */
+import { L7PolicyIndex } from '../src/l7-policy';
+
+const request = (path: string, method = 'GET', headers: Record<string, string> = {}) => ({ method, path, authority: 'store:80', headers });
+
+describe('L7PolicyIndex', () => {
+  const { index, errors } = L7PolicyIndex.compile([
+    {
+      name: '10.244.0.5',
+      endpoint_id: 3,
+      ingress_per_port_policies: [
+        {
+          port: 80,
+          rules: [
+            { remote_policies: [256], http_rules: { http_rules: [{ method: 'GET', path: '/public/.*' }, { path: '/token', header_matches: [{ name: 'x-token', value: 'v', mismatch: 'REPLACE' }] }] }, origins: ['CNP a'] },
+            { remote_policies: [300], origins: ['CNP b'] },
+            { remote_policies: [400], http_rules: { http_rules: [{ header_matches: [{ name: 'authorization', secret_missing: true }] }] }, origins: ['CNP c'] },
+          ],
+        },
+      ],
+      egress_per_port_policies: [{ port: 8000, rules: [{ http_rules: { http_rules: [{ method: 'GET' }] }, origins: ['CNP e'] }] }],
+    },
+  ]);
+
+  it('compiles', () => {
+    expect(errors).toEqual([]);
+  });
+
+  it('allows what an applicable HTTP rule matches, for the identities the rule names', () => {
+    expect(index!.decide('ingress', '10.244.0.5', 80, 256, request('/public/x'))).toMatchObject({ allowed: true, reason: 'allowed by CNP a' });
+    expect(index!.decide('ingress', '10.244.0.5', 80, 256, request('/private')).allowed).toBe(false);
+    expect(index!.decide('ingress', '10.244.0.5', 80, 256, request('/public/x', 'POST')).allowed).toBe(false);
+    expect(index!.decide('ingress', '10.244.0.5', 80, 999, request('/public/x'))).toMatchObject({ allowed: false, reason: 'no rule of 10.244.0.5:80 applies to identity 999' });
+  });
+
+  it('a rule without HTTP rules leaves L7 unrestricted for its identities', () => {
+    expect(index!.decide('ingress', '10.244.0.5', 80, 300, request('/anything', 'DELETE'))).toMatchObject({ allowed: true, reason: 'L7 unrestricted for identity 300 by CNP b' });
+  });
+
+  it('returns the header edits of matching rules (mismatch actions)', () => {
+    expect(index!.decide('ingress', '10.244.0.5', 80, 256, request('/token', 'GET', { 'x-token': 'other' }))).toEqual({
+      allowed: true,
+      reason: 'allowed by CNP a',
+      edits: [{ action: 'REPLACE', name: 'x-token', value: 'v' }],
+    });
+  });
+
+  it('denies without a policy for the endpoint, port or direction, and on a secret it cannot read', () => {
+    expect(index!.decide('ingress', '10.244.0.9', 80, 256, request('/public/x'))).toMatchObject({ allowed: false, reason: 'no ingress L7 policy for 10.244.0.9:80' });
+    expect(index!.decide('ingress', '10.244.0.5', 81, 256, request('/public/x')).allowed).toBe(false);
+    expect(index!.decide('egress', '10.244.0.5', 80, 256, request('/public/x')).allowed).toBe(false);
+    expect(index!.decide('egress', '10.244.0.5', 8000, 12345, request('/x')).allowed).toBe(true);
+    expect(index!.decide('ingress', '10.244.0.5', 80, 400, request('/', 'GET', { authorization: 'anything' })).allowed).toBe(false);
+    expect(L7PolicyIndex.EMPTY.decide('ingress', '10.244.0.5', 80, 256, request('/public/x')).allowed).toBe(false);
+  });
+
+  it('refuses a policy it cannot evaluate (the config is NACKed and the previous policy stays)', () => {
+    const bad = L7PolicyIndex.compile([{ name: '10.0.0.1', ingress_per_port_policies: [{ port: 80, rules: [{ http_rules: { http_rules: [{ path: '(a)\\1' }] } }] }] }, { ingress_per_port_policies: [] }]);
+    expect(bad.index).toBeUndefined();
+    expect(bad.errors).toEqual([
+      { kind: 'NetworkPolicy', resource: '10.0.0.1', message: expect.stringMatching(/^invalid path regex "\(a\)\\\\1": error parsing regexp/) },
+      { kind: 'NetworkPolicy', resource: '#1', message: 'name (the endpoint IP) is required' },
+    ]);
+  });
+});
