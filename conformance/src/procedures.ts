@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import type { HttpCheck } from './checks';
 import type { ExpectedCondition, ObjectRef, StatusAssertion } from './status-checks';
 import type { TcpEchoExpectation } from './tcp-echo-traffic';
-import { mirrorRound, type GatewayTarget } from './traffic';
+import { TCP_ROUTE_PROCEDURES } from './tcp-procedures';
+import { mirrorRound, type GatewayTarget, type PodSampler } from './traffic';
 
 /**
  * What a runtime procedure can do to the cluster-in-a-process: the same create / patch / delete
@@ -13,6 +14,13 @@ import { mirrorRound, type GatewayTarget } from './traffic';
 export interface ProcedureContext {
   /** Replaces one of the test's objects by what `mutate` makes of a copy of it (a merge patch upstream). */
   patch(kind: string, namespace: string | undefined, name: string, mutate: (o: KubeObject) => void): void;
+  /**
+   * Upstream NamespacesMustBeReady for the pods: every pod in `namespaces` Ready, and every
+   * Deployment the test brings there running its pods. Undefined when they are, else what is missing.
+   */
+  podsReady(namespaces: string[]): Promise<string | undefined>;
+  /** Adds an object to the test's objects (created with the suite's client upstream; deleted with the test's). */
+  create(object: KubeObject): void;
   /** Deletes one of the test's objects. */
   remove(kind: string, namespace: string | undefined, name: string): void;
   /** The object as the agent's store holds it now (with metadata.generation and status). */
@@ -38,6 +46,14 @@ export interface ProcedureContext {
    * one answers as `expected` within the consistency window.
    */
   tlsEcho(gateway: ObjectRef, serverName: string, caName: string, expected: TcpEchoExpectation): Promise<string | undefined>;
+  /**
+   * Upstream MakeTCPRequestAndExpectEventuallyValidResponse in plain TCP: the TCP echo conversation
+   * through the listener named `listener` of `gateway` (its status address, the listener's port),
+   * until one answers as `expected` within the consistency window.
+   */
+  tcpEcho(gateway: ObjectRef, listener: string, expected: TcpEchoExpectation): Promise<string | undefined>;
+  /** Upstream tcp.EchoSendOnce through that listener, as a sampler: each call one connection, resolving with the answering pod's name. */
+  tcpEchoSampler(gateway: ObjectRef, listener: string): Promise<PodSampler>;
   /** Lines printed since `sinceMs` by the pods of Deployment `app` in `namespace` (`kubectl logs -l app=…`). */
   backendLogs(namespace: string, app: string, sinceMs: number): string[];
 }
@@ -613,4 +629,5 @@ export const RUNTIME_PROCEDURES: Readonly<Record<string, RuntimeProcedure>> = {
   TLSRouteSimpleSameNamespace: tlsRouteSimpleSameNamespace,
   TLSRouteHostnameIntersection: tlsRouteHostnameIntersection,
   TLSRouteInvalidBackendRefUnknownKind: tlsRouteInvalidBackend('gateway-tlsroute-invalid-backend-ref-unknown-kind', 'invalid-backend-ref-unknown-kind', 'InvalidKind'),
+  ...TCP_ROUTE_PROCEDURES,
 };

@@ -6,7 +6,7 @@ import type { Condition, KubeObject } from '@tendril/api-k8s';
 import { DEFAULT_CONTROLLER_NAME } from '@tendril/control-plane';
 import { isBackendHeaderLoop, isDistribution, isGrpcCheck, isHttpCheck, isUnsupported, isWebSocketEcho, normaliseChecks, type GrpcCheck, type HttpCheck } from './checks';
 import { grpcAttempt, grpcPodSampler } from './grpc-traffic';
-import { tlsEchoExchange } from './tcp-echo-traffic';
+import { tcpEchoExchange, tcpEchoPod, tlsEchoExchange } from './tcp-echo-traffic';
 import { tlsDialRejected } from './tls-client';
 import { ConformanceEnvironment, waitFor, type GatewayStatusView } from './environment';
 import { upstreamCertificateObjects } from './certificates';
@@ -307,6 +307,26 @@ export class ConformanceSession {
         current = current.map((o, j) => (j === i ? copy : o));
         this.env.apply(fileFor(name), current);
       },
+      podsReady: async (namespaces) => {
+        const deployments = current.filter((o) => o.kind === 'Deployment' && namespaces.includes(o.metadata.namespace ?? 'default'));
+        let missing: string | undefined;
+        try {
+          await waitFor(`pods of ${namespaces.join(', ')} Ready`, POD_READY_TIMEOUT_MS, () => {
+            const pods = this.env.list<KubeObject<unknown, { conditions?: Condition[] }>>('Pod').filter((p) => namespaces.includes(p.metadata.namespace ?? 'default'));
+            const notReady = pods.filter((p) => !conditionTrue(p.status?.conditions, 'Ready')).map((p) => p.metadata.name);
+            const absent = deployments.filter((d) => !pods.some((p) => p.metadata.namespace === d.metadata.namespace && backendOfPod(p.metadata.name ?? '') === d.metadata.name)).map((d) => d.metadata.name);
+            missing = [...notReady.map((n) => `pod ${n} not Ready`), ...absent.map((n) => `Deployment ${n} has no pod`)].join(', ');
+            return missing ? undefined : true;
+          });
+          return undefined;
+        } catch (err) {
+          return `${(err as Error).message}: ${missing}`;
+        }
+      },
+      create: (object) => {
+        current = [...current, ...this.withAddresses([structuredClone(object)])];
+        this.env.apply(fileFor(name), current);
+      },
       remove: (kind, namespace, objectName) => {
         const i = find(kind, namespace, objectName);
         current = current.filter((_, j) => j !== i);
@@ -360,6 +380,26 @@ export class ConformanceSession {
           if (Date.now() + this.rules.pollIntervalMs > deadline) return `TCP echo over TLS with SNI ${serverName}: ${outcome} (not within ${this.rules.maxTimeToConsistencyMs / 1000}s)`;
           await new Promise((r) => setTimeout(r, this.rules.pollIntervalMs));
         }
+      },
+      tcpEcho: async (gateway, listener, expected) => {
+        const key = `${gateway.namespace}/${gateway.name}`;
+        await this.waitForGateway(key);
+        // assert.Eventually upstream: one valid conversation suffices, tried every poll interval within the window.
+        const deadline = Date.now() + this.rules.maxTimeToConsistencyMs;
+        for (;;) {
+          const target = this.listenerTarget(key, listener);
+          const outcome = typeof target === 'string' ? target : await tcpEchoExchange(target.address, target.port, expected, this.rules.requestTimeoutMs);
+          if (outcome === undefined) return undefined;
+          if (Date.now() + this.rules.pollIntervalMs > deadline) return `TCP echo via listener ${listener} of ${key}: ${outcome} (not within ${this.rules.maxTimeToConsistencyMs / 1000}s)`;
+          await new Promise((r) => setTimeout(r, this.rules.pollIntervalMs));
+        }
+      },
+      tcpEchoSampler: async (gateway, listener) => {
+        const key = `${gateway.namespace}/${gateway.name}`;
+        await this.waitForGateway(key);
+        const target = this.listenerTarget(key, listener);
+        if (typeof target === 'string') throw new Error(target);
+        return () => tcpEchoPod(target.address, target.port, this.rules.requestTimeoutMs);
       },
       backendLogs: (namespace, app, sinceMs) => this.env.podLogs.since(sinceMs, namespace, (pod) => backendOfPod(pod) === app).map((l) => l.text),
       traffic: async (check) => {
@@ -433,7 +473,7 @@ export class ConformanceSession {
     return check.gateway ? `${INFRA_NAMESPACE}/${check.gateway}` : fallback;
   }
 
-  private gateway(key: string): KubeObject<{ listeners?: Array<{ port: number; tls?: { certificateRefs?: Array<{ kind?: string; name: string; namespace?: string }> } }> }, GatewayStatusView> | undefined {
+  private gateway(key: string): KubeObject<{ listeners?: Array<{ name?: string; port: number; tls?: { certificateRefs?: Array<{ kind?: string; name: string; namespace?: string }> } }> }, GatewayStatusView> | undefined {
     const [namespace, name] = key.split('/');
     return this.env.get('Gateway', namespace, name);
   }
@@ -451,6 +491,17 @@ export class ConformanceSession {
    * TLS check also gets the certificates it trusts: the Secret it names (in the infra namespace),
    * else those the Gateway's listeners serve.
    */
+  /** The Gateway's status address and the port of its listener `listener` (upstream WaitForGatewayAddress with a listener name). */
+  private listenerTarget(key: string, listener: string): GatewayTarget | string {
+    const gw = this.gateway(key);
+    if (!gw) return `Gateway ${key} not found`;
+    const address = gw.status?.addresses?.find((a) => a.type && a.value)?.value;
+    const port = gw.spec?.listeners?.find((l) => l.name === listener)?.port;
+    if (!address) return `Gateway ${key} has no status address`;
+    if (port === undefined) return `Gateway ${key} has no listener ${listener}`;
+    return { address, port };
+  }
+
   private target(key: string, check?: HttpCheck): GatewayTarget | string {
     const gw = this.gateway(key);
     if (!gw) return `Gateway ${key} not found`;

@@ -113,8 +113,26 @@ export const SUPPORTED_GATEWAY_TLS_TESTS: readonly string[] = [
   'TLSRouteListenerTerminateNotSupported',
 ];
 
+/**
+ * The upstream GATEWAY-TCP tests of their own that tendril passes (src/tcp-procedures.ts): TCPRoute
+ * attachment and status, the plain TCP echo conversation through TCP listeners, weighted backends.
+ * The profile's Gateway* tests are GATEWAY-HTTP's, as for GATEWAY-GRPC.
+ */
+export const SUPPORTED_GATEWAY_TCP_TESTS: readonly string[] = [
+  'TCPRouteInvalidBackendRefNonexistent',
+  'TCPRouteInvalidCrossNamespaceBackendRef',
+  'TCPRouteInvalidNonTCPListener',
+  'TCPRouteMultipleRoutesAttachment',
+  'TCPRouteParentRefAttachAll',
+  'TCPRouteParentRefPortAndSectionName',
+  'TCPRouteReferenceGrant',
+  'TCPRouteWeightedRouting',
+];
+
 /** Every test tendril passes, each once (a Gateway* test belongs to several profiles). */
-export const SUPPORTED_TESTS: readonly string[] = [...new Set([...SUPPORTED_GATEWAY_HTTP_TESTS, ...SUPPORTED_GATEWAY_GRPC_TESTS, ...SUPPORTED_GATEWAY_TLS_TESTS])];
+export const SUPPORTED_TESTS: readonly string[] = [
+  ...new Set([...SUPPORTED_GATEWAY_HTTP_TESTS, ...SUPPORTED_GATEWAY_GRPC_TESTS, ...SUPPORTED_GATEWAY_TLS_TESTS, ...SUPPORTED_GATEWAY_TCP_TESTS]),
+];
 
 /**
  * The supported tests that count in any of `profiles` (inventory.json's `profiles` of each test),

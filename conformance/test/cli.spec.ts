@@ -40,6 +40,20 @@ const suite = new Suite();
     }
   }, 150_000);
 
+  it('--profiles GATEWAY-TCP: runs a TCPRoute test and reports it under the GATEWAY-TCP profile, as a provisional test that passed', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tendril-report-'));
+    const reportFile = path.join(dir, 'report.yaml');
+    try {
+      const { stdout } = await run(process.execPath, [path.join(repoRoot, 'apps/cli/bin/tendril.js'), 'conformance', 'run', '--profiles', 'GATEWAY-TCP', '--run-test', 'TCPRouteWeightedRouting', '--report', reportFile], { cwd: repoRoot, timeout: 120_000 });
+      expect(stdout).toMatch(/^TCPRouteWeightedRouting\s+PASSED\s+[\d.]+s$/m);
+      const report = parse(readFileSync(reportFile, 'utf8'));
+      expect(report.profiles).toEqual([expect.objectContaining({ name: 'GATEWAY-TCP', core: expect.objectContaining({ result: 'partial', statistics: expect.objectContaining({ Passed: 1, Failed: 0 }) }) })]);
+      expect(report.succeededProvisionalTests).toEqual(['TCPRouteWeightedRouting']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 150_000);
+
   it('rejects a profile the upstream suite does not have', async () => {
     await expect(run(process.execPath, [path.join(repoRoot, 'apps/cli/bin/tendril.js'), 'conformance', 'run', '--profiles', 'GATEWAY-HTTP,GATEWAY-FTP'], { cwd: repoRoot })).rejects.toMatchObject({
       code: 1,

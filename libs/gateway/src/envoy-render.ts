@@ -76,6 +76,30 @@ const TLS_INSPECTOR: NonNullable<EnvoyListener['listener_filters']>[number] = {
 
 function renderListener(listener: IrListener): EnvoyListener {
   const address = { socket_address: { address: listener.address, port_value: listener.port } };
+  if (listener.tcp) {
+    const backends = listener.tcp.backends;
+    return {
+      name: listener.name,
+      address,
+      filter_chains: [
+        {
+          name: listener.tcp.name,
+          filters: [
+            {
+              name: 'envoy.filters.network.tcp_proxy',
+              typed_config: {
+                '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
+                stat_prefix: listener.name.replace(/[^A-Za-z0-9_.-]/g, '_'),
+                ...(backends.length === 1
+                  ? { cluster: backends[0].cluster }
+                  : { weighted_clusters: { clusters: backends.map((b) => ({ name: b.cluster, weight: b.weight })) } }),
+              },
+            },
+          ],
+        },
+      ],
+    };
+  }
   if (listener.passthrough) {
     return {
       name: listener.name,
@@ -135,7 +159,7 @@ function tlsRouteConfigName(listener: IrListener, chain: IrTlsListener): string 
 }
 
 function renderRouteConfigurations(listener: IrListener): EnvoyRouteConfiguration[] {
-  if (listener.passthrough) return [];
+  if (listener.passthrough || listener.tcp) return [];
   if (!listener.tls) return [{ name: listener.name, virtual_hosts: listener.virtualHosts.map(renderVirtualHost) }];
   const chainHostnames = listener.tls.map((c) => c.hostname);
   return listener.tls.map((chain) => {

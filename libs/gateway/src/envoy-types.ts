@@ -141,12 +141,11 @@ export interface EnvoyFilterChain {
   >;
 }
 
-/** TLS passthrough: the connection goes byte for byte to one cluster. */
+/** TLS passthrough and TCP routes: the connection goes byte for byte to one cluster, or to one of several picked by weight. */
 export type EnvoyTcpProxy = {
   '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
   stat_prefix: string;
-  cluster: string;
-};
+} & ({ cluster: string } | { weighted_clusters: { clusters: Array<{ name: string; weight: number }> } });
 
 export interface EnvoyListener {
   name: string;

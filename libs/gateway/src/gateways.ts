@@ -7,10 +7,12 @@ import { compareStrings, nameOf, namespaceOf, type ResourceIndex } from './resou
 const HTTP_ROUTE_KINDS = ['HTTPRoute', 'GRPCRoute'] as const;
 /** Route kinds a TLS listener in Passthrough mode can carry. */
 const TLS_PASSTHROUGH_ROUTE_KINDS = ['TLSRoute'] as const;
-export type SupportedRouteKind = (typeof HTTP_ROUTE_KINDS)[number] | (typeof TLS_PASSTHROUGH_ROUTE_KINDS)[number];
+/** Route kinds a TCP listener can carry. */
+const TCP_ROUTE_KINDS = ['TCPRoute'] as const;
+export type SupportedRouteKind = (typeof HTTP_ROUTE_KINDS)[number] | (typeof TLS_PASSTHROUGH_ROUTE_KINDS)[number] | (typeof TCP_ROUTE_KINDS)[number];
 
-/** Protocols whose routes the proxy serves today (HTTPS: TLS terminated with the listener's certificates; TLS: passthrough by SNI). */
-const SERVED_PROTOCOLS = new Set(['HTTP', 'HTTPS', 'TLS']);
+/** Protocols whose routes the proxy serves today (HTTPS: TLS terminated with the listener's certificates; TLS: passthrough by SNI; TCP: proxied as is). */
+const SERVED_PROTOCOLS = new Set(['HTTP', 'HTTPS', 'TLS', 'TCP']);
 /** Protocols that carry HTTP routes. */
 const HTTP_FAMILY_PROTOCOLS = new Set(['HTTP', 'HTTPS']);
 
@@ -180,7 +182,13 @@ function evaluateGateway(index: ResourceIndex, gateway: Gateway, options: Gatewa
     // Supported kinds and invalid kinds.
     const invalidKinds: string[] = [];
     const passthrough = protocol === 'TLS' && spec.tls?.mode === 'Passthrough';
-    const routeKinds: readonly SupportedRouteKind[] = HTTP_FAMILY_PROTOCOLS.has(protocol) ? HTTP_ROUTE_KINDS : passthrough ? TLS_PASSTHROUGH_ROUTE_KINDS : [];
+    const routeKinds: readonly SupportedRouteKind[] = HTTP_FAMILY_PROTOCOLS.has(protocol)
+      ? HTTP_ROUTE_KINDS
+      : passthrough
+        ? TLS_PASSTHROUGH_ROUTE_KINDS
+        : protocol === 'TCP'
+          ? TCP_ROUTE_KINDS
+          : [];
     if (routeKinds.length > 0) {
       const requested = spec.allowedRoutes?.kinds;
       if (requested && requested.length > 0) {

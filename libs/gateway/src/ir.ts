@@ -34,6 +34,21 @@ export interface IrListener {
    * Sorted by hostname.
    */
   passthrough?: IrPassthroughRoute[];
+  /**
+   * Present on plain TCP sockets (TCP listeners, TCPRoutes): every connection goes to one of the
+   * route's backends, picked by weight when the connection opens.
+   */
+  tcp?: IrTcpRoute;
+}
+
+export interface IrTcpRoute {
+  /** `TCPRoute/<namespace>/<name>` */
+  name: string;
+  /**
+   * Backends with a weight above 0, in backendRefs order. An invalid backend keeps its weight under
+   * INVALID_BACKEND_CLUSTER (connections picked for it are closed), as HTTP gives its share a 500.
+   */
+  backends: Array<{ cluster: string; weight: number }>;
 }
 
 export interface IrPassthroughRoute {
@@ -69,8 +84,8 @@ export interface IrVirtualHost {
   routes: IrRoute[];
 }
 
-/** Route kinds the translator reads; IR routes come from HTTPRoutes and GRPCRoutes, passthrough routes from TLSRoutes. */
-export type IrRouteKind = 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute';
+/** Route kinds the translator reads; IR routes come from HTTPRoutes and GRPCRoutes, passthrough routes from TLSRoutes, TCP routes from TCPRoutes. */
+export type IrRouteKind = 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute';
 
 export interface IrRouteSource {
   kind: IrRouteKind;

@@ -30,6 +30,7 @@ export type {
   ReferenceGrant,
   RouteParentStatus,
   SecretObjectReference,
+  TCPRoute,
   TLSRoute,
 } from '@tendril/api-gateway';
 

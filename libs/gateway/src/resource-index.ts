@@ -8,6 +8,7 @@ import type {
   ReferenceGrant,
   Secret,
   Service,
+  TCPRoute,
   TLSRoute,
 } from './kube-types';
 
@@ -27,11 +28,12 @@ const INDEXED_KINDS = new Set([
   'gateway.networking.k8s.io/HTTPRoute',
   'gateway.networking.k8s.io/GRPCRoute',
   'gateway.networking.k8s.io/TLSRoute',
+  'gateway.networking.k8s.io/TCPRoute',
   'gateway.networking.k8s.io/ReferenceGrant',
 ]);
 
 /** Route kinds: the rest of the indexed kinds form the environment routes are translated in. */
-const ROUTE_KINDS = new Set(['gateway.networking.k8s.io/HTTPRoute', 'gateway.networking.k8s.io/GRPCRoute', 'gateway.networking.k8s.io/TLSRoute']);
+const ROUTE_KINDS = new Set(['gateway.networking.k8s.io/HTTPRoute', 'gateway.networking.k8s.io/GRPCRoute', 'gateway.networking.k8s.io/TLSRoute', 'gateway.networking.k8s.io/TCPRoute']);
 
 const key = (namespace: string, name: string): string => `${namespace}/${name}`;
 
@@ -57,6 +59,7 @@ export class ResourceIndex {
   readonly httpRoutes: HTTPRoute[] = [];
   readonly grpcRoutes: GRPCRoute[] = [];
   readonly tlsRoutes: TLSRoute[] = [];
+  readonly tcpRoutes: TCPRoute[] = [];
   readonly referenceGrants: ReferenceGrant[] = [];
   /** Every indexed object that is not a route, in input order: what all routes' translation depends on. */
   readonly environmentObjects: KubeObject[] = [];
@@ -109,6 +112,9 @@ export class ResourceIndex {
         case 'gateway.networking.k8s.io/TLSRoute':
           this.tlsRoutes.push(obj as TLSRoute);
           break;
+        case 'gateway.networking.k8s.io/TCPRoute':
+          this.tcpRoutes.push(obj as TCPRoute);
+          break;
         case 'gateway.networking.k8s.io/ReferenceGrant':
           this.referenceGrants.push(obj as ReferenceGrant);
           break;
@@ -121,6 +127,7 @@ export class ResourceIndex {
     sortByNamespacedName(this.httpRoutes);
     sortByNamespacedName(this.grpcRoutes);
     sortByNamespacedName(this.tlsRoutes);
+    sortByNamespacedName(this.tcpRoutes);
     sortByNamespacedName(this.referenceGrants);
   }
 

@@ -42,5 +42,6 @@ export const SUPPORTED_FEATURES: readonly string[] = [
   'HTTPRouteRetryConnectionError',
   'HTTPRouteSchemeRedirect',
   'ReferenceGrant',
+  'TCPRoute',
   'TLSRoute',
 ];

@@ -101,9 +101,9 @@ export function translateTlsRoutes(
 }
 
 /**
- * The one backend of a TLSRoute. A connection cannot be split by weight after the fact, and the
- * node proxy's tcp_proxy takes one cluster, so a route with several weighted backends is not
- * accepted rather than served differently.
+ * The one backend of a TLSRoute. Weighted passthrough backends (tcp_proxy weighted_clusters, as
+ * TCPRoutes use) are not translated for TLSRoutes yet, so a route with several weighted backends is
+ * not accepted rather than served differently.
  */
 function resolveBackend(route: TLSRoute, backends: BackendResolver): { cluster: string; problem?: BackendProblem; unsupported?: string } {
   const refs = (route.spec?.rules ?? []).flatMap((rule) => rule.backendRefs ?? []);

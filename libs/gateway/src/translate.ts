@@ -11,6 +11,7 @@ import { attachRoute } from './route-attachment';
 import { translateGrpcRoute, translateHttpRoute, unsupportedValue, type ListenerContext, type RouteTranslation } from './route-ir';
 import { compareRoutePrecedence } from './route-order';
 import { gatewayClassStatus, gatewayStatus, hasStatusOf, routeStatus, type StatusUpdate } from './status';
+import { translateTcpRoutes } from './tcp-routes';
 import { translateTlsRoutes } from './tls-routes';
 import type { RoutePlacement, RouteWork, TranslationEnvironment, TranslationMemo } from './translation-memo';
 
@@ -88,8 +89,10 @@ export function translate(input: TranslateInput, memo?: TranslationMemo): Transl
 
   const passthrough = translateTlsRoutes(index, gatewaysByKey, backends, controllerName, now);
   statuses.push(...passthrough.statuses);
-  const irListeners = [...listeners.build(), ...passthrough.listeners].sort((a, b) => compareStrings(a.name, b.name));
-  const usedClusters = new Set<string>(passthrough.clusters);
+  const tcp = translateTcpRoutes(index, gatewaysByKey, backends, controllerName, now);
+  statuses.push(...tcp.statuses);
+  const irListeners = [...listeners.build(), ...passthrough.listeners, ...tcp.listeners].sort((a, b) => compareStrings(a.name, b.name));
+  const usedClusters = new Set<string>([...passthrough.clusters, ...tcp.clusters]);
   for (const l of irListeners) {
     for (const vh of l.virtualHosts) {
       for (const r of vh.routes) {
@@ -103,7 +106,7 @@ export function translate(input: TranslateInput, memo?: TranslationMemo): Transl
 
   for (const c of classes) statuses.push(gatewayClassStatus(c, now, options.supportedFeatures));
   for (const g of gateways) statuses.push(gatewayStatus(g, now));
-  const kindOrder = ['GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute'];
+  const kindOrder = ['GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute'];
   statuses.sort(
     (a, b) =>
       kindOrder.indexOf(a.kind) - kindOrder.indexOf(b.kind) ||
@@ -299,8 +302,8 @@ export class ListenerAssembly {
   constructor(gateways: readonly GatewayState[]) {
     for (const gateway of gateways) {
       for (const l of gateway.listeners) {
-        // TLS passthrough sockets carry TLSRoutes, not virtual hosts (see tls-routes.ts).
-        if (!l.programmed || l.protocol === 'TLS') continue;
+        // TLS passthrough and TCP sockets carry TLSRoutes and TCPRoutes, not virtual hosts (see tls-routes.ts, tcp-routes.ts).
+        if (!l.programmed || l.protocol === 'TLS' || l.protocol === 'TCP') continue;
         const name = listenerName(gateway, l.port);
         const target: SocketAssembly = this.byName.get(name) ?? { gateway, port: l.port, listenerHostnames: new Set<string>(), hosts: new Map(), tls: undefined };
         // Every listener hostname gets a virtual host, so a request always lands on its own listener's

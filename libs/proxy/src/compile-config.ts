@@ -234,6 +234,22 @@ function isTcpProxyChain(chain: FilterChain): boolean {
   return (chain.filters ?? []).some((f) => f.typed_config?.['@type'] === TCP_PROXY_TYPE_URL);
 }
 
+/** A tcp_proxy's `cluster`, or its `weighted_clusters` (positive integer weights; a weight 0 entry never gets a connection). */
+function tcpProxyClusters(tcp: TcpProxy, label: string): TcpProxyChain['clusters'] {
+  if (tcp.cluster && tcp.weighted_clusters !== undefined) throw new Error(`${label}: tcp_proxy has both cluster and weighted_clusters`);
+  if (tcp.cluster) return [{ name: tcp.cluster, weight: 1 }];
+  if (tcp.weighted_clusters === undefined) throw new Error(`${label}: tcp_proxy needs a cluster or weighted_clusters`);
+  const clusters: Array<{ name: string; weight: number }> = [];
+  for (const entry of tcp.weighted_clusters.clusters ?? []) {
+    if (!entry.name) throw new Error(`${label}: a tcp_proxy weighted_clusters entry has no name`);
+    const weight = entry.weight ?? 0;
+    if (!Number.isInteger(weight) || weight < 0) throw new Error(`${label}: tcp_proxy weighted_clusters entry "${entry.name}" has invalid weight ${weight}`);
+    if (weight > 0) clusters.push({ name: entry.name, weight });
+  }
+  if (clusters.length === 0) throw new Error(`${label}: tcp_proxy weighted_clusters total weight must be greater than 0`);
+  return clusters;
+}
+
 /** tcp_proxy chains, told apart by server_names read from the ClientHello (TLS passthrough) or a single plain one. */
 function compileTcpProxyChains(chains: readonly FilterChain[]): TcpProxyChains {
   const byServerName = new ServerNameIndex<TcpProxyChain>();
@@ -245,12 +261,11 @@ function compileTcpProxyChains(chains: readonly FilterChain[]): TcpProxyChains {
     if (filters.length !== 1 || filters[0].typed_config?.['@type'] !== TCP_PROXY_TYPE_URL) {
       throw new Error(`${label}: a listener's chains must all be one tcp_proxy filter, or all one ${HCM_FILTER_NAME}`);
     }
-    const tcp = filters[0].typed_config as unknown as TcpProxy;
-    if (!tcp.cluster) throw new Error(`${label}: tcp_proxy needs a cluster (weighted_clusters is not supported)`);
+    const clusters = tcpProxyClusters(filters[0].typed_config as unknown as TcpProxy, label);
     const serverNames = serverNamesOf(chain, label);
     if (serverNames.length > 0) inspectsServerName = true;
     try {
-      byServerName.add(serverNames, { name: chain.name || `#${index}`, cluster: tcp.cluster });
+      byServerName.add(serverNames, { name: chain.name || `#${index}`, clusters });
     } catch (err) {
       throw new Error(`${label}: ${(err as Error).message}`);
     }

@@ -8,10 +8,25 @@ import type { ServerNameIndex } from './tls/server-names';
 /** How long a client may take to send its ClientHello when the listener routes by SNI. */
 const CLIENT_HELLO_TIMEOUT_MS = 15_000;
 
-/** One tcp_proxy filter chain: connections it takes go, byte for byte, to an endpoint of `cluster`. */
+/**
+ * One tcp_proxy filter chain: connections it takes go, byte for byte, to an endpoint of one of its
+ * clusters, picked at random by weight when the connection opens (a single `cluster` is one entry).
+ */
 export interface TcpProxyChain {
   name: string;
-  cluster: string;
+  /** Weights are positive integers. */
+  clusters: ReadonlyArray<{ name: string; weight: number }>;
+}
+
+/** The cluster a new connection of the chain goes to: random, in proportion to the weights. */
+function pickWeightedCluster(chain: TcpProxyChain, random: () => number = Math.random): string {
+  const total = chain.clusters.reduce((sum, c) => sum + c.weight, 0);
+  let point = random() * total;
+  for (const c of chain.clusters) {
+    point -= c.weight;
+    if (point < 0) return c.name;
+  }
+  return chain.clusters[chain.clusters.length - 1].name;
 }
 
 export interface TcpProxyChains {
@@ -98,10 +113,11 @@ export class TcpProxyListener {
       downstream.destroy();
       return;
     }
-    const cluster = this.state().clusters.get(chain.cluster);
+    const clusterName = pickWeightedCluster(chain);
+    const cluster = this.state().clusters.get(clusterName);
     const endpoint = cluster?.pick(downstream);
     if (!cluster || !endpoint) {
-      this.logger.debug({ listener: this.listenerName, cluster: chain.cluster }, cluster ? 'no healthy upstream' : 'cluster not found');
+      this.logger.debug({ listener: this.listenerName, cluster: clusterName }, cluster ? 'no healthy upstream' : 'cluster not found');
       downstream.destroy();
       return;
     }

@@ -130,7 +130,91 @@ describe('tcp_proxy listeners (TLS passthrough by SNI)', () => {
     const result = await runtime.validate({ ...config, listeners: [{ ...mixed, name: 'mixed' }, { ...noCluster, name: 'no-cluster' }] });
     expect(result).toEqual([
       { kind: 'Listener', resource: 'mixed', message: 'filter chain "http": a listener\'s chains must all be one tcp_proxy filter, or all one envoy.filters.network.http_connection_manager' },
-      { kind: 'Listener', resource: 'no-cluster', message: 'filter chain "a": tcp_proxy needs a cluster (weighted_clusters is not supported)' },
+      { kind: 'Listener', resource: 'no-cluster', message: 'filter chain "a": tcp_proxy needs a cluster or weighted_clusters' },
+    ]);
+  });
+});
+
+describe('tcp_proxy weighted_clusters', () => {
+  const servers: net.Server[] = [];
+  const runtime = new ProxyRuntime({ accessLog: () => undefined, drainTimeoutMs: 1_000 });
+  afterAll(async () => {
+    await runtime.close();
+    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  });
+
+  function weightedListener(clusters: Array<{ name?: string; weight?: number }>): Listener {
+    return {
+      name: 'weighted',
+      address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
+      filter_chains: [
+        {
+          name: 'tcp',
+          filters: [
+            {
+              name: 'envoy.filters.network.tcp_proxy',
+              typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', stat_prefix: 'tcp', weighted_clusters: { clusters } },
+            },
+          ],
+        },
+      ],
+    };
+  }
+
+  /** A plain TCP backend that answers every connection with its name, then closes. */
+  async function namedBackend(name: string): Promise<net.Server> {
+    const server = net.createServer((socket) => socket.end(name));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server);
+    return server;
+  }
+
+  function answerOf(port: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1');
+      let text = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => (text += chunk));
+      socket.once('end', () => resolve(text));
+      socket.once('error', reject);
+    });
+  }
+
+  it('spreads connections over the clusters by weight, none to a weight 0 cluster', async () => {
+    const [heavy, light, none] = await Promise.all([namedBackend('heavy'), namedBackend('light'), namedBackend('none')]);
+    const result = await runtime.apply({
+      listeners: [weightedListener([{ name: 'heavy', weight: 3 }, { name: 'light', weight: 1 }, { name: 'none', weight: 0 }])],
+      routes: [],
+      clusters: [edsCluster('heavy'), edsCluster('light'), edsCluster('none')],
+      endpoints: [loadAssignment('heavy', [{ port: portOf(heavy) }]), loadAssignment('light', [{ port: portOf(light) }]), loadAssignment('none', [{ port: portOf(none) }])],
+    });
+    expect(result.errors).toEqual([]);
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < 200; i += 1) {
+      const answer = await answerOf(result.listeners[0].port);
+      counts[answer] = (counts[answer] ?? 0) + 1;
+    }
+    expect(Object.keys(counts).sort()).toEqual(['heavy', 'light']);
+    // Expected 150 of 200 (σ ≈ 6): a band of ±40 cannot fail by chance, and fails for an even or one-sided split.
+    expect(counts.heavy).toBeGreaterThan(110);
+    expect(counts.heavy).toBeLessThan(190);
+  });
+
+  it('rejects weighted_clusters it cannot serve, naming the chain', async () => {
+    const result = await runtime.validate({
+      listeners: [
+        { ...weightedListener([{ name: 'a', weight: 0 }]), name: 'all-zero' },
+        { ...weightedListener([{ weight: 1 }]), name: 'unnamed' },
+        { ...weightedListener([{ name: 'a', weight: 1.5 }]), name: 'fractional' },
+      ],
+      routes: [],
+      clusters: [edsCluster('a')],
+      endpoints: [],
+    });
+    expect(result).toEqual([
+      { kind: 'Listener', resource: 'all-zero', message: 'filter chain "tcp": tcp_proxy weighted_clusters total weight must be greater than 0' },
+      { kind: 'Listener', resource: 'unnamed', message: 'filter chain "tcp": a tcp_proxy weighted_clusters entry has no name' },
+      { kind: 'Listener', resource: 'fractional', message: 'filter chain "tcp": tcp_proxy weighted_clusters entry "a" has invalid weight 1.5' },
     ]);
   });
 });
