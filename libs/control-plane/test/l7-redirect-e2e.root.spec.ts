@@ -32,6 +32,13 @@ const r = require('http').request({ host: process.argv[1], port: +process.argv[2
 r.on('error', (e) => { clearTimeout(t); console.log('error ' + e.code); process.exit(0); });
 r.end();`;
 
+/** One unary gRPC call (empty message) from inside a pod: "ok", "code <n> <details>" or "timeout". */
+const GRPC_PROBE = `const grpc = require(process.argv[1]);
+const client = new grpc.Client(process.argv[2], grpc.credentials.createInsecure());
+const t = setTimeout(() => { console.log('timeout'); process.exit(0); }, 5000);
+client.makeUnaryRequest(process.argv[3], (b) => b, (b) => b, Buffer.alloc(0), (err) => { clearTimeout(t); console.log(err ? 'code ' + err.code + ' ' + JSON.stringify(err.details) : 'ok'); process.exit(0); });`;
+const GRPC_ECHO = '/gateway_api_conformance.echo_basic.grpcecho.GrpcEcho';
+
 /** Client may reach the server on 8080, with `rules` as the port's L7 rules (none: L3/L4 only). */
 const serverPolicy = (rules: string | undefined): string => `apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
@@ -65,7 +72,16 @@ spec:
   selector: { app: server }
   ports: [{ name: http, port: 80, targetPort: http }]
 `;
-    node.write('apps.yaml', [deployment('server', [process.execPath, '-e', SERVER], { port: 8080 }), deployment('client', ['sleep', 'infinity']), deployment('other', ['sleep', 'infinity']), service].join('---\n'));
+    node.write(
+      'apps.yaml',
+      [
+        deployment('server', [process.execPath, '-e', SERVER], { port: 8080 }),
+        deployment('client', ['sleep', 'infinity']),
+        deployment('other', ['sleep', 'infinity']),
+        deployment('grpc', ['tendril', 'echo', '--grpc', '--port', '9000'], { port: 9000 }),
+        service,
+      ].join('---\n'),
+    );
     node.write('policy.yaml', serverPolicy('{ http: [{}] }'));
     const { xdsPort } = await node.startAgent();
     const runtime = new ProxyRuntime({ logger: silentLogger, accessLog: (entry) => accessLog.push(entry), drainTimeoutMs: 1_000, transparentNetwork: network });
@@ -155,6 +171,27 @@ spec:
     // What is allowed goes upstream normalised.
     expect(await probe(client, server.ip, 8080, '/public/a/../b')).toMatch(new RegExp(`^200 ${server.name} saw GET /public/b from `));
     expect(accessLog.filter((e) => e.path === '/private').every((e) => e.upstream_host === null && e.response_code === 403)).toBe(true);
+  });
+
+  it('§8 case 15: a gRPC method allow-list; a denied call reaches the client as PERMISSION_DENIED, over h2c end to end', async () => {
+    const grpcServer = await podOf('grpc');
+    const client = await podOf('client');
+    node.write('grpc-policy.yaml', `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: { name: grpc-methods, namespace: default }
+spec:
+  endpointSelector: { matchLabels: { app: grpc } }
+  ingress:
+    - fromEndpoints: [{ matchLabels: { app: client } }]
+      toPorts: [{ ports: [{ port: "9000", protocol: TCP }], rules: { http: [{ method: POST, path: "${GRPC_ECHO}/Echo" }] } }]
+`);
+    const grpcJs = require.resolve('@grpc/grpc-js');
+    const call = async (method: string): Promise<string> =>
+      (await sh('ip', ['netns', 'exec', client.netns!, process.execPath, '-e', GRPC_PROBE, grpcJs, `${grpcServer.ip}:9000`, `${GRPC_ECHO}/${method}`])).trim();
+    await eventually(async () => expect(await call('EchoTwo')).toBe('code 7 "Access denied\\r\\n"'), 15_000, 200);
+    expect(await call('Echo')).toBe('ok');
+    expect(accessLog.find((e) => e.path === `${GRPC_ECHO}/Echo`)).toMatchObject({ listener: 'tendril-http-ingress', protocol: 'HTTP/2', upstream_host: `${grpcServer.ip}:9000`, response_code: 200 });
+    node.remove('grpc-policy.yaml');
   });
 
   it('an egress L7 allow-all rule goes through the egress listener; the server’s ingress policy still applies to the sender’s identity', async () => {

@@ -138,7 +138,14 @@ export function redirectResources(endpoints: readonly EndpointRedirects[], optio
       lb_policy: 'CLUSTER_PROVIDED',
       connect_timeout: '5s',
       cleanup_interval: '10s',
-    });
+      // HTTP/1.1 goes on as HTTP/1.1, h2c (gRPC) as h2c: the proxy does not change the pod's protocol.
+      typed_extension_protocol_options: {
+        'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+          '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+          use_downstream_protocol_config: { http_protocol_options: {}, http2_protocol_options: {} },
+        },
+      },
+    } as Cluster);
   }
   return { listeners, clusters, networkPolicies: networkPolicyResources(endpoints) };
 }

@@ -348,7 +348,7 @@ class Exchange implements UpstreamResponseHandler {
     const responseMutations = target?.responseMutation ? [target.responseMutation, ...route.responseMutations] : route.responseMutations;
     const cluster = clusterName !== undefined ? this.state.clusters.get(clusterName) : undefined;
     if (cluster === undefined) return this.localReply(action.clusterNotFoundStatus, undefined, 'NC', responseMutations);
-    const endpoint = cluster.pick(this.req.socket);
+    const endpoint = cluster.pick(this.req.socket, this.isHttp2);
     if (endpoint === undefined) return this.localReply(503, 'no healthy upstream', 'UH', responseMutations);
 
     const headers = buildUpstreamHeaders(this.req.headers, this.req.socket, view.scheme, this.routes.appendXff, this.requestId, action);
@@ -473,10 +473,10 @@ class Exchange implements UpstreamResponseHandler {
   /** The endpoint for a retry; with previous_hosts, up to host_selection_retry_max_attempts re-picks avoid tried ones. */
   private pickRetryEndpoint(): UpstreamEndpoint | undefined {
     const cluster = this.cluster as UpstreamCluster;
-    let endpoint = cluster.pick(this.req.socket);
+    let endpoint = cluster.pick(this.req.socket, this.isHttp2);
     const tried = this.triedEndpoints;
     if (tried !== undefined) {
-      for (let i = 0; i < (this.retry?.hostSelectionRetries ?? 0) && endpoint !== undefined && tried.includes(endpoint); i++) endpoint = cluster.pick(this.req.socket);
+      for (let i = 0; i < (this.retry?.hostSelectionRetries ?? 0) && endpoint !== undefined && tried.includes(endpoint); i++) endpoint = cluster.pick(this.req.socket, this.isHttp2);
     }
     return endpoint;
   }
@@ -487,7 +487,7 @@ class Exchange implements UpstreamResponseHandler {
     const request = this.upstreamRequest as UpstreamRequest;
     for (const mirror of action.mirrors) {
       if (mirror.fraction < 1 && Math.random() >= mirror.fraction) continue;
-      const endpoint = this.state.clusters.get(mirror.cluster)?.pick(this.req.socket);
+      const endpoint = this.state.clusters.get(mirror.cluster)?.pick(this.req.socket, this.isHttp2);
       if (endpoint === undefined) continue;
       let body: Readable | Buffer | null = null;
       if (Buffer.isBuffer(request.body)) {

@@ -141,6 +141,17 @@ describe('transparent listeners and ORIGINAL_DST clusters without the datapath',
     expect(notTransparent.errors[0].message).toMatch(/original_dst listener filter needs transparent: true/);
     const cluster = await runtime.apply({ listeners: [], routes: [], clusters: [{ name: 'original-dst', type: 'ORIGINAL_DST', lb_policy: 'ROUND_ROBIN' }], endpoints: [] });
     expect(cluster.errors).toEqual([{ kind: 'Cluster', resource: 'original-dst', message: 'an ORIGINAL_DST cluster needs lb_policy CLUSTER_PROVIDED' }]);
+    // Keeping the downstream protocol upstream (h2c stays h2c, for gRPC) is for ORIGINAL_DST clusters only.
+    const downstream = {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        use_downstream_protocol_config: { http_protocol_options: {}, http2_protocol_options: {} },
+      },
+    };
+    const onStatic = await runtime.apply({ listeners: [], routes: [], clusters: [{ name: 's', type: 'STATIC', typed_extension_protocol_options: downstream }], endpoints: [] });
+    expect(onStatic.errors).toEqual([{ kind: 'Cluster', resource: 's', message: 'use_downstream_protocol_config is only supported on ORIGINAL_DST clusters' }]);
+    const onOriginalDst = await runtime.apply({ listeners: [], routes: [], clusters: [{ name: 'o', type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', typed_extension_protocol_options: downstream }], endpoints: [] });
+    expect(onOriginalDst.errors).toEqual([]);
   });
 
   it('answers 503 "no healthy upstream" for a request that reached an ORIGINAL_DST cluster without a redirect', async () => {

@@ -8,6 +8,8 @@ type ClusterLoadAssignment = envoy.config.endpoint.v3.ClusterLoadAssignment;
 type UpstreamHttpProtocolOptions = envoy.extensions.upstreams.http.v3.HttpProtocolOptions;
 
 export type UpstreamProtocol = 'http1' | 'http2';
+/** 'downstream': each request goes upstream in the protocol it came in (HttpProtocolOptions use_downstream_protocol_config). */
+export type ClusterProtocol = UpstreamProtocol | 'downstream';
 export type LoadBalancerPolicy = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'CLUSTER_PROVIDED';
 
 /** Envoy's default connect_timeout. */
@@ -24,7 +26,7 @@ export interface EndpointSpec {
 /** A Cluster joined with its endpoints, validated; no sockets yet. */
 export interface ClusterSpec {
   name: string;
-  protocol: UpstreamProtocol;
+  protocol: ClusterProtocol;
   connectTimeoutMs: number;
   lbPolicy: LoadBalancerPolicy;
   endpoints: EndpointSpec[];
@@ -40,15 +42,19 @@ export function formatHostPort(host: string, port: number): string {
   return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-function upstreamProtocol(cluster: Cluster): UpstreamProtocol {
-  let protocol: UpstreamProtocol = cluster.http2_protocol_options !== undefined ? 'http2' : 'http1';
+function upstreamProtocol(cluster: Cluster): ClusterProtocol {
+  let protocol: ClusterProtocol = cluster.http2_protocol_options !== undefined ? 'http2' : 'http1';
   for (const [key, value] of Object.entries(cluster.typed_extension_protocol_options ?? {})) {
     if (key !== UPSTREAM_HTTP_OPTIONS_KEY || value['@type'] !== UPSTREAM_HTTP_OPTIONS_TYPE_URL) {
       throw new Error(`typed_extension_protocol_options "${key}" (${String(value['@type'])}) is not supported`);
     }
     const options = value as UpstreamHttpProtocolOptions;
-    if (options.use_downstream_protocol_config !== undefined || options.auto_config !== undefined) {
-      throw new Error('only explicit_http_config is supported in HttpProtocolOptions');
+    if (options.auto_config !== undefined) throw new Error('auto_config is not supported in HttpProtocolOptions');
+    if (options.use_downstream_protocol_config !== undefined) {
+      if (options.use_downstream_protocol_config.http3_protocol_options !== undefined) throw new Error('HTTP/3 upstreams are not supported');
+      if (cluster.type !== 'ORIGINAL_DST') throw new Error('use_downstream_protocol_config is only supported on ORIGINAL_DST clusters');
+      protocol = 'downstream';
+      continue;
     }
     const explicit = options.explicit_http_config;
     if (explicit?.http3_protocol_options !== undefined) throw new Error('HTTP/3 upstreams are not supported');
@@ -135,7 +141,7 @@ function connectTimeoutOf(cluster: Cluster): number {
 
 /** Hands out the endpoint for a redirected connection's original destination (ORIGINAL_DST clusters). */
 export interface OriginalDestinationHosts {
-  endpointFor(downstream: net.Socket | undefined): UpstreamEndpoint | undefined;
+  endpointFor(downstream: net.Socket | undefined, downstreamHttp2: boolean): UpstreamEndpoint | undefined;
 }
 
 /** An endpoint with its connection pool; `active` counts requests in flight for LEAST_REQUEST. */
@@ -170,9 +176,12 @@ export class UpstreamCluster {
     return this.spec.name;
   }
 
-  /** `downstream`: the connection the request arrived on, which an ORIGINAL_DST cluster routes by. */
-  pick(downstream?: net.Socket): UpstreamEndpoint | undefined {
-    if (this.originalDestination) return this.originalDestination.endpointFor(downstream);
+  /**
+   * `downstream`: the connection the request arrived on, which an ORIGINAL_DST cluster routes by;
+   * `downstreamHttp2`: whether it speaks HTTP/2, which such a cluster may keep upstream.
+   */
+  pick(downstream?: net.Socket, downstreamHttp2 = false): UpstreamEndpoint | undefined {
+    if (this.originalDestination) return this.originalDestination.endpointFor(downstream, downstreamHttp2);
     const endpoints = this.endpoints;
     const count = endpoints.length;
     if (count <= 1) return endpoints[0];

@@ -24,12 +24,13 @@ export class OriginalDestinationEndpoints implements OriginalDestinationHosts {
   }
 
   /** Undefined for a request that did not come through a datapath redirect: there is no original destination to go to. */
-  endpointFor(downstream: net.Socket | undefined): UpstreamEndpoint | undefined {
+  endpointFor(downstream: net.Socket | undefined, downstreamHttp2: boolean): UpstreamEndpoint | undefined {
     const redirected = redirectedConnectionOf(downstream);
     if (!redirected) return undefined;
     const { host, port } = redirected.originalDestination;
     const address = formatHostPort(host, port);
-    const key = `${address} ${redirected.direction} ${redirected.sourceIdentity}`;
+    const protocol = this.spec.protocol === 'downstream' ? (downstreamHttp2 ? 'http2' : 'http1') : this.spec.protocol;
+    const key = `${address} ${redirected.direction} ${redirected.sourceIdentity} ${protocol}`;
     const known = this.hosts.get(key);
     if (known) {
       known.usedSince = this.sweeps;
@@ -39,7 +40,7 @@ export class OriginalDestinationEndpoints implements OriginalDestinationHosts {
     const createSocket = network ? () => network.markedSocket(redirected.direction, redirected.sourceIdentity) : undefined;
     const options = { connectTimeoutMs: this.spec.connectTimeoutMs, createSocket };
     const origin = `http://${address}`;
-    const pool = this.spec.protocol === 'http2' ? new Http2ConnectionPool(origin, options) : new Http1ConnectionPool(origin, options);
+    const pool = protocol === 'http2' ? new Http2ConnectionPool(origin, options) : new Http1ConnectionPool(origin, options);
     const endpoint: UpstreamEndpoint = { host, port, address, weight: 1, pool, active: 0, currentWeight: 0 };
     this.hosts.set(key, { endpoint, usedSince: this.sweeps });
     return endpoint;
