@@ -33,6 +33,11 @@ export interface KafkaTestBroker {
   port: number;
   /** `host:port`, for kafkajs's `brokers`. */
   address: string;
+  /**
+   * Makes Metadata and FindCoordinator name this address for the broker instead of its own, so
+   * clients bootstrapped through a proxy in front of it keep going through that proxy.
+   */
+  advertise(host: string, port: number): void;
   /** Every request in arrival order. */
   readonly requests: readonly KafkaBrokerRequest[];
   /** Raw bytes each connection sent, in order (one Buffer per connection). */
@@ -129,6 +134,7 @@ export async function startKafkaTestBroker(options: KafkaTestBrokerOptions = {})
   const sockets = new Set<net.Socket>();
   let memberSeq = 0;
   let port = 0;
+  const advertised = { host, port: 0 };
 
   const group = (id: string): Group => {
     let g = groups.get(id);
@@ -158,7 +164,7 @@ export async function startKafkaTestBroker(options: KafkaTestBrokerOptions = {})
         seen.topics = names ?? 'all';
         for (const name of names ?? []) if (!topics.has(name)) topics.set(name, newPartitions(1));
         const listed = names ?? [...topics.keys()];
-        return metadataResponse(host, port, listed, topics);
+        return metadataResponse(advertised.host, advertised.port, listed, topics);
       }
       case 0: { // Produce v7
         r.string(); // transactional_id
@@ -242,7 +248,7 @@ export async function startKafkaTestBroker(options: KafkaTestBrokerOptions = {})
       }
       case 10: // FindCoordinator v2: this broker coordinates everything
         r.string();
-        w.int32(0).int16(0).string(null).int32(0).string(host).int32(port);
+        w.int32(0).int16(0).string(null).int32(0).string(advertised.host).int32(advertised.port);
         return w.toBuffer();
       case 11: { // JoinGroup v5
         const g = group(r.string() as string);
@@ -349,10 +355,15 @@ export async function startKafkaTestBroker(options: KafkaTestBrokerOptions = {})
     server.listen(0, host, () => resolve());
   });
   port = (server.address() as AddressInfo).port;
+  advertised.port = port;
   return {
     host,
     port,
     address: `${host}:${port}`,
+    advertise: (advertisedHost, advertisedPort) => {
+      advertised.host = advertisedHost;
+      advertised.port = advertisedPort;
+    },
     requests,
     received,
     close: () =>
