@@ -156,6 +156,24 @@ describe('kafkajs against denial responses (policy-semantics.md §8 case 17)', (
     expect(broker.requests.filter((r) => r.apiKey === 0).map((r) => r.topics)).toEqual([['orders']]);
   });
 
+  it('allows one produce naming two topics only when rules cover both (§8 case 18), denying both partitions otherwise', async () => {
+    const broker = await startKafkaTestBroker({ topics: { orders: 1, audit: 1, tmp: 1 } });
+    const policed = await startPolicedPort(broker, new KafkaRules([{ role: 'produce', topic: 'orders' }, { role: 'produce', topic: 'audit' }, { apiKey: 'metadata' }]));
+    const producer = new Kafka({ clientId: 'orders-svc', brokers: [`127.0.0.1:${policed.port}`], ...quiet }).producer();
+    try {
+      await producer.connect();
+      const covered = await producer.sendBatch({ topicMessages: [{ topic: 'orders', messages: [{ value: 'o' }] }, { topic: 'audit', messages: [{ value: 'a' }] }] });
+      expect(covered.map((r) => [r.topicName, r.errorCode]).sort()).toEqual([['audit', 0], ['orders', 0]]);
+      await expect(producer.sendBatch({ topicMessages: [{ topic: 'orders', messages: [{ value: 'o' }] }, { topic: 'tmp', messages: [{ value: 't' }] }] })).rejects.toMatchObject({ type: 'TOPIC_AUTHORIZATION_FAILED' });
+    } finally {
+      await producer.disconnect();
+      await policed.close();
+      await broker.close();
+    }
+    // The denied request never reached the broker: orders got only the first batch.
+    expect(broker.requests.filter((r) => r.apiKey === 0).map((r) => [...(r.topics as string[])].sort())).toEqual([['audit', 'orders']]);
+  });
+
   it('makes kafkajs fail metadata for a topic outside the produce rule', async () => {
     const broker = await startKafkaTestBroker({ topics: { orders: 1, payments: 1 } });
     const policed = await startPolicedPort(broker, new KafkaRules([{ role: 'produce', topic: 'orders' }]));
