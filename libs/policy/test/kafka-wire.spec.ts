@@ -240,6 +240,8 @@ describe('Kafka request parser on flexible versions', () => {
     expect(request).toMatchObject({ facts: { apiKey: 1, apiVersion: 13, topics: [] }, topicsKnown: false });
     expect(new KafkaRules([{ role: 'consume', topic: 'orders' }]).allows(request.facts)).toBe(false);
     expect(new KafkaRules([{ role: 'consume' }]).allows(request.facts)).toBe(true);
+    // A denial naming no partition would read as success: there is none, the request is just dropped.
+    expect(kafkaDenialResponse(request)).toBeNull();
   });
 
   it('reads metadata v9 names, v12 names beside topic ids, and null as every topic', () => {
@@ -318,6 +320,8 @@ describe('Kafka request parser on bad input', () => {
     const big = Buffer.alloc(8);
     big.writeInt32BE(65, 0);
     expect(() => splitter.push(big)).toThrow('frame of 65 bytes exceeds the limit of 64');
+    // Frame boundaries are lost: the stream stays refused.
+    expect(() => splitter.push(Buffer.from(produceV3))).toThrow('frame of 65 bytes exceeds the limit of 64');
     const negative = Buffer.alloc(4);
     negative.writeInt32BE(-5, 0);
     expect(() => new KafkaRequestSplitter().push(negative)).toThrow('invalid frame size -5');

@@ -44,12 +44,13 @@ const ERR = KAFKA_TOPIC_AUTHORIZATION_FAILED;
 
 /**
  * The denial response for a request, or null when the key has none (the request is dropped
- * silently) or the version is newer than KAFKA_DENIAL_NEWEST_VERSION.
+ * silently), the version is newer than KAFKA_DENIAL_NEWEST_VERSION, or the parser could not read
+ * the request's topics (a response naming none of them would look like a success).
  */
 export function kafkaDenialResponse(request: KafkaRequest): Buffer | null {
   const { apiKey, apiVersion: v } = request.facts;
   const newest = KAFKA_DENIAL_NEWEST_VERSION[apiKey];
-  if (newest === undefined || v > newest) return null;
+  if (newest === undefined || v > newest || !request.topicsKnown) return null;
   const topics = request.topicPartitions === 'all' ? [] : request.topicPartitions;
   const w = new ResponseWriter();
   switch (apiKey) {

@@ -318,14 +318,28 @@ export const DEFAULT_MAX_KAFKA_FRAME_BYTES = 104857600;
 export class KafkaRequestSplitter {
   private readonly maxFrameBytes: number;
   private pending: Buffer = Buffer.alloc(0);
+  private failure: KafkaWireError | null = null;
 
   constructor(options: KafkaRequestSplitterOptions = {}) {
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_KAFKA_FRAME_BYTES;
     if (!Number.isInteger(this.maxFrameBytes) || this.maxFrameBytes < 12) throw new RangeError(`maxFrameBytes must be an integer of at least 12, got ${this.maxFrameBytes}`);
   }
 
-  /** Throws KafkaWireError on a malformed or oversized frame; the stream cannot be resynchronised after that. */
+  /**
+   * Throws KafkaWireError on a malformed or oversized frame. Frame boundaries are lost after that,
+   * so every later push throws the same error (requests completed in the failing chunk are lost too).
+   */
   push(chunk: Buffer): KafkaRequest[] {
+    if (this.failure) throw this.failure;
+    try {
+      return this.split(chunk);
+    } catch (e) {
+      if (e instanceof KafkaWireError) this.failure = e;
+      throw e;
+    }
+  }
+
+  private split(chunk: Buffer): KafkaRequest[] {
     this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     const out: KafkaRequest[] = [];
     while (this.pending.length >= 4) {
