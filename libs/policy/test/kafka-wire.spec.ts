@@ -220,6 +220,27 @@ class Frame {
   }
 }
 
+/** Reads a flexible response frame, checking its size, correlation id and header tagged fields. */
+class Reply {
+  private at = 9;
+  constructor(private readonly buf: Buffer | null, correlationId: number) {
+    if (!buf) throw new Error('no denial response');
+    expect(buf.readInt32BE(0)).toBe(buf.length - 4);
+    expect(buf.readInt32BE(4)).toBe(correlationId);
+    expect(buf[8]).toBe(0);
+  }
+  private get b(): Buffer { return this.buf as Buffer; }
+  skip(n: number): void { this.at += n; }
+  int16(): number { const v = this.b.readInt16BE(this.at); this.at += 2; return v; }
+  int32(): number { const v = this.b.readInt32BE(this.at); this.at += 4; return v; }
+  uvarint(): number { let v = 0; for (let shift = 0; ; shift += 7) { const byte = this.b[this.at++] as number; v |= (byte & 0x7f) << shift; if (!(byte & 0x80)) return v; } }
+  compactString(): string | null { const n = this.uvarint(); if (n === 0) return null; const s = this.b.toString('utf8', this.at, this.at + n - 1); this.at += n - 1; return s; }
+  tags(): void { expect(this.uvarint()).toBe(0); }
+  array(element: () => void): void { const n = this.uvarint() - 1; for (let i = 0; i < n; i++) element(); }
+  /** The body's tagged fields, then nothing more. */
+  end(): void { this.tags(); expect(this.at).toBe(this.b.length); }
+}
+
 describe('Kafka request parser on flexible versions', () => {
   it('reads a produce v9 with compact strings, compact records and tagged fields', () => {
     const body = new Frame().compactString(null).int16(-1).int32(30000)
@@ -278,8 +299,52 @@ describe('Kafka request parser on flexible versions', () => {
   });
 
   it('builds no denial for versions it does not know the response of', () => {
-    const v9 = new Frame().compactString(null).int16(-1).int32(30000).uvarint(2).compactString('orders').uvarint(1).tags().tags();
-    expect(kafkaDenialResponse(parseKafkaRequestFrame(v9.request(0, 9, 1, 'c', true)))).toBeNull();
+    const v13 = new Frame().uvarint(2).raw(Buffer.alloc(16)).compactString('orders').tags().int8(1).int8(0).tags();
+    const request = parseKafkaRequestFrame(v13.request(3, 13, 1, 'c', true));
+    expect(request.facts.topics).toEqual(['orders']);
+    expect(kafkaDenialResponse(request)).toBeNull();
+  });
+
+  it('builds flexible denials (header v1, compact encodings, tagged fields) with error 29 where the schema puts it', () => {
+    const produce = new Frame().compactString(null).int16(-1).int32(30000).uvarint(2).compactString('orders').uvarint(3).int32(0).uvarint(0).tags().int32(2).uvarint(0).tags().tags().tags();
+    const p = new Reply(kafkaDenialResponse(parseKafkaRequestFrame(produce.request(0, 9, 31, 'c', true))), 31);
+    const partitions: number[][] = [];
+    p.array(() => {
+      expect(p.compactString()).toBe('orders');
+      p.array(() => {
+        partitions.push([p.int32(), p.int16()]);
+        p.skip(8 + 8 + 8); // base_offset, log_append_time, log_start_offset
+        expect(p.uvarint()).toBe(1); // record_errors: empty
+        expect(p.compactString()).toBeNull();
+        p.tags();
+      });
+      p.tags();
+    });
+    p.skip(4); // throttle
+    p.end();
+    expect(partitions).toEqual([[0, 29], [2, 29]]);
+
+    const metadata = new Frame().uvarint(2).raw(Buffer.alloc(16)).compactString('payments').tags().int8(1).int8(0).tags();
+    const m = new Reply(kafkaDenialResponse(parseKafkaRequestFrame(metadata.request(3, 12, 32, 'c', true))), 32);
+    m.skip(4); // throttle
+    expect(m.uvarint()).toBe(1); // no brokers
+    expect(m.compactString()).toBeNull(); // cluster id
+    m.skip(4); // controller
+    const topics: [number, string | null][] = [];
+    m.array(() => {
+      topics.push([m.int16(), m.compactString()]);
+      m.skip(16 + 1); // topic id, is_internal
+      expect(m.uvarint()).toBe(1); // no partitions
+      m.skip(4); // topic authorized operations
+      m.tags();
+    });
+    m.end();
+    expect(topics).toEqual([[29, 'payments']]);
+
+    const coordinator = new Frame().compactString('billing').int8(0).tags();
+    const c = new Reply(kafkaDenialResponse(parseKafkaRequestFrame(coordinator.request(10, 3, 33, 'c', true))), 33);
+    c.skip(4);
+    expect(c.int16()).toBe(29);
   });
 });
 
