@@ -1,4 +1,5 @@
-import { ConformanceSession, SUPPORTED_GATEWAY_TLS_TESTS, Suite } from '../src';
+import { SUPPORTED_GATEWAY_TLS_TESTS } from '../src';
+import { describeProfileTests } from './profile-suite';
 
 /**
  * The upstream GATEWAY-TLS tests of their own that tendril passes (the profile's Gateway* tests are
@@ -6,27 +7,4 @@ import { ConformanceSession, SUPPORTED_GATEWAY_TLS_TESTS, Suite } from '../src';
  * and TLS dials with a route's hostname as SNI that the Gateway must reset or close. One Jest test
  * per upstream test, with the upstream name.
  */
-const SLICE = SUPPORTED_GATEWAY_TLS_TESTS;
-
-jest.setTimeout(120_000);
-
-const suite = new Suite();
-const log: string[] = [];
-
-(suite.available ? describe : describe.skip)(`GATEWAY-TLS conformance (suite at ${suite.dir})`, () => {
-  const session = new ConformanceSession({ tests: SLICE, log: (line) => log.push(line) > 2_000 && log.splice(0, 1_000) });
-
-  beforeAll(async () => {
-    await session.start();
-  }, 300_000);
-
-  afterAll(async () => {
-    await session.stop();
-  });
-
-  it.each(SLICE)('%s', async (name) => {
-    const result = await session.run(name);
-    if (result.outcome !== 'passed') process.stderr.write(`${name}: environment log\n${log.slice(-50).join('\n')}\n`);
-    expect({ name: result.name, outcome: result.outcome, failures: result.failures }).toEqual({ name, outcome: 'passed', failures: [] });
-  });
-});
+describeProfileTests('GATEWAY-TLS', SUPPORTED_GATEWAY_TLS_TESTS);
