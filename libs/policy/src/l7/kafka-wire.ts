@@ -146,20 +146,34 @@ function nonNull<T>(value: T[] | null, what: string): T[] {
   return value;
 }
 
+/**
+ * The topics array most bodies share: each topic a name and its partitions, each partition an
+ * index followed by fields `skipPartitionRest` reads past (they differ by key and version).
+ */
+function readTopicPartitions(r: FrameReader, flex: boolean, what: string, skipPartitionRest: () => void): BodyTopics {
+  return nonNull(
+    readArray(r, flex, () => {
+      const name = r.string(flex);
+      const partitions = nonNull(
+        readArray(r, flex, () => {
+          const index = r.int32();
+          skipPartitionRest();
+          r.taggedFields(flex);
+          return index;
+        }),
+        `${what} partitions`,
+      );
+      r.taggedFields(flex);
+      return { name, partitions };
+    }),
+    `${what} topics`,
+  );
+}
+
 function produceTopics(r: FrameReader, v: number, flex: boolean): BodyTopics {
   if (v >= 3) r.optionalString(flex); // transactional_id
   r.skip(2 + 4); // acks, timeout_ms
-  return nonNull(readArray(r, flex, () => {
-    const name = r.string(flex);
-    const partitions = nonNull(readArray(r, flex, () => {
-      const index = r.int32();
-      r.bytes(flex); // records
-      r.taggedFields(flex);
-      return index;
-    }), 'produce partitions');
-    r.taggedFields(flex);
-    return { name, partitions };
-  }), 'produce topics');
+  return readTopicPartitions(r, flex, 'produce', () => r.bytes(flex)); // records
 }
 
 function fetchTopics(r: FrameReader, v: number, flex: boolean): BodyTopics {
@@ -167,35 +181,17 @@ function fetchTopics(r: FrameReader, v: number, flex: boolean): BodyTopics {
   if (v >= 3) r.skip(4); // max_bytes
   if (v >= 4) r.skip(1); // isolation_level
   if (v >= 7) r.skip(4 + 4); // session_id, session_epoch
-  const partitionSize = 4 + (v >= 9 ? 4 : 0) + 8 + (v >= 12 ? 4 : 0) + (v >= 5 ? 8 : 0) + 4;
-  return nonNull(readArray(r, flex, () => {
-    const name = r.string(flex);
-    const partitions = nonNull(readArray(r, flex, () => {
-      const index = r.int32();
-      r.skip(partitionSize - 4);
-      r.taggedFields(flex);
-      return index;
-    }), 'fetch partitions');
-    r.taggedFields(flex);
-    return { name, partitions };
-  }), 'fetch topics');
+  // After the index: current_leader_epoch (v9+), fetch_offset, last_fetched_epoch (v12+), log_start_offset (v5+), partition_max_bytes.
+  const rest = (v >= 9 ? 4 : 0) + 8 + (v >= 12 ? 4 : 0) + (v >= 5 ? 8 : 0) + 4;
+  return readTopicPartitions(r, flex, 'fetch', () => r.skip(rest));
 }
 
 function listOffsetsTopics(r: FrameReader, v: number, flex: boolean): BodyTopics {
   r.skip(4); // replica_id
   if (v >= 2) r.skip(1); // isolation_level
-  const partitionSize = 4 + (v >= 4 ? 4 : 0) + 8 + (v === 0 ? 4 : 0);
-  return nonNull(readArray(r, flex, () => {
-    const name = r.string(flex);
-    const partitions = nonNull(readArray(r, flex, () => {
-      const index = r.int32();
-      r.skip(partitionSize - 4);
-      r.taggedFields(flex);
-      return index;
-    }), 'list offsets partitions');
-    r.taggedFields(flex);
-    return { name, partitions };
-  }), 'list offsets topics');
+  // After the index: current_leader_epoch (v4+), timestamp, max_num_offsets (v0).
+  const rest = (v >= 4 ? 4 : 0) + 8 + (v === 0 ? 4 : 0);
+  return readTopicPartitions(r, flex, 'list offsets', () => r.skip(rest));
 }
 
 function metadataTopics(r: FrameReader, v: number, flex: boolean): BodyTopics {
@@ -224,18 +220,10 @@ function offsetCommitTopics(r: FrameReader, v: number, flex: boolean): BodyTopic
   }
   if (v >= 7) r.optionalString(flex); // group_instance_id
   if (v >= 2 && v <= 4) r.skip(8); // retention_time_ms
-  return nonNull(readArray(r, flex, () => {
-    const name = r.string(flex);
-    const partitions = nonNull(readArray(r, flex, () => {
-      const index = r.int32();
-      r.skip(8 + (v >= 6 ? 4 : 0) + (v === 1 ? 8 : 0)); // committed_offset, committed_leader_epoch, commit_timestamp
-      r.optionalString(flex); // committed_metadata
-      r.taggedFields(flex);
-      return index;
-    }), 'offset commit partitions');
-    r.taggedFields(flex);
-    return { name, partitions };
-  }), 'offset commit topics');
+  return readTopicPartitions(r, flex, 'offset commit', () => {
+    r.skip(8 + (v >= 6 ? 4 : 0) + (v === 1 ? 8 : 0)); // committed_offset, committed_leader_epoch, commit_timestamp
+    r.optionalString(flex); // committed_metadata
+  });
 }
 
 function offsetFetchGroupTopics(r: FrameReader, flex: boolean): KafkaTopicPartitions[] | null {
