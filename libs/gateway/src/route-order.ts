@@ -1,5 +1,6 @@
 import type { IrPathMatch, IrRoute } from './ir';
-import { compareStrings } from './resource-index';
+import type { KubeObject } from './kube-types';
+import { compareStrings, nameOf, namespaceOf } from './resource-index';
 
 /** Exact paths beat regular expressions, which beat prefixes (the spec leaves regex placement to us). */
 const PATH_TYPE_RANK: Record<IrPathMatch['type'], number> = { Exact: 3, RegularExpression: 2, PathPrefix: 1 };
@@ -54,4 +55,15 @@ function compareTimestamps(a: string, b: string): number {
   const tb = Date.parse(b);
   if (Number.isNaN(ta) || Number.isNaN(tb)) return compareStrings(a, b);
   return ta - tb;
+}
+
+/**
+ * Oldest route first (creationTimestamp), then namespace/name: which of several routes competing for
+ * one TCP or TLS listener (or SNI) keeps it, as Gateway API's conflict rules ask.
+ */
+export function compareRoutesByAge(a: KubeObject, b: KubeObject): number {
+  return (
+    compareStrings(a.metadata?.creationTimestamp ?? '', b.metadata?.creationTimestamp ?? '') ||
+    compareStrings(`${namespaceOf(a)}/${nameOf(a)}`, `${namespaceOf(b)}/${nameOf(b)}`)
+  );
 }

@@ -5,6 +5,7 @@ import type { IrListener, IrTcpRoute } from './ir';
 import type { TCPRoute } from './kube-types';
 import { compareStrings, nameOf, namespaceOf, type ResourceIndex } from './resource-index';
 import { attachRoute } from './route-attachment';
+import { compareRoutesByAge } from './route-order';
 import { hasStatusOf, routeStatus, type StatusUpdate } from './status';
 
 export interface TcpRouteTranslation {
@@ -32,11 +33,7 @@ export function translateTcpRoutes(
   const served = new Map<string, { gateway: GatewayState; port: number; route: IrTcpRoute }>();
   const statuses: StatusUpdate[] = [];
   const clusters = new Set<string>();
-  const byAge = [...index.tcpRoutes].sort(
-    (a, b) =>
-      compareStrings(a.metadata?.creationTimestamp ?? '', b.metadata?.creationTimestamp ?? '') ||
-      compareStrings(`${namespaceOf(a)}/${nameOf(a)}`, `${namespaceOf(b)}/${nameOf(b)}`),
-  );
+  const byAge = [...index.tcpRoutes].sort(compareRoutesByAge);
   for (const route of byAge) {
     const namespace = namespaceOf(route);
     const name = nameOf(route);

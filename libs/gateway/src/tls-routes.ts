@@ -7,6 +7,7 @@ import type { IrListener, IrPassthroughRoute } from './ir';
 import type { TLSRoute } from './kube-types';
 import { compareStrings, nameOf, namespaceOf, type ResourceIndex } from './resource-index';
 import { attachRoute } from './route-attachment';
+import { compareRoutesByAge } from './route-order';
 import { hasStatusOf, routeStatus, type StatusUpdate } from './status';
 
 export interface TlsRouteTranslation {
@@ -43,11 +44,7 @@ export function translateTlsRoutes(
 
   const statuses: StatusUpdate[] = [];
   const clusters = new Set<string>();
-  const byAge = [...index.tlsRoutes].sort(
-    (a, b) =>
-      compareStrings(a.metadata?.creationTimestamp ?? '', b.metadata?.creationTimestamp ?? '') ||
-      compareStrings(`${namespaceOf(a)}/${nameOf(a)}`, `${namespaceOf(b)}/${nameOf(b)}`),
-  );
+  const byAge = [...index.tlsRoutes].sort(compareRoutesByAge);
   for (const route of byAge) {
     const namespace = namespaceOf(route);
     const name = nameOf(route);
