@@ -3,7 +3,7 @@ import { TypeUrl } from '@tendril/api-envoy';
 import { validateResource } from '@tendril/api-gateway';
 import type { Service } from '@tendril/api-k8s';
 import type { DatapathOptions } from '@tendril/datapath';
-import { fixedProxyPorts, redirectResources, startNodeEnforcement, validateEndpointResource, type NodeEnforcement, type RedirectResources } from '@tendril/endpoints';
+import { fixedProxyPorts, redirectResources, type ProxyPortTable, startNodeEnforcement, validateEndpointResource, type NodeEnforcement, type RedirectResources } from '@tendril/endpoints';
 import { SUPPORTED_FEATURES, TranslationMemo, translate, type StatusUpdate, type TranslateResult } from '@tendril/gateway';
 import { FileSource, formatSourceError, storeSink, type SourceError } from '@tendril/sources';
 import { ResourceStore, keyOf, refOf, type ResourceKey, type StoreChange } from '@tendril/store';
@@ -53,6 +53,11 @@ export interface AgentOptions {
    * netns pods as root; default /sys/fs/bpf/tendril and the cgroup v2 root).
    */
   datapath?: DatapathOptions;
+  /**
+   * The node proxy's redirect listener port per L7 parser and direction (default
+   * DEFAULT_PROXY_PORTS). Two agents on one host (test suites side by side) need different ones.
+   */
+  proxyPorts?: ProxyPortTable;
 }
 
 /** Default FileSource debounce of the agent: short, because it adds to every change's latency. */
@@ -286,7 +291,7 @@ export class Agent implements AdminState {
   private redirectResources(): RedirectResources {
     const manager = this.enforcementManager();
     if (!manager) return { listeners: [], clusters: [], networkPolicies: [] };
-    return redirectResources(manager.proxyRedirects(), { proxyPort: fixedProxyPorts(), bpfRoot: this.opts.datapath?.pinDir });
+    return redirectResources(manager.proxyRedirects(), { proxyPort: fixedProxyPorts(this.opts.proxyPorts), bpfRoot: this.opts.datapath?.pinDir });
   }
 
   /**
@@ -373,6 +378,7 @@ export class Agent implements AdminState {
       store: this.store,
       localPods: () => this.pods?.describe({ pids: false }) ?? [],
       logger: this.opts.logger,
+      proxyPort: fixedProxyPorts(this.opts.proxyPorts),
       sourceErrors: () => this.sourceErrors.map((e) => ({ object: e.object, message: e.message })),
       // The node proxy's redirect listeners follow the endpoints' L7 ports.
       onProxyRedirectsChange: () => this.scheduleTranslation(),

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { request } from 'undici';
-import { removeNodeDatapath } from '@tendril/endpoints';
+import { removeNodeDatapath, type ProxyPortTable } from '@tendril/endpoints';
 import { eventually } from '@tendril/testing';
 import { silentLogger } from '@tendril/xds';
 import { Agent, type AgentOptions, type EndpointView } from '../src';
@@ -48,6 +48,8 @@ export class NetnsAgentNode {
   readonly cgroup: string;
   readonly configDir: string;
   readonly ipamDataDir: string;
+  /** The node proxy's redirect ports of this suite: a block of its own, so suites never share a listener. */
+  readonly proxyPorts: ProxyPortTable;
   agent: Agent | undefined;
   adminAddress = '';
 
@@ -61,6 +63,12 @@ export class NetnsAgentNode {
     this.cgroup = `${CGROUP_V2}/tdlt-${tag}${suffix}`;
     this.configDir = path.join(os.tmpdir(), `tendril-${tag}-e2e-${suffix}`);
     this.ipamDataDir = path.join(os.tmpdir(), `tendril-${tag}-e2e-ipam-${suffix}`);
+    const base = 21_000 + (bytes.readUInt16BE(2) % 400) * 10;
+    this.proxyPorts = {
+      http: { ingress: base + 1, egress: base + 2 },
+      kafka: { ingress: base + 3, egress: base + 4 },
+      dns: { ingress: base + 5, egress: base + 6 },
+    };
   }
 
   /** Creates the suite's directories and cgroup (root only: called from beforeAll, never at collection time). */
@@ -96,6 +104,7 @@ export class NetnsAgentNode {
       runWorkloads: true,
       podNetwork: { mode: 'netns', namePrefix: this.namePrefix, podCidr: `10.${this.octets}.0/24`, ipamDataDir: this.ipamDataDir },
       datapath: { pinDir: this.pinDir, cgroupPath: this.cgroup },
+      proxyPorts: this.proxyPorts,
       writePodOutput: () => undefined,
       ...options,
     });

@@ -221,7 +221,8 @@ const allowTcp = (identity: number, port: number, direction: 'ingress' | 'egress
   }, 30_000);
 
   describe('transparent redirect to a proxy listener', () => {
-    const PROXY_PORT = 15001;
+    // Not the node proxy's default 15001: an agent suite on the same host may be listening there.
+    const PROXY_PORT = 20_000 + (process.pid % 1000);
     let proxy: Server;
     const seen: { local: string; remote: string; identity: number | undefined }[] = [];
     /** Which proxy the listener plays: it decides the mark of the upstream connection. */

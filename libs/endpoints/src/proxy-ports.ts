@@ -5,12 +5,14 @@ import type { L7Parser, ProxyPortAllocator, TrafficDirection } from '@tendril/po
  * and one egress listener per parser type, agent-allocated). Fixed numbers rather than allocated
  * ones, so that the proxy and the policy map agree across agent restarts without a handshake.
  */
-export const DEFAULT_PROXY_PORTS: Readonly<Record<L7Parser, Readonly<Record<TrafficDirection, number>>>> = {
+export type ProxyPortTable = Readonly<Record<L7Parser, Readonly<Record<TrafficDirection, number>>>>;
+
+export const DEFAULT_PROXY_PORTS: ProxyPortTable = {
   http: { ingress: 15001, egress: 15002 },
   kafka: { ingress: 15003, egress: 15004 },
   dns: { ingress: 15005, egress: 15006 },
 };
 
-export function fixedProxyPorts(ports: Readonly<Record<L7Parser, Readonly<Record<TrafficDirection, number>>>> = DEFAULT_PROXY_PORTS): ProxyPortAllocator {
+export function fixedProxyPorts(ports: ProxyPortTable = DEFAULT_PROXY_PORTS): ProxyPortAllocator {
   return (parser, direction) => ports[parser][direction];
 }
