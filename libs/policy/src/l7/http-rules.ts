@@ -1,5 +1,6 @@
 import { RE2JS } from 're2js';
 import type { PortRuleHTTP } from '../api-types';
+import { HttpRuleIndex } from './http-rule-index';
 
 /**
  * L7 HTTP rules as the node proxy evaluates them (policy-semantics.md §3): `path`, `method` and
@@ -120,18 +121,33 @@ export class HttpRules {
   private readonly rules: readonly CompiledRule[];
   /** With header actions every rule is evaluated (each matching rule's edits apply), else the first match decides. */
   private readonly hasActions: boolean;
+  /** Which rules a request can match at all, by its path and method: a lookup, not a scan of every rule. */
+  private readonly index: HttpRuleIndex | undefined;
+  private readonly everyRule: readonly number[];
 
-  /** Throws HttpRuleError for a rule that cannot be evaluated. */
-  constructor(rules: readonly PortRuleHTTP[], secrets: SecretLookup = () => undefined) {
+  /**
+   * Throws HttpRuleError for a rule that cannot be evaluated. `options.index: false` tries every
+   * rule for every request instead of looking candidates up: the baseline the index is checked and
+   * benchmarked against.
+   */
+  constructor(rules: readonly PortRuleHTTP[], secrets: SecretLookup = () => undefined, options: { readonly index?: boolean } = {}) {
     this.rules = rules.map((r) => compileRule(r, secrets));
     this.hasActions = this.rules.some((r) => r.headerMatches.some((m) => m.mismatch !== undefined));
+    this.index = options.index === false ? undefined : new HttpRuleIndex(rules);
+    this.everyRule = this.rules.map((_, i) => i);
+  }
+
+  get size(): number {
+    return this.rules.length;
   }
 
   evaluate(request: HttpRequestFacts): HttpVerdict {
     let first: number | undefined;
     const edits: HeaderEdit[] = [];
     const mismatches: string[] = [];
-    for (const [index, rule] of this.rules.entries()) {
+    // Candidates come in rule order, so "the first rule that matched" means what it did for a scan.
+    for (const index of this.index?.candidates(request.path, request.method) ?? this.everyRule) {
+      const rule = this.rules[index]!;
       const outcome = this.matchRule(rule, request);
       if (!outcome) continue;
       first ??= index;
