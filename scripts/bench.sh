@@ -2,7 +2,8 @@
 # npm run bench: data-plane (wrk → backend directly / through tendril-proxy / through nginx),
 # control-plane (1,000 and 10,000 HTTPRoutes, one-route change) benchmarks, on 127.0.0.1 only, and
 # (as root) the datapath bench (pod to pod between network namespaces: no policy, BPF policy,
-# iptables at 10/1,000/10,000 rules). Prints markdown and writes it to tmp/bench-results.md. Not
+# iptables at 10/1,000/10,000 rules, L7 redirect with 1/100/10,000 HTTP rules) and the L7 policy
+# bench (rule engine, policy computation, policy edit → enforcement as root). Prints markdown and writes it to tmp/bench-results.md. Not
 # part of the test suite.
 #
 # Needs: npm dependencies (scripts/install.sh), and the Debian packages nginx and wrk (and, for the
@@ -12,8 +13,9 @@
 # Environment (all optional):
 #   BENCH_DURATION_S=10 BENCH_WARMUP_S=3 BENCH_CONNECTIONS=50   wrk settings per target
 #   BENCH_ROUTE_COUNTS=1000,10000 BENCH_SERVICES=300 BENCH_CHANGE_REPEATS=5
-#   BENCH_ONLY=data|control|datapath   run one bench
+#   BENCH_ONLY=data|control|datapath|l7   run one bench
 #   BENCH_DATAPATH_DURATION_S=3 BENCH_DATAPATH_ROUNDS=3 BENCH_DATAPATH_SIZES=10,1000,10000
+#   BENCH_L7_RULES=1,100,10000 BENCH_L7_ENDPOINTS=1000 BENCH_L7_POLICIES=1000 BENCH_L7_EDITS=5
 #   BENCH_PROFILE=1              also CPU-profile tendril-proxy under load and each control-plane
 #                                phase into tmp/bench-profiles/, with markdown summaries next to them
 set -euo pipefail
@@ -97,6 +99,9 @@ fi
 
 if [ -z "${BENCH_ONLY:-}" ] || [ "${BENCH_ONLY}" = datapath ]; then
   run_ts 900 tools/bench/datapath.ts || { echo "bench: datapath bench failed" >&2; status=1; }
+fi
+if [ -z "${BENCH_ONLY:-}" ] || [ "${BENCH_ONLY}" = l7 ]; then
+  run_ts 600 tools/bench/l7-policy.ts || { echo "bench: L7 policy bench failed" >&2; status=1; }
 fi
 
 echo "_Load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)._" | tee -a "$RESULTS"

@@ -26,7 +26,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Datapath, proxyDatapathAccess, type LocalEndpoint, type ProxyDatapathAccess } from '@tendril/datapath';
 import { DEFAULT_PROXY_PORTS, fixedProxyPorts, redirectResources } from '@tendril/endpoints';
-import type { PolicyMapEntry } from '@tendril/policy';
+import type { PolicyMapEntry, PortRuleHTTP } from '@tendril/policy';
 import { formatAccessLogLine, ProxyRuntime } from '@tendril/proxy';
 import { Proc, progress, sleep, table } from './common';
 import {
@@ -47,6 +47,8 @@ const ROUNDS = Number(process.env.BENCH_DATAPATH_ROUNDS ?? 3);
 const WARMUP_S = Number(process.env.BENCH_DATAPATH_WARMUP_S ?? 1);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SIZES = (process.env.BENCH_DATAPATH_SIZES ?? '10,1000,10000').split(',').map(Number);
+/** HTTP rules on the server's L7 port for the L7 policy rows (the request matches the last one). */
+const L7_RULE_COUNTS = (process.env.BENCH_L7_RULES ?? '1,100,10000').split(',').map(Number);
 const ALLOWED_PORT = 8080;
 /** Served too, but allowed by no policy: a probe to it shows the policy is in force. */
 const DENIED_PORT = 8081;
@@ -88,13 +90,18 @@ function parseWrk(output: string): WrkResult {
 }
 
 /** wrk inside the client pod. `close` sends `Connection: close`: one new TCP connection per request. */
-function wrk(client: BenchPod, server: BenchPod, seconds: number, close: boolean): Promise<WrkResult> {
+function wrk(client: BenchPod, server: BenchPod, seconds: number, close: boolean, urlPath: string): Promise<WrkResult> {
   const args = ['netns', 'exec', client.netns, 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--timeout', '2s', '--latency'];
   if (close) args.push('-H', 'Connection: close');
-  args.push(`http://${server.ip}:${ALLOWED_PORT}/`);
+  args.push(`http://${server.ip}:${ALLOWED_PORT}${urlPath}`);
   return new Promise((resolve, reject) =>
     execFile('ip', args, { timeout: (seconds + 30) * 1000 }, (err, stdout, stderr) => (err ? reject(new Error(`wrk: ${stderr || err.message}`)) : resolve(parseWrk(stdout)))),
   );
+}
+
+/** The HTTP status the client gets for a path on the allowed port. */
+function httpStatus(client: BenchPod, server: BenchPod, urlPath: string): Promise<string> {
+  return sh('ip', ['netns', 'exec', client.netns, 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '-m', '2', `http://${server.ip}:${ALLOWED_PORT}${urlPath}`]).then((out) => out.trim());
 }
 
 /** Whether the client gets an HTTP answer from the server's port within the time limit. */
@@ -111,13 +118,13 @@ async function expectPolicy(client: BenchPod, server: BenchPod, enforced: boolea
   if (denied !== enforced) throw new Error(`${setup}: port ${DENIED_PORT} is ${denied ? 'dropped' : 'reachable'}, expected ${enforced ? 'dropped' : 'reachable'}`);
 }
 
-async function measure(client: BenchPod, server: BenchPod, setup: string, entries: string): Promise<Row> {
+async function measure(client: BenchPod, server: BenchPod, setup: string, entries: string, urlPath: string): Promise<Row> {
   progress(`${setup}, ${entries}: warm-up ${WARMUP_S}s`);
-  await wrk(client, server, WARMUP_S, false);
-  const keepAlive = await wrk(client, server, DURATION_S, false);
+  await wrk(client, server, WARMUP_S, false, urlPath);
+  const keepAlive = await wrk(client, server, DURATION_S, false, urlPath);
   // Let the closed connections of the keep-alive run drain before opening thousands of new ones.
   await sleep(500);
-  const newConnections = await wrk(client, server, DURATION_S, true);
+  const newConnections = await wrk(client, server, DURATION_S, true, urlPath);
   progress(`${setup}, ${entries}: ${Math.round(keepAlive.requestsPerSec)} req/s keep-alive, ${Math.round(newConnections.requestsPerSec)} new connections/s`);
   return { setup, entries, keepAlive, newConnections };
 }
@@ -189,7 +196,10 @@ function markdown(rows: readonly Row[]): string {
       'size, the client allowed. iptables: no BPF programs; a FORWARD chain with a conntrack rule for replies, one ACCEPT per allowed pair (the measured pair last), then DROP. ' +
       'BPF + L7 redirect: as the BPF row, but the client\'s port carries an L7 allow-all rule (`http: [{}]`), so every connection is steered to tendril-proxy\'s ' +
       'transparent ingress listener (Node, one process, in the bench process) and forwarded to the pod it dialled: its distance to the BPF row is the L7 redirect overhead. ' +
-      `Before each row the bench checks the client reaches port ${ALLOWED_PORT} and (with a policy) is dropped on ${DENIED_PORT}, and that only the L7 row went through the proxy. Percentages are against the first row.`,
+      'BPF + L7 redirect, HTTP policy: the same redirect, but the port\'s L7 policy is N HTTP rules `GET /api/v1/tenant-<i>/items/[0-9]+` and wrk asks for ' +
+      '`/api/v1/tenant-<N-1>/items/42`, which only the last rule allows (the bench checks it gets 200 and an unlisted tenant 403): the proxy looks rules up by path ' +
+      'prefix, so the rows should stay flat from 1 to 10,000 rules. ' +
+      `Before each row the bench checks the client reaches port ${ALLOWED_PORT} and (with a policy) is dropped on ${DENIED_PORT}, and that only the L7 rows went through the proxy. Percentages are against the first row.`,
     '',
     table(
       ['setup', 'policy size', 'requests/s (keep-alive)', 'p99', 'new connections/s', 'p99'],
@@ -207,20 +217,35 @@ function markdown(rows: readonly Row[]): string {
   ].join('\n');
 }
 
-type Setup = { readonly kind: 'none' } | { readonly kind: 'bpf' | 'iptables' | 'l7'; readonly size: number };
+/** `httpRules` (L7 rows): that many HTTP rules on the port instead of the allow-all rule. */
+type Setup = { readonly kind: 'none' } | { readonly kind: 'bpf' | 'iptables'; readonly size: number } | { readonly kind: 'l7'; readonly size: number; readonly httpRules?: number };
 
 const SETUP_NAMES = { bpf: 'BPF', iptables: 'iptables', l7: 'BPF + L7 redirect through tendril-proxy (allow-all)' } as const;
 
-const setupName = (setup: Setup): { setup: string; entries: string } =>
-  setup.kind === 'none'
-    ? { setup: 'no policy', entries: '—' }
-    : { setup: SETUP_NAMES[setup.kind], entries: `${setup.size.toLocaleString('en-US')} ${setup.kind === 'iptables' ? 'rules' : 'map entries'}` };
+const setupName = (setup: Setup): { setup: string; entries: string } => {
+  if (setup.kind === 'none') return { setup: 'no policy', entries: '—' };
+  const entries = `${setup.size.toLocaleString('en-US')} ${setup.kind === 'iptables' ? 'rules' : 'map entries'}`;
+  if (setup.kind === 'l7' && setup.httpRules !== undefined) return { setup: 'BPF + L7 redirect, HTTP policy', entries: `${setup.httpRules.toLocaleString('en-US')} HTTP rules` };
+  return { setup: SETUP_NAMES[setup.kind], entries };
+};
+
+/**
+ * The L7 rows' HTTP rules: one per tenant, `GET /api/v1/tenant-<i>/items/[0-9]+`, as a policy
+ * listing an API's endpoints would; the measured request matches the last rule, so a proxy trying
+ * rules in order would try them all.
+ */
+function tenantRules(count: number): PortRuleHTTP[] {
+  return Array.from({ length: count }, (_, i) => ({ method: 'GET', path: `/api/v1/tenant-${i}/items/[0-9]+` }));
+}
+
+/** The path wrk asks for: allowed by the last rule (or by the allow-all rule). */
+const requestPath = (setup: Setup): string => (setup.kind === 'l7' && setup.httpRules !== undefined ? `/api/v1/tenant-${setup.httpRules - 1}/items/42` : '/');
 
 /**
  * The server's ingress policy with the client's port redirected to the proxy's ingress listener,
  * and the proxy serving the redirect listener the agent would configure for it.
  */
-async function applyL7Redirect(datapath: Datapath, proxy: ProxyRuntime, size: number): Promise<void> {
+async function applyL7Redirect(datapath: Datapath, proxy: ProxyRuntime, size: number, http: readonly PortRuleHTTP[]): Promise<void> {
   const others = Math.max(0, size - 1);
   const ingress = Array.from({ length: others }, (_, i) => allow({ direction: 'ingress', identity: 60_000 + i, protocol: TCP, port: ALLOWED_PORT, prefixLength: 24 }));
   ingress.push(allow({ direction: 'ingress', identity: CLIENT.identity, protocol: TCP, port: ALLOWED_PORT, prefixLength: 24, proxyPort: DEFAULT_PROXY_PORTS.http.ingress }));
@@ -235,7 +260,7 @@ async function applyL7Redirect(datapath: Datapath, proxy: ProxyRuntime, size: nu
         ip: SERVER.ip,
         endpointId: SERVER.endpointId,
         redirects: [{ direction: 'ingress', parser: 'http', port: ALLOWED_PORT, origins: ['bench'] }],
-        portPolicies: [{ direction: 'ingress', port: ALLOWED_PORT, rules: [{ remotes: [CLIENT.identity], http: [{}], origin: 'bench' }] }],
+        portPolicies: [{ direction: 'ingress', port: ALLOWED_PORT, rules: [{ remotes: [CLIENT.identity], http: [...http], origin: 'bench' }] }],
       },
     ],
     { proxyPort: fixedProxyPorts(), bpfRoot: datapath.pinDir },
@@ -311,7 +336,7 @@ async function main(): Promise<void> {
         fillMaps(loaded, setup.size);
         for (const endpoint of endpoints) await loaded.attach(endpoint.ifname);
       } else if (setup.kind === 'l7') {
-        await applyL7Redirect(loaded, runtime, setup.size);
+        await applyL7Redirect(loaded, runtime, setup.size, setup.httpRules === undefined ? [{}] : tenantRules(setup.httpRules));
         for (const endpoint of endpoints) await loaded.attach(endpoint.ifname);
       } else if (setup.kind === 'iptables') {
         await installIptablesPolicy(setup.size, client.ip, server.ip, ALLOWED_PORT);
@@ -322,6 +347,12 @@ async function main(): Promise<void> {
       const before = proxied;
       await expectPolicy(client, server, setup.kind !== 'none', `${name} ${entries}`);
       if ((proxied > before) !== (setup.kind === 'l7')) throw new Error(`${name}: the probe ${proxied > before ? 'went' : 'did not go'} through tendril-proxy`);
+      if (setup.kind === 'l7' && setup.httpRules !== undefined) {
+        // The measured request is allowed; one no rule names is refused by the proxy.
+        const allowed = await httpStatus(client, server, requestPath(setup));
+        const refused = await httpStatus(client, server, `/api/v1/tenant-${setup.httpRules}/items/42`);
+        if (allowed !== '200' || refused !== '403') throw new Error(`${name} ${entries}: the allowed path got ${allowed}, an unlisted one ${refused} (expected 200 and 403)`);
+      }
     };
 
     const setups: Setup[] = [
@@ -329,6 +360,7 @@ async function main(): Promise<void> {
       ...SIZES.map((size) => ({ kind: 'bpf' as const, size })),
       ...SIZES.map((size) => ({ kind: 'iptables' as const, size })),
       { kind: 'l7', size: SIZES[0] },
+      ...L7_RULE_COUNTS.map((httpRules) => ({ kind: 'l7' as const, size: SIZES[0], httpRules })),
     ];
     // Rounds interleave the setups, so that load from elsewhere on the machine spreads over all rows.
     const samples = setups.map(() => [] as Row[]);
@@ -336,7 +368,7 @@ async function main(): Promise<void> {
       for (const [i, setup] of setups.entries()) {
         await apply(setup);
         const { setup: name, entries } = setupName(setup);
-        samples[i].push(await measure(client, server, `${name} (round ${round}/${ROUNDS})`, entries));
+        samples[i].push(await measure(client, server, `${name} (round ${round}/${ROUNDS})`, entries, requestPath(setup)));
       }
     }
     await apply({ kind: 'none' });

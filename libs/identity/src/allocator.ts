@@ -59,14 +59,21 @@ export function cidrLabels(prefix: IpPrefix): LabelSet {
 }
 
 /** The prefix a CIDR identity stands for, read back from its `cidr:` label. */
+/** Parsed CIDR labels: policy computation asks for the same identities' prefixes over and over. */
+const cidrByIdentity = new WeakMap<Identity, IpPrefix | null>();
+
 export function cidrOfIdentity(identity: Identity): IpPrefix | undefined {
+  const known = cidrByIdentity.get(identity);
+  if (known !== undefined) return known ?? undefined;
   const cidr = identity.labels.find((l) => l.source === LabelSource.CIDR);
-  if (!cidr) return undefined;
+  let prefix: IpPrefix | null = null;
   try {
-    return parseIpPrefixOrAddress(cidr.key);
+    if (cidr) prefix = parseIpPrefixOrAddress(cidr.key);
   } catch {
-    return undefined;
+    prefix = null;
   }
+  cidrByIdentity.set(identity, prefix);
+  return prefix ?? undefined;
 }
 
 export class IdentityAllocator {

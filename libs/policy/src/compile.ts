@@ -17,7 +17,7 @@ import { encodeKeySpace, type KeySegment } from './lpm-encoding';
 import {
   isWildcardItem,
   itemKeyRanges,
-  itemSelectsPeer,
+  identitiesSelectedBy,
   type KeyRange,
   MAX_PORT_KEY,
   type PolicyEndpoint,
@@ -125,8 +125,8 @@ function compileDirection(
       wildcard.push(...ranges);
       continue;
     }
-    for (const identity of identities) {
-      if (identity.id === ANY_IDENTITY || !itemSelectsPeer(item, identity)) continue;
+    for (const identity of identitiesSelectedBy(item, identities)) {
+      if (identity.id === ANY_IDENTITY) continue;
       const list = perIdentity.get(identity.id) ?? [];
       list.push(...ranges);
       perIdentity.set(identity.id, list);

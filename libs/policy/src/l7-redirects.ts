@@ -5,7 +5,7 @@
  */
 import type { PortRuleHTTP } from './api-types';
 import type { Identity } from '@tendril/identity';
-import { isWildcardItem, itemKeyRanges, itemSelectsPeer, portKey, rangesCover, selectsEndpoint, type MatchingOptions, type PolicyEndpoint } from './matching';
+import { identitiesSelectedBy, isWildcardItem, itemKeyRanges, portKey, rangesCover, selectsEndpoint, type MatchingOptions, type PolicyEndpoint } from './matching';
 import { Protocol, type TrafficDirection } from './policy-map';
 import { formatOrigin, itemsFor, type L7Parser, type PolicyRule } from './policy-ir';
 
@@ -84,7 +84,7 @@ export function l7PortPolicies(rules: readonly PolicyRule[], endpoint: PolicyEnd
       if (!selectsEndpoint(rule, endpoint)) continue;
       for (const item of itemsFor(rule, redirect.direction)) {
         if (item.deny || !rangesCover(itemKeyRanges(item, redirect.direction, endpoint, options), key)) continue;
-        const remotes = isWildcardItem(item) ? 'any' : identities.filter((i) => itemSelectsPeer(item, i)).map((i) => i.id);
+        const remotes = isWildcardItem(item) ? 'any' : identitiesSelectedBy(item, identities).map((i) => i.id);
         if (remotes !== 'any' && remotes.length === 0) continue;
         const http = item.l7?.parser === 'http' ? (item.l7.rules.http ?? []) : undefined;
         // A Kafka or DNS item on an HTTP port is a merge error the compiler already refused.

@@ -79,7 +79,18 @@ export function encodeKeySpace<V>(segments: readonly KeySegment<V>[], sameValue:
     }
     if (length === 0) {
       // Below the root the protocol is matched whole: 256 children of prefix length 8.
-      for (let protocol = 0; protocol < 256; protocol++) visit(8, protocol << 16, current);
+      for (let protocol = 0; protocol < 256; ) {
+        const protocolLo = protocol << 16;
+        const seg = segments[firstSegmentAt(segments, protocolLo)];
+        // A run of whole protocols inside one segment that needs no entry of its own (no value, or
+        // the one inherited) is skipped at once: most policies name one or two of the 256.
+        if (seg.hi >= (protocolLo | 0xffff) && (seg.value === undefined || sameValue(seg.value, current))) {
+          protocol = Math.min(256, Math.floor((seg.hi + 1) / 0x10000));
+          continue;
+        }
+        visit(8, protocolLo, current);
+        protocol++;
+      }
     } else {
       const half = 2 ** (KEY_BITS - length - 1);
       visit(length + 1, base, current);

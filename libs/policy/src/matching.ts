@@ -40,8 +40,15 @@ export function portKey(protocol: number, port: number): number {
   return ((protocol & 0xff) << 16) | (port & 0xffff);
 }
 
+/** Each rule's last answer: computing one endpoint's policy asks every rule about the same labels several times (per direction, for enforcement, for L7). */
+const lastSelection = new WeakMap<PolicyRule, { readonly labels: LabelSet; readonly selected: boolean }>();
+
 export function selectsEndpoint(rule: PolicyRule, endpoint: PolicyEndpoint): boolean {
-  return rule.subject !== undefined && matchesIdentity(rule.subject, endpoint.labels);
+  const last = lastSelection.get(rule);
+  if (last?.labels === endpoint.labels) return last.selected;
+  const selected = rule.subject !== undefined && matchesIdentity(rule.subject, endpoint.labels);
+  lastSelection.set(rule, { labels: endpoint.labels, selected });
+  return selected;
 }
 
 const worldIdentities: Record<number, 4 | 6 | 'both'> = {
@@ -82,6 +89,24 @@ export function isWildcardItem(item: PolicyItem): boolean {
 
 export function itemSelectsPeer(item: PolicyItem, identity: Identity): boolean {
   return item.peers.some((p) => peerSelects(p, identity));
+}
+
+/** The last answer of identitiesSelectedBy per item, for the identity list it was asked about. */
+const selections = new WeakMap<PolicyItem, { readonly among: readonly Identity[]; readonly selected: readonly Identity[] }>();
+
+/**
+ * The identities among `identities` an item's peers select (Cilium's selector cache): computing an
+ * endpoint's policy asks this for every item that selects the endpoint, and the endpoints of one
+ * reconciliation share the items and the identity list, so each item matches the identities once
+ * rather than once per endpoint. The answer is kept per item for the same list object; a list is
+ * never changed after it is passed (a new identity means a new list).
+ */
+export function identitiesSelectedBy(item: PolicyItem, identities: readonly Identity[]): readonly Identity[] {
+  const cached = selections.get(item);
+  if (cached?.among === identities) return cached.selected;
+  const selected = identities.filter((identity) => itemSelectsPeer(item, identity));
+  selections.set(item, { among: identities, selected });
+  return selected;
 }
 
 /** The protocol/port values an item covers, named ports resolved for this endpoint and direction. */

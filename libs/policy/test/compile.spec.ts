@@ -20,6 +20,7 @@ import {
 import { PROXY_PORTS, testEnforcementOptions } from './support/cluster';
 
 const { TCP, UDP, ICMP } = Protocol;
+const MAX_KEY = 0xffffff;
 
 function rulesOf(...policies: unknown[]): PolicyRule[] {
   return policies.flatMap((p) => {
@@ -187,5 +188,47 @@ describe('compileEndpointPolicy', () => {
 describe('encodeKeySpace', () => {
   it('rejects segments that do not cover the key space', () => {
     expect(() => encodeKeySpace([{ lo: 0, hi: 10, value: 'x' }], (a, b) => a === b)).toThrow('key segments must cover the whole protocol/port space');
+  });
+
+  it('writes prefixes whose longest match gives every key its segment’s value (random key spaces)', () => {
+    let seed = 7;
+    const next = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const VALUES = [undefined, 'a', 'b', 'c'];
+    /** Longest-prefix lookup over the written entries, as the datapath does. */
+    const lookup = (entries: ReturnType<typeof encodeKeySpace<string>>, key: number): string | undefined => {
+      let best: { length: number; value: string } | undefined;
+      for (const e of entries) {
+        const portBits = e.prefixLength - 8;
+        const covers = e.prefixLength === 0 || (e.protocol === key >>> 16 && (portBits === 0 || e.port >>> (16 - portBits) === (key & 0xffff) >>> (16 - portBits)));
+        if (covers && (!best || e.prefixLength > best.length)) best = { length: e.prefixLength, value: e.value };
+      }
+      return best?.value;
+    };
+    for (let round = 0; round < 200; round++) {
+      // Boundaries cluster on a few protocols and ports, as policies do; whole-protocol runs too.
+      const cuts = new Set<number>();
+      for (let i = 0; i < 1 + next(6); i++) {
+        const protocol = [0, 1, 6, 17, 132, 255][next(6)]!;
+        cuts.add(next(3) === 0 ? protocol << 16 : (protocol << 16) | next(0x10000));
+      }
+      const bounds = [...cuts].filter((c) => c > 0).sort((a, b) => a - b);
+      const segments: { lo: number; hi: number; value: string | undefined }[] = [];
+      let lo = 0;
+      for (const cut of [...bounds, MAX_KEY + 1]) {
+        let value = VALUES[next(VALUES.length)];
+        if (segments.length > 0 && segments[segments.length - 1]!.value === value) value = VALUES[(VALUES.indexOf(value) + 1) % VALUES.length];
+        segments.push({ lo, hi: cut - 1, value });
+        lo = cut;
+      }
+      const entries = encodeKeySpace(segments, (a, b) => a === b);
+      for (const segment of segments) {
+        for (const key of [segment.lo, segment.hi, (segment.lo + segment.hi) >>> 1]) {
+          expect({ round, key, value: lookup(entries, key) }).toEqual({ round, key, value: segment.value });
+        }
+      }
+    }
   });
 });

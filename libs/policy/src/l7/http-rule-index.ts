@@ -53,7 +53,7 @@ export class HttpRuleIndex {
     if (byMethod) found.push(byMethod);
     if (this.always.length > 0) found.push(this.always);
     if (found.length === 0) return [];
-    if (found.length === 1) return found[0]!;
+    if (found.length === 1) return found[0];
     // The buckets are disjoint (a rule is in one bucket, and one request hits one key per map).
     return found.flat().sort((a, b) => a - b);
   }

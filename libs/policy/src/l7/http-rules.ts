@@ -147,7 +147,7 @@ export class HttpRules {
     const mismatches: string[] = [];
     // Candidates come in rule order, so "the first rule that matched" means what it did for a scan.
     for (const index of this.index?.candidates(request.path, request.method) ?? this.everyRule) {
-      const rule = this.rules[index]!;
+      const rule = this.rules[index];
       const outcome = this.matchRule(rule, request);
       if (!outcome) continue;
       first ??= index;

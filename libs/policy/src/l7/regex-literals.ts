@@ -24,7 +24,7 @@ function leadingLiteral(pattern: string): LiteralRun {
   let text = '';
   let i = 0;
   while (i < pattern.length) {
-    const c = pattern[i]!;
+    const c = pattern[i];
     if (c === '\\') {
       const next = pattern[i + 1];
       // `\.` or `\/` is that character; `\d`, `\Q`, `\pL`, `\x41`… are classes or forms not worth reading.
