@@ -32,6 +32,7 @@ const ROOT_MESSAGES = [
   'tendril.proxy.v1.BpfMetadata',
   'tendril.policy.v1.NetworkPolicy',
   'tendril.policy.v1.L7Policy',
+  'tendril.policy.v1.KafkaPolicy',
   'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
   'envoy.extensions.access_loggers.file.v3.FileAccessLog',
   'envoy.extensions.access_loggers.stream.v3.StdoutAccessLog',

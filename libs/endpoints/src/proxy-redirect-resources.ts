@@ -1,5 +1,5 @@
 import type { envoy, tendril } from '@tendril/api-envoy';
-import type { L7Parser, L7PortPolicy, PortRuleHTTP, TrafficDirection } from '@tendril/policy';
+import type { L7Parser, L7PortPolicy, PortRuleHTTP, PortRuleKafka, TrafficDirection } from '@tendril/policy';
 import type { EndpointRedirects } from './endpoint-manager';
 
 type Listener = envoy.config.listener.v3.Listener;
@@ -92,18 +92,29 @@ function httpRuleResource(rule: PortRuleHTTP): tendril.policy.v1.HttpNetworkPoli
   };
 }
 
+function kafkaRuleResource(rule: PortRuleKafka): tendril.policy.v1.KafkaNetworkPolicyRule {
+  return {
+    ...(rule.role ? { role: rule.role } : {}),
+    ...(rule.apiKey ? { api_key: rule.apiKey } : {}),
+    ...(rule.apiVersion ? { api_version: rule.apiVersion } : {}),
+    ...(rule.clientID ? { client_id: rule.clientID } : {}),
+    ...(rule.topic ? { topic: rule.topic } : {}),
+  };
+}
+
 function portPolicyResource(policy: L7PortPolicy): PortNetworkPolicy {
   return {
     port: policy.port,
     rules: policy.rules.map((rule) => ({
       ...(rule.remotes === 'any' ? {} : { remote_policies: [...rule.remotes] }),
       ...(rule.http ? { http_rules: { http_rules: rule.http.map(httpRuleResource) } } : {}),
+      ...(rule.kafka ? { kafka_rules: { kafka_rules: rule.kafka.map(kafkaRuleResource) } } : {}),
       origins: [rule.origin],
     })),
   };
 }
 
-/** Tendril NPDS: one NetworkPolicy per endpoint with HTTP L7 ports, named by its IP. */
+/** Tendril NPDS: one NetworkPolicy per endpoint with HTTP or Kafka L7 ports, named by its IP. */
 export function networkPolicyResources(endpoints: readonly EndpointRedirects[]): NetworkPolicy[] {
   return endpoints
     .filter((e) => e.portPolicies.length > 0)
@@ -115,23 +126,69 @@ export function networkPolicyResources(endpoints: readonly EndpointRedirects[]):
     }));
 }
 
-/** The transparent HTTP listeners, ORIGINAL_DST clusters and NPDS policies for the node's L7 redirects; none when no endpoint has an HTTP redirect. */
+/** original_dst + tendril.bpf_metadata: the listener filters of every redirect listener. */
+function redirectListenerFilters(direction: TrafficDirection, options: RedirectResourceOptions): Listener['listener_filters'] {
+  return [
+    { name: 'envoy.filters.listener.original_dst', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst' } },
+    { name: 'tendril.bpf_metadata', typed_config: { '@type': 'type.googleapis.com/tendril.proxy.v1.BpfMetadata', is_ingress: direction === 'ingress', bpf_root: options.bpfRoot ?? '' } },
+  ] as Listener['listener_filters'];
+}
+
+export function kafkaRedirectListenerName(direction: TrafficDirection): string {
+  return `tendril-kafka-${direction}`;
+}
+
+/** An HTTP redirect listener: every request is checked by the tendril.l7policy filter, then routed to the ORIGINAL_DST cluster. */
+function httpListener(direction: TrafficDirection, options: RedirectResourceOptions): Listener {
+  return {
+    name: redirectListenerName(direction),
+    address: { socket_address: { address: '127.0.0.1', port_value: options.proxyPort('http', direction) } },
+    transparent: true,
+    traffic_direction: direction === 'ingress' ? 'INBOUND' : 'OUTBOUND',
+    listener_filters: redirectListenerFilters(direction, options),
+    filter_chains: [policyChain(`l7-${direction}`, direction, forwardRoute(direction))],
+  } as Listener;
+}
+
+/**
+ * A Kafka redirect listener: the tendril.kafkapolicy network filter checks each request frame
+ * against the endpoint's NPDS Kafka rules, then tcp_proxy relays the connection to the address
+ * the pod dialled (the ORIGINAL_DST cluster).
+ */
+function kafkaListener(direction: TrafficDirection, options: RedirectResourceOptions): Listener {
+  const name = kafkaRedirectListenerName(direction);
+  return {
+    name,
+    address: { socket_address: { address: '127.0.0.1', port_value: options.proxyPort('kafka', direction) } },
+    transparent: true,
+    traffic_direction: direction === 'ingress' ? 'INBOUND' : 'OUTBOUND',
+    listener_filters: redirectListenerFilters(direction, options),
+    filter_chains: [
+      {
+        name: `kafka-${direction}`,
+        filters: [
+          { name: 'tendril.kafkapolicy', typed_config: { '@type': 'type.googleapis.com/tendril.policy.v1.KafkaPolicy', is_ingress: direction === 'ingress' } },
+          {
+            name: 'envoy.filters.network.tcp_proxy',
+            typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', stat_prefix: name, cluster: originalDestinationClusterName(direction) },
+          },
+        ],
+      },
+    ],
+  } as Listener;
+}
+
+/** The transparent HTTP and Kafka listeners, ORIGINAL_DST clusters and NPDS policies for the node's L7 redirects; none when no endpoint has such a redirect. */
 export function redirectResources(endpoints: readonly EndpointRedirects[], options: RedirectResourceOptions): RedirectResources {
   const listeners: Listener[] = [];
   const clusters: Cluster[] = [];
   for (const direction of ['ingress', 'egress'] as const) {
-    if (!endpoints.some((e) => e.redirects.some((r) => r.direction === direction && r.parser === 'http'))) continue;
-    listeners.push({
-      name: redirectListenerName(direction),
-      address: { socket_address: { address: '127.0.0.1', port_value: options.proxyPort('http', direction) } },
-      transparent: true,
-      traffic_direction: direction === 'ingress' ? 'INBOUND' : 'OUTBOUND',
-      listener_filters: [
-        { name: 'envoy.filters.listener.original_dst', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst' } },
-        { name: 'tendril.bpf_metadata', typed_config: { '@type': 'type.googleapis.com/tendril.proxy.v1.BpfMetadata', is_ingress: direction === 'ingress', bpf_root: options.bpfRoot ?? '' } },
-      ],
-      filter_chains: [policyChain(`l7-${direction}`, direction, forwardRoute(direction))],
-    } as Listener);
+    const redirected = (parser: L7Parser) => endpoints.some((e) => e.redirects.some((r) => r.direction === direction && r.parser === parser));
+    const http = redirected('http');
+    const kafka = redirected('kafka');
+    if (!http && !kafka) continue;
+    if (http) listeners.push(httpListener(direction, options));
+    if (kafka) listeners.push(kafkaListener(direction, options));
     clusters.push({
       name: originalDestinationClusterName(direction),
       type: 'ORIGINAL_DST',

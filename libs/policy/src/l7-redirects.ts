@@ -3,7 +3,7 @@
  * parser (l7PortRedirects), and the per-request rules of each HTTP one (l7PortPolicies), which the
  * agent sends the proxy as NPDS (policy-semantics §2.3, §3, §7).
  */
-import type { PortRuleHTTP } from './api-types';
+import type { PortRuleHTTP, PortRuleKafka } from './api-types';
 import type { Identity } from '@tendril/identity';
 import { identitiesSelectedBy, isWildcardItem, itemKeyRanges, portKey, rangesCover, selectsEndpoint, type MatchingOptions, type PolicyEndpoint } from './matching';
 import { Protocol, type TrafficDirection } from './policy-map';
@@ -58,26 +58,31 @@ export function l7PortRedirects(rules: readonly PolicyRule[], endpoint: PolicyEn
 export interface L7PortRule {
   /** Remote identities it applies to; 'any' for a rule whose peer is everyone. */
   readonly remotes: readonly number[] | 'any';
-  /** Undefined: an L3/L4 allow for these remotes, which leaves L7 unrestricted for them (§2.3). */
+  /** Neither set: an L3/L4 allow for these remotes, which leaves L7 unrestricted for them (§2.3). At most one is set: the port's parser's. */
   readonly http?: readonly PortRuleHTTP[];
+  readonly kafka?: readonly PortRuleKafka[];
   readonly origin: string;
 }
 
 export interface L7PortPolicy {
   readonly direction: TrafficDirection;
   readonly port: number;
+  /** The port's L7 parser: which of the rules' fields the proxy reads. */
+  readonly parser: 'http' | 'kafka';
   readonly rules: readonly L7PortRule[];
 }
 
 /**
- * The per-request policy of each of the endpoint's HTTP redirect ports: every allow item that
- * covers the port, with the identities it selects among `identities` (policy-semantics §2.3: an
- * item without L7 makes L7 unrestricted for its peers, and HTTP rules OR across items). Only
- * ports l7PortRedirects lists as HTTP are included; the proxy denies a port it has no policy for.
+ * The per-request policy of each of the endpoint's HTTP and Kafka redirect ports: every allow item
+ * that covers the port, with the identities it selects among `identities` (policy-semantics §2.3:
+ * an item without L7 makes L7 unrestricted for its peers, and L7 rules OR across items). Only
+ * ports l7PortRedirects lists as HTTP or Kafka are included; the proxy denies a port it has no
+ * policy for. (DNS ports are the DNS proxy's, which reads the rules itself.)
  */
 export function l7PortPolicies(rules: readonly PolicyRule[], endpoint: PolicyEndpoint, identities: readonly Identity[], options: MatchingOptions = {}): L7PortPolicy[] {
-  const ports = l7PortRedirects(rules, endpoint, options).filter((r) => r.parser === 'http');
+  const ports = l7PortRedirects(rules, endpoint, options).filter((r): r is L7PortRedirect & { parser: 'http' | 'kafka' } => r.parser === 'http' || r.parser === 'kafka');
   return ports.map((redirect) => {
+    const parser = redirect.parser;
     const key = portKey(Protocol.TCP, redirect.port);
     const portRules: L7PortRule[] = [];
     for (const rule of rules) {
@@ -86,12 +91,12 @@ export function l7PortPolicies(rules: readonly PolicyRule[], endpoint: PolicyEnd
         if (item.deny || !rangesCover(itemKeyRanges(item, redirect.direction, endpoint, options), key)) continue;
         const remotes = isWildcardItem(item) ? 'any' : identitiesSelectedBy(item, identities).map((i) => i.id);
         if (remotes !== 'any' && remotes.length === 0) continue;
-        const http = item.l7?.parser === 'http' ? (item.l7.rules.http ?? []) : undefined;
-        // A Kafka or DNS item on an HTTP port is a merge error the compiler already refused.
-        if (item.l7 && item.l7.parser !== 'http') continue;
-        portRules.push({ remotes, ...(http ? { http } : {}), origin: formatOrigin(item.origin) });
+        // Items of another parser on this port are a merge error the compiler already refused.
+        if (item.l7 && item.l7.parser !== parser) continue;
+        const l7 = item.l7 ? (parser === 'http' ? { http: item.l7.rules.http ?? [] } : { kafka: item.l7.rules.kafka ?? [] }) : {};
+        portRules.push({ remotes, ...l7, origin: formatOrigin(item.origin) });
       }
     }
-    return { direction: redirect.direction, port: redirect.port, rules: portRules };
+    return { direction: redirect.direction, port: redirect.port, parser, rules: portRules };
   });
 }

@@ -85,6 +85,17 @@ describe('Kafka request parser on the bytes kafkajs sends', () => {
     for (const key of [10, 11, 14, 18]) expect(first(key).facts.topics).toEqual([]);
   });
 
+  it('knows which requests get a response: every one but a produce with acks 0', () => {
+    expect(parsed.every((r) => r.expectsResponse)).toBe(true);
+    const produce = first(0);
+    const clientIdLength = produce.frame.readInt16BE(12);
+    const transactionalIdAt = 14 + clientIdLength;
+    expect(produce.frame.readInt16BE(transactionalIdAt)).toBe(-1);
+    const noAcks = Buffer.from(produce.frame);
+    noAcks.writeInt16BE(0, transactionalIdAt + 2);
+    expect(parseKafkaRequestFrame(noAcks)).toMatchObject({ expectsResponse: false, facts: { apiKey: 0, topics: ['orders'] } });
+  });
+
   it('keeps each frame byte for byte', () => {
     const produce = first(0);
     expect(produce.frame.readInt32BE(0)).toBe(produce.frame.length - 4);

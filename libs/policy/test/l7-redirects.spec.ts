@@ -54,6 +54,7 @@ describe('l7PortPolicies', () => {
       {
         direction: 'ingress',
         port: 80,
+        parser: 'http',
         rules: [
           { remotes: [webId], http: [{ method: 'GET', path: '/ok' }], origin: 'CiliumNetworkPolicy shop/a rule 0 ingress[0]' },
           { remotes: [monId], http: [{ path: '/metrics' }], origin: 'CiliumNetworkPolicy shop/b rule 0 ingress[0]' },
@@ -78,8 +79,26 @@ describe('l7PortPolicies', () => {
       ...cnp('d', { endpointSelector: { matchLabels: { app: 'store' } }, ingressDeny: [from('mon', '80')] }),
     ];
     expect(l7PortPolicies(rules, { labels: store }, allocator.identities())).toEqual([
-      { direction: 'ingress', port: 80, rules: [{ remotes: [webId], http: [{}], origin: 'CiliumNetworkPolicy shop/a rule 0 ingress[0]' }] },
+      { direction: 'ingress', port: 80, parser: 'http', rules: [{ remotes: [webId], http: [{}], origin: 'CiliumNetworkPolicy shop/a rule 0 ingress[0]' }] },
     ]);
     expect(l7PortPolicies(rules, { labels: web }, allocator.identities())).toEqual([]);
+  });
+
+  it('§8 case 17/18: a Kafka port gets its Kafka rules, OR-ed across policies, for the peers each selects', () => {
+    const rules = [
+      ...cnp('a', { endpointSelector: { matchLabels: { app: 'store' } }, ingress: [from('web', '9092', { kafka: [{ role: 'produce', topic: 'orders' }] })] }),
+      ...cnp('b', { endpointSelector: { matchLabels: { app: 'store' } }, ingress: [from('web', '9092', { kafka: [{ role: 'produce', topic: 'audit' }] })] }),
+    ];
+    expect(l7PortPolicies(rules, { labels: store }, allocator.identities())).toEqual([
+      {
+        direction: 'ingress',
+        port: 9092,
+        parser: 'kafka',
+        rules: [
+          { remotes: [webId], kafka: [{ role: 'produce', topic: 'orders' }], origin: 'CiliumNetworkPolicy shop/a rule 0 ingress[0]' },
+          { remotes: [webId], kafka: [{ role: 'produce', topic: 'audit' }], origin: 'CiliumNetworkPolicy shop/b rule 0 ingress[0]' },
+        ],
+      },
+    ]);
   });
 });

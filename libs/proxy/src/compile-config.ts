@@ -3,6 +3,7 @@ import type * as tls from 'node:tls';
 import {
   HCM_FILTER_NAME,
   HCM_TYPE_URL,
+  KAFKA_POLICY_TYPE_URL,
   L7_POLICY_TYPE_URL,
   ROUTER_FILTER_NAME,
   ROUTER_TYPE_URL,
@@ -250,6 +251,12 @@ function tcpProxyClusters(tcp: TcpProxy, label: string): TcpProxyChain['clusters
   return clusters;
 }
 
+function compileKafkaPolicy(config: unknown): { isIngress: boolean } {
+  const isIngress = (config as { is_ingress?: unknown }).is_ingress;
+  if (isIngress !== undefined && typeof isIngress !== 'boolean') throw new Error('tendril.kafkapolicy: is_ingress must be a boolean');
+  return { isIngress: isIngress === true };
+}
+
 /** tcp_proxy chains, told apart by server_names read from the ClientHello (TLS passthrough) or a single plain one. */
 function compileTcpProxyChains(chains: readonly FilterChain[]): TcpProxyChains {
   const byServerName = new ServerNameIndex<TcpProxyChain>();
@@ -258,14 +265,16 @@ function compileTcpProxyChains(chains: readonly FilterChain[]): TcpProxyChains {
     const label = `filter chain ${chain.name ? JSON.stringify(chain.name) : `#${index}`}`;
     if (chain.transport_socket !== undefined) throw new Error(`${label}: a tcp_proxy chain that terminates TLS is not supported`);
     const filters = chain.filters ?? [];
-    if (filters.length !== 1 || filters[0].typed_config?.['@type'] !== TCP_PROXY_TYPE_URL) {
-      throw new Error(`${label}: a listener's chains must all be one tcp_proxy filter, or all one ${HCM_FILTER_NAME}`);
+    const kafkaPolicy = filters.length === 2 && filters[0].typed_config?.['@type'] === KAFKA_POLICY_TYPE_URL ? compileKafkaPolicy(filters[0].typed_config) : undefined;
+    const tcp = filters[kafkaPolicy ? 1 : 0];
+    if (filters.length !== (kafkaPolicy ? 2 : 1) || tcp.typed_config?.['@type'] !== TCP_PROXY_TYPE_URL) {
+      throw new Error(`${label}: a listener's chains must all be one tcp_proxy filter (after a tendril.kafkapolicy filter, if any), or all one ${HCM_FILTER_NAME}`);
     }
-    const clusters = tcpProxyClusters(filters[0].typed_config as unknown as TcpProxy, label);
+    const clusters = tcpProxyClusters(tcp.typed_config as unknown as TcpProxy, label);
     const serverNames = serverNamesOf(chain, label);
     if (serverNames.length > 0) inspectsServerName = true;
     try {
-      byServerName.add(serverNames, { name: chain.name || `#${index}`, clusters });
+      byServerName.add(serverNames, { name: chain.name || `#${index}`, clusters, ...(kafkaPolicy ? { kafkaPolicy } : {}) });
     } catch (err) {
       throw new Error(`${label}: ${(err as Error).message}`);
     }
@@ -353,7 +362,10 @@ function compileListener(listener: Listener, secrets: ReadonlyMap<string, Certif
   const fallback = listener.default_filter_chain;
   if (chains.length > 0 && chains.some(isTcpProxyChain)) {
     if (fallback !== undefined) throw new Error('default_filter_chain is not supported with tcp_proxy chains');
-    return { ...base, ...NO_ROUTES, tcpProxy: compileTcpProxyChains(chains) };
+    const tcpProxy = compileTcpProxyChains(chains);
+    // The Kafka rules are looked up by the redirect's endpoint and identities, which only tendril.bpf_metadata knows.
+    if (!redirect && chains.some((c) => c.filters?.[0]?.typed_config?.['@type'] === KAFKA_POLICY_TYPE_URL)) throw new Error('tendril.kafkapolicy needs the tendril.bpf_metadata listener filter');
+    return { ...base, ...NO_ROUTES, tcpProxy };
   }
   if (chains.some((c) => c.transport_socket !== undefined)) {
     if (fallback !== undefined) throw new Error('default_filter_chain is not supported on a TLS listener');

@@ -46,3 +46,4 @@ export const UPSTREAM_HTTP_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.Htt
 export const UPSTREAM_HTTP_OPTIONS_TYPE_URL = 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 export const L7_POLICY_FILTER_NAME = 'tendril.l7policy';
 export const L7_POLICY_TYPE_URL = 'type.googleapis.com/tendril.policy.v1.L7Policy';
+export const KAFKA_POLICY_TYPE_URL = 'type.googleapis.com/tendril.policy.v1.KafkaPolicy';

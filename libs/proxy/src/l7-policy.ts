@@ -1,5 +1,5 @@
 import type { tendril } from '@tendril/api-envoy';
-import { HttpRuleError, HttpRules, type HeaderEdit, type HttpRequestFacts } from '@tendril/policy';
+import { HttpRuleError, HttpRules, KafkaRuleError, KafkaRules, type HeaderEdit, type HttpRequestFacts, type KafkaRequestFacts } from '@tendril/policy';
 import type { ConfigError } from './config';
 import type { RedirectDirection } from './transparent';
 
@@ -24,9 +24,28 @@ export interface L7Decision {
 interface CompiledRule {
   /** Undefined: every remote. */
   readonly remotes: ReadonlySet<number> | undefined;
-  /** Undefined: every request of these remotes. */
+  /** Both undefined: every request of these remotes. */
   readonly http: HttpRules | undefined;
+  readonly kafka: KafkaRules | undefined;
   readonly origin: string;
+}
+
+/** The Kafka rules of an NPDS rule, with Cilium's messages for a role, API key or version it cannot read. */
+function compileKafkaRules(rules: readonly tendril.policy.v1.KafkaNetworkPolicyRule[]): KafkaRules {
+  try {
+    return new KafkaRules(
+      rules.map((r) => ({
+        ...(r.role ? { role: r.role } : {}),
+        ...(r.api_key ? { apiKey: r.api_key } : {}),
+        ...(r.api_version ? { apiVersion: r.api_version } : {}),
+        ...(r.client_id ? { clientID: r.client_id } : {}),
+        ...(r.topic ? { topic: r.topic } : {}),
+      })),
+    );
+  } catch (err) {
+    if (err instanceof KafkaRuleError) throw new HttpRuleError(err.message);
+    throw err;
+  }
 }
 
 type PortRules = ReadonlyMap<number, readonly CompiledRule[]>;
@@ -54,8 +73,10 @@ function compilePorts(ports: readonly PortNetworkPolicy[] | undefined): Map<numb
             })),
           )
         : undefined;
+      if (http && rule.kafka_rules) throw new HttpRuleError('a rule has both HTTP and Kafka rules');
+      const kafka = rule.kafka_rules ? compileKafkaRules(rule.kafka_rules.kafka_rules ?? []) : undefined;
       const remotes = rule.remote_policies && rule.remote_policies.length > 0 ? new Set(rule.remote_policies) : undefined;
-      rules.push({ remotes, http, origin: (rule.origins ?? []).join(', ') || 'a rule' });
+      rules.push({ remotes, http, kafka, origin: (rule.origins ?? []).join(', ') || 'a rule' });
     }
     out.set(number, rules);
   }
@@ -88,18 +109,39 @@ export class L7PolicyIndex {
     return this.byEndpoint.size;
   }
 
-  /** The decision for one request of a redirected connection. */
-  decide(direction: RedirectDirection, endpointIp: string, port: number, remoteIdentity: number, request: HttpRequestFacts): L7Decision {
+  /**
+   * The rules of an endpoint's port that apply to a remote identity, or the decision when that
+   * already settles it: no policy or no applicable rule denies, a rule without L7 rules allows.
+   */
+  private applicableRules(direction: RedirectDirection, endpointIp: string, port: number, remoteIdentity: number): readonly CompiledRule[] | L7Decision {
     const rules = this.byEndpoint.get(endpointIp)?.[direction].get(port);
     if (!rules) return { allowed: false, reason: `no ${direction} L7 policy for ${endpointIp}:${port}`, edits: [] };
     const applicable = rules.filter((r) => r.remotes === undefined || r.remotes.has(remoteIdentity));
     if (applicable.length === 0) return { allowed: false, reason: `no rule of ${endpointIp}:${port} applies to identity ${remoteIdentity}`, edits: [] };
-    const unrestricted = applicable.find((r) => r.http === undefined);
+    const unrestricted = applicable.find((r) => r.http === undefined && r.kafka === undefined);
     if (unrestricted) return { allowed: true, reason: `L7 unrestricted for identity ${remoteIdentity} by ${unrestricted.origin}`, edits: [] };
+    return applicable;
+  }
+
+  /** The decision for one Kafka request frame of a redirected connection (policy-semantics §4): some applicable rule's Kafka rules allow it. */
+  decideKafka(direction: RedirectDirection, endpointIp: string, port: number, remoteIdentity: number, request: KafkaRequestFacts): L7Decision {
+    const applicable = this.applicableRules(direction, endpointIp, port, remoteIdentity);
+    if (!Array.isArray(applicable)) return applicable as L7Decision;
+    const withKafka = applicable.filter((rule) => rule.kafka !== undefined);
+    if (!KafkaRules.allowedByAny(withKafka.map((rule) => rule.kafka as KafkaRules), request)) return { allowed: false, reason: 'no Kafka rule matches', edits: [] };
+    return { allowed: true, reason: `allowed by ${withKafka.map((rule) => rule.origin).join(', ')}`, edits: [] };
+  }
+
+  /** The decision for one request of a redirected connection. */
+  decide(direction: RedirectDirection, endpointIp: string, port: number, remoteIdentity: number, request: HttpRequestFacts): L7Decision {
+    const applicable = this.applicableRules(direction, endpointIp, port, remoteIdentity);
+    if (!Array.isArray(applicable)) return applicable as L7Decision;
     const edits: HeaderEdit[] = [];
     let allowedBy: string | undefined;
     for (const rule of applicable) {
-      const verdict = (rule.http as HttpRules).evaluate(request);
+      // Kafka rules on a port reached over HTTP allow nothing here.
+      if (!rule.http) continue;
+      const verdict = rule.http.evaluate(request);
       if (!verdict.allowed) continue;
       allowedBy ??= rule.origin;
       edits.push(...verdict.edits);

@@ -94,7 +94,8 @@ function transparentProblem(spec: ListenerSpec, network: TransparentNetwork | un
   if (!spec.transparent && !spec.redirect) return undefined;
   const fail = (message: string): ConfigError => ({ kind: 'Listener', resource: spec.name, message });
   if (!network) return fail('transparent listeners need the eBPF datapath (run the proxy as root on a node whose agent loaded it)');
-  if (spec.tcpProxy || spec.tls) return fail('a transparent listener must serve cleartext HTTP');
+  if (spec.tls) return fail('a transparent listener cannot terminate TLS');
+  if (spec.tcpProxy?.inspectsServerName) return fail('a transparent tcp_proxy listener cannot choose chains by server name');
   if (spec.redirect && spec.redirect.bpfRoot !== '' && spec.redirect.bpfRoot !== network.bpfRoot) {
     return fail(`tendril.bpf_metadata: bpf_root ${spec.redirect.bpfRoot} is not the datapath's (${network.bpfRoot})`);
   }
@@ -208,7 +209,7 @@ export class ProxyRuntime {
         .filter(([key]) => !this.listeners.has(key))
         .map(async ([key, spec]) => {
           const listener = spec.tcpProxy
-            ? new TcpProxyListener(spec.host, spec.port, spec.name, spec.tcpProxy, () => this.state, this.logger)
+            ? new TcpProxyListener(spec.host, spec.port, spec.name, spec.tcpProxy, () => this.state, this.logger, this.transparentBindingOf(spec))
             : new HttpListener(spec.host, spec.port, routesOf(spec.name, spec), handle, this.logger, {
                 tlsChains: tlsChainsOf(spec),
                 connectionRouting: connectionRoutingOf(spec),

@@ -1,7 +1,12 @@
 import * as net from 'node:net';
-import { listenServer } from './listen-server';
+import { KAFKA_API_KEYS, KAFKA_INVALID_MESSAGE } from '@tendril/policy';
+import { KafkaPolicyRelay } from './kafka-policy-relay';
+import type { L7Decision } from './l7-policy';
+import { listenOnFd, listenServer } from './listen-server';
+import type { TransparentBinding } from './listener';
 import type { ProxyLogger } from './logger';
 import type { RoutingState } from './router';
+import { describeRedirectedConnection, markRedirected, redirectedConnectionOf, type RedirectedConnection } from './transparent';
 import { readClientHello } from './tls/client-hello';
 import type { ServerNameIndex } from './tls/server-names';
 
@@ -16,6 +21,16 @@ export interface TcpProxyChain {
   name: string;
   /** Weights are positive integers. */
   clusters: ReadonlyArray<{ name: string; weight: number }>;
+  /** Set by a tendril.kafkapolicy filter before the tcp_proxy: every request frame is checked (kafka-policy-relay.ts). */
+  kafkaPolicy?: { isIngress: boolean };
+}
+
+/** API key names by number, for the log. */
+const KAFKA_API_NAMES = new Map(Object.entries(KAFKA_API_KEYS).map(([name, key]) => [key, name]));
+
+/** An IPv4 peer on a dual-stack socket shows as ::ffff:a.b.c.d. */
+function stripMapped(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 
 /** The cluster a new connection of the chain goes to: random, in proportion to the weights. */
@@ -55,6 +70,8 @@ export class TcpProxyListener {
     chains: TcpProxyChains,
     private readonly state: () => RoutingState,
     private readonly logger: ProxyLogger,
+    /** For a transparent listener: how it binds, and (with tendril.bpf_metadata) that its connections are datapath redirects. */
+    private readonly transparent?: TransparentBinding,
   ) {
     this.chains = chains;
     this.server = net.createServer((socket) => this.onConnection(socket));
@@ -66,7 +83,13 @@ export class TcpProxyListener {
 
   /** Rejects with the bind error (EADDRINUSE, EADDRNOTAVAIL, EACCES). */
   async bind(): Promise<number> {
-    this.boundPort = await listenServer(this.server, this.host, this.port, (err) => this.logger.error({ err, listener: this.listenerName }, 'listener socket error'));
+    const onSocketError = (err: Error): void => this.logger.error({ err, listener: this.listenerName }, 'listener socket error');
+    if (this.transparent) {
+      const fd = await this.transparent.network.listenerFd(this.host, this.port);
+      this.boundPort = await listenOnFd(this.server, fd, onSocketError);
+    } else {
+      this.boundPort = await listenServer(this.server, this.host, this.port, onSocketError);
+    }
     return this.boundPort;
   }
 
@@ -79,6 +102,15 @@ export class TcpProxyListener {
     downstream.once('close', () => this.connections.delete(downstream));
     downstream.on('error', () => undefined);
     downstream.setNoDelay(true);
+    const redirectDirection = this.transparent?.redirectDirection;
+    if (this.transparent && redirectDirection) {
+      const redirected = describeRedirectedConnection(downstream, this.transparent.network, redirectDirection);
+      if (!redirected) {
+        downstream.destroy();
+        return;
+      }
+      markRedirected(downstream, redirected);
+    }
     const chains = this.chains;
     if (!chains.inspectsServerName) {
       this.forward(downstream, chains.byServerName.select(undefined), Buffer.alloc(0));
@@ -115,27 +147,62 @@ export class TcpProxyListener {
     }
     const clusterName = pickWeightedCluster(chain);
     const cluster = this.state().clusters.get(clusterName);
-    const endpoint = cluster?.pick(downstream);
+    const redirected = redirectedConnectionOf(downstream);
+    // An ORIGINAL_DST cluster's endpoint is where the pod was connecting; the connection carries the client's identity in its mark.
+    const endpoint = cluster?.spec.originalDestination ? redirected?.originalDestination : cluster?.pick(downstream);
     if (!cluster || !endpoint) {
       this.logger.debug({ listener: this.listenerName, cluster: clusterName }, cluster ? 'no healthy upstream' : 'cluster not found');
       downstream.destroy();
       return;
     }
-    const upstream = net.connect({ host: endpoint.host, port: endpoint.port });
+    if (chain.kafkaPolicy && !redirected) {
+      this.logger.error({ listener: this.listenerName }, 'tendril.kafkapolicy on a connection that is no datapath redirect: closed');
+      downstream.destroy();
+      return;
+    }
+    const network = this.transparent?.network;
+    const upstream = redirected && network ? network.markedSocket(redirected.direction, redirected.sourceIdentity) : new net.Socket();
+    upstream.connect({ host: endpoint.host, port: endpoint.port });
     upstream.setNoDelay(true);
     const connectTimer = setTimeout(() => upstream.destroy(), cluster.spec.connectTimeoutMs);
     upstream.on('error', (err) => {
-      this.logger.debug({ err, listener: this.listenerName, upstream: endpoint.address }, 'tcp proxy upstream error');
+      this.logger.debug({ err, listener: this.listenerName, upstream: `${endpoint.host}:${endpoint.port}` }, 'tcp proxy upstream error');
       downstream.destroy();
     });
     downstream.once('close', () => upstream.destroy());
     upstream.once('close', () => downstream.destroy());
     upstream.once('connect', () => {
       clearTimeout(connectTimer);
-      if (initial.length > 0) upstream.write(initial);
-      downstream.pipe(upstream);
-      upstream.pipe(downstream);
+      if (chain.kafkaPolicy && redirected) {
+        this.relayKafka(downstream, upstream, redirected, chain.kafkaPolicy.isIngress);
+      } else {
+        if (initial.length > 0) upstream.write(initial);
+        downstream.pipe(upstream);
+        upstream.pipe(downstream);
+      }
       downstream.resume();
+    });
+  }
+
+  /** The tendril.kafkapolicy filter: each request frame checked against the endpoint's NPDS Kafka rules for the remote identity. */
+  private relayKafka(downstream: net.Socket, upstream: net.Socket, redirected: RedirectedConnection, isIngress: boolean): void {
+    const direction = isIngress ? 'ingress' : 'egress';
+    const endpointIp = isIngress ? redirected.originalDestination.host : stripMapped(downstream.remoteAddress ?? '');
+    const port = redirected.originalDestination.port;
+    const remoteIdentity = isIngress ? redirected.sourceIdentity : redirected.destinationIdentity;
+    const peer = { listener: this.listenerName, client: stripMapped(downstream.remoteAddress ?? ''), destination: `${redirected.originalDestination.host}:${port}`, remoteIdentity };
+    new KafkaPolicyRelay(downstream, upstream, {
+      decide: (request): L7Decision => {
+        const policies = this.state().policies;
+        if (!policies) return { allowed: false, reason: 'no L7 policy received yet', edits: [] };
+        return policies.decideKafka(direction, endpointIp, port, remoteIdentity, request.facts);
+      },
+      onRequest: (record) => {
+        const kafka = { apiKey: KAFKA_API_NAMES.get(record.apiKey) ?? record.apiKey, apiVersion: record.apiVersion, correlationId: record.correlationId, clientId: record.clientId, topics: record.topics };
+        if (record.decision.allowed) this.logger.debug({ ...peer, kafka, verdict: 'forwarded', reason: record.decision.reason }, 'kafka request');
+        else this.logger.info({ ...peer, kafka, verdict: 'denied', reason: record.decision.reason }, 'kafka request denied');
+      },
+      onInvalid: (err) => this.logger.warn({ ...peer, kafkaError: KAFKA_INVALID_MESSAGE, err: err.message }, 'malformed kafka request: connection closed'),
     });
   }
 

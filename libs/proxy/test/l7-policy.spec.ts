@@ -63,3 +63,46 @@ describe('L7PolicyIndex', () => {
     ]);
   });
 });
+
+describe('L7PolicyIndex Kafka decisions', () => {
+  const produce = (topics: string[]) => ({ apiKey: 0, apiVersion: 7, clientId: 'orders-svc', topics });
+  const { index, errors } = L7PolicyIndex.compile([
+    {
+      name: '10.244.0.7',
+      ingress_per_port_policies: [
+        {
+          port: 9092,
+          rules: [
+            { remote_policies: [256], kafka_rules: { kafka_rules: [{ role: 'produce', topic: 'orders' }] }, origins: ['CNP a'] },
+            { remote_policies: [256], kafka_rules: { kafka_rules: [{ role: 'produce', topic: 'audit' }] }, origins: ['CNP b'] },
+            { remote_policies: [300], origins: ['CNP c'] },
+          ],
+        },
+      ],
+    },
+  ]);
+
+  it('compiles', () => {
+    expect(errors).toEqual([]);
+  });
+
+  it('§8 case 18: topics covered by the rules of different policies add up; one topic nobody covers denies the request', () => {
+    expect(index!.decideKafka('ingress', '10.244.0.7', 9092, 256, produce(['orders', 'audit']))).toMatchObject({ allowed: true, reason: 'allowed by CNP a, CNP b' });
+    expect(index!.decideKafka('ingress', '10.244.0.7', 9092, 256, produce(['orders', 'tmp'])).allowed).toBe(false);
+    expect(index!.decideKafka('ingress', '10.244.0.7', 9092, 256, { apiKey: 1, apiVersion: 11, clientId: null, topics: ['orders'] }).allowed).toBe(false);
+  });
+
+  it('a rule without Kafka rules leaves Kafka unrestricted for its identities; others and other ports are denied', () => {
+    expect(index!.decideKafka('ingress', '10.244.0.7', 9092, 300, produce(['anything'])).allowed).toBe(true);
+    expect(index!.decideKafka('ingress', '10.244.0.7', 9092, 999, produce(['orders'])).allowed).toBe(false);
+    expect(index!.decideKafka('ingress', '10.244.0.7', 9093, 256, produce(['orders'])).allowed).toBe(false);
+    // An HTTP request on the Kafka port's rules allows nothing.
+    expect(index!.decide('ingress', '10.244.0.7', 9092, 256, { method: 'GET', path: '/', authority: 'x', headers: {} }).allowed).toBe(false);
+  });
+
+  it('refuses a Kafka rule Cilium would refuse, with its message', () => {
+    const bad = L7PolicyIndex.compile([{ name: '10.244.0.8', ingress_per_port_policies: [{ port: 9092, rules: [{ kafka_rules: { kafka_rules: [{ role: 'produce', api_key: 'fetch' }] } }] }] }]);
+    expect(bad.index).toBeUndefined();
+    expect(bad.errors.map((e) => e.message)).toEqual(['cannot set both Role "produce" and APIKey "fetch" together']);
+  });
+});

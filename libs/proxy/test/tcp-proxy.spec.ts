@@ -129,7 +129,7 @@ describe('tcp_proxy listeners (TLS passthrough by SNI)', () => {
     const noCluster = passthroughListener([tcpProxyChain('a', '', ['a.example'])]);
     const result = await runtime.validate({ ...config, listeners: [{ ...mixed, name: 'mixed' }, { ...noCluster, name: 'no-cluster' }] });
     expect(result).toEqual([
-      { kind: 'Listener', resource: 'mixed', message: 'filter chain "http": a listener\'s chains must all be one tcp_proxy filter, or all one envoy.filters.network.http_connection_manager' },
+      { kind: 'Listener', resource: 'mixed', message: 'filter chain "http": a listener\'s chains must all be one tcp_proxy filter (after a tendril.kafkapolicy filter, if any), or all one envoy.filters.network.http_connection_manager' },
       { kind: 'Listener', resource: 'no-cluster', message: 'filter chain "a": tcp_proxy needs a cluster or weighted_clusters' },
     ]);
   });

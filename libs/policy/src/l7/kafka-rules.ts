@@ -77,9 +77,18 @@ export class KafkaRules {
   }
 
   allows(request: KafkaRequestFacts): boolean {
+    return KafkaRules.allowedByAny([this], request);
+  }
+
+  /**
+   * Whether the rules of several sets together allow the request: topics covered by a rule of one
+   * set and a rule of another add up, as Cilium unions the Kafka rules of every policy that
+   * applies to the remote (§4, §8 case 18).
+   */
+  static allowedByAny(sets: readonly KafkaRules[], request: KafkaRequestFacts): boolean {
     const topicBearing = KAFKA_TOPIC_KEYS.has(request.apiKey);
     const uncovered = new Set(request.topics === 'all' ? [] : request.topics);
-    for (const rule of this.rules) {
+    for (const rule of sets.flatMap((set) => set.rules)) {
       if (rule.keys.size > 0 && !rule.keys.has(request.apiKey)) continue;
       if (rule.apiVersion !== undefined && rule.apiVersion !== request.apiVersion) continue;
       if (rule.clientId !== undefined && rule.clientId !== request.clientId) continue;

@@ -50,6 +50,8 @@ export interface KafkaRequest {
   readonly topicPartitions: readonly KafkaTopicPartitions[] | 'all';
   /** False when the body names topics the parser could not read (topic ids, unknown versions): facts.topics is then empty. */
   readonly topicsKnown: boolean;
+  /** False for a produce request with acks 0: the broker sends no response to it. */
+  readonly expectsResponse: boolean;
 }
 
 /** Reads Kafka primitive types from one frame, failing with a KafkaWireError past its end. */
@@ -176,6 +178,12 @@ function produceTopics(r: FrameReader, v: number, flex: boolean): BodyTopics {
   return readTopicPartitions(r, flex, 'produce', () => r.bytes(flex)); // records
 }
 
+/** A produce request's acks (0: no response will come). */
+function produceAcks(r: FrameReader, v: number, flex: boolean): number {
+  if (v >= 3) r.optionalString(flex); // transactional_id
+  return r.int16();
+}
+
 function fetchTopics(r: FrameReader, v: number, flex: boolean): BodyTopics {
   r.skip(4 + 4 + 4); // replica_id, max_wait_ms, min_bytes
   if (v >= 3) r.skip(4); // max_bytes
@@ -289,7 +297,8 @@ export function parseKafkaRequestFrame(frame: Buffer): KafkaRequest {
     else topicPartitions = topics;
   }
   const topics = topicPartitions === 'all' ? 'all' : [...new Set(topicPartitions.map((t) => t.name))];
-  return { facts: { apiKey, apiVersion, clientId, topics }, correlationId, frame, topicPartitions, topicsKnown };
+  const expectsResponse = apiKey !== 0 || produceAcks(new FrameReader(frame, r.position, 'produce body'), apiVersion, flexible) !== 0;
+  return { facts: { apiKey, apiVersion, clientId, topics }, correlationId, frame, topicPartitions, topicsKnown, expectsResponse };
 }
 
 export interface KafkaRequestSplitterOptions {
