@@ -4,9 +4,10 @@ import type { AddressInfo } from 'node:net';
 /**
  * A single-node Kafka broker for tests. No Kafka broker (nor a JVM) exists on these machines, so
  * this speaks just enough of the wire protocol for kafkajs 2 to produce to and consume from
- * in-memory topics, consumer groups included: ApiVersions, Metadata, Produce, Fetch, ListOffsets,
+ * in-memory topics, consumer groups included: ApiVersions, Metadata, Produce, Fetch, ListOffsets, CreateTopics,
  * FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, each
- * in exactly one version (the newest kafkajs sends, so the client sends those). Record batches
+ * in exactly one version (the newest kafkajs sends, so the client sends those; librdkafka's
+ * metadata v4 and list offsets v2 share those layouts, which is enough for kcat). Record batches
  * are stored as the producer sent them, renumbered from the partition's next offset. Groups are
  * single-generation: every join gets the current members back at once, the first member leads.
  * Its own codec on purpose: tests of the proxy's parser must not be checked against itself.
@@ -24,6 +25,8 @@ export interface KafkaBrokerRequest {
 
 export interface KafkaTestBrokerOptions {
   host?: string;
+  /** Default: any free port. */
+  port?: number;
   /** Topics that exist from the start, with their partition counts (default: none; topics are created on first metadata request with one partition). */
   topics?: Record<string, number>;
 }
@@ -46,7 +49,9 @@ export interface KafkaTestBroker {
 }
 
 /** The versions served, per api key: kafkajs picks the newest it knows within [min, max]. */
-const SERVED_VERSIONS: Readonly<Record<number, number>> = { 0: 7, 1: 11, 2: 3, 3: 6, 8: 5, 9: 4, 10: 2, 11: 5, 12: 3, 13: 2, 14: 3, 18: 2 };
+const SERVED_VERSIONS: Readonly<Record<number, number>> = { 0: 7, 1: 11, 2: 3, 3: 6, 8: 5, 9: 4, 10: 2, 11: 5, 12: 3, 13: 2, 14: 3, 18: 2, 19: 3 };
+
+const TOPIC_ALREADY_EXISTS = 36;
 
 const UNSUPPORTED_VERSION = 35;
 const UNKNOWN_TOPIC_OR_PARTITION = 3;
@@ -152,19 +157,24 @@ export async function startKafkaTestBroker(options: KafkaTestBrokerOptions = {})
     if (key === 18) {
       // ApiVersions answers any version with v0's layout up to its error so old clients can downgrade.
       w.int16(version <= 2 ? 0 : UNSUPPORTED_VERSION);
-      w.array(Object.entries(SERVED_VERSIONS), ([k, max]) => w.int16(Number(k)).int16(Number(k) === 18 ? 0 : max).int16(max));
+      // Each key is offered from version 0 so that librdkafka (kcat) enables its features; clients
+      // pick the highest version both sides know, which is the served one for kafkajs and
+      // librdkafka alike (librdkafka 2.0 stops at metadata v4 and list offsets v2, which are served too).
+      w.array(Object.entries(SERVED_VERSIONS), ([k, max]) => w.int16(Number(k)).int16(0).int16(max));
       if (version >= 1) w.int32(0);
       return w.toBuffer();
     }
-    if (served === undefined || served !== version) throw new Error(`test broker serves api key ${key} only in version ${served}, got ${version}`);
+    // Versions whose request and response layouts equal the served one's (metadata v4 lacks only offline replicas, handled there).
+    const accepted = served === version || (key === 3 && version >= 4 && version <= 6) || (key === 2 && version === 2);
+    if (served === undefined || !accepted) throw new Error(`test broker serves api key ${key} only in version ${served}, got ${version}`);
     switch (key) {
-      case 3: { // Metadata v6
+      case 3: { // Metadata v4–v6 (one request layout)
         const names = r.array(() => r.string() as string);
         r.int8(); // allow_auto_topic_creation
         seen.topics = names ?? 'all';
         for (const name of names ?? []) if (!topics.has(name)) topics.set(name, newPartitions(1));
         const listed = names ?? [...topics.keys()];
-        return metadataResponse(advertised.host, advertised.port, listed, topics);
+        return metadataResponse(advertised.host, advertised.port, listed, topics, version);
       }
       case 0: { // Produce v7
         r.string(); // transactional_id
@@ -243,6 +253,23 @@ export async function startKafkaTestBroker(options: KafkaTestBrokerOptions = {})
             // -2 asks for the earliest offset, anything else (-1 latest, timestamps) gets the end here.
             else w.int32(p.index).int16(0).int64(-1n).int64(p.timestamp === -2n ? 0n : partition.next);
           });
+        });
+        return w.toBuffer();
+      }
+      case 19: { // CreateTopics v3: new topics get their partition count (1 when -1); existing ones TOPIC_ALREADY_EXISTS
+        const requested = r.array(() => {
+          const name = r.string() as string;
+          const count = r.int32();
+          r.int16(); // replication_factor
+          r.array(() => (r.int32(), r.array(() => r.int32()))); // assignments
+          r.array(() => (r.string(), r.string())); // configs
+          return { name, count };
+        }) ?? [];
+        seen.topics = requested.map((t) => t.name);
+        w.int32(0).array(requested, (t) => {
+          const exists = topics.has(t.name);
+          if (!exists) topics.set(t.name, newPartitions(t.count > 0 ? t.count : 1));
+          w.string(t.name).int16(exists ? TOPIC_ALREADY_EXISTS : 0).string(null);
         });
         return w.toBuffer();
       }
@@ -352,7 +379,7 @@ export async function startKafkaTestBroker(options: KafkaTestBrokerOptions = {})
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, host, () => resolve());
+    server.listen(options.port ?? 0, host, () => resolve());
   });
   port = (server.address() as AddressInfo).port;
   advertised.port = port;
@@ -374,8 +401,8 @@ export async function startKafkaTestBroker(options: KafkaTestBrokerOptions = {})
   };
 }
 
-/** Metadata v6 response: this broker as node 0, leader of every partition. */
-function metadataResponse(host: string, port: number, names: readonly string[], topics: Map<string, Partition[]>): Buffer {
+/** Metadata v4–v6 response (v5 added offline replicas): this broker as node 0, leader of every partition. */
+function metadataResponse(host: string, port: number, names: readonly string[], topics: Map<string, Partition[]>, version: number): Buffer {
   const w = new Writer();
   w.int32(0); // throttle
   w.array([0], (id) => w.int32(id).string(host).int32(port).string(null));
@@ -383,7 +410,10 @@ function metadataResponse(host: string, port: number, names: readonly string[], 
   w.array(names, (name) => {
     const parts = topics.get(name) ?? [];
     w.int16(parts.length ? 0 : UNKNOWN_TOPIC_OR_PARTITION).string(name).int8(0);
-    w.array(parts.map((_, i) => i), (i) => w.int16(0).int32(i).int32(0).array([0], (n) => w.int32(n)).array([0], (n) => w.int32(n)).array([], () => undefined));
+    w.array(parts.map((_, i) => i), (i) => {
+      w.int16(0).int32(i).int32(0).array([0], (n) => w.int32(n)).array([0], (n) => w.int32(n));
+      if (version >= 5) w.array([], () => undefined);
+    });
   });
   return w.toBuffer();
 }

@@ -29,6 +29,19 @@ describe('Kafka test broker with kafkajs', () => {
     ]);
   });
 
+  it('creates topics, leaving one that exists as it is', async () => {
+    const admin = client('admin').admin();
+    await admin.connect();
+    try {
+      await expect(admin.createTopics({ topics: [{ topic: 'payments', numPartitions: 3 }] })).resolves.toBe(true);
+      // kafkajs reads TOPIC_ALREADY_EXISTS as "nothing created".
+      await expect(admin.createTopics({ topics: [{ topic: 'orders' }] })).resolves.toBe(false);
+      expect((await admin.fetchTopicMetadata({ topics: ['payments'] })).topics[0]!.partitions).toHaveLength(3);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
   it('delivers produced messages to a consumer group member, which commits its offsets', async () => {
     const kafka = client('billing');
     const producer = kafka.producer();
