@@ -51,6 +51,8 @@ export const SUPPORTED_GATEWAY_HTTP_TESTS: readonly string[] = [
   'HTTPRouteHTTPSListener',
   'HTTPRouteHTTPSListenerDetectMisdirectedRequests',
   'HTTPRouteRedirectPortAndScheme',
+  // CORS (cors-procedure.ts): preflights the proxy answers, CORS headers on forwarded responses.
+  'HTTPRouteCORS',
   // Runtime mutations (procedures.ts).
   'GatewayClassObservedGenerationBump',
   'GatewayObservedGenerationBump',

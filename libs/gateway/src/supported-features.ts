@@ -23,6 +23,7 @@ export const SUPPORTED_FEATURES: readonly string[] = [
   'HTTPRouteBackendRequestRedirect',
   'HTTPRouteBackendTimeout',
   'HTTPRouteBackendURLRewrite',
+  'HTTPRouteCORS',
   'HTTPRouteDestinationPortMatching',
   'HTTPRouteHostRewrite',
   'HTTPRouteMethodMatching',
