@@ -4,6 +4,7 @@ import type { HttpCheck } from './checks';
 import type { ExpectedCondition, ObjectRef, StatusAssertion } from './status-checks';
 import type { TcpEchoExpectation } from './tcp-echo-traffic';
 import { httpRouteCors } from './cors-procedure';
+import { gatewayInfrastructure } from './infrastructure-procedure';
 import { TCP_ROUTE_PROCEDURES } from './tcp-procedures';
 import { mirrorRound, type GatewayTarget, type PodSampler } from './traffic';
 
@@ -585,6 +586,7 @@ export const RUNTIME_PROCEDURES: Readonly<Record<string, RuntimeProcedure>> = {
   GatewayStaticAddresses: gatewayStaticAddresses,
   GatewayModifyListeners: gatewayModifyListeners,
   HTTPRouteCORS: httpRouteCors,
+  GatewayInfrastructure: gatewayInfrastructure,
   GatewaySecretInvalidReferenceGrant: httpsListenerStatus(['gateway-secret-invalid-reference-grant'], REF_NOT_PERMITTED),
   GatewaySecretMissingReferenceGrant: httpsListenerStatus(['gateway-secret-missing-reference-grant'], REF_NOT_PERMITTED),
   GatewaySecretReferenceGrantAllInNamespace: httpsListenerStatus(['gateway-secret-reference-grant-all-in-namespace'], CERTIFICATE_GRANTED),

@@ -61,6 +61,8 @@ export const SUPPORTED_GATEWAY_HTTP_TESTS: readonly string[] = [
   'HTTPRouteServiceTypes',
   'GatewayModifyListeners',
   'GatewayStaticAddresses',
+  // The Service the agent creates per Gateway carries spec.infrastructure labels and annotations (infrastructure-procedure.ts).
+  'GatewayInfrastructure',
   // Backend logs (procedures.ts): the mirror copies, found in the mirror backends' output.
   'HTTPRouteRequestMirror',
   'HTTPRouteRequestMultipleMirrors',

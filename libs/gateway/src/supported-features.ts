@@ -10,6 +10,7 @@ export const SUPPORTED_FEATURES: readonly string[] = [
   'Gateway',
   'GatewayAddressEmpty',
   'GatewayHTTPListenerIsolation',
+  'GatewayInfrastructurePropagation',
   'GatewayHTTPSListenerDetectMisdirectedRequests',
   'GatewayPort8080',
   'GatewayStaticAddresses',
