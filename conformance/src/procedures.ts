@@ -5,6 +5,7 @@ import type { ExpectedCondition, ObjectRef, StatusAssertion } from './status-che
 import type { TcpEchoExpectation } from './tcp-echo-traffic';
 import { httpRouteCors } from './cors-procedure';
 import { gatewayInfrastructure } from './infrastructure-procedure';
+import { LISTENER_SET_PROCEDURES } from './listenerset-procedures';
 import { TCP_ROUTE_PROCEDURES } from './tcp-procedures';
 import { mirrorRound, type GatewayTarget, type PodSampler } from './traffic';
 
@@ -634,4 +635,5 @@ export const RUNTIME_PROCEDURES: Readonly<Record<string, RuntimeProcedure>> = {
   TLSRouteHostnameIntersection: tlsRouteHostnameIntersection,
   TLSRouteInvalidBackendRefUnknownKind: tlsRouteInvalidBackend('gateway-tlsroute-invalid-backend-ref-unknown-kind', 'invalid-backend-ref-unknown-kind', 'InvalidKind'),
   ...TCP_ROUTE_PROCEDURES,
+  ...LISTENER_SET_PROCEDURES,
 };

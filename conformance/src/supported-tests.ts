@@ -84,6 +84,19 @@ export const SUPPORTED_GATEWAY_HTTP_TESTS: readonly string[] = [
   'GatewayInvalidParametersRef',
   'HTTPRouteInvalidCrossNamespaceParentRef',
   'HTTPRouteInvalidParentRefNotMatchingSectionName',
+  // ListenerSets (listenerset-procedures.ts): status from their Go sources, traffic through the parent Gateway.
+  'ListenerSetAllowedNamespaceNone',
+  'ListenerSetAllowedNamespaceSame',
+  'ListenerSetAllowedNamespaceSelector',
+  'ListenerSetAllowedRoutesNamespaces',
+  'ListenerSetDefaultNotAllowed',
+  'ListenerSetDualParentRefIndependence',
+  'ListenerSetGatewayParentSectionNameNotFound',
+  'ListenerSetHTTPRouting',
+  'ListenerSetHostnameConflict',
+  'ListenerSetProtocolConflict',
+  'ListenerSetReferenceGrant',
+  'ListenerSetRouteStatusScopedToParentRef',
 ];
 
 /**
@@ -115,6 +128,7 @@ export const SUPPORTED_GATEWAY_TLS_TESTS: readonly string[] = [
   'TLSRouteInvalidReferenceGrant',
   'TLSRouteListenerPassthroughSupportedKinds',
   'TLSRouteListenerTerminateNotSupported',
+  'ListenerSetAllowedRoutesSupportedKinds',
 ];
 
 /**

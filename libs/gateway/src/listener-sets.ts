@@ -87,19 +87,23 @@ function evaluateListenerSet(index: ResourceIndex, gateway: GatewayState, set: L
     state.conditions = [cond('Accepted', false, 'ParentNotAccepted', message), cond('Programmed', false, 'ParentNotAccepted', message)];
     return state;
   }
-  // The ListenerSet's listeners, evaluated as a Gateway in the ListenerSet's namespace bound to the parent's address.
-  const standIn: Gateway = {
-    apiVersion: `${GATEWAY_API_GROUP}/v1`,
-    kind: 'Gateway',
-    metadata: { name: gateway.name, namespace },
-    spec: {
-      gatewayClassName: gateway.gateway.spec?.gatewayClassName ?? '',
-      listeners: set.spec?.listeners ?? [],
-      ...(gateway.address ? { addresses: [{ type: 'IPAddress', value: gateway.address }] } : {}),
-    },
-  };
-  const evaluated = evaluateGateway(index, standIn, {}, { kind: 'ListenerSet', namespace });
-  state.listeners = evaluated.listeners.map((l) => Object.assign(l, { gateway, listenerSet: { namespace, name: state.name } }));
+  // Each listener is evaluated on its own, as the only listener of a Gateway in the ListenerSet's
+  // namespace bound to the parent's address; conflicts, even between two listeners of this set, are
+  // settled afterwards in precedence order (resolveConflicts), so the first listener keeps its port.
+  state.listeners = (set.spec?.listeners ?? []).map((listener) => {
+    const standIn: Gateway = {
+      apiVersion: `${GATEWAY_API_GROUP}/v1`,
+      kind: 'Gateway',
+      metadata: { name: gateway.name, namespace },
+      spec: {
+        gatewayClassName: gateway.gateway.spec?.gatewayClassName ?? '',
+        listeners: [listener],
+        ...(gateway.address ? { addresses: [{ type: 'IPAddress', value: gateway.address }] } : {}),
+      },
+    };
+    const [evaluated] = evaluateGateway(index, standIn, {}, { kind: 'ListenerSet', namespace }).listeners;
+    return Object.assign(evaluated, { gateway, listenerSet: { namespace, name: state.name } });
+  });
   return state;
 }
 
