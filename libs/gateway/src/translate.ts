@@ -218,14 +218,15 @@ function completeRouteWork(
 }
 
 /**
- * What of an environment object translation reads. Gateways and GatewayClasses get new objects
- * whenever their status is written, which translation never reads; keying them by spec and
- * metadata keeps a status write from invalidating every route's translation.
+ * What of an environment object translation reads. Gateways, GatewayClasses and ListenerSets get
+ * new objects whenever their status is written, which translation never reads; keying them by spec
+ * and metadata (creationTimestamp orders Gateways and ListenerSets) keeps a status write from
+ * invalidating every route's translation.
  */
 function environmentKeyOf(obj: KubeObject): unknown[] {
-  if (obj.kind !== 'Gateway' && obj.kind !== 'GatewayClass') return [obj];
-  const { name, namespace, generation, labels, annotations } = obj.metadata ?? {};
-  return [(obj as { spec?: unknown }).spec, JSON.stringify([name, namespace, generation, labels, annotations])];
+  if (obj.kind !== 'Gateway' && obj.kind !== 'GatewayClass' && obj.kind !== 'ListenerSet') return [obj];
+  const { name, namespace, generation, labels, annotations, creationTimestamp } = obj.metadata ?? {};
+  return [(obj as { spec?: unknown }).spec, JSON.stringify([name, namespace, generation, labels, annotations, creationTimestamp])];
 }
 
 function startRouteWork(
