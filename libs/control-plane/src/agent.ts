@@ -124,6 +124,8 @@ export class Agent implements AdminState {
    * route it did not re-translate, so one lookup here tells that its status is already in place.
    */
   private readonly statusesInPlace = new WeakSet<StatusUpdate>();
+  /** The Gateway Services last published (publishGatewayInfrastructure), as JSON. */
+  private publishedInfrastructure: string | undefined;
   /** True while writeStatuses writes: the store events that causes are our own. */
   private writingStatuses = false;
   private lastTranslation: AgentStatus['agent']['lastTranslation'];
@@ -302,7 +304,11 @@ export class Agent implements AdminState {
       const existing = this.store.get<Service>({ group: '', kind: 'Service', namespace: service.metadata.namespace, name: service.metadata.name ?? '' });
       return !existing || (existing.metadata.labels?.[GATEWAY_NAME_LABEL] !== undefined && existing.metadata.ownerReferences?.some((o) => o.kind === 'Gateway'));
     });
+    // Most translations change no Gateway: skip the store's pass over every object then.
+    const json = JSON.stringify(services);
+    if (json === this.publishedInfrastructure) return;
     this.store.replaceAllFromSource(GATEWAY_CONTROLLER_SOURCE, services);
+    this.publishedInfrastructure = json;
   }
 
   /** The node proxy's listeners, clusters and NPDS policies for the datapath's L7 redirects (none without enforcement). */
