@@ -6,8 +6,8 @@ import type { StatusUpdate } from './status';
 
 /**
  * The objects tendril creates for each Gateway it programs, as Cilium's operator creates a
- * `cilium-gateway-<name>` Service: one LoadBalancer Service per Gateway in its namespace, with the
- * Gateway's listener ports and its status addresses as load-balancer ingress, owned by the Gateway.
+ * `cilium-gateway-<name>` Service: one headless Service per Gateway in its namespace, with the
+ * Gateway's listener ports, owned by the Gateway.
  * It carries the `gateway.networking.k8s.io/gateway-name` label and the Gateway's
  * spec.infrastructure labels and annotations (GatewayInfrastructurePropagation). Pure.
  */
@@ -25,8 +25,6 @@ export function gatewayServiceName(gatewayName: string): string {
   return `${name.slice(0, MAX_SERVICE_NAME - hash.length - 1).replace(/[-.]+$/, '')}-${hash}`;
 }
 
-const IPV4_OR_V6 = /^[0-9.]+$|:/;
-
 /**
  * The Services of the Gateways whose status this controller wrote (`statuses`: the translation's),
  * read from `gateways` (the store's objects) for their listeners and infrastructure metadata.
@@ -38,12 +36,12 @@ export function gatewayInfrastructure(gateways: readonly Gateway[], statuses: re
     if (update.kind !== 'Gateway') continue;
     const gateway = byKey.get(`${update.namespace ?? 'default'}/${update.name}`);
     if (!gateway) continue;
-    services.push(gatewayService(gateway, (update.status as { addresses?: Array<{ value?: string }> }).addresses ?? []));
+    services.push(gatewayService(gateway));
   }
   return services.sort((a, b) => compareStrings(`${a.metadata.namespace}/${a.metadata.name}`, `${b.metadata.namespace}/${b.metadata.name}`));
 }
 
-function gatewayService(gateway: Gateway, addresses: ReadonlyArray<{ value?: string }>): Service {
+function gatewayService(gateway: Gateway): Service {
   const infrastructure = gateway.spec?.infrastructure;
   const ports = new Map<string, ServicePort>();
   for (const listener of gateway.spec?.listeners ?? []) {
@@ -63,11 +61,8 @@ function gatewayService(gateway: Gateway, addresses: ReadonlyArray<{ value?: str
       ...(infrastructure?.annotations && Object.keys(infrastructure.annotations).length > 0 ? { annotations: { ...infrastructure.annotations } } : {}),
       ...(uid ? { ownerReferences: [{ apiVersion: `${GATEWAY_API_GROUP}/v1`, kind: 'Gateway', name: nameOf(gateway), uid, controller: true }] } : {}),
     },
-    spec: { type: 'LoadBalancer', ports: [...ports.values()].sort((a, b) => a.port - b.port || compareStrings(a.protocol ?? '', b.protocol ?? '')) },
-    status: {
-      loadBalancer: {
-        ingress: addresses.filter((a) => a.value).map((a) => (IPV4_OR_V6.test(a.value ?? '') ? { ip: a.value } : { hostname: a.value })),
-      },
-    },
+    // Headless: the Gateway is reached at its own addresses (status.addresses), so the node's
+    // service load balancer must not give it a ClusterIP with no backends behind it.
+    spec: { type: 'ClusterIP', clusterIP: 'None', ports: [...ports.values()].sort((a, b) => a.port - b.port || compareStrings(a.protocol ?? '', b.protocol ?? '')) },
   };
 }

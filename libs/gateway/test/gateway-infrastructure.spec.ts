@@ -21,7 +21,7 @@ function servicesFor(gateways: Gateway[]): ReturnType<typeof gatewayInfrastructu
 }
 
 describe('the Service tendril creates for each Gateway it programs', () => {
-  it('carries the gateway-name label and spec.infrastructure labels and annotations, the listener ports and the address', () => {
+  it('carries the gateway-name label and spec.infrastructure labels and annotations, the listener ports, headless', () => {
     const [service] = servicesFor([
       gateway('web', {
         infrastructure: { labels: { team: 'a', [GATEWAY_NAME_LABEL]: 'spoofed' }, annotations: { 'example.com/owner': 'ops' } },
@@ -42,8 +42,7 @@ describe('the Service tendril creates for each Gateway it programs', () => {
         annotations: { 'example.com/owner': 'ops' },
         ownerReferences: [{ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', name: 'web', uid: 'uid-web', controller: true }],
       },
-      spec: { type: 'LoadBalancer', ports: [{ name: 'tcp-80', port: 80, protocol: 'TCP' }, { name: 'tcp-443', port: 443, protocol: 'TCP' }] },
-      status: { loadBalancer: { ingress: [{ ip: '127.0.0.1' }] } },
+      spec: { type: 'ClusterIP', clusterIP: 'None', ports: [{ name: 'tcp-80', port: 80, protocol: 'TCP' }, { name: 'tcp-443', port: 443, protocol: 'TCP' }] },
     });
   });
 
