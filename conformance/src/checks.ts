@@ -53,6 +53,15 @@ export interface HttpExpectation {
   pathSeenByBackend?: string;
   /** The Host the backend must see, when a filter rewrites it; else the request's. */
   hostSeenByBackend?: string;
+  /** Upstream ValidHeaderValues: each response header must be one of these values. */
+  responseHeaderAlternatives?: Record<string, string[]>;
+  /** Upstream IgnoreWhitespace: header values are compared with all whitespace removed. */
+  ignoreWhitespace?: boolean;
+  /**
+   * The Gateway answers itself (upstream's expected request with an empty path): a 200 must not be
+   * the echo backend's JSON, which would show the request was forwarded.
+   */
+  answeredByGateway?: boolean;
 }
 
 /**

@@ -3,6 +3,9 @@ import { randomUUID } from 'node:crypto';
 import type { HttpCheck } from './checks';
 import type { ExpectedCondition, ObjectRef, StatusAssertion } from './status-checks';
 import type { TcpEchoExpectation } from './tcp-echo-traffic';
+import { httpRouteCors } from './cors-procedure';
+import { gatewayInfrastructure } from './infrastructure-procedure';
+import { LISTENER_SET_PROCEDURES } from './listenerset-procedures';
 import { TCP_ROUTE_PROCEDURES } from './tcp-procedures';
 import { mirrorRound, type GatewayTarget, type PodSampler } from './traffic';
 
@@ -583,6 +586,8 @@ export const RUNTIME_PROCEDURES: Readonly<Record<string, RuntimeProcedure>> = {
   HTTPRouteServiceTypes: httpRouteServiceTypes,
   GatewayStaticAddresses: gatewayStaticAddresses,
   GatewayModifyListeners: gatewayModifyListeners,
+  HTTPRouteCORS: httpRouteCors,
+  GatewayInfrastructure: gatewayInfrastructure,
   GatewaySecretInvalidReferenceGrant: httpsListenerStatus(['gateway-secret-invalid-reference-grant'], REF_NOT_PERMITTED),
   GatewaySecretMissingReferenceGrant: httpsListenerStatus(['gateway-secret-missing-reference-grant'], REF_NOT_PERMITTED),
   GatewaySecretReferenceGrantAllInNamespace: httpsListenerStatus(['gateway-secret-reference-grant-all-in-namespace'], CERTIFICATE_GRANTED),
@@ -630,4 +635,5 @@ export const RUNTIME_PROCEDURES: Readonly<Record<string, RuntimeProcedure>> = {
   TLSRouteHostnameIntersection: tlsRouteHostnameIntersection,
   TLSRouteInvalidBackendRefUnknownKind: tlsRouteInvalidBackend('gateway-tlsroute-invalid-backend-ref-unknown-kind', 'invalid-backend-ref-unknown-kind', 'InvalidKind'),
   ...TCP_ROUTE_PROCEDURES,
+  ...LISTENER_SET_PROCEDURES,
 };

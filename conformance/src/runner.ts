@@ -403,7 +403,8 @@ export class ConformanceSession {
       },
       backendLogs: (namespace, app, sinceMs) => this.env.podLogs.since(sinceMs, namespace, (pod) => backendOfPod(pod) === app).map((l) => l.text),
       traffic: async (check) => {
-        const key = this.gatewayKey(check, this.firstParentGateway(current));
+        // A check that names its Gateway needs no route with a Gateway parentRef (ListenerSet tests have none).
+        const key = check.gateway ? this.gatewayKey(check, '') : this.firstParentGateway(current);
         await this.waitForGateway(key);
         return eventuallyConsistent(check, () => this.target(key, check), this.rules);
       },

@@ -51,6 +51,8 @@ export const SUPPORTED_GATEWAY_HTTP_TESTS: readonly string[] = [
   'HTTPRouteHTTPSListener',
   'HTTPRouteHTTPSListenerDetectMisdirectedRequests',
   'HTTPRouteRedirectPortAndScheme',
+  // CORS (cors-procedure.ts): preflights the proxy answers, CORS headers on forwarded responses.
+  'HTTPRouteCORS',
   // Runtime mutations (procedures.ts).
   'GatewayClassObservedGenerationBump',
   'GatewayObservedGenerationBump',
@@ -59,6 +61,8 @@ export const SUPPORTED_GATEWAY_HTTP_TESTS: readonly string[] = [
   'HTTPRouteServiceTypes',
   'GatewayModifyListeners',
   'GatewayStaticAddresses',
+  // The Service the agent creates per Gateway carries spec.infrastructure labels and annotations (infrastructure-procedure.ts).
+  'GatewayInfrastructure',
   // Backend logs (procedures.ts): the mirror copies, found in the mirror backends' output.
   'HTTPRouteRequestMirror',
   'HTTPRouteRequestMultipleMirrors',
@@ -80,6 +84,19 @@ export const SUPPORTED_GATEWAY_HTTP_TESTS: readonly string[] = [
   'GatewayInvalidParametersRef',
   'HTTPRouteInvalidCrossNamespaceParentRef',
   'HTTPRouteInvalidParentRefNotMatchingSectionName',
+  // ListenerSets (listenerset-procedures.ts): status from their Go sources, traffic through the parent Gateway.
+  'ListenerSetAllowedNamespaceNone',
+  'ListenerSetAllowedNamespaceSame',
+  'ListenerSetAllowedNamespaceSelector',
+  'ListenerSetAllowedRoutesNamespaces',
+  'ListenerSetDefaultNotAllowed',
+  'ListenerSetDualParentRefIndependence',
+  'ListenerSetGatewayParentSectionNameNotFound',
+  'ListenerSetHTTPRouting',
+  'ListenerSetHostnameConflict',
+  'ListenerSetProtocolConflict',
+  'ListenerSetReferenceGrant',
+  'ListenerSetRouteStatusScopedToParentRef',
 ];
 
 /**
@@ -111,6 +128,7 @@ export const SUPPORTED_GATEWAY_TLS_TESTS: readonly string[] = [
   'TLSRouteInvalidReferenceGrant',
   'TLSRouteListenerPassthroughSupportedKinds',
   'TLSRouteListenerTerminateNotSupported',
+  'ListenerSetAllowedRoutesSupportedKinds',
 ];
 
 /**

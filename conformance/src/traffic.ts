@@ -185,6 +185,19 @@ export async function attempt(check: HttpCheck, target: GatewayTarget, rules: Co
   for (const name of expect.absentResponseHeaders) {
     if (lookup(responseHeaders, name) !== undefined) problems.push(`response header ${name} present, want absent`);
   }
+  const comparable = (value: string): string => (expect.ignoreWhitespace ? value.replace(/\s+/g, '') : value);
+  for (const [name, alternatives] of Object.entries(expect.responseHeaderAlternatives ?? {})) {
+    const got = joined(lookup(responseHeaders, name));
+    if (got === undefined || !alternatives.some((want) => comparable(want) === comparable(got))) {
+      problems.push(`response header ${name}: ${got === undefined ? 'absent' : JSON.stringify(got)}, want one of ${alternatives.map((a) => JSON.stringify(a)).join(', ')}`);
+    }
+  }
+  if (expect.answeredByGateway) {
+    // Upstream reads a non-JSON body as "the gateway answered": no path, the request's method.
+    const contentType = joined(lookup(responseHeaders, 'content-type')) ?? '';
+    if (res.statusCode === 200 && contentType === 'application/json') problems.push(`the request reached a backend (its JSON echo came back), want the Gateway to answer it`);
+    return problems.length ? problems.join('; ') : undefined;
+  }
   if (expect.redirect && res.statusCode >= 300 && res.statusCode <= 308) {
     const problem = redirectProblem(joined(lookup(responseHeaders, 'location')), expect.redirect, path, scheme);
     if (problem) problems.push(problem);

@@ -105,6 +105,18 @@ describe('traffic: rewrites, h2c and listener ports against an echo backend', ()
     expect(await websocketEcho({ address: '127.0.0.1', port: echo.port }, { ...ws, path: '/not-ws' }, 2_000)).toMatch(/^websocket (failed|closed)/);
   });
 
+  it('CORS: a preflight the backend answered fails "answered by the Gateway"; header alternatives ignore whitespace only when asked', async () => {
+    const target = { address: '127.0.0.1', port: echo.port };
+    expect(await attempt(check({ method: 'OPTIONS' }, { answeredByGateway: true }), target)).toBe('the request reached a backend (its JSON echo came back), want the Gateway to answer it');
+    // The echo backend sets the response headers X-Echo-Set-Header asks for.
+    const withHeader = { backendSetsResponseHeaders: { 'Access-Control-Allow-Methods': 'PUT' } };
+    expect(await attempt(check(withHeader, { responseHeaderAlternatives: { 'access-control-allow-methods': ['*', ' PUT '] }, ignoreWhitespace: true }), target)).toBeUndefined();
+    expect(await attempt(check(withHeader, { responseHeaderAlternatives: { 'access-control-allow-methods': ['*', ' PUT '] } }), target)).toBe(
+      'response header access-control-allow-methods: "PUT", want one of "*", " PUT "',
+    );
+    expect(await attempt(check({}, { responseHeaderAlternatives: { 'access-control-allow-origin': ['*'] } }), target)).toMatch(/access-control-allow-origin: absent/);
+  });
+
   it('dials the listener port a check names instead of the Gateway\'s first', async () => {
     const wrongPort = { address: '127.0.0.1', port: 1 };
     expect(await attempt(check({ port: echo.port, host: 'foo.com' }), wrongPort)).toBeUndefined();

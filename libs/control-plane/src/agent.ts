@@ -1,10 +1,11 @@
 import * as os from 'node:os';
 import { TypeUrl } from '@tendril/api-envoy';
 import { validateResource } from '@tendril/api-gateway';
+import type { Gateway } from '@tendril/api-gateway';
 import type { Service } from '@tendril/api-k8s';
 import type { DatapathOptions } from '@tendril/datapath';
 import { fixedProxyPorts, redirectResources, type ProxyPortTable, startNodeEnforcement, validateEndpointResource, type NodeEnforcement, type RedirectResources } from '@tendril/endpoints';
-import { SUPPORTED_FEATURES, TranslationMemo, translate, type StatusUpdate, type TranslateResult } from '@tendril/gateway';
+import { GATEWAY_NAME_LABEL, SUPPORTED_FEATURES, TranslationMemo, gatewayInfrastructure, translate, type StatusUpdate, type TranslateResult } from '@tendril/gateway';
 import { FileSource, formatSourceError, storeSink, type SourceError } from '@tendril/sources';
 import { ResourceStore, keyOf, refOf, type ResourceKey, type StoreChange } from '@tendril/store';
 import { PodRunner, createPodNetwork, endpointSlicesFor, podNetworkFromEnvironment, type PodNetworkSettings, type PodRuntimeInfo } from '@tendril/workloads';
@@ -71,6 +72,8 @@ interface WrittenStatus {
 
 const FILE_SOURCE = 'file';
 const KUBELET_SOURCE = 'kubelet';
+/** The objects the agent creates for the Gateways it programs (gatewayInfrastructure), as an operator would. */
+const GATEWAY_CONTROLLER_SOURCE = 'gateway-controller';
 
 /**
  * Whether this node can bind an address a Gateway asks for: any IPv4 loopback address (Linux
@@ -121,6 +124,8 @@ export class Agent implements AdminState {
    * route it did not re-translate, so one lookup here tells that its status is already in place.
    */
   private readonly statusesInPlace = new WeakSet<StatusUpdate>();
+  /** The Gateway Services last published (publishGatewayInfrastructure), as JSON. */
+  private publishedInfrastructure: string | undefined;
   /** True while writeStatuses writes: the store events that causes are our own. */
   private writingStatuses = false;
   private lastTranslation: AgentStatus['agent']['lastTranslation'];
@@ -277,6 +282,7 @@ export class Agent implements AdminState {
       this.cache.setDefault(snapshot);
       const pushed = performance.now();
       this.writeStatuses(result.statuses);
+      this.publishGatewayInfrastructure(result.statuses);
       this.lastResult = result;
       this.lastTranslation = { at, durationMs: performance.now() - started };
       this.opts.logger.info({ snapshot: snapshot.label, listeners: listeners.length, routes: routes.length, clusters: clusters.length, ms: Math.round(this.lastTranslation.durationMs), phases: { translate: translated - started, snapshot: snapshotBuilt - translated, push: pushed - snapshotBuilt, status: performance.now() - pushed } }, 'configuration translated');
@@ -285,6 +291,24 @@ export class Agent implements AdminState {
       this.lastTranslation = { at, durationMs: performance.now() - started, error: (err as Error).message };
       this.opts.logger.error({ err: (err as Error).message }, 'translation failed; keeping the previous configuration');
     }
+  }
+
+  /**
+   * The Service of each Gateway this agent programs, labelled with the Gateway's name and its
+   * spec.infrastructure labels and annotations. A Service of the same name that somebody else wrote
+   * is theirs: it is left alone and no Service is made for that Gateway.
+   */
+  private publishGatewayInfrastructure(statuses: TranslateResult['statuses']): void {
+    const gateways = this.store.list<Gateway>({ kind: 'Gateway', group: 'gateway.networking.k8s.io' });
+    const services = gatewayInfrastructure(gateways, statuses).filter((service) => {
+      const existing = this.store.get<Service>({ group: '', kind: 'Service', namespace: service.metadata.namespace, name: service.metadata.name ?? '' });
+      return !existing || (existing.metadata.labels?.[GATEWAY_NAME_LABEL] !== undefined && existing.metadata.ownerReferences?.some((o) => o.kind === 'Gateway'));
+    });
+    // Most translations change no Gateway: skip the store's pass over every object then.
+    const json = JSON.stringify(services);
+    if (json === this.publishedInfrastructure) return;
+    this.store.replaceAllFromSource(GATEWAY_CONTROLLER_SOURCE, services);
+    this.publishedInfrastructure = json;
   }
 
   /** The node proxy's listeners, clusters and NPDS policies for the datapath's L7 redirects (none without enforcement). */

@@ -8,6 +8,7 @@ const KINDS: Array<{ kind: string; names: string[]; clusterScoped?: boolean }> =
   { kind: 'TCPRoute', names: ['tcproutes'] },
   { kind: 'UDPRoute', names: ['udproutes'] },
   { kind: 'ReferenceGrant', names: ['referencegrants', 'refgrant'] },
+  { kind: 'ListenerSet', names: ['listenersets', 'lset'] },
   { kind: 'BackendTLSPolicy', names: ['backendtlspolicies', 'btlspolicy'] },
   { kind: 'Namespace', names: ['namespaces', 'ns'], clusterScoped: true },
   { kind: 'Service', names: ['services', 'svc'] },

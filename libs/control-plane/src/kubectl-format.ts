@@ -68,6 +68,10 @@ const COLUMNS: Record<string, Column[]> = {
     ['ADDRESS', (o) => ((o.status?.['addresses'] as Array<{ value: string }> | undefined) ?? []).map((a) => a.value).join(',')],
     ['PROGRAMMED', (o) => conditionStatus(o.status?.['conditions'], 'Programmed')],
   ],
+  ListenerSet: [
+    ['ACCEPTED', (o) => conditionStatus(o.status?.['conditions'], 'Accepted')],
+    ['PROGRAMMED', (o) => conditionStatus(o.status?.['conditions'], 'Programmed')],
+  ],
   HTTPRoute: [['HOSTNAMES', (o) => JSON.stringify(o.spec?.['hostnames'] ?? [])]],
   GRPCRoute: [['HOSTNAMES', (o) => JSON.stringify(o.spec?.['hostnames'] ?? [])]],
   Pod: [

@@ -33,6 +33,14 @@ describe('kubectl-style output', () => {
     expect(formatObjects([route], 'table', { allNamespaces: true, now })).toBe(
       'NAMESPACE   NAME   HOSTNAMES           PARENTS          AGE\ndefault     r      ["*.example.com"]   Accepted=False   2d\n',
     );
+    const listenerSet: ListedObject = {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'ListenerSet',
+      metadata: { name: 'team-a', namespace: 'default', creationTimestamp: '2026-11-26T11:58:30Z' },
+      spec: { parentRef: { name: 'gw' }, listeners: [] },
+      status: { conditions: [{ type: 'Accepted', status: 'False', reason: 'NotAllowed' }, { type: 'Programmed', status: 'False', reason: 'NotAllowed' }] },
+    };
+    expect(formatObjects([listenerSet], 'table', { allNamespaces: false, now })).toBe('NAME     ACCEPTED   PROGRAMMED   AGE\nteam-a   False      False        90s\n');
     expect(formatObjects([], 'table', { allNamespaces: false, now })).toBe('No resources found.\n');
   });
 
@@ -44,6 +52,7 @@ describe('kubectl-style output', () => {
   it('resolves kinds by plural, singular, short name and case', () => {
     expect(['httproutes', 'HTTPRoute', 'httproute'].map(resolveKind)).toEqual(['HTTPRoute', 'HTTPRoute', 'HTTPRoute']);
     expect(resolveKind('gtw')).toBe('Gateway');
+    expect(['listenersets', 'lset', 'ListenerSet'].map(resolveKind)).toEqual(['ListenerSet', 'ListenerSet', 'ListenerSet']);
     expect(resolveKind('widgets')).toBeUndefined();
   });
 });

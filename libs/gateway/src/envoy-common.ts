@@ -13,7 +13,7 @@ export const CONNECT_TIMEOUT = '10s';
  * (appProtocol kubernetes.io/ws) is reached with a plain HTTP/1.1 Upgrade. Proxyless gRPC clients
  * have no use for it.
  */
-export function httpConnectionManager(statPrefix: string, routeConfigName: string, options: { websocket?: boolean } = {}): EnvoyHttpConnectionManager {
+export function httpConnectionManager(statPrefix: string, routeConfigName: string, options: { websocket?: boolean; cors?: boolean } = {}): EnvoyHttpConnectionManager {
   return {
     '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
     stat_prefix: statPrefix.replace(/[^A-Za-z0-9_.-]/g, '_'),
@@ -21,6 +21,8 @@ export function httpConnectionManager(statPrefix: string, routeConfigName: strin
     rds: { route_config_name: routeConfigName, config_source: ADS },
     ...(options.websocket ? { upgrade_configs: [{ upgrade_type: 'websocket' as const }] } : {}),
     http_filters: [
+      // Only where a route has a CORS policy: the filter does nothing for routes without one.
+      ...(options.cors ? [{ name: 'envoy.filters.http.cors' as const, typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors' as const } }] : []),
       {
         name: 'envoy.filters.http.router',
         typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },

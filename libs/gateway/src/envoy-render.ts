@@ -16,6 +16,7 @@ import type {
   EnvoySecret,
   EnvoyVirtualHost,
 } from './envoy-types';
+import { CORS_FILTER_NAME, hasCorsRoutes, renderCorsPolicy } from './cors';
 import { owningListenerHostname } from './hostnames';
 import { ADS, CONNECT_TIMEOUT, httpConnectionManager, stringMatch } from './envoy-common';
 import { renderProxyless } from './proxyless';
@@ -125,7 +126,7 @@ function renderListener(listener: IrListener): EnvoyListener {
     };
   }
   const hcm = (routeConfigName: string): EnvoyFilterChain['filters'] => [
-    { name: 'envoy.filters.network.http_connection_manager', typed_config: httpConnectionManager(listener.name, routeConfigName, { websocket: true }) },
+    { name: 'envoy.filters.network.http_connection_manager', typed_config: httpConnectionManager(listener.name, routeConfigName, { websocket: true, cors: hasCorsRoutes(listener.virtualHosts) }) },
   ];
   if (!listener.tls) return { name: listener.name, address, filter_chains: [{ filters: hcm(listener.name) }] };
   return {
@@ -315,6 +316,7 @@ function renderRouteWith(route: IrRoute, match: EnvoyRouteMatch, prefixRewrite: 
     out.route = ra;
   }
   Object.assign(out, headerMutations(route.requestHeaders, route.responseHeaders));
+  if (route.cors) out.typed_per_filter_config = { [CORS_FILTER_NAME]: renderCorsPolicy(route.cors) };
   return out;
 }
 

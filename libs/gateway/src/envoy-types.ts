@@ -92,7 +92,21 @@ export interface EnvoyRoute extends EnvoyHeaderMutations {
   route?: EnvoyRouteAction;
   redirect?: EnvoyRedirectAction;
   direct_response?: { status: number; body?: { inline_string: string } };
+  /** Per-route configuration of HTTP filters, by filter name: today only the cors filter's policy. */
+  typed_per_filter_config?: { 'envoy.filters.http.cors': EnvoyCorsPolicy };
 }
+
+/** Per-route configuration of Envoy's cors HTTP filter (a type alias: it travels as a protobuf Any). */
+export type EnvoyCorsPolicy = {
+  '@type': 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy';
+  allow_origin_string_match: EnvoyStringMatcher[];
+  allow_methods?: string;
+  allow_headers?: string;
+  expose_headers?: string;
+  max_age: string;
+  allow_credentials: boolean;
+  forward_not_matching_preflights: boolean;
+};
 
 export interface EnvoyVirtualHost {
   name: string;
@@ -111,10 +125,10 @@ export type EnvoyHttpConnectionManager = {
   codec_type: 'AUTO';
   rds: { route_config_name: string; config_source: EnvoyConfigSource };
   upgrade_configs?: Array<{ upgrade_type: 'websocket' }>;
-  http_filters: Array<{
-    name: 'envoy.filters.http.router';
-    typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' };
-  }>;
+  http_filters: Array<
+    | { name: 'envoy.filters.http.cors'; typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors' } }
+    | { name: 'envoy.filters.http.router'; typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }
+  >;
 };
 
 /** TLS termination with certificates fetched by name over SDS (on the same ADS stream). */

@@ -1,5 +1,6 @@
 import { cond, type ConditionDraft } from './conditions';
 import { GATEWAY_API_GROUP, type Gateway, type GatewayClass, type LabelSelector, type Listener, type SecretObjectReference } from './kube-types';
+import { mergeListenerSets, type ListenerSetState } from './listener-sets';
 import { isReferenceAllowed } from './reference-grants';
 import { compareStrings, nameOf, namespaceOf, type ResourceIndex } from './resource-index';
 
@@ -48,6 +49,8 @@ export interface ListenerState {
   conditions: ConditionDraft[];
   /** HTTPS listeners: the certificates TLS is terminated with, in certificateRefs order. */
   certificates?: ListenerCertificate[];
+  /** The ListenerSet that brings this listener to its Gateway; absent for the Gateway's own listeners. */
+  listenerSet?: { namespace: string; name: string };
 }
 
 export interface GatewayState {
@@ -58,6 +61,22 @@ export interface GatewayState {
   address?: string;
   listeners: ListenerState[];
   conditions: ConditionDraft[];
+  /**
+   * The ListenerSets that name this Gateway as their parent (listener-sets.ts), in precedence order;
+   * absent when the Gateway neither allows ListenerSets nor is named by one.
+   */
+  listenerSets?: ListenerSetState[];
+}
+
+/** The Gateway's own listeners, then those its accepted ListenerSets bring: every listener it serves. */
+export function listenersOf(gateway: GatewayState): ListenerState[] {
+  return gateway.listenerSets?.length ? [...gateway.listeners, ...gateway.listenerSets.flatMap((s) => s.listeners)] : gateway.listeners;
+}
+
+/** Who refers to a listener's certificates, for ReferenceGrants: a Gateway, or a ListenerSet for its listeners. */
+export interface CertificateReferrer {
+  kind: 'Gateway' | 'ListenerSet';
+  namespace: string;
 }
 
 export interface GatewayAddressOptions {
@@ -99,6 +118,7 @@ export function evaluateGateways(
   const states = index.gateways
     .filter((gw) => accepted.has(gw.spec?.gatewayClassName ?? ''))
     .map((gateway) => evaluateGateway(index, gateway, options));
+  mergeListenerSets(index, states);
   resolveSocketCollisions(states);
   return states;
 }
@@ -116,7 +136,7 @@ function resolveSocketCollisions(states: readonly GatewayState[]): void {
   );
   const owners = new Map<string, GatewayState>();
   for (const state of byAge) {
-    for (const listener of state.listeners) {
+    for (const listener of listenersOf(state)) {
       if (!listener.programmed || !state.address) continue;
       const socket = `${state.address}:${listener.port}`;
       const owner = owners.get(socket);
@@ -135,7 +155,8 @@ function resolveSocketCollisions(states: readonly GatewayState[]): void {
   }
 }
 
-function evaluateGateway(index: ResourceIndex, gateway: Gateway, options: GatewayAddressOptions): GatewayState {
+/** A Gateway's conditions and its listeners' (ListenerSets' listeners are evaluated with it, as `referrer` ListenerSet). */
+export function evaluateGateway(index: ResourceIndex, gateway: Gateway, options: GatewayAddressOptions, referrer?: CertificateReferrer): GatewayState {
   const state: GatewayState = { gateway, namespace: namespaceOf(gateway), name: nameOf(gateway), listeners: [], conditions: [] };
   const specListeners = gateway.spec?.listeners ?? [];
   const protocolsByPort = new Map<number, Set<string>>();
@@ -205,7 +226,7 @@ function evaluateGateway(index: ResourceIndex, gateway: Gateway, options: Gatewa
       }
     }
 
-    const refs = protocol === 'HTTPS' || protocol === 'TLS' ? resolveCertificateRefs(index, state, spec) : undefined;
+    const refs = protocol === 'HTTPS' || protocol === 'TLS' ? resolveCertificateRefs(index, referrer ?? { kind: 'Gateway', namespace: state.namespace }, spec) : undefined;
     const refProblem = refs && 'problem' in refs ? refs.problem : undefined;
     if (protocol === 'HTTPS' && refs && 'certificates' in refs) listener.certificates = refs.certificates;
 
@@ -324,13 +345,13 @@ function conflictMessage(reason: string, port: number): string {
 type CertificateRefsResolution = { certificates: ListenerCertificate[] } | { problem: { reason: string; message: string } };
 
 /** A TLS listener's certificateRefs: the certificates they name, or the problem reported in ResolvedRefs. */
-function resolveCertificateRefs(index: ResourceIndex, gateway: GatewayState, listener: Listener): CertificateRefsResolution {
+function resolveCertificateRefs(index: ResourceIndex, referrer: CertificateReferrer, listener: Listener): CertificateRefsResolution {
   if (listener.tls?.mode === 'Passthrough') return { certificates: [] };
   const refs = listener.tls?.certificateRefs ?? [];
   if (refs.length === 0) return { problem: { reason: 'InvalidCertificateRef', message: 'listener has no certificateRefs' } };
   const certificates: ListenerCertificate[] = [];
   for (const ref of refs) {
-    const resolved = resolveCertificateRef(index, gateway, ref);
+    const resolved = resolveCertificateRef(index, referrer, ref);
     if ('problem' in resolved) return resolved;
     certificates.push(resolved.certificate);
   }
@@ -339,12 +360,12 @@ function resolveCertificateRefs(index: ResourceIndex, gateway: GatewayState, lis
 
 function resolveCertificateRef(
   index: ResourceIndex,
-  gateway: GatewayState,
+  referrer: CertificateReferrer,
   ref: SecretObjectReference,
 ): { certificate: ListenerCertificate } | { problem: { reason: string; message: string } } {
   const group = ref.group ?? '';
   const kind = ref.kind ?? 'Secret';
-  const namespace = ref.namespace ?? gateway.namespace;
+  const namespace = ref.namespace ?? referrer.namespace;
   const name = ref.name ?? '';
   if (group !== '' || kind !== 'Secret') {
     return { problem: { reason: 'InvalidCertificateRef', message: `certificateRef ${group}/${kind} ${name} is not a core Secret` } };
@@ -352,7 +373,7 @@ function resolveCertificateRef(
   if (
     !isReferenceAllowed(
       index,
-      { group: GATEWAY_API_GROUP, kind: 'Gateway', namespace: gateway.namespace },
+      { group: GATEWAY_API_GROUP, kind: referrer.kind, namespace: referrer.namespace },
       { group: '', kind: 'Secret', namespace, name },
     )
   ) {

@@ -7,3 +7,5 @@ export type * from './ir';
 export type { EnvoyResources } from './envoy-types';
 export { INVALID_BACKEND_CLUSTER } from './envoy-render';
 export { PROXYLESS_UNAVAILABLE_CLUSTER } from './proxyless';
+export { gatewayInfrastructure, gatewayServiceName, GATEWAY_NAME_LABEL } from './gateway-infrastructure';
+export { CORS_FILTER_NAME } from './cors';

@@ -104,7 +104,20 @@ export interface IrRoute {
   match: IrRouteMatch;
   requestHeaders?: IrHeaderMutation;
   responseHeaders?: IrHeaderMutation;
+  /** The rule's CORS filter: preflights answered by the proxy, CORS headers on allowed origins' responses. */
+  cors?: IrCorsPolicy;
   action: IrRouteAction;
+}
+
+/** HTTPRoute CORS filter values as the rule gives them (`*` entries kept). */
+export interface IrCorsPolicy {
+  /** Exact origins, `*`, or origins with a `*` wildcard. */
+  allowOrigins: string[];
+  allowMethods: string[];
+  allowHeaders: string[];
+  exposeHeaders: string[];
+  maxAgeSeconds: number;
+  allowCredentials: boolean;
 }
 
 export type IrPathMatch =

@@ -26,6 +26,7 @@ export type {
   HTTPRouteRule,
   LabelSelector,
   Listener,
+  ListenerSet,
   ParentReference,
   ReferenceGrant,
   RouteParentStatus,

@@ -5,6 +5,7 @@ import type {
   GRPCRoute,
   HTTPRoute,
   KubeObject,
+  ListenerSet,
   ReferenceGrant,
   Secret,
   Service,
@@ -30,6 +31,7 @@ const INDEXED_KINDS = new Set([
   'gateway.networking.k8s.io/TLSRoute',
   'gateway.networking.k8s.io/TCPRoute',
   'gateway.networking.k8s.io/ReferenceGrant',
+  'gateway.networking.k8s.io/ListenerSet',
 ]);
 
 /** Route kinds: the rest of the indexed kinds form the environment routes are translated in. */
@@ -61,6 +63,7 @@ export class ResourceIndex {
   readonly tlsRoutes: TLSRoute[] = [];
   readonly tcpRoutes: TCPRoute[] = [];
   readonly referenceGrants: ReferenceGrant[] = [];
+  readonly listenerSets: ListenerSet[] = [];
   /** Every indexed object that is not a route, in input order: what all routes' translation depends on. */
   readonly environmentObjects: KubeObject[] = [];
   private readonly namespaceLabels = new Map<string, Record<string, string>>();
@@ -118,6 +121,9 @@ export class ResourceIndex {
         case 'gateway.networking.k8s.io/ReferenceGrant':
           this.referenceGrants.push(obj as ReferenceGrant);
           break;
+        case 'gateway.networking.k8s.io/ListenerSet':
+          this.listenerSets.push(obj as ListenerSet);
+          break;
         default:
           break;
       }
@@ -129,6 +135,7 @@ export class ResourceIndex {
     sortByNamespacedName(this.tlsRoutes);
     sortByNamespacedName(this.tcpRoutes);
     sortByNamespacedName(this.referenceGrants);
+    sortByNamespacedName(this.listenerSets);
   }
 
   /**

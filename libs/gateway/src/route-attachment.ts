@@ -1,5 +1,6 @@
 import { cond, type ConditionDraft } from './conditions';
 import type { GatewayState, ListenerState } from './gateways';
+import { listenerSetsByKey } from './listener-sets';
 import { intersectHostnames } from './hostnames';
 import type { IrRouteKind } from './ir';
 import { GATEWAY_API_GROUP, type LabelSelector, type ParentReference } from './kube-types';
@@ -40,10 +41,13 @@ export function attachRoute(
   for (const ref of route.parentRefs) {
     const group = ref.group ?? GATEWAY_API_GROUP;
     const kind = ref.kind ?? 'Gateway';
-    if (group !== GATEWAY_API_GROUP || kind !== 'Gateway') continue;
+    if (group !== GATEWAY_API_GROUP || (kind !== 'Gateway' && kind !== 'ListenerSet')) continue;
     const namespace = ref.namespace ?? route.namespace;
-    const gateway = gatewaysByKey.get(`${namespace}/${ref.name ?? ''}`);
+    // A Gateway parent offers its own listeners only; a ListenerSet parent the listeners it brings.
+    const listenerSet = kind === 'ListenerSet' ? listenerSetsByKey(gatewaysByKey).get(`${namespace}/${ref.name ?? ''}`) : undefined;
+    const gateway = kind === 'Gateway' ? gatewaysByKey.get(`${namespace}/${ref.name ?? ''}`) : listenerSet?.gateway;
     if (!gateway) continue;
+    const offered = listenerSet ? listenerSet.listeners : gateway.listeners;
     const parentRef: ParentAttachment['parentRef'] = { group, kind, namespace, name: ref.name ?? '' };
     if (ref.sectionName !== undefined) parentRef.sectionName = ref.sectionName;
     if (ref.port !== undefined) parentRef.port = ref.port;
@@ -51,7 +55,7 @@ export function attachRoute(
     if (seen.has(dedupeKey)) continue;
     seen.add(dedupeKey);
 
-    const candidates = gateway.listeners.filter(
+    const candidates = offered.filter(
       (l) => (ref.sectionName === undefined || l.name === ref.sectionName) && (ref.port === undefined || l.port === ref.port),
     );
     if (candidates.length === 0) {
@@ -98,7 +102,8 @@ function namespaceAllowed(index: ResourceIndex, listener: ListenerState, gateway
     case 'All':
       return true;
     case 'Same':
-      return routeNamespace === gateway.namespace;
+      // A ListenerSet's listener is the ListenerSet's: "Same" is its namespace, not the Gateway's.
+      return routeNamespace === (listener.listenerSet?.namespace ?? gateway.namespace);
     case 'Selector':
       return selectorMatches(listener.allowedNamespaces.selector, index.labelsOfNamespace(routeNamespace));
     default:

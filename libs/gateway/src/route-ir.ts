@@ -26,6 +26,7 @@ import type {
   HTTPRouteRule,
   HTTPRequestMirrorFilter,
 } from './kube-types';
+import { corsPolicyOf } from './cors';
 import { nameOf, namespaceOf } from './resource-index';
 
 /** What a rule's translation depends on besides the route itself: the listener it is served on. */
@@ -36,7 +37,7 @@ export interface ListenerContext {
 }
 
 /** HTTPRoute filter types this translator implements, at rule and at backendRef level. */
-const HTTP_RULE_FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite', 'RequestMirror']);
+const HTTP_RULE_FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite', 'RequestMirror', 'CORS']);
 const GRPC_RULE_FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestMirror']);
 const BACKEND_FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier']);
 /**
@@ -179,6 +180,8 @@ class RuleContext {
     const responseHeaders = headerMutation(filters.find((f) => f.type === 'ResponseHeaderModifier')?.responseHeaderModifier);
     if (requestHeaders) route.requestHeaders = requestHeaders;
     if (responseHeaders) route.responseHeaders = responseHeaders;
+    const cors = this.kind === 'HTTPRoute' ? corsPolicyOf(filters) : undefined;
+    if (cors) route.cors = cors;
     return route;
   }
 }

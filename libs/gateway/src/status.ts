@@ -39,6 +39,7 @@ export function gatewayStatus(state: GatewayState, now: string): StatusUpdate {
   const status: Record<string, unknown> = {};
   if (state.address) status.addresses = [{ type: 'IPAddress', value: state.address }];
   status.conditions = stampConditions(state.conditions, previous?.conditions, generation, now);
+  if (state.listenerSets) status.attachedListenerSets = state.listenerSets.filter((s) => s.conditions[0].status === 'True').length;
   status.listeners = state.listeners.map((l) => ({
     name: l.name,
     supportedKinds: l.supportedKinds.map((kind) => ({ group: GATEWAY_API_GROUP, kind })),

@@ -1,7 +1,7 @@
 import type { BackendProblem, BackendResolver } from './backends';
 import { cond } from './conditions';
 import { INVALID_BACKEND_CLUSTER } from './envoy-render';
-import type { GatewayState, ListenerState } from './gateways';
+import { listenersOf, type GatewayState, type ListenerState } from './gateways';
 import { owningListenerHostname } from './hostnames';
 import type { IrListener, IrPassthroughRoute } from './ir';
 import type { TLSRoute } from './kube-types';
@@ -33,7 +33,7 @@ export function translateTlsRoutes(
 ): TlsRouteTranslation {
   const sockets = new Map<string, { gateway: GatewayState; port: number; listenerHostnames: Set<string>; routes: Map<string, IrPassthroughRoute> }>();
   for (const gateway of gatewaysByKey.values()) {
-    for (const l of gateway.listeners) {
+    for (const l of listenersOf(gateway)) {
       if (!l.programmed || l.protocol !== 'TLS') continue;
       const name = `${gateway.namespace}/${gateway.name}/${l.port}`;
       const socket = sockets.get(name) ?? { gateway, port: l.port, listenerHostnames: new Set<string>(), routes: new Map() };

@@ -2,7 +2,8 @@ import { BackendResolver } from './backends';
 import { cond } from './conditions';
 import { renderEnvoy } from './envoy-render';
 import type { EnvoyResources } from './envoy-types';
-import { evaluateGatewayClasses, evaluateGateways, type GatewayState, type ListenerState } from './gateways';
+import { evaluateGatewayClasses, evaluateGateways, listenersOf, type GatewayState, type ListenerState } from './gateways';
+import { listenerSetStatus, refreshListenerSetObjects } from './listener-sets';
 import type { IrListener, IrRoute, IrRouteKind, IrSecret, IrVirtualHost, RouteIR } from './ir';
 import { owningListenerHostname } from './hostnames';
 import type { GRPCRoute, HTTPRoute, KubeObject } from './kube-types';
@@ -106,7 +107,8 @@ export function translate(input: TranslateInput, memo?: TranslationMemo): Transl
 
   for (const c of classes) statuses.push(gatewayClassStatus(c, now, options.supportedFeatures));
   for (const g of gateways) statuses.push(gatewayStatus(g, now));
-  const kindOrder = ['GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute'];
+  for (const g of gateways) for (const s of g.listenerSets ?? []) statuses.push(listenerSetStatus(s, now));
+  const kindOrder = ['GatewayClass', 'Gateway', 'ListenerSet', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute'];
   statuses.sort(
     (a, b) =>
       kindOrder.indexOf(a.kind) - kindOrder.indexOf(b.kind) ||
@@ -125,6 +127,7 @@ function environmentOf(index: ResourceIndex, controllerName: string, options: Tr
     const current = new Map([...index.gateways, ...index.gatewayClasses].map((o) => [`${o.kind}/${namespaceOf(o)}/${nameOf(o)}`, o]));
     for (const c of kept.classes) c.gatewayClass = (current.get(`GatewayClass/${namespaceOf(c.gatewayClass)}/${nameOf(c.gatewayClass)}`) ?? c.gatewayClass) as typeof c.gatewayClass;
     for (const g of kept.gateways) g.gateway = (current.get(`Gateway/${g.namespace}/${g.name}`) ?? g.gateway) as typeof g.gateway;
+    refreshListenerSetObjects(index, kept.gateways);
     return kept;
   }
   const classes = evaluateGatewayClasses(index, controllerName);
@@ -215,14 +218,15 @@ function completeRouteWork(
 }
 
 /**
- * What of an environment object translation reads. Gateways and GatewayClasses get new objects
- * whenever their status is written, which translation never reads; keying them by spec and
- * metadata keeps a status write from invalidating every route's translation.
+ * What of an environment object translation reads. Gateways, GatewayClasses and ListenerSets get
+ * new objects whenever their status is written, which translation never reads; keying them by spec
+ * and metadata (creationTimestamp orders Gateways and ListenerSets) keeps a status write from
+ * invalidating every route's translation.
  */
 function environmentKeyOf(obj: KubeObject): unknown[] {
-  if (obj.kind !== 'Gateway' && obj.kind !== 'GatewayClass') return [obj];
-  const { name, namespace, generation, labels, annotations } = obj.metadata ?? {};
-  return [(obj as { spec?: unknown }).spec, JSON.stringify([name, namespace, generation, labels, annotations])];
+  if (obj.kind !== 'Gateway' && obj.kind !== 'GatewayClass' && obj.kind !== 'ListenerSet') return [obj];
+  const { name, namespace, generation, labels, annotations, creationTimestamp } = obj.metadata ?? {};
+  return [(obj as { spec?: unknown }).spec, JSON.stringify([name, namespace, generation, labels, annotations, creationTimestamp])];
 }
 
 function startRouteWork(
@@ -301,7 +305,7 @@ export class ListenerAssembly {
 
   constructor(gateways: readonly GatewayState[]) {
     for (const gateway of gateways) {
-      for (const l of gateway.listeners) {
+      for (const l of listenersOf(gateway)) {
         // TLS passthrough and TCP sockets carry TLSRoutes and TCPRoutes, not virtual hosts (see tls-routes.ts, tcp-routes.ts).
         if (!l.programmed || l.protocol === 'TLS' || l.protocol === 'TCP') continue;
         const name = listenerName(gateway, l.port);

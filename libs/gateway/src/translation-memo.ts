@@ -1,5 +1,5 @@
 import type { BackendResolver } from './backends';
-import type { GatewayClassState, GatewayState, ListenerState } from './gateways';
+import { listenersOf, type GatewayClassState, type GatewayState, type ListenerState } from './gateways';
 import type { IrRoute } from './ir';
 import type { HTTPRoute, KubeObject } from './kube-types';
 import type { ResourceIndex } from './resource-index';
@@ -74,7 +74,7 @@ export class TranslationMemo {
   reuseEnvironment(key: readonly unknown[]): TranslationEnvironment | undefined {
     const same = this.environment !== undefined && key.length === this.environmentKey.length && key.every((v, i) => v === this.environmentKey[i]);
     if (same && this.environment) {
-      for (const g of this.environment.gateways) for (const l of g.listeners) l.attachedRoutes = 0;
+      for (const g of this.environment.gateways) for (const l of listenersOf(g)) l.attachedRoutes = 0;
       return this.environment;
     }
     this.routes = new WeakMap();

@@ -19,6 +19,7 @@ import {
 import { ConnectionChainSelector, parseCidrRange, type ConnectionMatch } from './filter-chain-match';
 import { L7PolicyIndex } from './l7-policy';
 import type { TcpProxyChain, TcpProxyChains } from './tcp-proxy-listener';
+import { CORS_FILTER_NAME, CORS_FILTER_TYPE_URL } from './routing/cors-policy';
 import { compileRouteConfiguration, RouteCompileError, type CompiledRouteTable } from './routing/route-table';
 import { compileSecret, secureContextFor, type CertificateKeyPair } from './tls/certificates';
 import { compileDownstreamTls, type DownstreamTlsSpec } from './tls/downstream-tls';
@@ -34,6 +35,8 @@ export interface HttpConnectionManagerSpec {
   upgrades: ReadonlyMap<string, boolean>;
   /** Set by the tendril.l7policy HTTP filter: each request is checked against the L7 policy of its redirect. */
   l7Policy?: { isIngress: boolean };
+  /** The envoy.filters.http.cors filter is in the chain: routes' CorsPolicy configs apply. */
+  cors?: boolean;
 }
 
 /**
@@ -129,8 +132,14 @@ function compileHttpConnectionManager(hcm: HttpConnectionManager): HttpConnectio
   if (hcm.scoped_routes !== undefined) throw new Error('scoped_routes is not supported');
   const filters = hcm.http_filters ?? [];
   let l7Policy: { isIngress: boolean } | undefined;
+  let cors = false;
   filters.forEach((filter, index) => {
     const type = filter.typed_config?.['@type'];
+    if (type === CORS_FILTER_TYPE_URL || (type === undefined && filter.name === CORS_FILTER_NAME)) {
+      if (index === filters.length - 1) throw new Error('the router filter must be the last HTTP filter');
+      cors = true;
+      return;
+    }
     if (type === L7_POLICY_TYPE_URL) {
       if (index === filters.length - 1) throw new Error('the router filter must be the last HTTP filter');
       const isIngress = (filter.typed_config as { is_ingress?: unknown }).is_ingress;
@@ -165,7 +174,7 @@ function compileHttpConnectionManager(hcm: HttpConnectionManager): HttpConnectio
     if ((upgrade.filters?.length ?? 0) > 0) throw new Error(`upgrade_configs "${type}" filters are not supported`);
     upgrades.set(type, upgrade.enabled !== false);
   }
-  return { routeConfigName, inlineRouteTable, appendXff: hcm.skip_xff_append !== true, upgrades, ...(l7Policy ? { l7Policy } : {}) };
+  return { routeConfigName, inlineRouteTable, appendXff: hcm.skip_xff_append !== true, upgrades, ...(l7Policy ? { l7Policy } : {}), ...(cors ? { cors } : {}) };
 }
 
 type FilterChain = NonNullable<Listener['filter_chains']>[number];

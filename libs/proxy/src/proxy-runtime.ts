@@ -62,6 +62,7 @@ function routesOf(listenerName: string, hcm: HttpConnectionManagerSpec): Listene
     appendXff: hcm.appendXff,
     upgrades: hcm.upgrades,
     ...(hcm.l7Policy ? { l7Policy: hcm.l7Policy } : {}),
+    ...(hcm.cors ? { cors: true } : {}),
   };
 }
 

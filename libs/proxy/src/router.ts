@@ -6,6 +6,7 @@ import type { TLSSocket } from 'node:tls';
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { isoTimestamp, type AccessLogSink, type ResponseFlag } from './access-log';
 import type { ProxyLogger } from './logger';
+import { evaluateCors } from './routing/cors-policy';
 import { applyHeaderMutation, applyHeaderMutations, type HeaderBag, type HeaderMutation } from './routing/header-mutation';
 import { redirectLocation, rewritePath } from './routing/path-rewrite';
 import { RequestView } from './routing/request-view';
@@ -34,6 +35,8 @@ export interface ListenerRoutes {
   upgrades: ReadonlyMap<string, boolean>;
   /** The tendril.l7policy filter: requests are checked against the L7 policy of their redirect first. */
   l7Policy?: { isIngress: boolean };
+  /** The envoy.filters.http.cors filter: a matched route's CorsPolicy answers preflights and adds CORS response headers. */
+  cors?: boolean;
 }
 
 /** The routing state of one applied config; swapped atomically, read once per request. */
@@ -229,6 +232,8 @@ class Exchange implements UpstreamResponseHandler {
   /** The endpoint's `active` count includes this request. */
   private holdsEndpoint = false;
   private responseMutations: readonly HeaderMutation[] = [];
+  /** CORS headers the route's policy puts on this request's response, whichever answers it. */
+  private corsHeaders: Record<string, string> | undefined;
   private tap: RequestBodyTap | undefined;
   /** Request body bytes read into memory for replay (when the body is not streamed through `tap`). */
   private bufferedBytes = 0;
@@ -289,6 +294,15 @@ class Exchange implements UpstreamResponseHandler {
     const route = findRoute(this.state, this.routes, view);
     if (route === undefined) return this.localReply(404, undefined, 'NR', []);
     this.routeName = route.name || null;
+    if (this.routes.cors && route.cors) {
+      const cors = evaluateCors(route.cors, this.req.method ?? 'GET', this.req.headers);
+      this.corsHeaders = cors.responseHeaders;
+      // The cors filter sits before the router: a preflight it answers never reaches the route's action.
+      if (cors.preflightResponse) {
+        this.corsHeaders = cors.preflightResponse;
+        return this.localReply(200, undefined, undefined, []);
+      }
+    }
     const action = route.action;
     switch (action.kind) {
       case 'direct':
@@ -608,6 +622,7 @@ class Exchange implements UpstreamResponseHandler {
     for (const name in headers) if (RESPONSE_HOP_BY_HOP.has(name)) delete headers[name];
     if (this.action?.attemptCountInResponse) headers['x-envoy-attempt-count'] = String(this.attempts);
     applyHeaderMutations(headers as HeaderBag, this.responseMutations);
+    if (this.corsHeaders) Object.assign(headers, this.corsHeaders);
     this.status = status;
     try {
       (this.res as ServerResponse).writeHead(status, headers as OutgoingHttpHeaders);
@@ -656,6 +671,7 @@ class Exchange implements UpstreamResponseHandler {
     if (location !== undefined) headers.location = location;
     if (this.attempts > 0 && this.action?.attemptCountInResponse) headers['x-envoy-attempt-count'] = String(this.attempts);
     applyHeaderMutations(headers, mutations);
+    if (this.corsHeaders) Object.assign(headers, this.corsHeaders);
     this.bytesSent += payload?.length ?? 0;
     const res = this.res;
     try {

@@ -1,4 +1,5 @@
 import { durationToMilliseconds, type envoy } from '@tendril/api-envoy';
+import { compileCorsPolicy, CORS_FILTER_NAME, type CorsPolicy } from './cors-policy';
 import { compileHeaderMutation, type HeaderMutation } from './header-mutation';
 import { compileFullMatchRegex, compileGlobalRegex, parseSubstitution, type Substitution } from './regex';
 import type { RequestView } from './request-view';
@@ -107,6 +108,8 @@ export interface CompiledRoute {
   /** Route, virtual host and route configuration levels, in the order Envoy evaluates them. */
   requestMutations: readonly HeaderMutation[];
   responseMutations: readonly HeaderMutation[];
+  /** The route's CorsPolicy for the cors HTTP filter (it acts only where the connection manager has that filter). */
+  cors: CorsPolicy | undefined;
 }
 
 export class CompiledVirtualHost {
@@ -463,7 +466,18 @@ function compileRoute(route: Route, vhost: VirtualHostDefaults, vhostMutations: 
     action: compileAction(route, vhost),
     requestMutations: order.map((level) => level.request).filter((m): m is HeaderMutation => m !== undefined),
     responseMutations: order.map((level) => level.response).filter((m): m is HeaderMutation => m !== undefined),
+    cors: compileRouteFilterConfigs(route.typed_per_filter_config),
   };
+}
+
+/** typed_per_filter_config of a route: the cors filter's policy is the only per-route filter config the proxy serves. */
+function compileRouteFilterConfigs(configs: Route['typed_per_filter_config']): CorsPolicy | undefined {
+  let cors: CorsPolicy | undefined;
+  for (const [name, config] of Object.entries(configs ?? {})) {
+    if (name !== CORS_FILTER_NAME) throw new Error(`typed_per_filter_config for "${name}" is not supported`);
+    cors = compileCorsPolicy(config as Parameters<typeof compileCorsPolicy>[0]);
+  }
+  return cors;
 }
 
 interface Levels {
@@ -523,6 +537,7 @@ function compileVirtualHost(vhost: VirtualHost, where: string, problems: string[
   if (vhost.matcher !== undefined) problems.push(`${where}: the generic matcher tree is not supported, use routes`);
   if (vhost.require_tls !== undefined && vhost.require_tls !== 'NONE') problems.push(`${where}: require_tls is not supported (no TLS listeners)`);
   if (vhost.retry_policy_typed_config !== undefined) problems.push(`${where}: retry_policy_typed_config is not supported`);
+  if (Object.keys(vhost.typed_per_filter_config ?? {}).length > 0) problems.push(`${where}: typed_per_filter_config is supported on routes only`);
   const defaults: VirtualHostDefaults = {
     retryPolicy: vhost.retry_policy,
     bufferLimitBytes: vhost.per_request_buffer_limit_bytes,
