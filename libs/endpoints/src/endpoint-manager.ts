@@ -94,7 +94,7 @@ export interface EndpointManagerOptions {
   readonly serviceCidr?: string;
   readonly clusterName?: string;
   readonly clock?: () => Date;
-  /** Called after a reconciliation that changed the L7 redirects the node proxy must serve (see proxyRedirects()). */
+  /** Called after a reconciliation that changed what the node proxy is sent: the L7 redirects (proxyRedirects()) or the ipcache (proxyHosts()). */
   readonly onProxyRedirectsChange?: () => void;
 }
 
@@ -427,7 +427,7 @@ export class EndpointManager {
       .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
   }
 
-  private lastRedirectsText = '[]';
+  private lastRedirectsText = '[[],[]]';
   /** Pods waiting to start until their endpoint is attached (see untilEnforced). */
   private readonly enforcementWaiters = new Map<string, ((attached: boolean) => void)[]>();
 
@@ -465,8 +465,17 @@ export class EndpointManager {
     }
   }
 
+  /**
+   * The ipcache this node wants, as (CIDR, identity) pairs sorted by CIDR: what the agent sends the
+   * node proxy as NPHDS (a proxy that cannot read the pinned map resolves identities from it).
+   */
+  proxyHosts(): [cidr: string, identity: number][] {
+    return [...this.desiredIpcache()].sort(([a], [b]) => a.localeCompare(b));
+  }
+
   private notifyRedirectChanges(): void {
-    const text = JSON.stringify(this.proxyRedirects());
+    // The redirects and the ipcache both travel to the proxy (NPDS, NPHDS): a change of either is news.
+    const text = JSON.stringify([this.proxyRedirects(), this.proxyHosts()]);
     if (text === this.lastRedirectsText) return;
     this.lastRedirectsText = text;
     this.opts.onProxyRedirectsChange?.();

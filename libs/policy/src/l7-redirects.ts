@@ -70,6 +70,19 @@ export interface L7PortPolicy {
 }
 
 /**
+ * headerMatches secrets named without a namespace live in the policy's own (Cilium's
+ * GetSecretString: `secret.namespace`, else the policy's); a clusterwide policy has none to give.
+ */
+function withSecretNamespaces(rules: readonly PortRuleHTTP[], namespace: string | undefined): readonly PortRuleHTTP[] {
+  if (!namespace || !rules.some((r) => r.headerMatches?.some((m) => m.secret && !m.secret.namespace))) return rules;
+  return rules.map((r) =>
+    r.headerMatches?.some((m) => m.secret && !m.secret.namespace)
+      ? { ...r, headerMatches: r.headerMatches.map((m) => (m.secret && !m.secret.namespace ? { ...m, secret: { ...m.secret, namespace } } : m)) }
+      : r,
+  );
+}
+
+/**
  * The per-request policy of each of the endpoint's HTTP redirect ports: every allow item that
  * covers the port, with the identities it selects among `identities` (policy-semantics §2.3: an
  * item without L7 makes L7 unrestricted for its peers, and HTTP rules OR across items). Only
@@ -86,7 +99,7 @@ export function l7PortPolicies(rules: readonly PolicyRule[], endpoint: PolicyEnd
         if (item.deny || !rangesCover(itemKeyRanges(item, redirect.direction, endpoint, options), key)) continue;
         const remotes = isWildcardItem(item) ? 'any' : identities.filter((i) => itemSelectsPeer(item, i)).map((i) => i.id);
         if (remotes !== 'any' && remotes.length === 0) continue;
-        const http = item.l7?.parser === 'http' ? (item.l7.rules.http ?? []) : undefined;
+        const http = item.l7?.parser === 'http' ? withSecretNamespaces(item.l7.rules.http ?? [], item.origin.namespace) : undefined;
         // A Kafka or DNS item on an HTTP port is a merge error the compiler already refused.
         if (item.l7 && item.l7.parser !== 'http') continue;
         portRules.push({ remotes, ...(http ? { http } : {}), origin: formatOrigin(item.origin) });

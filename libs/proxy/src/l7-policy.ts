@@ -19,6 +19,11 @@ export interface L7Decision {
   /** Why, for the access log and debugging. */
   readonly reason: string;
   readonly edits: readonly HeaderEdit[];
+  /**
+   * Names of the headers a matching rule's headerMatches found missing or different (LOG and the
+   * editing actions), for the access log; never their values, which may be secrets.
+   */
+  readonly mismatchedHeaders: readonly string[];
 }
 
 interface CompiledRule {
@@ -31,7 +36,10 @@ interface CompiledRule {
 
 type PortRules = ReadonlyMap<number, readonly CompiledRule[]>;
 
-function compilePorts(ports: readonly PortNetworkPolicy[] | undefined): Map<number, CompiledRule[]> {
+/** The value of an SDS generic secret by its name; undefined when the proxy does not have it. */
+export type GenericSecretLookup = (name: string) => string | undefined;
+
+function compilePorts(ports: readonly PortNetworkPolicy[] | undefined, secretValue: GenericSecretLookup): Map<number, CompiledRule[]> {
   const out = new Map<number, CompiledRule[]>();
   for (const port of ports ?? []) {
     const number = port.port ?? 0;
@@ -45,13 +53,16 @@ function compilePorts(ports: readonly PortNetworkPolicy[] | undefined): Map<numb
               ...(r.method ? { method: r.method } : {}),
               ...(r.host ? { host: r.host } : {}),
               headers: r.headers ?? [],
-              // A Secret the agent could not read becomes a secret reference nothing resolves: never matches.
+              // value_sds_secret names an SDS secret of this config (HttpRules resolves it; one the
+              // proxy does not have falls back to the inline value, and without one never matches).
               headerMatches: (r.header_matches ?? []).map((m) => ({
                 name: m.name,
-                ...(m.secret_missing ? { secret: { namespace: '', name: 'unresolvable' } } : m.value ? { value: m.value } : {}),
+                ...(m.value ? { value: m.value } : {}),
+                ...(m.value_sds_secret ? { secret: { namespace: '', name: m.value_sds_secret } } : {}),
                 ...(m.mismatch ? { mismatch: m.mismatch } : {}),
               })),
             })),
+            (_namespace, name) => secretValue(name),
           )
         : undefined;
       const remotes = rule.remote_policies && rule.remote_policies.length > 0 ? new Set(rule.remote_policies) : undefined;
@@ -68,7 +79,7 @@ export class L7PolicyIndex {
   private constructor(private readonly byEndpoint: ReadonlyMap<string, { ingress: PortRules; egress: PortRules }>) {}
 
   /** Every problem is reported; with any, the config is refused (NACK) and the previous policy stays. */
-  static compile(policies: readonly NetworkPolicy[]): { index: L7PolicyIndex | undefined; errors: ConfigError[] } {
+  static compile(policies: readonly NetworkPolicy[], secretValue: GenericSecretLookup = () => undefined): { index: L7PolicyIndex | undefined; errors: ConfigError[] } {
     const byEndpoint = new Map<string, { ingress: PortRules; egress: PortRules }>();
     const errors: ConfigError[] = [];
     policies.forEach((policy, i) => {
@@ -76,7 +87,7 @@ export class L7PolicyIndex {
       try {
         if (!policy.name) throw new Error('name (the endpoint IP) is required');
         if (byEndpoint.has(policy.name)) throw new Error('duplicate NetworkPolicy for this endpoint');
-        byEndpoint.set(policy.name, { ingress: compilePorts(policy.ingress_per_port_policies), egress: compilePorts(policy.egress_per_port_policies) });
+        byEndpoint.set(policy.name, { ingress: compilePorts(policy.ingress_per_port_policies, secretValue), egress: compilePorts(policy.egress_per_port_policies, secretValue) });
       } catch (err) {
         errors.push({ kind: 'NetworkPolicy', resource: name, message: (err as Error).message });
       }
@@ -91,19 +102,23 @@ export class L7PolicyIndex {
   /** The decision for one request of a redirected connection. */
   decide(direction: RedirectDirection, endpointIp: string, port: number, remoteIdentity: number, request: HttpRequestFacts): L7Decision {
     const rules = this.byEndpoint.get(endpointIp)?.[direction].get(port);
-    if (!rules) return { allowed: false, reason: `no ${direction} L7 policy for ${endpointIp}:${port}`, edits: [] };
+    if (!rules) return { allowed: false, reason: `no ${direction} L7 policy for ${endpointIp}:${port}`, edits: [], mismatchedHeaders: [] };
     const applicable = rules.filter((r) => r.remotes === undefined || r.remotes.has(remoteIdentity));
-    if (applicable.length === 0) return { allowed: false, reason: `no rule of ${endpointIp}:${port} applies to identity ${remoteIdentity}`, edits: [] };
+    if (applicable.length === 0) return { allowed: false, reason: `no rule of ${endpointIp}:${port} applies to identity ${remoteIdentity}`, edits: [], mismatchedHeaders: [] };
     const unrestricted = applicable.find((r) => r.http === undefined);
-    if (unrestricted) return { allowed: true, reason: `L7 unrestricted for identity ${remoteIdentity} by ${unrestricted.origin}`, edits: [] };
+    if (unrestricted) return { allowed: true, reason: `L7 unrestricted for identity ${remoteIdentity} by ${unrestricted.origin}`, edits: [], mismatchedHeaders: [] };
     const edits: HeaderEdit[] = [];
+    const mismatched = new Set<string>();
     let allowedBy: string | undefined;
     for (const rule of applicable) {
       const verdict = (rule.http as HttpRules).evaluate(request);
       if (!verdict.allowed) continue;
       allowedBy ??= rule.origin;
       edits.push(...verdict.edits);
+      for (const name of verdict.mismatches) mismatched.add(name);
     }
-    return allowedBy ? { allowed: true, reason: `allowed by ${allowedBy}`, edits } : { allowed: false, reason: 'no HTTP rule matches', edits: [] };
+    return allowedBy
+      ? { allowed: true, reason: `allowed by ${allowedBy}`, edits, mismatchedHeaders: [...mismatched] }
+      : { allowed: false, reason: 'no HTTP rule matches', edits: [], mismatchedHeaders: [] };
   }
 }

@@ -4,7 +4,7 @@ import * as http2 from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import type { TLSSocket } from 'node:tls';
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
-import { isoTimestamp, type AccessLogSink, type ResponseFlag } from './access-log';
+import { isoTimestamp, type AccessLogSink, type L7PolicyLogEntry, type ResponseFlag } from './access-log';
 import type { ProxyLogger } from './logger';
 import { applyHeaderMutation, applyHeaderMutations, type HeaderBag, type HeaderMutation } from './routing/header-mutation';
 import { redirectLocation, rewritePath } from './routing/path-rewrite';
@@ -254,6 +254,8 @@ class Exchange implements UpstreamResponseHandler {
   private perTryTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private logged = false;
+  /** What the tendril.l7policy filter decided, for the access log. */
+  private l7Log: L7PolicyLogEntry | undefined;
   finished = false;
   /** The upstream response head went downstream; its body is being relayed. */
   private relaying = false;
@@ -328,6 +330,9 @@ class Exchange implements UpstreamResponseHandler {
             { method: this.req.method ?? 'GET', path: normalized.path, authority: this.authority, headers: this.req.headers },
           )
         : undefined;
+    this.l7Log = decision
+      ? { verdict: decision.allowed ? 'allowed' : 'denied', reason: decision.reason, mismatched_headers: [...decision.mismatchedHeaders] }
+      : { verdict: 'denied', reason: redirected ? 'no L7 policy received yet' : 'not a redirected connection', mismatched_headers: [] };
     if (!decision?.allowed) {
       this.localReply(403, ACCESS_DENIED, undefined, []);
       return false;
@@ -753,6 +758,7 @@ class Exchange implements UpstreamResponseHandler {
       x_request_id: this.requestId,
       user_agent: (headers['user-agent'] as string | undefined) ?? null,
       listener: this.routes.listenerName,
+      ...(this.l7Log ? { l7_policy: this.l7Log } : {}),
     });
   }
 }
