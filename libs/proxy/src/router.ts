@@ -96,13 +96,16 @@ function stripMapped(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 
-/** headerMatches mismatch actions, on the request headers before they are copied upstream. */
+/**
+ * headerMatches mismatch actions, on the request headers before they are copied upstream. ADD
+ * appends a header line of its own (as Envoy's addCopy does), so upstream sees both values.
+ */
 function applyHeaderEdits(headers: DownstreamRequest['headers'], edits: readonly HeaderEdit[]): void {
   for (const edit of edits) {
     const existing = headers[edit.name];
     if (edit.action === 'DELETE') delete headers[edit.name];
     else if (edit.action === 'REPLACE' || existing === undefined) headers[edit.name] = edit.value;
-    else headers[edit.name] = `${Array.isArray(existing) ? existing.join(',') : existing},${edit.value}`;
+    else (headers as Record<string, string | string[] | undefined>)[edit.name] = [...(Array.isArray(existing) ? existing : [existing]), edit.value];
   }
 }
 
