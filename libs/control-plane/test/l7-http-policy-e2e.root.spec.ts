@@ -11,6 +11,7 @@ import { eventually } from '@tendril/testing';
 import { silentLogger } from '@tendril/xds';
 import type { AgentStatus, EndpointView } from '../src';
 import { BYPASS_CORPUS, RAW_SENDER } from './http-bypass-corpus';
+import { tendril } from './harness';
 import { deployment, NetnsAgentNode, sh } from './netns-agent';
 
 /*
@@ -390,5 +391,31 @@ data: { token: ${Buffer.from(value).toString('base64')} }
       [get('/private'), 403],
     ]);
     expect(nacks).toEqual([]);
+  });
+
+  it('`tendril policy trace --http` gives the proxy’s verdict and the rule that decided it, from the same engine, as the proxy enforces it', async () => {
+    node.write('secret.yaml', `apiVersion: v1\nkind: Secret\nmetadata: { name: pay-token, namespace: default }\ndata: { token: ${Buffer.from('s3cr3t').toString('base64')} }\n`);
+    await enforce(storePolicy('store', from('web', '[{ method: GET, path: "/public/.*" }, { path: "/pay", headerMatches: [{ name: X-Token, secret: { name: pay-token } }] }]')), 'web', [
+      [get('/public/../private'), 403],
+      [get('/public/x'), 200],
+      [get('/pay', { 'X-Token': 's3cr3t' }), 200],
+    ]);
+    const web = await pod('web');
+    const store = await pod('store');
+    const trace = (...extra: string[]) => tendril(['policy', 'trace', '--src', web.name, '--dst', store.name, '--dport', '8080', '--agent', node.adminAddress, ...extra]);
+    const denied = await trace('--http', 'GET:/public/../private');
+    expect(denied.stdout).toContain(`Ingress of default/${store.name}: REDIRECTED: `);
+    expect(denied.stdout).toContain('  node proxy (HTTP /private): DENIED (403): no HTTP rule matches\n');
+    expect(denied.stdout).toMatch(/Final verdict: DENIED by the node proxy: 403 Access denied\n$/);
+    const allowed = await trace('--http', 'GET:/public/a/../x');
+    expect(allowed.stdout).toContain('  node proxy (HTTP /public/x): ALLOWED: allowed by CiliumNetworkPolicy default/store rule 0 ingress[0]\n    HTTP rule: {"path":"/public/.*","method":"GET"}\n');
+    expect(allowed.stdout).toMatch(/Final verdict: ALLOWED: through the node proxy\n$/);
+    const withSecret = await trace('--http', 'GET:/pay', '--header', 'X-Token: s3cr3t');
+    expect(withSecret.stdout).toContain('HTTP rule: {"path":"/pay","header_matches":[{"name":"X-Token","value_sds_secret":"policy-secret/default/pay-token"}]}');
+    expect(withSecret.stdout).toMatch(/Final verdict: ALLOWED: through the node proxy\n$/);
+    expect((await trace('--http', 'GET:/pay', '--header', 'X-Token: guess')).stdout).toMatch(/Final verdict: DENIED by the node proxy: 403 Access denied\n$/);
+    const bad = await trace('--http', 'GET');
+    expect({ code: bad.code, stderr: bad.stderr }).toEqual({ code: 1, stderr: 'Error: --http "GET" is not METHOD:PATH (e.g. GET:/public/index.html)\n' });
+    node.remove('secret.yaml');
   });
 });

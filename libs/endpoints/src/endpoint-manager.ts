@@ -48,11 +48,14 @@ import {
   referencedCidrs,
 } from '@tendril/policy';
 import { keyOf, type KindFilter, type ResourceKey } from '@tendril/store';
+import { L7PolicyIndex } from '@tendril/proxy';
 import type { PodRuntimeInfo } from '@tendril/workloads';
 import { ClusterIpAllocator, isIpv4Address } from './cluster-ips';
 import type { EndpointDatapath } from './datapath-port';
 import { POLICY_GROUP_KINDS, validCondition } from './policy-resources';
-import { tracePolicy, type TraceContext, type TracedPath, type TraceRequest } from './policy-trace';
+import { TraceError, tracePolicy, type TraceContext, type TracedPath, type TraceRequest } from './policy-trace';
+import { policySecretResources, type KubeSecret } from './policy-secrets';
+import { networkPolicyResources } from './proxy-redirect-resources';
 import { fixedProxyPorts } from './proxy-ports';
 import { type DesiredService, desiredServices, frontendKey, hasClusterIp, serviceKey } from './service-frontends';
 
@@ -894,7 +897,22 @@ export class EndpointManager {
         return service && { vip: service.frontend.vip, backends: service.backends };
       },
       policyEntries: (endpointId) => this.opts.datapath.policy.entries(endpointId),
+      l7Policy: () => this.proxyL7Policy(),
     };
+  }
+
+  /**
+   * The node proxy's L7 engine over exactly what the agent sends it: the NPDS resources of the
+   * endpoints' redirects and the generic secrets their header matches name, read from the store.
+   */
+  private proxyL7Policy(): L7PolicyIndex {
+    const redirects = this.proxyRedirects();
+    const readSecret = (namespace: string, name: string): KubeSecret | undefined => this.opts.store.get<KubeObject & KubeSecret>(keyOf({ group: '', kind: 'Secret', namespace, name }));
+    const secrets = new Map(policySecretResources(redirects, readSecret).map((s) => [s.name, s.generic_secret?.secret?.inline_string]));
+    const { index, errors } = L7PolicyIndex.compile(networkPolicyResources(redirects), (name) => secrets.get(name));
+    // The proxy refuses (NACKs) a policy it cannot compile and keeps its previous one; the trace cannot know that one.
+    if (!index) throw new TraceError(`the node proxy refuses this L7 policy: ${errors.map((e) => e.message).join('; ')}`);
+    return index;
   }
 
   /** The service map as the datapath holds it, with the Service each frontend belongs to. */

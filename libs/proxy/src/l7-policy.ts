@@ -24,6 +24,8 @@ export interface L7Decision {
    * editing actions), for the access log; never their values, which may be secrets.
    */
   readonly mismatchedHeaders: readonly string[];
+  /** The HTTP rule that allowed the request (of the rule named in `reason`), as its NPDS fields; for `tendril policy trace`. */
+  readonly httpRule?: string;
 }
 
 interface CompiledRule {
@@ -31,6 +33,8 @@ interface CompiledRule {
   readonly remotes: ReadonlySet<number> | undefined;
   /** Undefined: every request of these remotes. */
   readonly http: HttpRules | undefined;
+  /** Each HTTP rule as its NPDS fields (JSON), by index, to name the one that matched. */
+  readonly httpTexts: readonly string[];
   readonly origin: string;
 }
 
@@ -66,7 +70,8 @@ function compilePorts(ports: readonly PortNetworkPolicy[] | undefined, secretVal
           )
         : undefined;
       const remotes = rule.remote_policies && rule.remote_policies.length > 0 ? new Set(rule.remote_policies) : undefined;
-      rules.push({ remotes, http, origin: (rule.origins ?? []).join(', ') || 'a rule' });
+      const httpTexts = (rule.http_rules?.http_rules ?? []).map((r) => JSON.stringify(r));
+      rules.push({ remotes, http, httpTexts, origin: (rule.origins ?? []).join(', ') || 'a rule' });
     }
     out.set(number, rules);
   }
@@ -110,15 +115,19 @@ export class L7PolicyIndex {
     const edits: HeaderEdit[] = [];
     const mismatched = new Set<string>();
     let allowedBy: string | undefined;
+    let httpRule: string | undefined;
     for (const rule of applicable) {
       const verdict = (rule.http as HttpRules).evaluate(request);
       if (!verdict.allowed) continue;
-      allowedBy ??= rule.origin;
+      if (allowedBy === undefined) {
+        allowedBy = rule.origin;
+        httpRule = verdict.rule === undefined ? undefined : rule.httpTexts[verdict.rule];
+      }
       edits.push(...verdict.edits);
       for (const name of verdict.mismatches) mismatched.add(name);
     }
     return allowedBy
-      ? { allowed: true, reason: `allowed by ${allowedBy}`, edits, mismatchedHeaders: [...mismatched] }
+      ? { allowed: true, reason: `allowed by ${allowedBy}`, edits, mismatchedHeaders: [...mismatched], ...(httpRule ? { httpRule } : {}) }
       : { allowed: false, reason: 'no HTTP rule matches', edits: [], mismatchedHeaders: [] };
   }
 }

@@ -27,7 +27,7 @@ describe('L7PolicyIndex', () => {
   });
 
   it('allows what an applicable HTTP rule matches, for the identities the rule names', () => {
-    expect(index!.decide('ingress', '10.244.0.5', 80, 256, request('/public/x'))).toMatchObject({ allowed: true, reason: 'allowed by CNP a' });
+    expect(index!.decide('ingress', '10.244.0.5', 80, 256, request('/public/x'))).toMatchObject({ allowed: true, reason: 'allowed by CNP a', httpRule: '{"method":"GET","path":"/public/.*"}' });
     expect(index!.decide('ingress', '10.244.0.5', 80, 256, request('/private')).allowed).toBe(false);
     expect(index!.decide('ingress', '10.244.0.5', 80, 256, request('/public/x', 'POST')).allowed).toBe(false);
     expect(index!.decide('ingress', '10.244.0.5', 80, 999, request('/public/x'))).toMatchObject({ allowed: false, reason: 'no rule of 10.244.0.5:80 applies to identity 999' });
@@ -43,6 +43,7 @@ describe('L7PolicyIndex', () => {
       reason: 'allowed by CNP a',
       edits: [{ action: 'REPLACE', name: 'x-token', value: 'v' }],
       mismatchedHeaders: ['x-token'],
+      httpRule: '{"path":"/token","header_matches":[{"name":"x-token","value":"v","mismatch":"REPLACE"}]}',
     });
   });
 
