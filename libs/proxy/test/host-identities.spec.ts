@@ -1,4 +1,5 @@
 /** NPHDS: the identities a use_nphds redirect listener gives its clients' addresses. */
+import { validateConfig } from '../src';
 import { HostIdentityIndex } from '../src/host-identities';
 
 describe('HostIdentityIndex', () => {
@@ -39,5 +40,11 @@ describe('HostIdentityIndex', () => {
       { kind: 'NetworkPolicyHosts', resource: '#1', message: 'policy (the identity) must be a number from 1 to 4294967295' },
       { kind: 'NetworkPolicyHosts', resource: '7', message: 'host address 10.9.0.0/16 is also listed by identity 6' },
     ]);
+  });
+
+  it('a config with bad NPHDS is refused as a whole (NACK), naming the resource', () => {
+    const config = { listeners: [], routes: [], clusters: [], endpoints: [] };
+    expect(validateConfig({ ...config, networkPolicyHosts: [{ policy: 300, host_addresses: ['10.244.0.7/32'] }] })).toEqual([]);
+    expect(validateConfig({ ...config, networkPolicyHosts: [{ policy: 300, host_addresses: ['not-an-ip'] }] })).toEqual([{ kind: 'NetworkPolicyHosts', resource: '300', message: expect.stringContaining('not-an-ip') }]);
   });
 });
