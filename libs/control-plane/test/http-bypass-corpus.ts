@@ -133,3 +133,19 @@ Promise.all(attempts.map((a) => new Promise((resolve) => {
   socket.on('close', () => { closed = true; done(); });
   socket.on('error', () => undefined);
 }))).then((r) => { console.log(JSON.stringify(r)); process.exit(0); });`;
+
+/** The same walks over HTTP/2 (h2c prior knowledge, which the redirect listener also serves): the :path pseudo-header. */
+export const H2_BYPASS_PATHS: readonly string[] = ['/private', '/public/../private', '/public/%2e%2e/private', '//private', '/public/..%2Fprivate', '/public/..;/private', '/public/%c0%ae%c0%ae/private', '/PUBLIC/../private'];
+
+/** Runs inside the client pod: `node -e H2_SENDER <host> <port> <json [path]>` → JSON [status] (0: stream error). */
+export const H2_SENDER = `const http2 = require('http2');
+const [host, port, json] = process.argv.slice(1);
+const session = http2.connect('http://' + host + ':' + port);
+session.on('error', () => undefined);
+Promise.all(JSON.parse(json).map((p) => new Promise((resolve) => {
+  const stream = session.request({ ':method': 'GET', ':path': p });
+  stream.on('response', (h) => { stream.resume(); stream.on('end', () => resolve(h[':status'])); });
+  stream.on('error', () => resolve(0));
+  stream.end();
+}))).then((r) => { console.log(JSON.stringify(r)); session.close(); process.exit(0); });
+setTimeout(() => { console.log('timeout'); process.exit(0); }, 5000);`;

@@ -10,7 +10,7 @@ import { ProxyRuntime, formatConfigError, type AccessLogEntry, type ProxyConfig,
 import { eventually } from '@tendril/testing';
 import { silentLogger } from '@tendril/xds';
 import type { AgentStatus, EndpointView } from '../src';
-import { BYPASS_CORPUS, RAW_SENDER } from './http-bypass-corpus';
+import { BYPASS_CORPUS, H2_BYPASS_PATHS, H2_SENDER, RAW_SENDER } from './http-bypass-corpus';
 import { tendril } from './harness';
 import { deployment, NetnsAgentNode, sh } from './netns-agent';
 
@@ -142,7 +142,13 @@ const from = (app: string, http?: string): string =>
     const observed = await send(app, cases.map(([p]) => p));
     const expected = cases.map(([p, status]) => `${p.method} ${p.path} ${JSON.stringify(p.headers ?? {})} → ${status}`);
     const got = (answers: Answer[]): string[] => cases.map(([p], i) => `${p.method} ${p.path} ${JSON.stringify(p.headers ?? {})} → ${answers[i]?.status ?? 'nothing'}`);
-    expect({ undici: got(observed.undici), curl: got(observed.curl) }).toEqual({ undici: expected, curl: expected });
+    try {
+      expect({ undici: got(observed.undici), curl: got(observed.curl) }).toEqual({ undici: expected, curl: expected });
+    } catch (err) {
+      // What the agent's enforcement says at that moment (a failed endpoint drops everything: fail closed).
+      const policy = (JSON.parse(await sh('curl', ['-s', '-m', '5', `http://${node.adminAddress}/api/v1/status`])) as AgentStatus).policy;
+      throw new Error(`${(err as Error).message}\nagent enforcement: ${JSON.stringify(policy)}`);
+    }
     return observed;
   }
 
@@ -362,7 +368,7 @@ data: { token: ${Buffer.from(value).toString('base64')} }
     }
   });
 
-  it(`bypass corpus: ${BYPASS_CORPUS.length} raw-socket attempts at /private past \`path: "/public/.*"\` all fail, the private handler never runs, and the proxy stays up`, async () => {
+  it(`bypass corpus: ${BYPASS_CORPUS.length} raw-socket HTTP/1 attempts and ${H2_BYPASS_PATHS.length} HTTP/2 :path walks at /private past \`path: "/public/.*"\` all fail, the private handler never runs, and the proxy stays up`, async () => {
     await enforce(storePolicy('store', from('web', '[{ method: "GET|POST", path: "/public/.*" }]')), 'web', [
       [get('/public/ok'), 200],
       [get('/private'), 403],
@@ -385,6 +391,14 @@ data: { token: ${Buffer.from(value).toString('base64')} }
     expect(routes.filter((line) => !/^(GET|POST) \/public\//.test(line))).toEqual([]);
     // Only the carriers' honest requests reached the server.
     expect(routes).toHaveLength(BYPASS_CORPUS.filter((a) => a.carrier).length);
+    // The same walks as HTTP/2 :path values: each denied (403) or refused (400), and none reaches the server.
+    const h2 = JSON.parse(await run('ip', ['netns', 'exec', client.netns!, process.execPath, '-e', H2_SENDER, store.ip, '8080', JSON.stringify([...H2_BYPASS_PATHS, '/public/h2-ok'])])) as number[];
+    expect(Object.fromEntries(H2_BYPASS_PATHS.map((p, i) => [p, h2[i] === 400 || h2[i] === 403 ? 'refused' : h2[i]]))).toEqual(Object.fromEntries(H2_BYPASS_PATHS.map((p) => [p, 'refused'])));
+    // The control request is allowed by the policy (the store speaks HTTP/1.1 only and the proxy keeps
+    // the client's protocol upstream, so it then fails there with a 503): the walks were refused by policy.
+    expect(accessLog.find((e) => e.path === '/public/h2-ok')).toMatchObject({ protocol: 'HTTP/2', l7_policy: { verdict: 'allowed' } });
+    expect(h2.at(-1)).not.toBe(403);
+    expect(fs.readFileSync(serverLog, 'utf8').split('\n').filter(Boolean)).toHaveLength(routes.length);
     // The proxy is still serving.
     await expectStatuses('web', [
       [get('/public/after'), 200],
