@@ -303,7 +303,7 @@ export class AdsClient extends EventEmitter {
       wanted.push([TypeUrl.ClusterLoadAssignment, edsNamesOf(this.state.get(TypeUrl.Cluster)!.values())]);
     }
     if (changedType === TypeUrl.Listener || changedType === TypeUrl.Cluster || changedType === TypeUrl.NetworkPolicy) {
-      wanted.push([TypeUrl.Secret, secretNamesOf(this.state.get(TypeUrl.Listener)!.values(), this.state.get(TypeUrl.Cluster)!.values(), this.state.get(TypeUrl.NetworkPolicy)!.values())]);
+      wanted.push([TypeUrl.Secret, secretNamesOf(this.state.get(TypeUrl.Listener)!.values(), this.state.get(TypeUrl.Cluster)!.values(), this.state.get(TypeUrl.NetworkPolicy)?.values() ?? [])]);
     }
     for (const [typeUrl, names] of wanted) {
       const current = this.progress.get(typeUrl)?.subscribed ?? [];
