@@ -31,6 +31,7 @@ const ROOT_MESSAGES = [
   'envoy.extensions.filters.listener.original_dst.v3.OriginalDst',
   'tendril.proxy.v1.BpfMetadata',
   'tendril.policy.v1.NetworkPolicy',
+  'tendril.policy.v1.NetworkPolicyHosts',
   'tendril.policy.v1.L7Policy',
   'tendril.policy.v1.KafkaPolicy',
   'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',

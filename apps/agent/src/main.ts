@@ -11,6 +11,7 @@ const program = new Command('tendril-agent')
   .option('--first-pod-ip <ip>', 'first loopback address handed to local pods', '127.11.0.1')
   .option('--no-workloads', 'do not run the Deployments and Pods of the config directory')
   .option('--bpf-pin-dir <dir>', 'where the eBPF datapath pins its programs and maps (netns pods as root)', '/sys/fs/bpf/tendril')
+  .option('--proxy-use-nphds', 'the node proxy resolves identities from NPHDS (the ipcache sent over xDS) instead of the pinned BPF ipcache', false)
   .parse();
 
 const opts = program.opts();
@@ -23,6 +24,7 @@ const agent = new Agent({
   runWorkloads: opts.workloads,
   firstPodIp: opts.firstPodIp,
   datapath: { pinDir: opts.bpfPinDir },
+  proxyUsesNphds: opts.proxyUseNphds === true,
   logger,
 });
 

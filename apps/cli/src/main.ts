@@ -272,17 +272,21 @@ policy
 
 policy
   .command('trace')
-  .description('the verdict for one connection and the rule that decided it, at each hop (egress of the source pod, ingress of the destination), checked against the datapath\'s policy map')
+  .description('the verdict for one connection and the rule that decided it, at each hop (egress of the source pod, ingress of the destination), checked against the datapath\'s policy map; with --http, also the node proxy\'s L7 verdict for that request')
   .requiredOption('--src <pod|ip>', 'the client: a pod on this node (NAME or NAMESPACE/NAME) or an IP address')
   .requiredOption('--dst <pod|service|ip>', 'the server: a pod, a Service (svc/NAME, or a NAME no pod has: traced to each backend) or an IP address')
   .requiredOption('--dport <port>', 'destination port (a Service\'s port for a Service)', (v) => Number(v))
   .addOption(new Option('--protocol <protocol>', 'L4 protocol').choices(['TCP', 'UDP', 'SCTP']).default('TCP'))
+  .option('--http <method:path>', 'an HTTP request (e.g. GET:/public/index.html): where the node proxy applies L7 rules, its verdict and the HTTP rule that decided it')
+  .option('--header <name:value>', 'a header of the --http request (repeatable; Host sets the authority)', (v: string, all: string[]) => [...all, v], [] as string[])
   .option('-n, --namespace <ns>', 'namespace of pods and Services named without one', 'default')
   .addOption(new Option('-o, --output <format>', 'json for the raw trace').choices(['json']))
   .option('--agent <host:port>', "the agent's admin API")
   .action(async (opts) => {
     const { agentAdminAddress, getFromAgent } = controlPlane();
     const query = new URLSearchParams({ src: opts.src, dst: opts.dst, dport: String(opts.dport), protocol: opts.protocol, namespace: opts.namespace });
+    if (opts.http !== undefined) query.set('http', opts.http);
+    for (const header of opts.header as string[]) query.append('header', header);
     const { items } = await getFromAgent<{ items: TracedPath[] }>(agentAdminAddress(opts.agent), `/api/v1/policy/trace?${query}`);
     printView(items, opts.output, endpointsLib().formatPolicyTrace);
   });

@@ -14,7 +14,7 @@ export {
   lookupMessageType,
 } from './proto-root';
 export type { LoadEnvoyProtoRootOptions } from './proto-root';
-export { TypeUrl } from './type-urls';
+export { TypeUrl, xdsResourceName } from './type-urls';
 export type { EnvoyResourceTypes, ResourceTypeUrl } from './type-urls';
 export {
   EnvoyCodecError,

@@ -48,6 +48,7 @@ export const ENVOY_ROOT_PROTO_FILES: readonly string[] = [
   'udpa/type/v1/typed_struct.proto',
   'tendril/proxy/v1/bpf_metadata.proto',
   'tendril/policy/v1/npds.proto',
+  'tendril/policy/v1/nphds.proto',
 ];
 
 /** Tendril's own xDS extension protos (envoy/api in the repository), found from this file's location. */

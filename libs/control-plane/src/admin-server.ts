@@ -1,7 +1,7 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { TraceError, type EndpointManager, type NodeEnforcement, type TracePeer } from '@tendril/endpoints';
+import { TraceError, type EndpointManager, type NodeEnforcement, type TraceHttpRequest, type TracePeer } from '@tendril/endpoints';
 import type { PodRuntimeInfo } from '@tendril/workloads';
 import type { EndpointView } from './kubectl-format';
 
@@ -80,7 +80,14 @@ function tracePeer(text: string, namespace: string): TracePeer | { service: { na
 
 const TRACE_PROTOCOLS: Record<string, number> = { TCP: 6, UDP: 17, SCTP: 132 };
 
-/** GET /api/v1/policy/trace?src=…&dst=…&dport=N[&protocol=TCP][&namespace=NS]. */
+/** `METHOD:PATH` (the path may contain ':'); undefined when malformed. */
+function parseHttpRequestLine(text: string): { method: string; path: string } | undefined {
+  const colon = text.indexOf(':');
+  if (colon < 1 || colon === text.length - 1) return undefined;
+  return { method: text.slice(0, colon), path: text.slice(colon + 1) };
+}
+
+/** GET /api/v1/policy/trace?src=…&dst=…&dport=N[&protocol=TCP][&namespace=NS][&http=METHOD:PATH[&header=K:V…]]. */
 function sendPolicyTrace(manager: EndpointManager, url: URL, res: http.ServerResponse): void {
   const namespace = url.searchParams.get('namespace') ?? 'default';
   const src = url.searchParams.get('src');
@@ -91,8 +98,26 @@ function sendPolicyTrace(manager: EndpointManager, url: URL, res: http.ServerRes
   if (protocol === undefined) return sendJson(res, 400, { error: `protocol must be TCP, UDP or SCTP` });
   const source = tracePeer(src, namespace);
   if ('service' in source) return sendJson(res, 400, { error: 'the source must be a pod or an IP address' });
+  const httpParam = url.searchParams.get('http');
+  const headerParams = url.searchParams.getAll('header');
+  let http: TraceHttpRequest | undefined;
+  if (httpParam !== null) {
+    const line = parseHttpRequestLine(httpParam);
+    if (!line) return sendJson(res, 400, { error: `--http ${JSON.stringify(httpParam)} is not METHOD:PATH (e.g. GET:/public/index.html)` });
+    const headers: Record<string, string> = {};
+    for (const header of headerParams) {
+      const colon = header.indexOf(':');
+      if (colon < 1) return sendJson(res, 400, { error: `--header ${JSON.stringify(header)} is not NAME:VALUE` });
+      const name = header.slice(0, colon).trim();
+      const value = header.slice(colon + 1).trim();
+      headers[name] = headers[name] === undefined ? value : `${headers[name]},${value}`;
+    }
+    http = { ...line, headers };
+  } else if (headerParams.length > 0) {
+    return sendJson(res, 400, { error: '--header needs --http' });
+  }
   try {
-    return sendJson(res, 200, { items: manager.trace({ source, destination: tracePeer(dst, namespace), port: dport, protocol }) });
+    return sendJson(res, 200, { items: manager.trace({ source, destination: tracePeer(dst, namespace), port: dport, protocol, ...(http ? { http } : {}) }) });
   } catch (err) {
     if (err instanceof TraceError) return sendJson(res, 400, { error: err.message });
     throw err;

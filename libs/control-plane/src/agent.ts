@@ -4,7 +4,7 @@ import { validateResource } from '@tendril/api-gateway';
 import type { Gateway } from '@tendril/api-gateway';
 import type { Service } from '@tendril/api-k8s';
 import type { DatapathOptions } from '@tendril/datapath';
-import { fixedProxyPorts, redirectResources, type ProxyPortTable, startNodeEnforcement, validateEndpointResource, type NodeEnforcement, type RedirectResources } from '@tendril/endpoints';
+import { fixedProxyPorts, networkPolicyHostsResources, policySecretResources, redirectResources, type KubeSecret, type ProxyPortTable, startNodeEnforcement, validateEndpointResource, type NodeEnforcement, type RedirectResources } from '@tendril/endpoints';
 import { GATEWAY_NAME_LABEL, SUPPORTED_FEATURES, TranslationMemo, gatewayInfrastructure, translate, type StatusUpdate, type TranslateResult } from '@tendril/gateway';
 import { FileSource, formatSourceError, storeSink, type SourceError } from '@tendril/sources';
 import { ResourceStore, keyOf, refOf, type ResourceKey, type StoreChange } from '@tendril/store';
@@ -59,6 +59,11 @@ export interface AgentOptions {
    * DEFAULT_PROXY_PORTS). Two agents on one host (test suites side by side) need different ones.
    */
   proxyPorts?: ProxyPortTable;
+  /**
+   * The node proxy resolves client identities from NPHDS (the ipcache as xDS resources) instead of
+   * the pinned BPF ipcache: for a proxy that cannot read the maps. NPHDS is sent either way.
+   */
+  proxyUsesNphds?: boolean;
 }
 
 /** Default FileSource debounce of the agent: short, because it adds to every change's latency. */
@@ -264,12 +269,15 @@ export class Agent implements AdminState {
       const translated = performance.now();
       const { listeners, routes, clusters, endpoints, secrets } = result.envoy;
       const redirect = this.redirectResources();
+      const proxyPolicy = this.proxyPolicyResources();
       const snapshot = Snapshot.fromResources(
         String(++this.snapshotCounter),
         [
           ...redirect.clusters.map((r) => ({ typeUrl: TypeUrl.Cluster, resource: r as Record<string, unknown> })),
           ...redirect.listeners.map((r) => ({ typeUrl: TypeUrl.Listener, resource: r as Record<string, unknown> })),
           ...redirect.networkPolicies.map((r) => ({ typeUrl: TypeUrl.NetworkPolicy, resource: r as Record<string, unknown> })),
+          ...proxyPolicy.hosts.map((r) => ({ typeUrl: TypeUrl.NetworkPolicyHosts, resource: r as Record<string, unknown> })),
+          ...proxyPolicy.secrets.map((r) => ({ typeUrl: TypeUrl.Secret, resource: r as Record<string, unknown> })),
           ...clusters.map((r) => ({ typeUrl: TypeUrl.Cluster, resource: r as Record<string, unknown> })),
           ...endpoints.map((r) => ({ typeUrl: TypeUrl.ClusterLoadAssignment, resource: r as Record<string, unknown> })),
           ...secrets.map((r) => ({ typeUrl: TypeUrl.Secret, resource: r as Record<string, unknown> })),
@@ -315,7 +323,20 @@ export class Agent implements AdminState {
   private redirectResources(): RedirectResources {
     const manager = this.enforcementManager();
     if (!manager) return { listeners: [], clusters: [], networkPolicies: [] };
-    return redirectResources(manager.proxyRedirects(), { proxyPort: fixedProxyPorts(this.opts.proxyPorts), bpfRoot: this.opts.datapath?.pinDir });
+    return redirectResources(manager.proxyRedirects(), { proxyPort: fixedProxyPorts(this.opts.proxyPorts), bpfRoot: this.opts.datapath?.pinDir, useNphds: this.opts.proxyUsesNphds });
+  }
+
+  /**
+   * NPHDS (the node's ipcache by identity) and the SDS generic secrets that NPDS header matches
+   * name, read from the store's Secrets: a Secret's change re-translates, so rotation reaches the
+   * proxy without a policy change.
+   */
+  private proxyPolicyResources(): { hosts: ReturnType<typeof networkPolicyHostsResources>; secrets: ReturnType<typeof policySecretResources> } {
+    const manager = this.enforcementManager();
+    if (!manager) return { hosts: [], secrets: [] };
+    const readSecret = (namespace: string, name: string): KubeSecret | undefined =>
+      this.store.get({ group: '', kind: 'Secret', namespace, name }) as KubeSecret | undefined;
+    return { hosts: networkPolicyHostsResources(manager.proxyHosts()), secrets: policySecretResources(manager.proxyRedirects(), readSecret) };
   }
 
   /**

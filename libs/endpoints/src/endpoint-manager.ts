@@ -48,11 +48,14 @@ import {
   referencedCidrs,
 } from '@tendril/policy';
 import { keyOf, type KindFilter, type ResourceKey } from '@tendril/store';
+import { L7PolicyIndex } from '@tendril/proxy';
 import type { PodRuntimeInfo } from '@tendril/workloads';
 import { ClusterIpAllocator, isIpv4Address } from './cluster-ips';
 import type { EndpointDatapath } from './datapath-port';
 import { POLICY_GROUP_KINDS, validCondition } from './policy-resources';
-import { tracePolicy, type TraceContext, type TracedPath, type TraceRequest } from './policy-trace';
+import { TraceError, tracePolicy, type TraceContext, type TracedPath, type TraceRequest } from './policy-trace';
+import { policySecretResources, type KubeSecret } from './policy-secrets';
+import { networkPolicyResources } from './proxy-redirect-resources';
 import { fixedProxyPorts } from './proxy-ports';
 import { type DesiredService, desiredServices, frontendKey, hasClusterIp, serviceKey } from './service-frontends';
 
@@ -94,7 +97,7 @@ export interface EndpointManagerOptions {
   readonly serviceCidr?: string;
   readonly clusterName?: string;
   readonly clock?: () => Date;
-  /** Called after a reconciliation that changed the L7 redirects the node proxy must serve (see proxyRedirects()). */
+  /** Called after a reconciliation that changed what the node proxy is sent: the L7 redirects (proxyRedirects()) or the ipcache (proxyHosts()). */
   readonly onProxyRedirectsChange?: () => void;
 }
 
@@ -427,7 +430,7 @@ export class EndpointManager {
       .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
   }
 
-  private lastRedirectsText = '[]';
+  private lastRedirectsText = '[[],[]]';
   /** Pods waiting to start until their endpoint is attached (see untilEnforced). */
   private readonly enforcementWaiters = new Map<string, ((attached: boolean) => void)[]>();
 
@@ -465,8 +468,17 @@ export class EndpointManager {
     }
   }
 
+  /**
+   * The ipcache this node wants, as (CIDR, identity) pairs sorted by CIDR: what the agent sends the
+   * node proxy as NPHDS (a proxy that cannot read the pinned map resolves identities from it).
+   */
+  proxyHosts(): [cidr: string, identity: number][] {
+    return [...this.desiredIpcache()].sort(([a], [b]) => a.localeCompare(b));
+  }
+
   private notifyRedirectChanges(): void {
-    const text = JSON.stringify(this.proxyRedirects());
+    // The redirects and the ipcache both travel to the proxy (NPDS, NPHDS): a change of either is news.
+    const text = JSON.stringify([this.proxyRedirects(), this.proxyHosts()]);
     if (text === this.lastRedirectsText) return;
     this.lastRedirectsText = text;
     this.opts.onProxyRedirectsChange?.();
@@ -885,7 +897,22 @@ export class EndpointManager {
         return service && { vip: service.frontend.vip, backends: service.backends };
       },
       policyEntries: (endpointId) => this.opts.datapath.policy.entries(endpointId),
+      l7Policy: () => this.proxyL7Policy(),
     };
+  }
+
+  /**
+   * The node proxy's L7 engine over exactly what the agent sends it: the NPDS resources of the
+   * endpoints' redirects and the generic secrets their header matches name, read from the store.
+   */
+  private proxyL7Policy(): L7PolicyIndex {
+    const redirects = this.proxyRedirects();
+    const readSecret = (namespace: string, name: string): KubeSecret | undefined => this.opts.store.get<KubeObject & KubeSecret>(keyOf({ group: '', kind: 'Secret', namespace, name }));
+    const secrets = new Map(policySecretResources(redirects, readSecret).map((s) => [s.name, s.generic_secret?.secret?.inline_string]));
+    const { index, errors } = L7PolicyIndex.compile(networkPolicyResources(redirects), (name) => secrets.get(name));
+    // The proxy refuses (NACKs) a policy it cannot compile and keeps its previous one; the trace cannot know that one.
+    if (!index) throw new TraceError(`the node proxy refuses this L7 policy: ${errors.map((e) => e.message).join('; ')}`);
+    return index;
   }
 
   /** The service map as the datapath holds it, with the Service each frontend belongs to. */

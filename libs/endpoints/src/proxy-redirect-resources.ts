@@ -1,6 +1,7 @@
 import type { envoy, tendril } from '@tendril/api-envoy';
 import type { L7Parser, L7PortPolicy, PortRuleHTTP, PortRuleKafka, TrafficDirection } from '@tendril/policy';
 import type { EndpointRedirects } from './endpoint-manager';
+import { policySecretName } from './policy-secrets';
 
 type Listener = envoy.config.listener.v3.Listener;
 type FilterChain = envoy.config.listener.v3.FilterChain;
@@ -24,6 +25,8 @@ export interface RedirectResourceOptions {
   readonly proxyPort: (parser: L7Parser, direction: TrafficDirection) => number;
   /** Pinned BPF maps directory the proxy reads identities from; empty for its default. */
   readonly bpfRoot?: string;
+  /** The proxy resolves identities from NPHDS instead of the pinned ipcache (bpf_metadata use_nphds). */
+  readonly useNphds?: boolean;
 }
 
 export interface RedirectResources {
@@ -84,8 +87,8 @@ function httpRuleResource(rule: PortRuleHTTP): tendril.policy.v1.HttpNetworkPoli
             name: m.name ?? '',
             ...(m.value ? { value: m.value } : {}),
             ...(m.mismatch ? { mismatch: m.mismatch } : {}),
-            // Secrets are not read yet: a header match that names one (with no inline value) never matches.
-            ...(m.secret?.name && !m.value ? { secret_missing: true } : {}),
+            // The Secret's value travels as an SDS generic secret of this name (policy-secrets.ts), never here.
+            ...(m.secret?.name ? { value_sds_secret: policySecretName(m.secret.namespace ?? '', m.secret.name) } : {}),
           })),
         }
       : {}),
@@ -130,7 +133,7 @@ export function networkPolicyResources(endpoints: readonly EndpointRedirects[]):
 function redirectListenerFilters(direction: TrafficDirection, options: RedirectResourceOptions): Listener['listener_filters'] {
   return [
     { name: 'envoy.filters.listener.original_dst', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst' } },
-    { name: 'tendril.bpf_metadata', typed_config: { '@type': 'type.googleapis.com/tendril.proxy.v1.BpfMetadata', is_ingress: direction === 'ingress', bpf_root: options.bpfRoot ?? '' } },
+    { name: 'tendril.bpf_metadata', typed_config: { '@type': 'type.googleapis.com/tendril.proxy.v1.BpfMetadata', is_ingress: direction === 'ingress', bpf_root: options.bpfRoot ?? '', ...(options.useNphds ? { use_nphds: true } : {}) } },
   ] as Listener['listener_filters'];
 }
 

@@ -95,3 +95,76 @@ describe('EndpointManager.trace', () => {
     expect(() => manager.trace({ source: pod('client'), destination: pod('server'), port: 0, protocol: 6 })).toThrow('port 0 is not a port number (1-65535)');
   });
 });
+
+describe('EndpointManager.trace with an HTTP request (--http)', () => {
+  const store = new ResourceStore();
+  const datapath = new RecordingDatapath();
+  const pods = [podInfo('store', 1, '10.244.0.20'), podInfo('web', 2, '10.244.0.21'), podInfo('mon', 3, '10.244.0.22')];
+  const manager = new EndpointManager({ store, datapath, localPods: () => pods, logger: quietLogger, nodeAddresses: () => ['10.244.0.1'] });
+  const from = (app: string, http: unknown[]) => ({ fromEndpoints: [{ matchLabels: { app } }], toPorts: [{ ports: [{ port: '8080', protocol: 'TCP' }], rules: { http } }] });
+
+  beforeAll(async () => {
+    for (const [name, app] of [['store', 'store'], ['web', 'web'], ['mon', 'mon']]) store.upsert(podObject(name!, app!));
+    store.upsert({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'pay-token', namespace: 'default' }, data: { token: Buffer.from('s3cr3t').toString('base64') } } as KubeObject);
+    store.upsert({
+      apiVersion: 'cilium.io/v2',
+      kind: 'CiliumNetworkPolicy',
+      metadata: { name: 'store-l7', namespace: 'default' },
+      spec: {
+        endpointSelector: { matchLabels: { app: 'store' } },
+        ingress: [from('web', [{ method: 'GET', path: '/public/.*' }, { path: '/pay', headerMatches: [{ name: 'X-Token', secret: { name: 'pay-token' } }] }]), from('mon', [{ path: '/metrics' }])],
+      },
+    } as KubeObject);
+    await manager.start();
+  });
+
+  const pod = (name: string) => ({ pod: { namespace: 'default', name } });
+  const trace = (from: string, method: string, target: string, headers?: Record<string, string>) =>
+    manager.trace({ source: pod(from), destination: pod('store'), port: 8080, protocol: 6, http: { method, path: target, ...(headers ? { headers } : {}) } })[0]!;
+
+  it('the node proxy’s verdict on the redirected hop, with the policy item and the HTTP rule that allowed it, after path normalisation', () => {
+    const path = trace('web', 'GET', '/public/a/../b');
+    expect(path.verdict).toBe('allowed');
+    expect(path.hops[1]!.l7).toEqual({
+      allowed: true,
+      reason: 'allowed by CiliumNetworkPolicy default/store-l7 rule 0 ingress[0]',
+      normalizedPath: '/public/b',
+      httpRule: '{"path":"/public/.*","method":"GET"}',
+    });
+    const text = formatPolicyTrace([path]);
+    expect(text).toContain('  node proxy (HTTP /public/b): ALLOWED: allowed by CiliumNetworkPolicy default/store-l7 rule 0 ingress[0]\n    HTTP rule: {"path":"/public/.*","method":"GET"}\n');
+    expect(text).toMatch(/Final verdict: ALLOWED: through the node proxy\n$/);
+  });
+
+  it('a request no HTTP rule matches is denied by the proxy (403); a walk out of /public is matched as where it lands', () => {
+    const path = trace('web', 'GET', '/public/../private');
+    expect(path.verdict).toBe('denied-l7');
+    expect(path.hops[1]!.l7).toEqual({ allowed: false, status: 403, reason: 'no HTTP rule matches', normalizedPath: '/private' });
+    expect(formatPolicyTrace([path])).toMatch(/node proxy \(HTTP \/private\): DENIED \(403\): no HTTP rule matches\n[\s\S]*Final verdict: DENIED by the node proxy: 403 Access denied\n$/);
+    expect(trace('web', 'POST', '/public/x').verdict).toBe('denied-l7');
+    // Rules stay with the peers their item selects: mon's /metrics is not web's, and the reverse.
+    expect(trace('mon', 'GET', '/metrics').verdict).toBe('allowed');
+    expect(trace('mon', 'GET', '/public/x').verdict).toBe('denied-l7');
+  });
+
+  it('a target the proxy refuses as malformed is a 400', () => {
+    const path = trace('web', 'GET', '/public/..;/private');
+    expect(path.hops[1]!.l7).toEqual({ allowed: false, status: 400, reason: 'refused as malformed: request path has a dot segment with path parameters' });
+    expect(formatPolicyTrace([path])).toContain('Final verdict: DENIED by the node proxy: 400 Bad Request');
+  });
+
+  it('header matches read the Secret the agent would send the proxy; its value is never printed', () => {
+    expect(trace('web', 'GET', '/pay', { 'X-Token': 's3cr3t' }).verdict).toBe('allowed');
+    const wrong = trace('web', 'GET', '/pay', { 'x-token': 'guess' });
+    expect(wrong.verdict).toBe('denied-l7');
+    expect(trace('web', 'GET', '/pay').verdict).toBe('denied-l7');
+    const text = formatPolicyTrace([trace('web', 'GET', '/pay', { 'X-Token': 's3cr3t' })]);
+    expect(text).toContain('HTTP rule: {"path":"/pay","header_matches":[{"name":"X-Token","value_sds_secret":"policy-secret/default/pay-token"}]}');
+    expect(JSON.stringify(wrong)).not.toContain('s3cr3t');
+  });
+
+  it('an HTTP request needs TCP and a method token', () => {
+    expect(() => manager.trace({ source: pod('web'), destination: pod('store'), port: 8080, protocol: 17, http: { method: 'GET', path: '/' } })).toThrow('an HTTP request (--http) needs protocol TCP');
+    expect(() => trace('web', 'GE T', '/')).toThrow('HTTP method "GE T" is not a token');
+  });
+});

@@ -12,6 +12,8 @@ export interface DataPlaneConfig {
   secrets: EnvoyResource[];
   /** Tendril NPDS: L7 policy per local endpoint. */
   networkPolicies: EnvoyResource[];
+  /** Tendril NPHDS: the agent's ipcache, one resource per identity. */
+  networkPolicyHosts: EnvoyResource[];
 }
 
 /** What the node proxy drives: tendril's proxy engine, or a test double. */
@@ -37,7 +39,20 @@ function configOf(state: ResourceState): DataPlaneConfig {
     endpoints: values(TypeUrl.ClusterLoadAssignment),
     secrets: values(TypeUrl.Secret),
     networkPolicies: values(TypeUrl.NetworkPolicy),
+    networkPolicyHosts: values(TypeUrl.NetworkPolicyHosts),
   };
+}
+
+/**
+ * A Secret as /config_dump shows it: private keys and generic secret values (header-match
+ * Secrets of L7 policy) replaced, as Envoy's admin redacts them.
+ */
+function redactSecret(secret: EnvoyResource): EnvoyResource {
+  const redacted = { ...secret };
+  if (redacted['generic_secret']) redacted['generic_secret'] = { secret: { inline_string: '[redacted]' } };
+  const certificate = redacted['tls_certificate'] as Record<string, unknown> | undefined;
+  if (certificate?.['private_key']) redacted['tls_certificate'] = { ...certificate, private_key: { inline_string: '[redacted]' } };
+  return redacted;
 }
 
 /**
@@ -96,8 +111,10 @@ export class NodeProxy {
         case '/ready':
           res.writeHead(this.ready ? 200 : 503, { 'content-type': 'text/plain' });
           return res.end(this.ready ? 'LIVE\n' : 'PRE_INITIALIZING\n');
-        case '/config_dump':
-          return json(200, { versions: this.client.versions(), ...configOf(this.client.resources()) });
+        case '/config_dump': {
+          const config = configOf(this.client.resources());
+          return json(200, { versions: this.client.versions(), ...config, secrets: config.secrets.map(redactSecret) });
+        }
         case '/stats':
           return json(200, { connected: this.client.connected, ...this.counters, lastRejection: this.lastRejection ?? null });
         default:

@@ -63,4 +63,40 @@ describe('NodeProxy', () => {
       await server.close();
     }
   });
+
+  it('hands the data plane the header-match secrets NPDS names and the NPHDS hosts; /config_dump redacts the secret', async () => {
+    const cache = new SnapshotCache();
+    const server = new AdsServer({ cache });
+    const xdsPort = await server.listen('127.0.0.1:0');
+    const applied: DataPlaneConfig[] = [];
+    const adminPort = await freePort();
+    const proxy = new NodeProxy({
+      target: `127.0.0.1:${xdsPort}`,
+      node: { id: 'np-2' },
+      protocol: 'delta',
+      decodeAny: (a) => unpackAny(a),
+      logger: silentLogger,
+      adminAddress: `127.0.0.1:${adminPort}`,
+      dataPlane: { apply: async (config) => void applied.push(config), close: async () => undefined },
+    });
+    try {
+      await proxy.start();
+      cache.setDefault(
+        Snapshot.fromResources('1', [
+          { typeUrl: TypeUrl.NetworkPolicy, resource: { name: '10.244.0.5', ingress_per_port_policies: [{ port: 80, rules: [{ http_rules: { http_rules: [{ header_matches: [{ name: 'x-token', value_sds_secret: 'policy-secret/shop/token' }] }] } }] }] } },
+          { typeUrl: TypeUrl.NetworkPolicyHosts, resource: { policy: 300, host_addresses: ['10.244.0.7/32'] } },
+          { typeUrl: TypeUrl.Secret, resource: { name: 'policy-secret/shop/token', generic_secret: { secret: { inline_string: 's3cr3t' } } } },
+        ]),
+      );
+      await eventually(() => expect(applied.at(-1)?.secrets).toHaveLength(1));
+      expect(applied.at(-1)!.secrets[0]).toMatchObject({ name: 'policy-secret/shop/token', generic_secret: { secret: { inline_string: 's3cr3t' } } });
+      expect(applied.at(-1)!.networkPolicyHosts).toMatchObject([{ policy: 300, host_addresses: ['10.244.0.7/32'] }]);
+      const dump = (await json(`http://127.0.0.1:${adminPort}/config_dump`)).body;
+      expect(JSON.parse(dump).secrets).toMatchObject([{ name: 'policy-secret/shop/token', generic_secret: { secret: { inline_string: '[redacted]' } } }]);
+      expect(dump).not.toContain('s3cr3t');
+    } finally {
+      await proxy.stop();
+      await server.close();
+    }
+  });
 });

@@ -73,6 +73,19 @@ export interface L7PortPolicy {
 }
 
 /**
+ * headerMatches secrets named without a namespace live in the policy's own (Cilium's
+ * GetSecretString: `secret.namespace`, else the policy's); a clusterwide policy has none to give.
+ */
+function withSecretNamespaces(rules: readonly PortRuleHTTP[], namespace: string | undefined): readonly PortRuleHTTP[] {
+  if (!namespace || !rules.some((r) => r.headerMatches?.some((m) => m.secret && !m.secret.namespace))) return rules;
+  return rules.map((r) =>
+    r.headerMatches?.some((m) => m.secret && !m.secret.namespace)
+      ? { ...r, headerMatches: r.headerMatches.map((m) => (m.secret && !m.secret.namespace ? { ...m, secret: { ...m.secret, namespace } } : m)) }
+      : r,
+  );
+}
+
+/**
  * The per-request policy of each of the endpoint's HTTP and Kafka redirect ports: every allow item
  * that covers the port, with the identities it selects among `identities` (policy-semantics §2.3:
  * an item without L7 makes L7 unrestricted for its peers, and L7 rules OR across items). Only
@@ -93,7 +106,7 @@ export function l7PortPolicies(rules: readonly PolicyRule[], endpoint: PolicyEnd
         if (remotes !== 'any' && remotes.length === 0) continue;
         // Items of another parser on this port are a merge error the compiler already refused.
         if (item.l7 && item.l7.parser !== parser) continue;
-        const l7 = item.l7 ? (parser === 'http' ? { http: item.l7.rules.http ?? [] } : { kafka: item.l7.rules.kafka ?? [] }) : {};
+        const l7 = item.l7 ? (parser === 'http' ? { http: withSecretNamespaces(item.l7.rules.http ?? [], item.origin.namespace) } : { kafka: item.l7.rules.kafka ?? [] }) : {};
         portRules.push({ remotes, ...l7, origin: formatOrigin(item.origin) });
       }
     }

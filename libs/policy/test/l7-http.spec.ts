@@ -31,7 +31,7 @@ describe('normalizeRequestPath', () => {
     expect(normalizeRequestPath(target)).toMatchObject({ ok: true, path });
   });
 
-  it.each(['*', 'http://shop.example/private', 'private', '/bad%zz', '/nul%00', '/frag#x', '/tab\there'])('refuses %j', (target) => {
+  it.each(['*', 'http://shop.example/private', 'private', '/bad%zz', '/nul%00', '/frag#x', '/tab\there', '/public/..;/private', '/public/.;x/../private', '/public/%c0%ae%c0%ae/private', '/public/%e0%80%ae/private', '/public/\u00c0\u00ae/private', '/sp ace'])('refuses %j', (target) => {
     expect(normalizeRequestPath(target).ok).toBe(false);
   });
 });

@@ -101,4 +101,16 @@ describe('l7PortPolicies', () => {
       },
     ]);
   });
+
+  it('a headerMatches secret named without a namespace is the policy’s own namespace’s (as Cilium resolves it)', () => {
+    const rules = cnp('s', {
+      endpointSelector: { matchLabels: { app: 'store' } },
+      ingress: [from('web', '80', { http: [{ headerMatches: [{ name: 'X-Token', secret: { name: 'token' } }, { name: 'X-Other', secret: { namespace: 'vault', name: 'other' } }] }] })],
+    });
+    const [port] = l7PortPolicies(rules, { labels: store }, allocator.identities());
+    expect(port!.rules[0]!.http![0]!.headerMatches).toEqual([
+      { name: 'X-Token', secret: { namespace: 'shop', name: 'token' } },
+      { name: 'X-Other', secret: { namespace: 'vault', name: 'other' } },
+    ]);
+  });
 });

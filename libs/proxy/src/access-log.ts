@@ -29,6 +29,18 @@ export interface AccessLogEntry {
   x_request_id: string;
   user_agent: string | null;
   listener: string;
+  /**
+   * Set on requests the tendril.l7policy filter checked (Cilium's L7 flow record): the verdict, the
+   * rule or reason that decided it, and the names of headers a headerMatches rule found mismatched
+   * (LOG, ADD, DELETE, REPLACE). Header values are never logged: they may be Secrets.
+   */
+  l7_policy?: L7PolicyLogEntry;
+}
+
+export interface L7PolicyLogEntry {
+  verdict: 'allowed' | 'denied';
+  reason: string;
+  mismatched_headers: string[];
 }
 
 export type AccessLogSink = (entry: AccessLogEntry) => void;
@@ -62,7 +74,8 @@ export function formatAccessLogLine(entry: AccessLogEntry): string {
     `,"bytes_received":${jsonNumber(entry.bytes_received)},"bytes_sent":${jsonNumber(entry.bytes_sent)},"duration_ms":${jsonNumber(entry.duration_ms)}` +
     `,"upstream_host":${jsonStringOrNull(entry.upstream_host)},"upstream_cluster":${jsonStringOrNull(entry.upstream_cluster)}` +
     `,"route_name":${jsonStringOrNull(entry.route_name)},"authority":${jsonString(entry.authority)},"x_request_id":${jsonString(entry.x_request_id)}` +
-    `,"user_agent":${jsonStringOrNull(entry.user_agent)},"listener":${jsonString(entry.listener)}}`
+    `,"user_agent":${jsonStringOrNull(entry.user_agent)},"listener":${jsonString(entry.listener)}` +
+    (entry.l7_policy === undefined ? '}' : `,"l7_policy":${JSON.stringify(entry.l7_policy)}}`)
   );
 }
 

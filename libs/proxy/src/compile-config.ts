@@ -17,6 +17,7 @@ import {
   type TcpProxy,
 } from './config';
 import { ConnectionChainSelector, parseCidrRange, type ConnectionMatch } from './filter-chain-match';
+import { HostIdentityIndex } from './host-identities';
 import { L7PolicyIndex } from './l7-policy';
 import type { TcpProxyChain, TcpProxyChains } from './tcp-proxy-listener';
 import { CORS_FILTER_NAME, CORS_FILTER_TYPE_URL } from './routing/cors-policy';
@@ -72,6 +73,8 @@ export interface RedirectListenerSpec {
   isIngress: boolean;
   /** Empty for the default pin directory. */
   bpfRoot: string;
+  /** Identities come from NPHDS (the config's NetworkPolicyHosts) instead of the pinned ipcache. */
+  useNphds: boolean;
 }
 
 export interface TlsChainSpec extends HttpConnectionManagerSpec {
@@ -96,6 +99,8 @@ export interface CompiledConfig {
   routeTables: Map<string, CompiledRouteTable>;
   clusters: ClusterSpec[];
   policies: L7PolicyIndex;
+  /** NPHDS: identities by address for redirect listeners with use_nphds. */
+  hosts: HostIdentityIndex;
 }
 
 export interface CompileResult {
@@ -331,10 +336,11 @@ function compileConnectionChains(chains: readonly FilterChain[], fallback: Filte
 }
 
 function compileRedirect(filter: NonNullable<Listener['listener_filters']>[number]): RedirectListenerSpec {
-  const config = filter.typed_config as { is_ingress?: unknown; bpf_root?: unknown };
+  const config = filter.typed_config as { is_ingress?: unknown; bpf_root?: unknown; use_nphds?: unknown };
   if (config.is_ingress !== undefined && typeof config.is_ingress !== 'boolean') throw new Error('tendril.bpf_metadata: is_ingress must be a boolean');
   if (config.bpf_root !== undefined && typeof config.bpf_root !== 'string') throw new Error('tendril.bpf_metadata: bpf_root must be a string');
-  return { isIngress: config.is_ingress === true, bpfRoot: (config.bpf_root as string | undefined) ?? '' };
+  if (config.use_nphds !== undefined && typeof config.use_nphds !== 'boolean') throw new Error('tendril.bpf_metadata: use_nphds must be a boolean');
+  return { isIngress: config.is_ingress === true, bpfRoot: (config.bpf_root as string | undefined) ?? '', useNphds: config.use_nphds === true };
 }
 
 function compileListener(listener: Listener, secrets: ReadonlyMap<string, CertificateKeyPair>): ListenerSpec {
@@ -400,13 +406,16 @@ export function compileConfig(config: ProxyConfig): CompileResult {
 
   // Secrets first: TLS listeners build their secure contexts from them.
   const secrets = new Map<string, CertificateKeyPair>();
+  const genericSecrets = new Map<string, string>();
   (config.secrets ?? []).forEach((secret, index) => {
     if (typeof secret !== 'object' || secret === null) return fail('Secret', `#${index}`, new Error('not an object'));
     const name = resourceName(secret.name, index);
     if (!secret.name) return fail('Secret', name, new Error('name is required'));
-    if (secrets.has(secret.name)) return fail('Secret', name, new Error('duplicate secret name'));
+    if (secrets.has(secret.name) || genericSecrets.has(secret.name)) return fail('Secret', name, new Error('duplicate secret name'));
     try {
-      secrets.set(secret.name, compileSecret(secret));
+      const compiled = compileSecret(secret);
+      if ('certificate' in compiled) secrets.set(secret.name, compiled.certificate);
+      else genericSecrets.set(secret.name, compiled.generic);
     } catch (err) {
       fail('Secret', name, err);
     }
@@ -477,10 +486,17 @@ export function compileConfig(config: ProxyConfig): CompileResult {
     }
   });
 
-  const policies = L7PolicyIndex.compile(config.networkPolicies ?? []);
+  // Header matches read their expected value from the generic secrets of this same config, so a
+  // rotated Secret changes enforcement without a new NetworkPolicy.
+  const policies = L7PolicyIndex.compile(config.networkPolicies ?? [], (name) => genericSecrets.get(name));
   errors.push(...policies.errors);
+  const hosts = HostIdentityIndex.compile(config.networkPolicyHosts ?? []);
+  errors.push(...hosts.errors);
 
-  return { compiled: errors.length === 0 && policies.index ? { listeners, routeTables, clusters, policies: policies.index } : undefined, errors };
+  return {
+    compiled: errors.length === 0 && policies.index && hosts.index ? { listeners, routeTables, clusters, policies: policies.index, hosts: hosts.index } : undefined,
+    errors,
+  };
 }
 
 /**

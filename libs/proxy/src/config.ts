@@ -14,15 +14,21 @@ export interface ProxyConfig {
   routes: RouteConfiguration[];
   clusters: Cluster[];
   endpoints: ClusterLoadAssignment[];
-  /** SDS Secrets: the certificates TLS listeners name in tls_certificate_sds_secret_configs. */
+  /**
+   * SDS Secrets: the certificates TLS listeners name in tls_certificate_sds_secret_configs, and the
+   * generic secrets NPDS header matches name in value_sds_secret.
+   */
   secrets?: Secret[];
   /** Tendril NPDS: the L7 policy the redirect listeners' tendril.l7policy filter enforces. */
   networkPolicies?: NetworkPolicy[];
+  /** Tendril NPHDS: identities by address, for redirect listeners with bpf_metadata use_nphds. */
+  networkPolicyHosts?: NetworkPolicyHosts[];
 }
 
 export type NetworkPolicy = tendril.policy.v1.NetworkPolicy;
+export type NetworkPolicyHosts = tendril.policy.v1.NetworkPolicyHosts;
 
-export type ResourceKind = 'Listener' | 'RouteConfiguration' | 'Cluster' | 'ClusterLoadAssignment' | 'Secret' | 'NetworkPolicy';
+export type ResourceKind = 'Listener' | 'RouteConfiguration' | 'Cluster' | 'ClusterLoadAssignment' | 'Secret' | 'NetworkPolicy' | 'NetworkPolicyHosts';
 
 /** Why the proxy cannot serve a resource; the xDS client puts `message` into the NACK's error_detail. */
 export interface ConfigError {

@@ -8,7 +8,7 @@ import type { ProxyLogger } from './logger';
 import type { DownstreamRequest, DownstreamResponse, ListenerRoutes } from './router';
 import type { ServerNameIndex } from './tls/server-names';
 import type { ConnectionAddresses } from './filter-chain-match';
-import { describeRedirectedConnection, markRedirected, type RedirectDirection, type TransparentNetwork } from './transparent';
+import { describeRedirectedConnection, markRedirected, type IdentityLookup, type RedirectDirection, type TransparentNetwork } from './transparent';
 
 /** The HTTP/2 client connection preface; anything else on the wire is HTTP/1.x. */
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -55,6 +55,8 @@ export interface TransparentBinding {
   network: TransparentNetwork;
   /** Set when the listener has the tendril.bpf_metadata filter. */
   redirectDirection: RedirectDirection | undefined;
+  /** Identities of redirected connections' addresses: the pinned ipcache, or NPHDS with use_nphds. */
+  identityOf: IdentityLookup;
 }
 
 export interface HttpListenerOptions {
@@ -233,7 +235,7 @@ export class HttpListener {
     }
     const redirectDirection = this.transparent?.redirectDirection;
     if (this.transparent && redirectDirection) {
-      const redirected = describeRedirectedConnection(socket, this.transparent.network, redirectDirection);
+      const redirected = describeRedirectedConnection(socket, this.transparent.identityOf, redirectDirection);
       if (!redirected) {
         socket.destroy();
         return;

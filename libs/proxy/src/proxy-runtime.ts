@@ -1,5 +1,6 @@
 import * as net from 'node:net';
 import { isFlushable, stdoutAccessLog, type AccessLogSink } from './access-log';
+import { HostIdentityIndex } from './host-identities';
 import { compileConfig, type HttpConnectionManagerSpec, type ListenerSpec } from './compile-config';
 import type { ConfigError, ProxyConfig } from './config';
 import { HttpListener, type ConnectionRouting, type RequestHandler, type TlsChain, type TransparentBinding } from './listener';
@@ -44,7 +45,7 @@ export interface ApplyResult {
 function listenerKey(spec: ListenerSpec): string {
   // HTTP and tcp_proxy listeners are served by different classes, and a transparent socket is bound
   // differently, so a change of kind is a new listener.
-  const kind = `${spec.tcpProxy ? '/tcp' : ''}${spec.transparent ? '/transparent' : ''}${spec.redirect ? (spec.redirect.isIngress ? '/ingress' : '/egress') : ''}`;
+  const kind = `${spec.tcpProxy ? '/tcp' : ''}${spec.transparent ? '/transparent' : ''}${spec.redirect ? (spec.redirect.isIngress ? '/ingress' : '/egress') : ''}${spec.redirect?.useNphds ? '/nphds' : ''}`;
   return spec.port === 0 ? `${spec.host}:0/${spec.name}${kind}` : `${spec.host}:${spec.port}${kind}`;
 }
 
@@ -141,6 +142,8 @@ export class ProxyRuntime {
   private readonly listeners = new Map<string, ServingListener>();
   private readonly drains = new Set<Promise<void>>();
   private state: RoutingState = { routeTables: new Map(), clusters: new Map() };
+  /** NPHDS as last applied: where use_nphds listeners look identities up (read per connection, so updates apply at once). */
+  private hosts = HostIdentityIndex.EMPTY;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -232,6 +235,7 @@ export class ProxyRuntime {
 
     // Commit: from here on new requests see the new routes and clusters; in-flight ones keep theirs.
     this.state = { routeTables: compiled.routeTables, clusters: this.clusterManager.activate(compiled.clusters), policies: compiled.policies };
+    this.hosts = compiled.hosts;
     for (const [key, listener] of this.listeners) {
       const spec = desired.get(key);
       if (spec && listener instanceof HttpListener) {
@@ -262,8 +266,13 @@ export class ProxyRuntime {
   }
 
   private transparentBindingOf(spec: ListenerSpec): TransparentBinding | undefined {
-    if (!spec.transparent || !this.transparentNetwork) return undefined;
-    return { network: this.transparentNetwork, redirectDirection: spec.redirect ? (spec.redirect.isIngress ? 'ingress' : 'egress') : undefined };
+    const network = this.transparentNetwork;
+    if (!spec.transparent || !network) return undefined;
+    return {
+      network,
+      redirectDirection: spec.redirect ? (spec.redirect.isIngress ? 'ingress' : 'egress') : undefined,
+      identityOf: spec.redirect?.useNphds ? (address) => this.hosts.identityOf(address) : (address) => network.identityOf(address),
+    };
   }
 
   private drainInBackground(listener: ServingListener): void {

@@ -4,7 +4,7 @@ import * as http2 from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import type { TLSSocket } from 'node:tls';
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
-import { isoTimestamp, type AccessLogSink, type ResponseFlag } from './access-log';
+import { isoTimestamp, type AccessLogSink, type L7PolicyLogEntry, type ResponseFlag } from './access-log';
 import type { ProxyLogger } from './logger';
 import { evaluateCors } from './routing/cors-policy';
 import { applyHeaderMutation, applyHeaderMutations, type HeaderBag, type HeaderMutation } from './routing/header-mutation';
@@ -99,13 +99,16 @@ function stripMapped(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 
-/** headerMatches mismatch actions, on the request headers before they are copied upstream. */
+/**
+ * headerMatches mismatch actions, on the request headers before they are copied upstream. ADD
+ * appends a header line of its own (as Envoy's addCopy does), so upstream sees both values.
+ */
 function applyHeaderEdits(headers: DownstreamRequest['headers'], edits: readonly HeaderEdit[]): void {
   for (const edit of edits) {
     const existing = headers[edit.name];
     if (edit.action === 'DELETE') delete headers[edit.name];
     else if (edit.action === 'REPLACE' || existing === undefined) headers[edit.name] = edit.value;
-    else headers[edit.name] = `${Array.isArray(existing) ? existing.join(',') : existing},${edit.value}`;
+    else (headers as Record<string, string | string[] | undefined>)[edit.name] = [...(Array.isArray(existing) ? existing : [existing]), edit.value];
   }
 }
 
@@ -259,6 +262,8 @@ class Exchange implements UpstreamResponseHandler {
   private perTryTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private logged = false;
+  /** What the tendril.l7policy filter decided, for the access log. */
+  private l7Log: L7PolicyLogEntry | undefined;
   finished = false;
   /** The upstream response head went downstream; its body is being relayed. */
   private relaying = false;
@@ -342,6 +347,9 @@ class Exchange implements UpstreamResponseHandler {
             { method: this.req.method ?? 'GET', path: normalized.path, authority: this.authority, headers: this.req.headers },
           )
         : undefined;
+    this.l7Log = decision
+      ? { verdict: decision.allowed ? 'allowed' : 'denied', reason: decision.reason, mismatched_headers: [...decision.mismatchedHeaders] }
+      : { verdict: 'denied', reason: redirected ? 'no L7 policy received yet' : 'not a redirected connection', mismatched_headers: [] };
     if (!decision?.allowed) {
       this.localReply(403, ACCESS_DENIED, undefined, []);
       return false;
@@ -769,6 +777,7 @@ class Exchange implements UpstreamResponseHandler {
       x_request_id: this.requestId,
       user_agent: (headers['user-agent'] as string | undefined) ?? null,
       listener: this.routes.listenerName,
+      ...(this.l7Log ? { l7_policy: this.l7Log } : {}),
     });
   }
 }

@@ -104,7 +104,7 @@ export class TcpProxyListener {
     downstream.setNoDelay(true);
     const redirectDirection = this.transparent?.redirectDirection;
     if (this.transparent && redirectDirection) {
-      const redirected = describeRedirectedConnection(downstream, this.transparent.network, redirectDirection);
+      const redirected = describeRedirectedConnection(downstream, this.transparent.identityOf, redirectDirection);
       if (!redirected) {
         downstream.destroy();
         return;
@@ -194,7 +194,7 @@ export class TcpProxyListener {
     new KafkaPolicyRelay(downstream, upstream, {
       decide: (request): L7Decision => {
         const policies = this.state().policies;
-        if (!policies) return { allowed: false, reason: 'no L7 policy received yet', edits: [] };
+        if (!policies) return { allowed: false, reason: 'no L7 policy received yet', edits: [], mismatchedHeaders: [] };
         return policies.decideKafka(direction, endpointIp, port, remoteIdentity, request.facts);
       },
       onRequest: (record) => {

@@ -55,8 +55,11 @@ export function redirectedConnectionOf(socket: net.Socket | undefined): Redirect
   return socket === undefined ? undefined : (socket as RedirectedSocket)[REDIRECTED];
 }
 
+/** Where a redirect listener looks identities up: the pinned ipcache (network.identityOf) or NPHDS. */
+export type IdentityLookup = (address: string) => number | undefined;
+
 /** The facts of a connection a transparent listener with the tendril.bpf_metadata filter accepted. */
-export function describeRedirectedConnection(socket: net.Socket, network: TransparentNetwork, direction: RedirectDirection): RedirectedConnection | undefined {
+export function describeRedirectedConnection(socket: net.Socket, identityOf: IdentityLookup, direction: RedirectDirection): RedirectedConnection | undefined {
   const host = socket.localAddress;
   const port = socket.localPort;
   const remote = socket.remoteAddress;
@@ -64,8 +67,8 @@ export function describeRedirectedConnection(socket: net.Socket, network: Transp
   const destination = stripMappedPrefix(host);
   return {
     originalDestination: { host: destination, port },
-    sourceIdentity: network.identityOf(stripMappedPrefix(remote)) ?? WORLD_IDENTITY,
-    destinationIdentity: network.identityOf(destination) ?? WORLD_IDENTITY,
+    sourceIdentity: identityOf(stripMappedPrefix(remote)) ?? WORLD_IDENTITY,
+    destinationIdentity: identityOf(destination) ?? WORLD_IDENTITY,
     direction,
   };
 }

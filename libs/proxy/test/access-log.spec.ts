@@ -141,6 +141,14 @@ describe('access log line format', () => {
     expect(line).toBe(JSON.stringify({ ...entry('/'), duration_ms: Number.NaN, bytes_sent: Number.POSITIVE_INFINITY }));
   });
 
+  it('an L7-policy-checked request carries its verdict, reason and mismatched header names last, as JSON.stringify writes them', () => {
+    const checked: AccessLogEntry = { ...entry('/pay'), l7_policy: { verdict: 'allowed', reason: 'allowed by CiliumNetworkPolicy "shop/pay"', mismatched_headers: ['x-token'] } };
+    const line = formatAccessLogLine(checked);
+    expect(line).toBe(JSON.stringify(checked));
+    expect(JSON.parse(line)).toMatchObject({ listener: 'l', l7_policy: { verdict: 'allowed', mismatched_headers: ['x-token'] } });
+    expect(formatAccessLogLine(entry('/plain'))).not.toContain('l7_policy');
+  });
+
   it('formats start times as ISO 8601, also when many requests share a millisecond', () => {
     const ms = Date.UTC(2026, 10, 26, 15, 4, 5, 678);
     expect(isoTimestamp(ms)).toBe('2026-11-26T15:04:05.678Z');

@@ -29,7 +29,7 @@ async function startRelay(upstream: { host: string; port: number }, rules: Kafka
       s.on('error', () => undefined).on('close', () => (client.destroy(), broker.destroy()));
     }
     new KafkaPolicyRelay(client, broker, {
-      decide: (request: KafkaRequest): L7Decision => ({ allowed: rules.allows(request.facts), reason: 'test', edits: [] }),
+      decide: (request: KafkaRequest): L7Decision => ({ allowed: rules.allows(request.facts), reason: 'test', edits: [], mismatchedHeaders: [] }),
       onRequest: (record) => decisions.push({ key: record.apiKey, allowed: record.decision.allowed }),
       onInvalid: (err) => invalid.push(err.message),
     });

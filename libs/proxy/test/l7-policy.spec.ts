@@ -14,7 +14,7 @@ describe('L7PolicyIndex', () => {
           rules: [
             { remote_policies: [256], http_rules: { http_rules: [{ method: 'GET', path: '/public/.*' }, { path: '/token', header_matches: [{ name: 'x-token', value: 'v', mismatch: 'REPLACE' }] }] }, origins: ['CNP a'] },
             { remote_policies: [300], origins: ['CNP b'] },
-            { remote_policies: [400], http_rules: { http_rules: [{ header_matches: [{ name: 'authorization', secret_missing: true }] }] }, origins: ['CNP c'] },
+            { remote_policies: [400], http_rules: { http_rules: [{ header_matches: [{ name: 'authorization', value_sds_secret: 'default/not-sent' }] }] }, origins: ['CNP c'] },
           ],
         },
       ],
@@ -27,7 +27,7 @@ describe('L7PolicyIndex', () => {
   });
 
   it('allows what an applicable HTTP rule matches, for the identities the rule names', () => {
-    expect(index!.decide('ingress', '10.244.0.5', 80, 256, request('/public/x'))).toMatchObject({ allowed: true, reason: 'allowed by CNP a' });
+    expect(index!.decide('ingress', '10.244.0.5', 80, 256, request('/public/x'))).toMatchObject({ allowed: true, reason: 'allowed by CNP a', httpRule: '{"method":"GET","path":"/public/.*"}' });
     expect(index!.decide('ingress', '10.244.0.5', 80, 256, request('/private')).allowed).toBe(false);
     expect(index!.decide('ingress', '10.244.0.5', 80, 256, request('/public/x', 'POST')).allowed).toBe(false);
     expect(index!.decide('ingress', '10.244.0.5', 80, 999, request('/public/x'))).toMatchObject({ allowed: false, reason: 'no rule of 10.244.0.5:80 applies to identity 999' });
@@ -42,6 +42,8 @@ describe('L7PolicyIndex', () => {
       allowed: true,
       reason: 'allowed by CNP a',
       edits: [{ action: 'REPLACE', name: 'x-token', value: 'v' }],
+      mismatchedHeaders: ['x-token'],
+      httpRule: '{"path":"/token","header_matches":[{"name":"x-token","value":"v","mismatch":"REPLACE"}]}',
     });
   });
 
@@ -104,5 +106,46 @@ describe('L7PolicyIndex Kafka decisions', () => {
     const bad = L7PolicyIndex.compile([{ name: '10.244.0.8', ingress_per_port_policies: [{ port: 9092, rules: [{ kafka_rules: { kafka_rules: [{ role: 'produce', api_key: 'fetch' }] } }] }] }]);
     expect(bad.index).toBeUndefined();
     expect(bad.errors.map((e) => e.message)).toEqual(['cannot set both Role "produce" and APIKey "fetch" together']);
+  });
+});
+
+describe('L7PolicyIndex header matches with an SDS secret (value_sds_secret)', () => {
+  const policy = (match: Record<string, string>) => [
+    { name: '10.244.0.5', ingress_per_port_policies: [{ port: 80, rules: [{ http_rules: { http_rules: [{ path: '/pay', header_matches: [{ name: 'x-token', ...match }] }] }, origins: ['CNP pay'] }] }] },
+  ];
+  const decide = (index: L7PolicyIndex | undefined, token?: string) =>
+    index!.decide('ingress', '10.244.0.5', 80, 256, request('/pay', 'GET', token === undefined ? {} : { 'x-token': token }));
+
+  it('compares the header with the secret the proxy holds under that name, not with anything in NPDS', () => {
+    const { index } = L7PolicyIndex.compile(policy({ value_sds_secret: 'shop/token' }), (name) => (name === 'shop/token' ? 's3cr3t' : undefined));
+    expect(decide(index, 's3cr3t').allowed).toBe(true);
+    expect(decide(index, 'nope').allowed).toBe(false);
+    expect(decide(index).allowed).toBe(false);
+  });
+
+  it('a rotated secret changes the verdict with the same NetworkPolicy', () => {
+    let current = 'old';
+    const compile = () => L7PolicyIndex.compile(policy({ value_sds_secret: 'shop/token' }), () => current).index;
+    const before = compile();
+    current = 'new';
+    const after = compile();
+    expect([decide(before, 'old').allowed, decide(before, 'new').allowed]).toEqual([true, false]);
+    expect([decide(after, 'old').allowed, decide(after, 'new').allowed]).toEqual([false, true]);
+  });
+
+  it('a secret the proxy does not have falls back to the inline value, and without one never matches (fail closed)', () => {
+    const withInline = L7PolicyIndex.compile(policy({ value_sds_secret: 'shop/gone', value: 'inline' })).index;
+    expect(decide(withInline, 'inline').allowed).toBe(true);
+    const without = L7PolicyIndex.compile(policy({ value_sds_secret: 'shop/gone' })).index;
+    expect(decide(without, '').allowed).toBe(false);
+    expect(decide(without).allowed).toBe(false);
+    expect(decide(without, 'anything').allowed).toBe(false);
+  });
+
+  it('a LOG mismatch names the header for the access log, never the secret value', () => {
+    const { index } = L7PolicyIndex.compile(policy({ value_sds_secret: 'shop/token', mismatch: 'LOG' }), () => 's3cr3t');
+    const decision = decide(index, 'wrong');
+    expect(decision).toMatchObject({ allowed: true, mismatchedHeaders: ['x-token'] });
+    expect(JSON.stringify(decision)).not.toContain('s3cr3t');
   });
 });

@@ -226,7 +226,11 @@ describe('validateConfig of TLS listeners and Secrets', () => {
       expect(errors).toEqual([{ kind: 'Secret', resource: 'cert', message: expect.stringContaining('not a usable certificate and private key') }]);
     }
     expect(validateConfig(base(tlsListener([{ name: 'a', secrets: ['cert'], routeConfigName: 'r' }]), [{ name: 'cert', validation_context: {} }]))).toEqual([
-      { kind: 'Secret', resource: 'cert', message: 'only tls_certificate secrets are supported' },
+      { kind: 'Secret', resource: 'cert', message: 'only tls_certificate and generic_secret secrets are supported' },
+    ]);
+    // A generic secret (an L7 header-match value) must carry its value.
+    expect(validateConfig(base(tlsListener([{ name: 'a', secrets: ['cert'], routeConfigName: 'r' }]), [{ name: 'cert', generic_secret: { secret: {} } }]))).toEqual([
+      { kind: 'Secret', resource: 'cert', message: 'generic_secret.secret is required' },
     ]);
   });
 

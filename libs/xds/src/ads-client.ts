@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import {
   TypeUrl,
   aggregatedDiscoveryServiceDefinition,
+  xdsResourceName,
   type RawAny,
   type RawDeltaDiscoveryRequest as DeltaDiscoveryRequest,
   type RawDeltaDiscoveryResponse as DeltaDiscoveryResponse,
@@ -46,7 +47,7 @@ export interface AdsClientOptions {
 const XDS_FLOW_CONTROL_WINDOW_BYTES = 16 * 1024 * 1024;
 
 function nameOf(typeUrl: string, r: EnvoyResource): string {
-  const name = typeUrl === TypeUrl.ClusterLoadAssignment ? r['cluster_name'] : r['name'];
+  const name = xdsResourceName(typeUrl, r);
   if (typeof name !== 'string' || !name) throw new Error(`${shortTypeName(typeUrl)} without a name`);
   return name;
 }
@@ -82,6 +83,9 @@ function secretNamesOf(...groups: Iterable<EnvoyResource>[]): string[] {
       for (const [k, child] of Object.entries(v)) {
         if ((k === 'tls_certificate_sds_secret_configs' || k === 'validation_context_sds_secret_config') && child) {
           for (const c of Array.isArray(child) ? child : [child]) if (typeof c?.name === 'string') names.add(c.name);
+        } else if (k === 'value_sds_secret') {
+          // NPDS header matches name the generic secret holding their expected value.
+          if (typeof child === 'string' && child !== '') names.add(child);
         } else visit(child);
       }
     }
@@ -194,7 +198,7 @@ export class AdsClient extends EventEmitter {
     stream.on('error', (err: Error) => broken(err));
     stream.on('end', () => broken());
     // Initial subscriptions: wildcard for listeners and clusters; the rest follow from them.
-    for (const typeUrl of [TypeUrl.Cluster, TypeUrl.NetworkPolicy, TypeUrl.Listener]) this.subscribe(stream, typeUrl, [], true);
+    for (const typeUrl of [TypeUrl.Cluster, TypeUrl.NetworkPolicy, TypeUrl.NetworkPolicyHosts, TypeUrl.Listener]) this.subscribe(stream, typeUrl, [], true);
     for (const typeUrl of [TypeUrl.ClusterLoadAssignment, TypeUrl.RouteConfiguration, TypeUrl.Secret]) {
       const names = this.progress.get(typeUrl)?.subscribed ?? [];
       if (names.length > 0) this.subscribe(stream, typeUrl, names, true);
@@ -298,8 +302,8 @@ export class AdsClient extends EventEmitter {
     if (changedType === TypeUrl.Cluster) {
       wanted.push([TypeUrl.ClusterLoadAssignment, edsNamesOf(this.state.get(TypeUrl.Cluster)!.values())]);
     }
-    if (changedType === TypeUrl.Listener || changedType === TypeUrl.Cluster) {
-      wanted.push([TypeUrl.Secret, secretNamesOf(this.state.get(TypeUrl.Listener)!.values(), this.state.get(TypeUrl.Cluster)!.values())]);
+    if (changedType === TypeUrl.Listener || changedType === TypeUrl.Cluster || changedType === TypeUrl.NetworkPolicy) {
+      wanted.push([TypeUrl.Secret, secretNamesOf(this.state.get(TypeUrl.Listener)!.values(), this.state.get(TypeUrl.Cluster)!.values(), this.state.get(TypeUrl.NetworkPolicy)?.values() ?? [])]);
     }
     for (const [typeUrl, names] of wanted) {
       const current = this.progress.get(typeUrl)?.subscribed ?? [];

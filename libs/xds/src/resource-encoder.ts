@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { TypeUrl, encodeMessage, encodeMessageByElements, packAny } from '@tendril/api-envoy';
+import { TypeUrl, encodeMessage, encodeMessageByElements, packAny, xdsResourceName } from '@tendril/api-envoy';
 
 /** A resource encoded for the wire, with its content version (delta xDS's per-resource version). */
 export interface EncodedResource {
@@ -18,7 +18,7 @@ export function contentVersion(parts: Iterable<string | Uint8Array>): string {
 
 /** The resource name xDS identifies a resource by. */
 export function resourceNameOf(typeUrl: string, resource: Record<string, unknown>): string {
-  return String((typeUrl === TypeUrl.ClusterLoadAssignment ? resource['cluster_name'] : resource['name']) ?? '');
+  return String(xdsResourceName(typeUrl, resource) ?? '');
 }
 
 /**

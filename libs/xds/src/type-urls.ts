@@ -8,8 +8,9 @@ export const PUSH_ORDER: readonly string[] = [
   TypeUrl.Cluster,
   TypeUrl.ClusterLoadAssignment,
   TypeUrl.Secret,
-  // L7 policy before the redirect listeners that enforce it.
+  // L7 policy and the identities it is written against before the redirect listeners that enforce it.
   TypeUrl.NetworkPolicy,
+  TypeUrl.NetworkPolicyHosts,
   TypeUrl.Listener,
   TypeUrl.RouteConfiguration,
 ];
@@ -18,7 +19,7 @@ export const PUSH_ORDER: readonly string[] = [
  * Types whose empty subscription means "everything" (wildcard), per the xDS protocol; the
  * others are fetched by name as the listeners/clusters reference them.
  */
-export const WILDCARD_TYPES: ReadonlySet<string> = new Set([TypeUrl.Cluster, TypeUrl.Listener, TypeUrl.NetworkPolicy]);
+export const WILDCARD_TYPES: ReadonlySet<string> = new Set([TypeUrl.Cluster, TypeUrl.Listener, TypeUrl.NetworkPolicy, TypeUrl.NetworkPolicyHosts]);
 
 export function shortTypeName(typeUrl: string): string {
   return typeUrl.slice(typeUrl.lastIndexOf('.') + 1);

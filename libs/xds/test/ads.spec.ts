@@ -1,7 +1,7 @@
 import { TypeUrl, unpackAny } from '@tendril/api-envoy';
-import { AdsClient, AdsServer, SnapshotCache, type ResourceState } from '../src';
+import { AdsClient, AdsServer, Snapshot, SnapshotCache, type ResourceState } from '../src';
 import { eventually } from '@tendril/testing';
-import { gatewaySnapshot } from './fixtures';
+import { gatewayResources, gatewaySnapshot } from './fixtures';
 
 type Protocol = 'sotw' | 'delta';
 
@@ -92,6 +92,33 @@ describe.each<Protocol>(['sotw', 'delta'])('ADS (%s)', (protocol) => {
         expect(node.types[t].ackedVersion).toBe(snapshot.typeVersion(t));
       }
     });
+  });
+
+  it('L7 policy: NPDS and NPHDS by wildcard, and the SDS secrets NPDS header matches name (a rotation arrives as a new secret only)', async () => {
+    const policySnapshot = (label: string, token: string) =>
+      Snapshot.fromResources(label, [
+        ...gatewayResources(),
+        { typeUrl: TypeUrl.NetworkPolicy, resource: { name: '10.244.0.5', ingress_per_port_policies: [{ port: 80, rules: [{ http_rules: { http_rules: [{ header_matches: [{ name: 'x-token', value_sds_secret: 'policy-secret/shop/token' }] }] } }] }] } },
+        { typeUrl: TypeUrl.NetworkPolicyHosts, resource: { policy: 300, host_addresses: ['10.244.0.7/32'] } },
+        { typeUrl: TypeUrl.Secret, resource: { name: 'policy-secret/shop/token', generic_secret: { secret: { inline_string: token } } } },
+        { typeUrl: TypeUrl.Secret, resource: { name: 'policy-secret/shop/unreferenced', generic_secret: { secret: { inline_string: 'x' } } } },
+      ]);
+    h = await start(protocol);
+    h.cache.setDefault(policySnapshot('p1', 'one'));
+    const tokenOf = (state: ResourceState) => (state.get(TypeUrl.Secret)?.get('policy-secret/shop/token') as { generic_secret?: { secret?: { inline_string?: string } } } | undefined)?.generic_secret?.secret?.inline_string;
+    await eventually(() => expect(tokenOf(h.client.resources())).toBe('one'));
+    await eventually(() => expect(routePrefix(h.client.resources())).toBe('/'));
+    const state = h.client.resources();
+    expect([...state.get(TypeUrl.NetworkPolicy)!.keys()]).toEqual(['10.244.0.5']);
+    expect([...state.get(TypeUrl.NetworkPolicyHosts)!.keys()]).toEqual(['300']);
+    // Secrets are fetched by name: only the one a header match names.
+    expect([...state.get(TypeUrl.Secret)!.keys()]).toEqual(['policy-secret/shop/token']);
+    h.applied.length = 0;
+    h.cache.setDefault(policySnapshot('p2', 'two'));
+    await eventually(() => expect(tokenOf(h.client.resources())).toBe('two'));
+    // The NetworkPolicy did not change, so it is not sent again: only the secret is.
+    expect(h.applied.map((a) => a.type)).toContain(TypeUrl.Secret);
+    expect(h.applied.map((a) => a.type)).not.toContain(TypeUrl.NetworkPolicy);
   });
 
   it('pushes a change make-before-break: clusters and endpoints before listeners and routes', async () => {

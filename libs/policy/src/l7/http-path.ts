@@ -13,6 +13,10 @@
  * The query is kept as sent (rules see `:path` with its `?query`, §3). A target that is not an
  * origin-form path (`*`, or anything not starting with `/`), one with a NUL, a fragment, a raw
  * control character or a malformed escape is refused: the proxy answers 400 and forwards nothing.
+ * So is what upstream servers disagree about, where a path under an allowed prefix could reach
+ * another one: a raw character outside printable ASCII (RFC 9112 request targets are ASCII),
+ * escapes that do not decode to valid UTF-8 (overlong `%c0%ae` is a dot to some decoders), and a
+ * dot segment with path parameters (`/..;/`, which Tomcat-like servers treat as `..`).
  */
 
 export type NormalizedPath = { readonly ok: true; readonly path: string; readonly changed: boolean } | { readonly ok: false; readonly reason: string };
@@ -59,15 +63,32 @@ function removeDotSegments(path: string): string {
   return `/${output.join('/')}`;
 }
 
+/** Whether every escape of `path` (all of them, decoded to bytes) spells valid UTF-8. */
+function escapesAreUtf8(path: string): boolean {
+  if (!path.includes('%')) return true;
+  const bytes = Buffer.from(path.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
+  try {
+    STRICT_UTF8.decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 export function normalizeRequestPath(target: string): NormalizedPath {
   if (!target.startsWith('/')) return { ok: false, reason: `request target ${JSON.stringify(target.slice(0, 64))} is not an origin-form path` };
   // eslint-disable-next-line no-control-regex -- raw control characters are exactly what is refused
   if (/[\u0000-\u001f\u007f#]/.test(target)) return { ok: false, reason: 'request target has a control character or a fragment' };
+  if (/[^\u0021-\u007e]/.test(target)) return { ok: false, reason: 'request target has a character outside printable ASCII' };
   const queryStart = target.indexOf('?');
   const rawPath = queryStart === -1 ? target : target.slice(0, queryStart);
   const query = queryStart === -1 ? '' : target.slice(queryStart);
   const decoded = decodeEscapes(rawPath);
   if (decoded === undefined) return { ok: false, reason: 'request path has a malformed or NUL percent-escape' };
+  if (!escapesAreUtf8(decoded)) return { ok: false, reason: 'request path has percent-escapes that are not valid UTF-8' };
+  if (/(^|[/\\])\.{1,2};/.test(decoded)) return { ok: false, reason: 'request path has a dot segment with path parameters' };
   const path = removeDotSegments(decoded.replace(/\\/g, '/').replace(/\/{2,}/g, '/')) + query;
   return { ok: true, path, changed: path !== target };
 }

@@ -39,10 +39,14 @@ export function compileTlsCertificate(certificate: TlsCertificate, field: string
   return pair;
 }
 
-/** An SDS Secret holding a tls_certificate (the only kind a downstream TLS listener uses). */
-export function compileSecret(secret: Secret): CertificateKeyPair {
-  if (!secret.tls_certificate) throw new Error('only tls_certificate secrets are supported');
-  return compileTlsCertificate(secret.tls_certificate, 'tls_certificate');
+/**
+ * An SDS Secret: a tls_certificate (what a downstream TLS listener uses) or a generic_secret (the
+ * expected value of an NPDS header match, named by its value_sds_secret).
+ */
+export function compileSecret(secret: Secret): { certificate: CertificateKeyPair } | { generic: string } {
+  if (secret.tls_certificate) return { certificate: compileTlsCertificate(secret.tls_certificate, 'tls_certificate') };
+  if (secret.generic_secret) return { generic: inlineData(secret.generic_secret.secret, 'generic_secret.secret') };
+  throw new Error('only tls_certificate and generic_secret secrets are supported');
 }
 
 /**
