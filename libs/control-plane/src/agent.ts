@@ -112,6 +112,8 @@ export class Agent implements AdminState {
    * moment a client subscribes, instead of one per hostname of every route for every proxy.
    */
   private readonly proxylessHostnames = new Set<string>();
+  /** Set once the configuration directory has been read (see scheduleTranslation). */
+  private sourceRead = false;
   private readonly ads: AdsServer;
   private readonly source: FileSource;
   private readonly pods: PodRunner | undefined;
@@ -187,6 +189,7 @@ export class Agent implements AdminState {
     await this.startEnforcement();
     await this.source.start(sink);
     await this.source.ready;
+    this.sourceRead = true;
     this.translateNow();
     this.opts.logger.info({ xds: `${xds.host}:${this.xdsPort}`, admin: `${admin.host}:${this.admin.port}`, config: this.opts.configDir }, 'agent started');
     return { xdsPort: this.xdsPort, adminPort: this.admin.port };
@@ -230,6 +233,9 @@ export class Agent implements AdminState {
 
   /** Coalesces bursts (a file with many documents, pods becoming ready) into one translation. */
   private scheduleTranslation(): void {
+    // Before the configuration directory has been read, a translation would push an empty
+    // snapshot: the proxy would report ready with nothing to serve (start() translates once read).
+    if (!this.sourceRead) return;
     this.pending ??= setImmediate(() => {
       this.pending = undefined;
       this.translateNow();
