@@ -1,9 +1,11 @@
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { listenServer } from './listen-server';
 import type { ProxyLogger } from './logger';
 import type { RoutingState } from './router';
 import { readClientHello } from './tls/client-hello';
 import type { ServerNameIndex } from './tls/server-names';
+import { tlsConnectOptions } from './upstream/upstream-tls';
 
 /** How long a client may take to send its ClientHello when the listener routes by SNI. */
 const CLIENT_HELLO_TIMEOUT_MS = 15_000;
@@ -121,7 +123,9 @@ export class TcpProxyListener {
       downstream.destroy();
       return;
     }
-    const upstream = net.connect({ host: endpoint.host, port: endpoint.port });
+    // A cluster with a transport_socket gets the bytes inside a TLS session of its own (TLS origination).
+    const upstreamTls = cluster.spec.tls;
+    const upstream = upstreamTls ? tls.connect({ host: endpoint.host, port: endpoint.port, ...tlsConnectOptions(upstreamTls) }) : net.connect({ host: endpoint.host, port: endpoint.port });
     upstream.setNoDelay(true);
     const connectTimer = setTimeout(() => upstream.destroy(), cluster.spec.connectTimeoutMs);
     upstream.on('error', (err) => {
@@ -130,7 +134,7 @@ export class TcpProxyListener {
     });
     downstream.once('close', () => upstream.destroy());
     upstream.once('close', () => downstream.destroy());
-    upstream.once('connect', () => {
+    upstream.once(upstreamTls ? 'secureConnect' : 'connect', () => {
       clearTimeout(connectTimer);
       if (initial.length > 0) upstream.write(initial);
       downstream.pipe(upstream);

@@ -1,4 +1,5 @@
 import type * as net from 'node:net';
+import type * as tls from 'node:tls';
 import { Pool, util as undiciUtil, type Dispatcher } from 'undici';
 import { socketConnector } from './socket-connector';
 import type { ConnectionPool, UpstreamExchange, UpstreamHeaders, UpstreamRequest, UpstreamResponseHandler } from './types';
@@ -33,6 +34,8 @@ export interface Http1PoolOptions {
   connectTimeoutMs: number;
   /** Makes each connection's socket (unconnected), e.g. one carrying a datapath mark; default: a plain one. */
   createSocket?: () => net.Socket;
+  /** TLS origination: each connection does a TLS handshake with these options (the origin must then be https:). */
+  tls?: tls.ConnectionOptions;
 }
 
 /**
@@ -103,8 +106,9 @@ export class Http1ConnectionPool implements ConnectionPool {
   private readonly pool: Pool;
 
   constructor(origin: string, options: Http1PoolOptions) {
+    if (options.tls && options.createSocket) throw new Error('TLS origination over a marked datapath socket is not supported');
     this.pool = new Pool(origin, {
-      connect: options.createSocket ? socketConnector(options.createSocket, options.connectTimeoutMs) : { timeout: options.connectTimeoutMs },
+      connect: options.createSocket ? socketConnector(options.createSocket, options.connectTimeoutMs) : { timeout: options.connectTimeoutMs, ...(options.tls ?? {}) },
       // The router owns request timeouts (route timeout, per_try_timeout), as in Envoy.
       headersTimeout: 0,
       bodyTimeout: 0,
