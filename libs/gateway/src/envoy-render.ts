@@ -378,6 +378,24 @@ function renderCluster(cluster: IrCluster): EnvoyCluster {
       },
     };
   }
+  if (cluster.tls) {
+    const { sni, trustedCa, subjectAltNames } = cluster.tls;
+    out.transport_socket = {
+      name: 'envoy.transport_sockets.tls',
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+        sni,
+        common_tls_context: {
+          // HTTP/2 over TLS is negotiated with ALPN; HTTP/1.1 needs none.
+          ...(cluster.protocol === 'HTTP2' ? { alpn_protocols: ['h2'] } : {}),
+          validation_context: {
+            ...(trustedCa === 'System' ? { system_root_certs: {} } : { trusted_ca: { inline_string: trustedCa } }),
+            match_typed_subject_alt_names: subjectAltNames.map((san) => ({ san_type: san.type, matcher: { exact: san.value } })),
+          },
+        },
+      },
+    };
+  }
   return out;
 }
 

@@ -184,6 +184,24 @@ export interface EnvoyCluster {
       explicit_http_config: { http2_protocol_options: Record<string, never> };
     };
   };
+  transport_socket?: EnvoyUpstreamTlsTransportSocket;
+}
+
+/** TLS origination for a cluster (envoy.transport_sockets.tls with an UpstreamTlsContext). */
+export interface EnvoyUpstreamTlsTransportSocket {
+  name: 'envoy.transport_sockets.tls';
+  typed_config: {
+    '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
+    sni: string;
+    common_tls_context: {
+      alpn_protocols?: string[];
+      validation_context: {
+        trusted_ca?: { inline_string: string };
+        system_root_certs?: Record<string, never>;
+        match_typed_subject_alt_names: Array<{ san_type: 'DNS' | 'URI'; matcher: { exact: string } }>;
+      };
+    };
+  };
 }
 
 export interface EnvoyClusterLoadAssignment {

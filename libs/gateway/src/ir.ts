@@ -206,6 +206,18 @@ export interface IrCluster {
   protocol: 'HTTP1' | 'HTTP2';
   /** Ready endpoints, sorted by address then port. */
   endpoints: IrEndpoint[];
+  /** TLS to every endpoint (a BackendTLSPolicy targets the Service port); plaintext when absent. */
+  tls?: IrUpstreamTls;
+}
+
+/** TLS origination towards a backend, as a BackendTLSPolicy's validation asks for it. */
+export interface IrUpstreamTls {
+  /** The SNI sent (the policy's hostname). */
+  sni: string;
+  /** PEM bundle of trusted CAs, or 'System' for the system's well-known CAs. */
+  trustedCa: string;
+  /** The certificate must carry one of these names. */
+  subjectAltNames: Array<{ type: 'DNS' | 'URI'; value: string }>;
 }
 
 export interface IrEndpoint {

@@ -1,4 +1,6 @@
 import type {
+  BackendTLSPolicy,
+  ConfigMap,
   EndpointSlice,
   GatewayClass,
   Gateway,
@@ -22,6 +24,7 @@ const INDEXED_KINDS = new Set([
   '/Namespace',
   '/Service',
   '/Secret',
+  '/ConfigMap',
   'discovery.k8s.io/EndpointSlice',
   'gateway.networking.k8s.io/GatewayClass',
   'gateway.networking.k8s.io/Gateway',
@@ -30,6 +33,7 @@ const INDEXED_KINDS = new Set([
   'gateway.networking.k8s.io/TLSRoute',
   'gateway.networking.k8s.io/TCPRoute',
   'gateway.networking.k8s.io/ReferenceGrant',
+  'gateway.networking.k8s.io/BackendTLSPolicy',
 ]);
 
 /** Route kinds: the rest of the indexed kinds form the environment routes are translated in. */
@@ -61,11 +65,13 @@ export class ResourceIndex {
   readonly tlsRoutes: TLSRoute[] = [];
   readonly tcpRoutes: TCPRoute[] = [];
   readonly referenceGrants: ReferenceGrant[] = [];
+  readonly backendTlsPolicies: BackendTLSPolicy[] = [];
   /** Every indexed object that is not a route, in input order: what all routes' translation depends on. */
   readonly environmentObjects: KubeObject[] = [];
   private readonly namespaceLabels = new Map<string, Record<string, string>>();
   private readonly services = new Map<string, Service>();
   private readonly secrets = new Map<string, Secret>();
+  private readonly configMaps = new Map<string, ConfigMap>();
   private readonly endpointSlicesByService = new Map<string, EndpointSlice[]>();
 
   constructor(resources: readonly KubeObject[]) {
@@ -87,6 +93,9 @@ export class ResourceIndex {
           break;
         case '/Secret':
           this.secrets.set(key(namespaceOf(obj), nameOf(obj)), obj as Secret);
+          break;
+        case '/ConfigMap':
+          this.configMaps.set(key(namespaceOf(obj), nameOf(obj)), obj as ConfigMap);
           break;
         case 'discovery.k8s.io/EndpointSlice': {
           const service = obj.metadata.labels?.[SERVICE_NAME_LABEL];
@@ -118,6 +127,9 @@ export class ResourceIndex {
         case 'gateway.networking.k8s.io/ReferenceGrant':
           this.referenceGrants.push(obj as ReferenceGrant);
           break;
+        case 'gateway.networking.k8s.io/BackendTLSPolicy':
+          this.backendTlsPolicies.push(obj as BackendTLSPolicy);
+          break;
         default:
           break;
       }
@@ -129,6 +141,7 @@ export class ResourceIndex {
     sortByNamespacedName(this.tlsRoutes);
     sortByNamespacedName(this.tcpRoutes);
     sortByNamespacedName(this.referenceGrants);
+    sortByNamespacedName(this.backendTlsPolicies);
   }
 
   /**
@@ -159,6 +172,10 @@ export class ResourceIndex {
 
   secret(namespace: string, name: string): Secret | undefined {
     return this.secrets.get(key(namespace, name));
+  }
+
+  configMap(namespace: string, name: string): ConfigMap | undefined {
+    return this.configMaps.get(key(namespace, name));
   }
 
   endpointSlicesFor(namespace: string, service: string): EndpointSlice[] {

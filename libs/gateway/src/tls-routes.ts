@@ -108,10 +108,10 @@ function resolveBackend(route: TLSRoute, backends: BackendResolver): { cluster: 
   if (weighted.length > 1) return { cluster: INVALID_BACKEND_CLUSTER, unsupported: 'a TLSRoute with more than one backendRef is not supported' };
   let problem: BackendProblem | undefined;
   for (const ref of refs) {
-    const resolution = backends.resolve({ kind: 'TLSRoute', namespace: namespaceOf(route) }, ref, false);
+    const resolution = backends.resolve({ kind: 'TLSRoute', namespace: namespaceOf(route) }, ref, false, true);
     if ('problem' in resolution) problem ??= resolution.problem;
   }
   if (weighted.length === 0) return { cluster: INVALID_BACKEND_CLUSTER, problem };
-  const resolution = backends.resolve({ kind: 'TLSRoute', namespace: namespaceOf(route) }, weighted[0], false);
+  const resolution = backends.resolve({ kind: 'TLSRoute', namespace: namespaceOf(route) }, weighted[0], false, true);
   return 'problem' in resolution ? { cluster: INVALID_BACKEND_CLUSTER, problem: resolution.problem } : { cluster: resolution.cluster, problem };
 }

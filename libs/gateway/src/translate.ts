@@ -104,9 +104,10 @@ export function translate(input: TranslateInput, memo?: TranslationMemo): Transl
   }
   const ir: RouteIR = { listeners: irListeners, clusters: backends.clustersNamed(usedClusters), secrets: listeners.secrets() };
 
+  statuses.push(...backends.backendTlsPolicies.statuses(index, gatewaysByKey, controllerName, now));
   for (const c of classes) statuses.push(gatewayClassStatus(c, now, options.supportedFeatures));
   for (const g of gateways) statuses.push(gatewayStatus(g, now));
-  const kindOrder = ['GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute'];
+  const kindOrder = ['GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute', 'BackendTLSPolicy'];
   statuses.sort(
     (a, b) =>
       kindOrder.indexOf(a.kind) - kindOrder.indexOf(b.kind) ||
@@ -215,12 +216,12 @@ function completeRouteWork(
 }
 
 /**
- * What of an environment object translation reads. Gateways and GatewayClasses get new objects
+ * What of an environment object translation reads. Gateways, GatewayClasses and BackendTLSPolicies get new objects
  * whenever their status is written, which translation never reads; keying them by spec and
  * metadata keeps a status write from invalidating every route's translation.
  */
 function environmentKeyOf(obj: KubeObject): unknown[] {
-  if (obj.kind !== 'Gateway' && obj.kind !== 'GatewayClass') return [obj];
+  if (obj.kind !== 'Gateway' && obj.kind !== 'GatewayClass' && obj.kind !== 'BackendTLSPolicy') return [obj];
   const { name, namespace, generation, labels, annotations } = obj.metadata ?? {};
   return [(obj as { spec?: unknown }).spec, JSON.stringify([name, namespace, generation, labels, annotations])];
 }
