@@ -63,8 +63,12 @@ export interface CaSignedSecretSpec extends SelfSignedSecretSpec {
   ca: string;
 }
 
-/** The suite setup's CA for the TLS profiles, published as a ConfigMap (`ca.crt`) in the infra namespace. */
-export const UPSTREAM_CERTIFICATE_AUTHORITIES: readonly string[] = ['tls-checks-ca-certificate'];
+/**
+ * The suite setup's CAs, each published as a ConfigMap (`ca.crt`) in the infra namespace: the one
+ * signing the TLS backends' certificates, and an unrelated one that BackendTLSPolicy tests trust
+ * on purpose so that backend validation fails.
+ */
+export const UPSTREAM_CERTIFICATE_AUTHORITIES: readonly string[] = ['tls-checks-ca-certificate', 'mismatch-ca-certificate'];
 
 /** The server certificates that CA signs (summary.md §1.2 step 3); the client certificates are not made yet. */
 export const UPSTREAM_CA_SIGNED_SECRETS: readonly CaSignedSecretSpec[] = [

@@ -80,6 +80,13 @@ export const SUPPORTED_GATEWAY_HTTP_TESTS: readonly string[] = [
   'GatewayInvalidParametersRef',
   'HTTPRouteInvalidCrossNamespaceParentRef',
   'HTTPRouteInvalidParentRefNotMatchingSectionName',
+  // BackendTLSPolicy (backend-tls-procedures.ts): TLS from the Gateway to the TLS echo backend.
+  'BackendTLSPolicy',
+  'BackendTLSPolicyConflictResolution',
+  'BackendTLSPolicyInvalidCACertificateRef',
+  'BackendTLSPolicyInvalidKind',
+  'BackendTLSPolicyObservedGenerationBump',
+  'BackendTLSPolicySANValidation',
 ];
 
 /**

@@ -39,6 +39,8 @@ interface EchoBody {
   namespace?: string;
   pod?: string;
   headers?: Record<string, string[]>;
+  /** Present when the backend was reached over TLS. */
+  tls?: { serverName?: string };
 }
 
 function urlHost(target: GatewayTarget): string {
@@ -202,6 +204,9 @@ export async function attempt(check: HttpCheck, target: GatewayTarget, rules: Co
     if (echo.host !== wantHost) problems.push(`backend saw host ${JSON.stringify(echo.host)}, want ${JSON.stringify(wantHost)}`);
     if (echo.method !== req.method) problems.push(`backend saw method ${echo.method}, want ${req.method}`);
     if (expect.namespace !== undefined && echo.namespace !== expect.namespace) problems.push(`namespace ${JSON.stringify(echo.namespace)}, want ${JSON.stringify(expect.namespace)}`);
+    if (expect.backendServerName !== undefined && echo.tls?.serverName !== expect.backendServerName) {
+      problems.push(echo.tls ? `backend saw SNI ${JSON.stringify(echo.tls.serverName)}, want ${JSON.stringify(expect.backendServerName)}` : `backend was reached without TLS, want TLS with SNI ${JSON.stringify(expect.backendServerName)}`);
+    }
     if (expect.backend !== undefined && !(echo.pod ?? '').startsWith(expect.backend)) problems.push(`answered by pod ${JSON.stringify(echo.pod)}, want ${expect.backend}-…`);
     const seen = echo.headers ?? {};
     for (const [name, want] of Object.entries(expect.requestHeadersSeenByBackend)) {

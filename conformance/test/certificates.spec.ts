@@ -55,6 +55,7 @@ describe('the TLS profiles\' CA and the certificates it signs', () => {
       [
         ...UPSTREAM_SELF_SIGNED_SECRETS.map((s) => `Secret ${s.namespace}/${s.name}`),
         'ConfigMap gateway-conformance-infra/tls-checks-ca-certificate',
+        'ConfigMap gateway-conformance-infra/mismatch-ca-certificate',
         ...UPSTREAM_CA_SIGNED_SECRETS.map((s) => `Secret ${s.namespace}/${s.name}`),
       ].sort(),
     );

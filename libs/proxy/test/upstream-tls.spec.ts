@@ -62,7 +62,8 @@ describe('upstream TLS (UpstreamTlsContext transport sockets)', () => {
       clusters: [cluster],
       endpoints: [loadAssignment(cluster.name ?? '', [{ port: backend.httpsPort ?? 0 }])],
     });
-    return h.request('/tls', { headers: { host: 'abc.example.com' } });
+    // A Host unlike the SNI: the SNI must be the cluster's, never the request's Host.
+    return h.request('/tls', { headers: { host: 'client.example.org' } });
   }
 
   it('originates TLS with the configured SNI, verifying the chain and the DNS name', async () => {
@@ -70,7 +71,7 @@ describe('upstream TLS (UpstreamTlsContext transport sockets)', () => {
     expect(res.status).toBe(200);
     expect(res.echo.tls?.serverName).toBe('abc.example.com');
     // The Host header is the client's, not the SNI.
-    expect(res.echo.host).toBe('abc.example.com');
+    expect(res.echo.host).toBe('client.example.org');
   });
 
   it('matches a URI subject alternative name exactly, and DNS names against certificate wildcards', async () => {
