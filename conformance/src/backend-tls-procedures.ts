@@ -1,5 +1,6 @@
 import type { Condition, KubeObject } from '@tendril/api-k8s';
 import type { HttpCheck } from './checks';
+import { grpcEchoCall } from './grpc-traffic';
 import type { ProcedureContext, RuntimeProcedure } from './procedures';
 import type { ExpectedCondition, ObjectRef } from './status-checks';
 
@@ -255,6 +256,34 @@ async function backendTlsPolicySanValidation(ctx: ProcedureContext): Promise<str
   return failures;
 }
 
+/**
+ * BackendTLSPolicyGRPCRoute: gRPC re-encrypted to the gRPC echo's TLS port (h2 with ALPN); a policy
+ * hostname or CA the backend's certificate does not match makes calls fail (any code but OK).
+ */
+async function backendTlsPolicyGrpcRoute(ctx: ProcedureContext): Promise<string[]> {
+  const ready = await ctx.podsReady([INFRA]);
+  if (ready) return [ready];
+  const routed = [...(await routeReady(ctx, 'backendtlspolicy-grpcroute', SAME_NAMESPACE, 'GRPCRoute')), ...(await routeReady(ctx, 'backendtlspolicy-grpcroute-cert-mismatch', SAME_NAMESPACE, 'GRPCRoute'))];
+  if (routed.length) return routed;
+  const failures: string[] = [];
+  for (const policy of ['grpc-normative-test', 'grpc-host-mismatch', 'grpc-cert-mismatch']) failures.push(...(await policyConditions(ctx, policy, SAME_NAMESPACE, [ACCEPTED, RESOLVED_REFS])));
+  if (failures.length) return failures;
+  const ok = await ctx.converge('gRPC Echo with :authority abc.example.com', async (target, timeoutMs) => {
+    const result = await grpcEchoCall(target, 'Echo', { authority: 'abc.example.com', timeoutMs });
+    if (result.code !== 'OK') return `status ${result.code}${result.details ? ` (${result.details})` : ''}, want OK`;
+    const context = result.response?.assertions?.context;
+    if (context?.namespace !== INFRA) return `namespace ${JSON.stringify(context?.namespace ?? '')}, want ${JSON.stringify(INFRA)}`;
+    return (context.pod ?? '').startsWith('grpc-infra-backend-v1') ? undefined : `answered by pod ${JSON.stringify(context.pod)}, want grpc-infra-backend-v1-…`;
+  });
+  // Upstream MakeRequestAndExpectEventuallyConsistentFailure: any code but OK, 3 times in a row.
+  const notOk = (method: 'Echo' | 'EchoTwo', authority: string) =>
+    ctx.converge(`gRPC ${method} with :authority ${authority} (must fail)`, async (target, timeoutMs) => {
+      const result = await grpcEchoCall(target, method, { authority, timeoutMs });
+      return result.code === 'OK' ? 'status OK, want a failure' : undefined;
+    });
+  return failuresOf([ok, await notOk('EchoTwo', 'abc.example.com'), await notOk('Echo', 'cert-mismatch.example.com')]);
+}
+
 export const BACKEND_TLS_POLICY_PROCEDURES: Record<string, RuntimeProcedure> = {
   BackendTLSPolicy: backendTlsPolicy,
   BackendTLSPolicyConflictResolution: backendTlsPolicyConflictResolution,
@@ -262,4 +291,5 @@ export const BACKEND_TLS_POLICY_PROCEDURES: Record<string, RuntimeProcedure> = {
   BackendTLSPolicyInvalidKind: backendTlsPolicyInvalidKind,
   BackendTLSPolicyObservedGenerationBump: backendTlsPolicyObservedGenerationBump,
   BackendTLSPolicySANValidation: backendTlsPolicySanValidation,
+  BackendTLSPolicyGRPCRoute: backendTlsPolicyGrpcRoute,
 };

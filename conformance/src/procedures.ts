@@ -33,6 +33,12 @@ export interface ProcedureContext {
   eventually(what: string, timeoutMs: number, check: () => string | undefined): Promise<string | undefined>;
   /** An HTTP check under the upstream consistency rules, against the test's first route's Gateway. */
   traffic(check: HttpCheck): Promise<string | undefined>;
+  /**
+   * Upstream AwaitConvergence against the test's first route's Gateway: `tryOnce` (undefined: it
+   * held) repeated until it held 3 times in a row within the consistency window; for checks that
+   * are not HTTP (gRPC calls). `timeoutMs` is the per-request timeout.
+   */
+  converge(label: string, tryOnce: (target: GatewayTarget, timeoutMs: number) => Promise<string | undefined>): Promise<string | undefined>;
   /** Where the test's first route's Gateway listens (waits until it is Programmed with an address). */
   gatewayTarget(): Promise<GatewayTarget>;
   /**

@@ -344,6 +344,11 @@ export class ConformanceSession {
           return `${(err as Error).message}: ${last}`;
         }
       },
+      converge: async (label, tryOnce) => {
+        const key = this.firstParentGateway(current);
+        await this.waitForGateway(key);
+        return consistently(label, () => this.target(key), (target) => tryOnce(target, this.rules.requestTimeoutMs), this.rules);
+      },
       gatewayTarget: async () => {
         const key = this.firstParentGateway(current);
         await this.waitForGateway(key);

@@ -99,6 +99,8 @@ export const SUPPORTED_GATEWAY_GRPC_TESTS: readonly string[] = [
   'GRPCRouteHeaderMatching',
   'GRPCRouteListenerHostnameMatching',
   'GRPCRouteWeight',
+  // gRPC re-encrypted to the gRPC echo's TLS port (backend-tls-procedures.ts).
+  'BackendTLSPolicyGRPCRoute',
   // In no profile upstream (inventory profiles []): never counted in a report, and not run by
   // `--profiles`; the test file runs it, and the GatewayClass claims its feature.
   'GRPCRouteNamedRule',
