@@ -141,9 +141,19 @@ function renderListener(listener: IrListener): EnvoyListener {
           name: 'envoy.transport_sockets.tls',
           typed_config: {
             '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+            ...(chain.clientValidation?.mode === 'AllowValidOnly' ? { require_client_certificate: true } : {}),
             common_tls_context: {
               tls_certificate_sds_secret_configs: chain.certificates.map((name) => ({ name, sds_config: ADS })),
               alpn_protocols: DOWNSTREAM_ALPN,
+              ...(chain.clientValidation
+                ? {
+                    validation_context: {
+                      trusted_ca: { inline_string: chain.clientValidation.trustedCa },
+                      // Insecure fallback: the certificate is still requested, but an invalid or missing one is let through.
+                      ...(chain.clientValidation.mode === 'AllowInsecureFallback' ? { trust_chain_verification: 'ACCEPT_UNTRUSTED' as const } : {}),
+                    },
+                  }
+                : {}),
             },
           },
         },

@@ -122,9 +122,13 @@ export interface EnvoyDownstreamTlsTransportSocket {
   name: 'envoy.transport_sockets.tls';
   typed_config: {
     '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
+    /** Set with a validation context that must be met (AllowValidOnly). */
+    require_client_certificate?: boolean;
     common_tls_context: {
       tls_certificate_sds_secret_configs: Array<{ name: string; sds_config: EnvoyConfigSource }>;
       alpn_protocols: string[];
+      /** Client certificates are requested and checked against trusted_ca; ACCEPT_UNTRUSTED lets any answer through. */
+      validation_context?: { trusted_ca: { inline_string: string }; trust_chain_verification?: 'ACCEPT_UNTRUSTED' };
     };
   };
 }

@@ -1,4 +1,5 @@
 import { cond, type ConditionDraft } from './conditions';
+import { applyFrontendValidation, frontendValidationConditions, type ClientCertificateValidation } from './frontend-validation';
 import { GATEWAY_API_GROUP, type Gateway, type GatewayClass, type LabelSelector, type Listener, type SecretObjectReference } from './kube-types';
 import { isReferenceAllowed } from './reference-grants';
 import { compareStrings, nameOf, namespaceOf, type ResourceIndex } from './resource-index';
@@ -48,6 +49,8 @@ export interface ListenerState {
   conditions: ConditionDraft[];
   /** HTTPS listeners: the certificates TLS is terminated with, in certificateRefs order. */
   certificates?: ListenerCertificate[];
+  /** HTTPS listeners: how client certificates are checked (Gateway spec.tls.frontend); none asked for when absent. */
+  clientValidation?: ClientCertificateValidation;
 }
 
 export interface GatewayState {
@@ -243,6 +246,8 @@ function evaluateGateway(index: ResourceIndex, gateway: Gateway, options: Gatewa
     state.listeners.push(listener);
   }
 
+  applyFrontendValidation(index, state);
+
   // Envoy could serve both on one socket (a tls_inspector picks HCM or tcp_proxy chains by SNI); the
   // node proxy serves a socket either way, not both, so passthrough yields to HTTPS there.
   const httpsPorts = new Set(state.listeners.filter((l) => l.programmed && l.protocol === 'HTTPS').map((l) => l.port));
@@ -274,7 +279,7 @@ function evaluateGateway(index: ResourceIndex, gateway: Gateway, options: Gatewa
   else if (address.kind === 'unusable') programmed = cond('Programmed', false, 'AddressNotUsable', address.message);
   else if (!assigned) programmed = cond('Programmed', false, 'AddressNotAssigned', 'No address could be assigned to the Gateway');
   else programmed = cond('Programmed', true, 'Programmed', 'Gateway is programmed');
-  state.conditions = [accepted, programmed];
+  state.conditions = [accepted, programmed, ...frontendValidationConditions(state)];
   // A Gateway rejected as a whole (parameters, addresses) takes no routes; one whose listeners are all
   // invalid still reports each listener's own attachment, as the spec's attachedRoutes semantics ask.
   if (accepted.status !== 'True' && accepted.reason !== 'ListenersNotValid') {

@@ -65,6 +65,8 @@ export interface IrTlsListener {
   hostname: string;
   /** IrSecret names, in certificateRefs order. */
   certificates: string[];
+  /** Client certificates are asked for and checked against this CA bundle (Gateway spec.tls.frontend). */
+  clientValidation?: { trustedCa: string; mode: 'AllowValidOnly' | 'AllowInsecureFallback' };
 }
 
 export interface IrSecret {

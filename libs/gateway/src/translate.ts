@@ -3,7 +3,7 @@ import { cond } from './conditions';
 import { renderEnvoy } from './envoy-render';
 import type { EnvoyResources } from './envoy-types';
 import { evaluateGatewayClasses, evaluateGateways, type GatewayState, type ListenerState } from './gateways';
-import type { IrListener, IrRoute, IrRouteKind, IrSecret, IrVirtualHost, RouteIR } from './ir';
+import type { IrListener, IrRoute, IrRouteKind, IrSecret, IrTlsListener, IrVirtualHost, RouteIR } from './ir';
 import { owningListenerHostname } from './hostnames';
 import type { GRPCRoute, HTTPRoute, KubeObject } from './kube-types';
 import { compareStrings, nameOf, namespaceOf, ResourceIndex } from './resource-index';
@@ -275,8 +275,8 @@ interface SocketAssembly {
   port: number;
   listenerHostnames: Set<string>;
   hosts: Map<string, HostAssembly>;
-  /** HTTPS sockets: per listener hostname, the names of its certificates. */
-  tls?: Map<string, string[]>;
+  /** HTTPS sockets: per listener hostname, the names of its certificates and its client certificate validation. */
+  tls?: Map<string, Omit<IrTlsListener, 'hostname'>>;
   /** The hostnames of `hosts` in order; dropped when one is added or removed. */
   sortedHostnames?: string[];
   /** The IR listener built last; dropped when anything on the socket changes. */
@@ -315,7 +315,7 @@ export class ListenerAssembly {
         // Listeners sharing a port share a transport (else they conflict), so a socket is all HTTPS or all HTTP.
         if (l.protocol === 'HTTPS' && l.certificates) {
           target.tls ??= new Map();
-          target.tls.set(hostname, l.certificates.map((c) => c.secretName));
+          target.tls.set(hostname, { certificates: l.certificates.map((c) => c.secretName), ...(l.clientValidation ? { clientValidation: l.clientValidation } : {}) });
           for (const c of l.certificates) {
             this.certificates.set(c.secretName, { name: c.secretName, certificateChain: c.certificateChain, privateKey: c.privateKey });
           }
@@ -419,7 +419,7 @@ function buildListener(name: string, target: SocketAssembly): IrListener {
       ? {
           tls: [...tls.entries()]
             .sort(([a], [b]) => compareStrings(a, b))
-            .map(([hostname, certificates]) => ({ hostname, certificates })),
+            .map(([hostname, chain]) => ({ hostname, ...chain })),
         }
       : {}),
     virtualHosts: target.sortedHostnames.map((hostname) => {

@@ -20,7 +20,7 @@ import { L7PolicyIndex } from './l7-policy';
 import type { TcpProxyChain, TcpProxyChains } from './tcp-proxy-listener';
 import { compileRouteConfiguration, RouteCompileError, type CompiledRouteTable } from './routing/route-table';
 import { compileSecret, secureContextFor, type CertificateKeyPair } from './tls/certificates';
-import { compileDownstreamTls, type DownstreamTlsSpec } from './tls/downstream-tls';
+import { compileDownstreamTls, type ClientValidationSpec, type DownstreamTlsSpec } from './tls/downstream-tls';
 import { ServerNameIndex } from './tls/server-names';
 import { compileCluster, validateLoadAssignment, type ClusterSpec } from './upstream/cluster';
 
@@ -79,6 +79,8 @@ export interface TlsChainSpec extends HttpConnectionManagerSpec {
   /** Secrets named but not (yet) received. */
   missingSecrets: string[];
   alpnProtocols: string[];
+  /** Client certificates are requested and checked after the handshake. */
+  clientValidation?: ClientValidationSpec;
 }
 
 export interface TlsListenerSpec {
@@ -207,7 +209,7 @@ function compileTlsChains(chains: readonly FilterChain[], secrets: ReadonlyMap<s
     let secureContext: tls.SecureContext | undefined;
     if (missingSecrets.length === 0) {
       try {
-        secureContext = secureContextFor(pairs);
+        secureContext = secureContextFor(pairs, tlsSpec.clientValidation?.trustedCa);
       } catch (err) {
         throw new Error(`${label}: its certificates cannot be served together (${(err as Error).message})`);
       }
@@ -218,6 +220,7 @@ function compileTlsChains(chains: readonly FilterChain[], secrets: ReadonlyMap<s
       secureContext,
       missingSecrets,
       alpnProtocols: tlsSpec.alpnProtocols,
+      ...(tlsSpec.clientValidation ? { clientValidation: tlsSpec.clientValidation } : {}),
       ...compileChainFilters(chain, label),
     };
     try {
