@@ -4,6 +4,7 @@ import type { HttpCheck } from './checks';
 import type { ExpectedCondition, ObjectRef, StatusAssertion } from './status-checks';
 import type { TcpEchoExpectation } from './tcp-echo-traffic';
 import { BACKEND_TLS_POLICY_PROCEDURES } from './backend-tls-procedures';
+import { FRONTEND_TLS_PROCEDURES } from './frontend-tls-procedures';
 import { TCP_ROUTE_PROCEDURES } from './tcp-procedures';
 import { mirrorRound, type GatewayTarget, type PodSampler } from './traffic';
 
@@ -638,4 +639,5 @@ export const RUNTIME_PROCEDURES: Readonly<Record<string, RuntimeProcedure>> = {
   TLSRouteInvalidBackendRefUnknownKind: tlsRouteInvalidBackend('gateway-tlsroute-invalid-backend-ref-unknown-kind', 'invalid-backend-ref-unknown-kind', 'InvalidKind'),
   ...TCP_ROUTE_PROCEDURES,
   ...BACKEND_TLS_POLICY_PROCEDURES,
+  ...FRONTEND_TLS_PROCEDURES,
 };

@@ -87,6 +87,11 @@ export const SUPPORTED_GATEWAY_HTTP_TESTS: readonly string[] = [
   'BackendTLSPolicyInvalidKind',
   'BackendTLSPolicyObservedGenerationBump',
   'BackendTLSPolicySANValidation',
+  // Frontend client certificate validation (frontend-tls-procedures.ts): Gateway spec.tls.frontend.
+  'GatewayFrontendClientCertificateValidation',
+  'GatewayFrontendClientCertificateValidationInsecureFallback',
+  'GatewayFrontendInvalidDefaultClientCertificateValidation',
+  'GatewayInvalidFrontendClientCertificateValidation',
 ];
 
 /**

@@ -32,7 +32,7 @@ export interface GatewayTarget {
   trustedCertificates?: string[];
 }
 
-interface EchoBody {
+export interface EchoBody {
   path?: string;
   host?: string;
   method?: string;
@@ -81,7 +81,7 @@ function redirectProblem(location: string | undefined, want: RedirectExpectation
   return problems.length ? `Location ${location}: ${problems.join(', ')}` : undefined;
 }
 
-interface RoundTrip {
+export interface RoundTrip {
   statusCode: number;
   headers: Record<string, string | string[] | undefined>;
   text: string;
@@ -93,8 +93,11 @@ async function http1RoundTrip(url: string, method: string, headers: Record<strin
   return { statusCode: res.statusCode, headers: res.headers as RoundTrip['headers'], text: await res.body.text() };
 }
 
-/** One request over HTTP/1.1 in TLS on a new connection (no agent, so no reuse), trusting only `tls.ca`. */
-function https1RoundTrip(address: string, port: number, method: string, path: string, headers: Record<string, string>, tls: TlsClientSettings, timeoutMs: number): Promise<RoundTrip> {
+/**
+ * One request over HTTP/1.1 in TLS on a new connection (no agent, so no reuse), trusting only
+ * `tls.ca`, presenting `tls.cert` / `tls.key` when the server asks for a client certificate.
+ */
+export function https1RoundTrip(address: string, port: number, method: string, path: string, headers: Record<string, string>, tls: TlsClientSettings & { cert?: string; key?: string }, timeoutMs: number): Promise<RoundTrip> {
   return new Promise((resolve, reject) => {
     const req = https.request({ host: address, port, method, path, headers, agent: false, ...tls }, (res) => {
       const chunks: Buffer[] = [];

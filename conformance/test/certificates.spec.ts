@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { KubeObject } from '@tendril/api-k8s';
-import { caConfigMap, caSignedSecret, certificateAuthority, selfSignedSecret, upstreamCertificateObjects, UPSTREAM_CA_SIGNED_SECRETS, UPSTREAM_SELF_SIGNED_SECRETS } from '../src/certificates';
+import { caConfigMap, caSignedSecret, certificateAuthority, selfSignedSecret, upstreamCertificateObjects, UPSTREAM_CA_SIGNED_SECRETS, UPSTREAM_CERTIFICATE_AUTHORITIES, UPSTREAM_SELF_SIGNED_SECRETS } from '../src/certificates';
 import { withSecretVolumeFiles } from '../src/secret-volumes';
 
 describe('run-time certificates (the upstream suite setup\'s self-signed server Secrets)', () => {
@@ -54,8 +54,8 @@ describe('the TLS profiles\' CA and the certificates it signs', () => {
     expect(objects.map((o) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`).sort()).toEqual(
       [
         ...UPSTREAM_SELF_SIGNED_SECRETS.map((s) => `Secret ${s.namespace}/${s.name}`),
-        'ConfigMap gateway-conformance-infra/tls-checks-ca-certificate',
-        'ConfigMap gateway-conformance-infra/mismatch-ca-certificate',
+        ...UPSTREAM_CERTIFICATE_AUTHORITIES.map((name) => `ConfigMap gateway-conformance-infra/${name}`),
+        'ConfigMap gateway-conformance-web-backend/web-backend-cm',
         ...UPSTREAM_CA_SIGNED_SECRETS.map((s) => `Secret ${s.namespace}/${s.name}`),
       ].sort(),
     );
