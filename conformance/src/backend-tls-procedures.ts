@@ -284,6 +284,51 @@ async function backendTlsPolicyGrpcRoute(ctx: ProcedureContext): Promise<string[
   return failuresOf([ok, await notOk('EchoTwo', 'abc.example.com'), await notOk('Echo', 'cert-mismatch.example.com')]);
 }
 
+/** GatewayTLSBackendClientCertificate: the Gateway presents its spec.tls.backend certificate to a backend that asks for one. */
+async function gatewayTlsBackendClientCertificate(ctx: ProcedureContext): Promise<string[]> {
+  const ready = await ctx.podsReady([INFRA]);
+  if (ready) return [ready];
+  const gateway = { namespace: INFRA, name: 'gateway-tls-backend-client-certificate' };
+  const statuses = [
+    ...(await routeReady(ctx, 'gateway-tls-backend-client-certificate', gateway)),
+    ...(await policyConditions(ctx, 'gateway-tls-backend-client-certificate-test', gateway, [ACCEPTED])),
+    ...failuresOf([await ctx.status({ clause: 'Gateway ResolvedRefs=True reason ResolvedRefs', gateway, conditions: [{ type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs' }] })]),
+  ];
+  if (statuses.length) return statuses;
+  const client = Buffer.from(((ctx.get('Secret', INFRA, 'tls-checks-client-certificate') as (KubeObject & { data?: Record<string, string> }) | undefined)?.data ?? {})['tls.crt'] ?? '', 'base64').toString('utf8');
+  if (!client) return ['the setup made no Secret tls-checks-client-certificate'];
+  return failuresOf([await ctx.traffic(expectOk('abc.example.com', '/', { namespace: INFRA, backendServerName: 'abc.example.com', backendPeerCertificates: [client] }))]);
+}
+
+/** GatewayInvalidTLSBackendConfiguration: an unusable spec.tls.backend.clientCertificateRef sets ResolvedRefs=False, the Gateway stays Accepted. */
+async function gatewayInvalidTlsBackendConfiguration(ctx: ProcedureContext): Promise<string[]> {
+  const cases: Array<[string, string]> = [
+    ['gateway-client-certificate-nonexistent-secret', 'InvalidClientCertificateRef'],
+    ['gateway-client-certificate-unsupported-group', 'InvalidClientCertificateRef'],
+    ['gateway-client-certificate-unsupported-kind', 'InvalidClientCertificateRef'],
+    ['gateway-client-certificate-malformed-secret', 'InvalidClientCertificateRef'],
+    ['gateway-client-certificate-missing-reference-grant', 'RefNotPermitted'],
+  ];
+  const failures: string[] = [];
+  for (const [name, reason] of cases) {
+    const gateway = { namespace: INFRA, name };
+    failures.push(
+      ...failuresOf([
+        await ctx.status({
+          clause: `Gateway ${name} ResolvedRefs=False reason ${reason}, Accepted=True reason Accepted, conditions at the latest generation`,
+          gateway,
+          conditions: [
+            { type: 'ResolvedRefs', status: 'False', reason },
+            { type: 'Accepted', status: 'True', reason: 'Accepted' },
+          ],
+          allConditionsCurrent: true,
+        }),
+      ]),
+    );
+  }
+  return failures;
+}
+
 export const BACKEND_TLS_POLICY_PROCEDURES: Record<string, RuntimeProcedure> = {
   BackendTLSPolicy: backendTlsPolicy,
   BackendTLSPolicyConflictResolution: backendTlsPolicyConflictResolution,
@@ -292,4 +337,6 @@ export const BACKEND_TLS_POLICY_PROCEDURES: Record<string, RuntimeProcedure> = {
   BackendTLSPolicyObservedGenerationBump: backendTlsPolicyObservedGenerationBump,
   BackendTLSPolicySANValidation: backendTlsPolicySanValidation,
   BackendTLSPolicyGRPCRoute: backendTlsPolicyGrpcRoute,
+  GatewayTLSBackendClientCertificate: gatewayTlsBackendClientCertificate,
+  GatewayInvalidTLSBackendConfiguration: gatewayInvalidTlsBackendConfiguration,
 };

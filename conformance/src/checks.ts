@@ -55,6 +55,8 @@ export interface HttpExpectation {
   hostSeenByBackend?: string;
   /** The SNI the backend must have seen on the Gateway's TLS connection to it (a BackendTLSPolicy's hostname). */
   backendServerName?: string;
+  /** PEM certificates the backend must have seen among the client certificates the Gateway presented to it. */
+  backendPeerCertificates?: string[];
 }
 
 /**

@@ -92,6 +92,9 @@ export const SUPPORTED_GATEWAY_HTTP_TESTS: readonly string[] = [
   'GatewayFrontendClientCertificateValidationInsecureFallback',
   'GatewayFrontendInvalidDefaultClientCertificateValidation',
   'GatewayInvalidFrontendClientCertificateValidation',
+  // The Gateway's backend client certificate (backend-tls-procedures.ts): spec.tls.backend.
+  'GatewayTLSBackendClientCertificate',
+  'GatewayInvalidTLSBackendConfiguration',
 ];
 
 /**

@@ -40,7 +40,7 @@ export interface EchoBody {
   pod?: string;
   headers?: Record<string, string[]>;
   /** Present when the backend was reached over TLS. */
-  tls?: { serverName?: string };
+  tls?: { serverName?: string; peerCertificates?: string[] };
 }
 
 function urlHost(target: GatewayTarget): string {
@@ -209,6 +209,10 @@ export async function attempt(check: HttpCheck, target: GatewayTarget, rules: Co
     if (expect.namespace !== undefined && echo.namespace !== expect.namespace) problems.push(`namespace ${JSON.stringify(echo.namespace)}, want ${JSON.stringify(expect.namespace)}`);
     if (expect.backendServerName !== undefined && echo.tls?.serverName !== expect.backendServerName) {
       problems.push(echo.tls ? `backend saw SNI ${JSON.stringify(echo.tls.serverName)}, want ${JSON.stringify(expect.backendServerName)}` : `backend was reached without TLS, want TLS with SNI ${JSON.stringify(expect.backendServerName)}`);
+    }
+    const normalise = (pem: string): string => pem.replace(/\s/g, '');
+    for (const wanted of expect.backendPeerCertificates ?? []) {
+      if (!(echo.tls?.peerCertificates ?? []).some((pem) => normalise(pem) === normalise(wanted))) problems.push(`the backend did not see the expected client certificate (it saw ${echo.tls?.peerCertificates?.length ?? 0})`);
     }
     if (expect.backend !== undefined && !(echo.pod ?? '').startsWith(expect.backend)) problems.push(`answered by pod ${JSON.stringify(echo.pod)}, want ${expect.backend}-…`);
     const seen = echo.headers ?? {};

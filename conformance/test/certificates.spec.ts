@@ -92,6 +92,23 @@ describe('Secret volumes of the echo pods, written out as files', () => {
     }
   });
 
+  it('writes a ConfigMap volume (the client CA bundle of TLS_CLIENT_CACERTS) the same way, its data as text', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tendril-volumes-test-'));
+    try {
+      const configMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: 'infra', name: 'ca' }, data: { 'ca.crt': 'PEM' } } as KubeObject;
+      const withConfigMap = structuredClone(deployment('cert')) as KubeObject & { spec: { template: { spec: { containers: Array<{ env: Array<{ name: string; value?: string }>; volumeMounts: unknown[] }>; volumes: unknown[] } } } };
+      withConfigMap.spec.template.spec.volumes.push({ name: 'configmap-volume', configMap: { name: 'ca', items: [{ key: 'ca.crt', path: 'ca' }] } });
+      withConfigMap.spec.template.spec.containers[0].volumeMounts.push({ name: 'configmap-volume', mountPath: '/etc/configmap-volume' });
+      withConfigMap.spec.template.spec.containers[0].env.push({ name: 'TLS_CLIENT_CACERTS', value: '/etc/configmap-volume/ca' });
+      const [changed] = withSecretVolumeFiles([withConfigMap], [secret, configMap], dir);
+      const file = path.join(dir, 'infra', 'tls-backend', 'configmap-volume', 'ca');
+      expect((changed.spec as typeof withConfigMap.spec).template.spec.containers[0].env).toContainEqual({ name: 'TLS_CLIENT_CACERTS', value: file });
+      expect(readFileSync(file, 'utf8')).toBe('PEM');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('names the Secret a Deployment mounts that the setup does not make', () => {
     expect(() => withSecretVolumeFiles([deployment('missing')], [secret], tmpdir())).toThrow('Deployment infra/tls-backend mounts Secret infra/missing, which the conformance setup does not make');
   });

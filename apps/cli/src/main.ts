@@ -213,7 +213,8 @@ program
           throw new Error(`cannot read the TLS ${what} ${file} (TLS_SERVER_CERT / ${keyVariable}): ${(err as Error).message}`);
         }
       };
-      return { cert: read(certFile, 'certificate'), key: read(keyFile, 'key'), port: Number(process.env[portVariable] ?? 8443) };
+      const clientCaFile = process.env['TLS_CLIENT_CACERTS'];
+      return { cert: read(certFile, 'certificate'), key: read(keyFile, 'key'), port: Number(process.env[portVariable] ?? 8443), ...(clientCaFile ? { clientCa: read(clientCaFile, 'client CA certificates') } : {}) };
     };
     let line: string;
     let server: { close(): Promise<void> };

@@ -389,7 +389,7 @@ function renderCluster(cluster: IrCluster): EnvoyCluster {
     };
   }
   if (cluster.tls) {
-    const { sni, trustedCa, subjectAltNames } = cluster.tls;
+    const { sni, trustedCa, subjectAltNames, clientCertificate } = cluster.tls;
     out.transport_socket = {
       name: 'envoy.transport_sockets.tls',
       typed_config: {
@@ -398,6 +398,7 @@ function renderCluster(cluster: IrCluster): EnvoyCluster {
         common_tls_context: {
           // HTTP/2 over TLS is negotiated with ALPN; HTTP/1.1 needs none.
           ...(cluster.protocol === 'HTTP2' ? { alpn_protocols: ['h2'] } : {}),
+          ...(clientCertificate ? { tls_certificates: [{ certificate_chain: { inline_string: clientCertificate.certificateChain }, private_key: { inline_string: clientCertificate.privateKey } }] } : {}),
           validation_context: {
             ...(trustedCa === 'System' ? { system_root_certs: {} } : { trusted_ca: { inline_string: trustedCa } }),
             match_typed_subject_alt_names: subjectAltNames.map((san) => ({ san_type: san.type, matcher: { exact: san.value } })),

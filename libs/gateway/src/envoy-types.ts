@@ -199,6 +199,7 @@ export interface EnvoyUpstreamTlsTransportSocket {
     sni: string;
     common_tls_context: {
       alpn_protocols?: string[];
+      tls_certificates?: Array<{ certificate_chain: { inline_string: string }; private_key: { inline_string: string } }>;
       validation_context: {
         trusted_ca?: { inline_string: string };
         system_root_certs?: Record<string, never>;

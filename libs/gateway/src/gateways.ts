@@ -1,4 +1,5 @@
 import { cond, type ConditionDraft } from './conditions';
+import { applyBackendClientCertificate } from './backend-client-certificate';
 import { applyFrontendValidation, frontendValidationConditions, type ClientCertificateValidation } from './frontend-validation';
 import { GATEWAY_API_GROUP, type Gateway, type GatewayClass, type LabelSelector, type Listener, type SecretObjectReference } from './kube-types';
 import { isReferenceAllowed } from './reference-grants';
@@ -61,6 +62,8 @@ export interface GatewayState {
   address?: string;
   listeners: ListenerState[];
   conditions: ConditionDraft[];
+  /** Presented to TLS backends that ask for a client certificate (spec.tls.backend.clientCertificateRef). */
+  backendClientCertificate?: ListenerCertificate;
 }
 
 export interface GatewayAddressOptions {
@@ -280,6 +283,7 @@ function evaluateGateway(index: ResourceIndex, gateway: Gateway, options: Gatewa
   else if (!assigned) programmed = cond('Programmed', false, 'AddressNotAssigned', 'No address could be assigned to the Gateway');
   else programmed = cond('Programmed', true, 'Programmed', 'Gateway is programmed');
   state.conditions = [accepted, programmed, ...frontendValidationConditions(state)];
+  applyBackendClientCertificate(index, state);
   // A Gateway rejected as a whole (parameters, addresses) takes no routes; one whose listeners are all
   // invalid still reports each listener's own attachment, as the spec's attachedRoutes semantics ask.
   if (accepted.status !== 'True' && accepted.reason !== 'ListenersNotValid') {
@@ -342,7 +346,7 @@ function resolveCertificateRefs(index: ResourceIndex, gateway: GatewayState, lis
   return { certificates };
 }
 
-function resolveCertificateRef(
+export function resolveCertificateRef(
   index: ResourceIndex,
   gateway: GatewayState,
   ref: SecretObjectReference,

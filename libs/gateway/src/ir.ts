@@ -220,6 +220,8 @@ export interface IrUpstreamTls {
   trustedCa: string;
   /** The certificate must carry one of these names. */
   subjectAltNames: Array<{ type: 'DNS' | 'URI'; value: string }>;
+  /** Presented when the backend asks for a client certificate (the Gateway's spec.tls.backend). */
+  clientCertificate?: { certificateChain: string; privateKey: string };
 }
 
 export interface IrEndpoint {

@@ -11,6 +11,7 @@ export const SUPPORTED_FEATURES: readonly string[] = [
   'GRPCRouteNamedRouteRule',
   'Gateway',
   'GatewayAddressEmpty',
+  'GatewayBackendClientCertificate',
   'GatewayFrontendClientCertificateValidation',
   'GatewayFrontendClientCertificateValidationInsecureFallback',
   'GatewayHTTPListenerIsolation',

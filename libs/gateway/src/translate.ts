@@ -194,10 +194,10 @@ function completeRouteWork(
   now: string,
 ): void {
   const translateFor = (listener: ListenerContext): RouteTranslation => {
-    const contextKey = `${listener.port}/${listener.scheme}`;
+    const contextKey = `${listener.port}/${listener.scheme}/${listener.backendClientCertificate?.secretName ?? ''}`;
     let translation = work.perContext.get(contextKey);
     if (!translation) {
-      translation = kind === 'HTTPRoute' ? translateHttpRoute(route as HTTPRoute, listener, backends) : translateGrpcRoute(route as GRPCRoute, backends);
+      translation = kind === 'HTTPRoute' ? translateHttpRoute(route as HTTPRoute, listener, backends) : translateGrpcRoute(route as GRPCRoute, backends, listener);
       work.perContext.set(contextKey, translation);
     }
     return translation;
@@ -386,7 +386,8 @@ export class ListenerAssembly {
         const socket = listenerName(a.gateway, listener.port);
         const target = this.byName.get(socket);
         if (!target) continue;
-        const { routes } = translateFor({ port: listener.port, scheme: listener.protocol === 'HTTPS' ? 'https' : 'http' });
+        const backendClientCertificate = a.gateway.backendClientCertificate;
+        const { routes } = translateFor({ port: listener.port, scheme: listener.protocol === 'HTTPS' ? 'https' : 'http', ...(backendClientCertificate ? { backendClientCertificate } : {}) });
         for (const hostname of hostnames) {
           if (owningListenerHostname(target.listenerHostnames, hostname) !== (listener.hostname ?? '*')) continue;
           placements.push({ socket, hostname, routes });
