@@ -128,6 +128,12 @@ export const SUPPORTED_GATEWAY_TLS_TESTS: readonly string[] = [
   'TLSRouteInvalidReferenceGrant',
   'TLSRouteListenerPassthroughSupportedKinds',
   'TLSRouteListenerTerminateNotSupported',
+  // Terminate and Mixed modes (tls-terminate-procedures.ts).
+  'TLSRouteTerminateSimpleSameNamespace',
+  'TLSRouteMixedTerminationSameNamespace',
+  'TLSRouteListenerTerminateSupportedKinds',
+  'TLSRouteListenerMixedTerminationNotSupported',
+  'BackendTLSPolicyTLSRouteTerminate',
 ];
 
 /**

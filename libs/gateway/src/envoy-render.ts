@@ -110,6 +110,17 @@ function renderListener(listener: IrListener): EnvoyListener {
           name: `${listener.name}/${route.hostname}`,
           // The route for `*` takes the connections whose SNI (or lack of one) no other route names.
           ...(route.hostname === '*' ? {} : { filter_chain_match: { server_names: [route.hostname] } }),
+          ...(route.terminate
+            ? {
+                transport_socket: {
+                  name: 'envoy.transport_sockets.tls' as const,
+                  typed_config: {
+                    '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext' as const,
+                    common_tls_context: { tls_certificate_sds_secret_configs: route.terminate.certificates.map((name) => ({ name, sds_config: ADS })), alpn_protocols: [] },
+                  },
+                },
+              }
+            : {}),
           filters: [
             {
               name: 'envoy.filters.network.tcp_proxy',

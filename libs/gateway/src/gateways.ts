@@ -7,7 +7,7 @@ import { compareStrings, nameOf, namespaceOf, type ResourceIndex } from './resou
 
 /** Route kinds an HTTP-family listener can carry. */
 const HTTP_ROUTE_KINDS = ['HTTPRoute', 'GRPCRoute'] as const;
-/** Route kinds a TLS listener in Passthrough mode can carry. */
+/** Route kinds a TLS listener (Passthrough or Terminate mode) can carry. */
 const TLS_PASSTHROUGH_ROUTE_KINDS = ['TLSRoute'] as const;
 /** Route kinds a TCP listener can carry. */
 const TCP_ROUTE_KINDS = ['TCPRoute'] as const;
@@ -187,10 +187,10 @@ function evaluateGateway(index: ResourceIndex, gateway: Gateway, options: Gatewa
 
     // Supported kinds and invalid kinds.
     const invalidKinds: string[] = [];
-    const passthrough = protocol === 'TLS' && spec.tls?.mode === 'Passthrough';
+    // TLS listeners carry TLSRoutes in either mode: Passthrough relays the TLS session, Terminate (the default) its plaintext.
     const routeKinds: readonly SupportedRouteKind[] = HTTP_FAMILY_PROTOCOLS.has(protocol)
       ? HTTP_ROUTE_KINDS
-      : passthrough
+      : protocol === 'TLS'
         ? TLS_PASSTHROUGH_ROUTE_KINDS
         : protocol === 'TCP'
           ? TCP_ROUTE_KINDS
@@ -213,15 +213,12 @@ function evaluateGateway(index: ResourceIndex, gateway: Gateway, options: Gatewa
 
     const refs = protocol === 'HTTPS' || protocol === 'TLS' ? resolveCertificateRefs(index, state, spec) : undefined;
     const refProblem = refs && 'problem' in refs ? refs.problem : undefined;
-    if (protocol === 'HTTPS' && refs && 'certificates' in refs) listener.certificates = refs.certificates;
+    if ((protocol === 'HTTPS' || (protocol === 'TLS' && spec.tls?.mode !== 'Passthrough')) && refs && 'certificates' in refs) listener.certificates = refs.certificates;
 
     let accepted: ConditionDraft;
     if (conflict) accepted = cond('Accepted', false, conflict, conflictMessage(conflict, port));
     else if (protocol === 'HTTPS' && spec.tls?.mode === 'Passthrough')
       accepted = cond('Accepted', false, 'UnsupportedProtocol', 'an HTTPS listener terminates TLS; tls.mode Passthrough needs protocol TLS');
-    // The protocol is served; the mode is the unsupported value (upstream TLSRouteListenerTerminateNotSupported).
-    else if (protocol === 'TLS' && !passthrough)
-      accepted = cond('Accepted', false, 'UnsupportedValue', 'TLS listeners are served in Passthrough mode only; terminate TLS with an HTTPS listener');
     else if (!SERVED_PROTOCOLS.has(protocol))
       accepted = cond('Accepted', false, 'UnsupportedProtocol', `protocol ${JSON.stringify(spec.protocol ?? '')} is not supported by the Tendril proxy`);
     else accepted = cond('Accepted', true, 'Accepted', 'Listener is accepted');

@@ -58,6 +58,8 @@ export interface IrPassthroughRoute {
   hostname: string;
   /** The backend cluster; INVALID_BACKEND_CLUSTER (no such cluster: connections are closed) when the backend is invalid. */
   cluster: string;
+  /** Terminate mode: TLS is ended with these certificates (IrSecret names) and the plaintext relayed. */
+  terminate?: { certificates: string[] };
 }
 
 export interface IrTlsListener {

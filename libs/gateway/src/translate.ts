@@ -102,7 +102,8 @@ export function translate(input: TranslateInput, memo?: TranslationMemo): Transl
       }
     }
   }
-  const ir: RouteIR = { listeners: irListeners, clusters: backends.clustersNamed(usedClusters), secrets: listeners.secrets() };
+  const secrets = new Map([...listeners.secrets(), ...passthrough.secrets].map((secret) => [secret.name, secret]));
+  const ir: RouteIR = { listeners: irListeners, clusters: backends.clustersNamed(usedClusters), secrets: [...secrets.values()].sort((a, b) => compareStrings(a.name, b.name)) };
 
   statuses.push(...backends.backendTlsPolicies.statuses(index, gatewaysByKey, controllerName, now));
   for (const c of classes) statuses.push(gatewayClassStatus(c, now, options.supportedFeatures));

@@ -254,12 +254,13 @@ function tcpProxyClusters(tcp: TcpProxy, label: string): TcpProxyChain['clusters
 }
 
 /** tcp_proxy chains, told apart by server_names read from the ClientHello (TLS passthrough) or a single plain one. */
-function compileTcpProxyChains(chains: readonly FilterChain[]): TcpProxyChains {
+function compileTcpProxyChains(chains: readonly FilterChain[], secrets: ReadonlyMap<string, CertificateKeyPair>): TcpProxyChains {
   const byServerName = new ServerNameIndex<TcpProxyChain>();
   let inspectsServerName = false;
   chains.forEach((chain, index) => {
     const label = `filter chain ${chain.name ? JSON.stringify(chain.name) : `#${index}`}`;
-    if (chain.transport_socket !== undefined) throw new Error(`${label}: a tcp_proxy chain that terminates TLS is not supported`);
+    // A chain with a transport_socket terminates TLS and relays the plaintext (TLSRoute Terminate mode).
+    const terminate = chain.transport_socket !== undefined ? compileTerminatingChain(chain.transport_socket, secrets, label) : undefined;
     const filters = chain.filters ?? [];
     if (filters.length !== 1 || filters[0].typed_config?.['@type'] !== TCP_PROXY_TYPE_URL) {
       throw new Error(`${label}: a listener's chains must all be one tcp_proxy filter, or all one ${HCM_FILTER_NAME}`);
@@ -268,12 +269,30 @@ function compileTcpProxyChains(chains: readonly FilterChain[]): TcpProxyChains {
     const serverNames = serverNamesOf(chain, label);
     if (serverNames.length > 0) inspectsServerName = true;
     try {
-      byServerName.add(serverNames, { name: chain.name || `#${index}`, clusters });
+      byServerName.add(serverNames, { name: chain.name || `#${index}`, clusters, ...(terminate ? { terminate } : {}) });
     } catch (err) {
       throw new Error(`${label}: ${(err as Error).message}`);
     }
   });
   return { byServerName, inspectsServerName };
+}
+
+/** The TLS a terminating tcp_proxy chain serves: its certificates (no ALPN, no client certificates). */
+function compileTerminatingChain(socket: NonNullable<FilterChain['transport_socket']>, secrets: ReadonlyMap<string, CertificateKeyPair>, label: string): NonNullable<TcpProxyChain['terminate']> {
+  let spec: DownstreamTlsSpec;
+  try {
+    spec = compileDownstreamTls(socket);
+  } catch (err) {
+    throw new Error(`${label}: ${(err as Error).message}`);
+  }
+  if (spec.clientValidation) throw new Error(`${label}: client certificate validation on a tcp_proxy chain is not supported`);
+  const missing = spec.secretNames.filter((n) => !secrets.has(n));
+  if (missing.length > 0) return { secureContext: undefined };
+  try {
+    return { secureContext: secureContextFor([...spec.inlineCertificates, ...spec.secretNames.flatMap((n) => secrets.get(n) ?? [])]) };
+  } catch (err) {
+    throw new Error(`${label}: its certificates cannot be served together (${(err as Error).message})`);
+  }
 }
 
 /** A cleartext chain's filter_chain_match, restricted to what a connection carries before its first byte. */
@@ -356,7 +375,7 @@ function compileListener(listener: Listener, secrets: ReadonlyMap<string, Certif
   const fallback = listener.default_filter_chain;
   if (chains.length > 0 && chains.some(isTcpProxyChain)) {
     if (fallback !== undefined) throw new Error('default_filter_chain is not supported with tcp_proxy chains');
-    return { ...base, ...NO_ROUTES, tcpProxy: compileTcpProxyChains(chains) };
+    return { ...base, ...NO_ROUTES, tcpProxy: compileTcpProxyChains(chains, secrets) };
   }
   if (chains.some((c) => c.transport_socket !== undefined)) {
     if (fallback !== undefined) throw new Error('default_filter_chain is not supported on a TLS listener');

@@ -1,4 +1,5 @@
 import * as net from 'node:net';
+import { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import { listenServer } from './listen-server';
 import type { ProxyLogger } from './logger';
@@ -6,6 +7,37 @@ import type { RoutingState } from './router';
 import { readClientHello } from './tls/client-hello';
 import type { ServerNameIndex } from './tls/server-names';
 import { tlsConnectOptions } from './upstream/upstream-tls';
+
+/**
+ * The socket as a stream that first yields `initial` (bytes already read from it) and then the rest,
+ * for a TLS server that must see the whole handshake.
+ */
+function withReplayedBytes(socket: net.Socket, initial: Buffer): Duplex {
+  const duplex = new Duplex({
+    read: () => {
+      socket.resume();
+    },
+    write: (chunk: Buffer, _encoding, callback) => {
+      socket.write(chunk, callback);
+    },
+    final: (callback) => {
+      socket.end();
+      callback();
+    },
+    destroy: (err, callback) => {
+      socket.destroy();
+      callback(err);
+    },
+  });
+  if (initial.length > 0) duplex.push(initial);
+  socket.on('data', (chunk: Buffer) => {
+    if (!duplex.push(chunk)) socket.pause();
+  });
+  socket.once('end', () => duplex.push(null));
+  socket.once('close', () => duplex.destroy());
+  socket.on('error', () => duplex.destroy());
+  return duplex;
+}
 
 /** How long a client may take to send its ClientHello when the listener routes by SNI. */
 const CLIENT_HELLO_TIMEOUT_MS = 15_000;
@@ -18,6 +50,11 @@ export interface TcpProxyChain {
   name: string;
   /** Weights are positive integers. */
   clusters: ReadonlyArray<{ name: string; weight: number }>;
+  /**
+   * The chain terminates TLS with this context and relays the plaintext (TLSRoute Terminate mode);
+   * undefined context: its Secret has not arrived, and its connections are closed until it does.
+   */
+  terminate?: { secureContext: tls.SecureContext | undefined };
 }
 
 /** The cluster a new connection of the chain goes to: random, in proportion to the weights. */
@@ -108,13 +145,35 @@ export class TcpProxyListener {
     downstream.once('end', onEnd);
   }
 
-  /** Connects to an endpoint of the chain's cluster and relays both ways; no chain or no endpoint closes the connection, as Envoy does. */
+  /** Relays the connection through the chain: terminating its TLS first when the chain says so; no chain closes the connection, as Envoy does. */
   private forward(downstream: net.Socket, chain: TcpProxyChain | undefined, initial: Buffer, serverName?: string): void {
     if (!chain) {
       this.logger.debug({ listener: this.listenerName, serverName }, 'no filter chain matches the connection');
       downstream.destroy();
       return;
     }
+    if (!chain.terminate) {
+      this.relay(downstream, chain, initial);
+      return;
+    }
+    const secureContext = chain.terminate.secureContext;
+    if (!secureContext) {
+      downstream.destroy();
+      return;
+    }
+    // The ClientHello already read to pick the chain is handed to the TLS server first.
+    const secure = new tls.TLSSocket(withReplayedBytes(downstream, initial), { isServer: true, secureContext });
+    const timer = setTimeout(() => secure.destroy(), CLIENT_HELLO_TIMEOUT_MS).unref();
+    secure.on('error', () => secure.destroy());
+    secure.once('close', () => downstream.destroy());
+    secure.once('secure', () => {
+      clearTimeout(timer);
+      this.relay(secure, chain, Buffer.alloc(0));
+    });
+  }
+
+  /** Connects to an endpoint of the chain's cluster and relays both ways; no endpoint closes the connection, as Envoy does. */
+  private relay(downstream: net.Socket, chain: TcpProxyChain, initial: Buffer): void {
     const clusterName = pickWeightedCluster(chain);
     const cluster = this.state().clusters.get(clusterName);
     const endpoint = cluster?.pick(downstream);
