@@ -61,17 +61,35 @@ export interface CertificateAuthority {
 export interface CaSignedSecretSpec extends SelfSignedSecretSpec {
   /** The CA (UPSTREAM_CERTIFICATE_AUTHORITIES name) that signs it. */
   ca: string;
+  /** A client certificate (extendedKeyUsage clientAuth) rather than a server one. */
+  client?: boolean;
 }
 
-/** The suite setup's CA for the TLS profiles, published as a ConfigMap (`ca.crt`) in the infra namespace. */
-export const UPSTREAM_CERTIFICATE_AUTHORITIES: readonly string[] = ['tls-checks-ca-certificate'];
+/**
+ * The suite setup's CAs, each published as a ConfigMap (`ca.crt`) in the infra namespace: the one
+ * signing the TLS backends' certificates, and an unrelated one that BackendTLSPolicy tests trust
+ * on purpose so that backend validation fails.
+ */
+export const UPSTREAM_CERTIFICATE_AUTHORITIES: readonly string[] = [
+  'tls-checks-ca-certificate',
+  'mismatch-ca-certificate',
+  // Frontend client certificate validation: the Gateway's default CA and its per-port one.
+  'tls-validity-checks-ca-certificate',
+  'tls-validity-checks-per-port-ca-certificate',
+];
 
-/** The server certificates that CA signs (summary.md §1.2 step 3); the client certificates are not made yet. */
+/** A CA the setup publishes in another namespace (a cross-namespace CA reference needs a ReferenceGrant). */
+export const UPSTREAM_OTHER_NAMESPACE_AUTHORITIES: ReadonlyArray<{ namespace: string; name: string }> = [{ namespace: 'gateway-conformance-web-backend', name: 'web-backend-cm' }];
+
+/** The server and client certificates those CAs sign (summary.md §1.2 step 3). */
 export const UPSTREAM_CA_SIGNED_SECRETS: readonly CaSignedSecretSpec[] = [
   { namespace: 'gateway-conformance-infra', name: 'tls-checks-certificate', hosts: ['abc.example.com', 'spiffe://abc.example.com/test-identity', 'other.example.com'], ca: 'tls-checks-ca-certificate' },
   { namespace: 'gateway-conformance-infra', name: 'tls-passthrough-checks-certificate', hosts: ['abc.example.com'], ca: 'tls-checks-ca-certificate' },
   { namespace: 'gateway-conformance-app-backend', name: 'tls-passthrough-checks-certificate', hosts: ['abc.example.com'], ca: 'tls-checks-ca-certificate' },
   { namespace: 'gateway-conformance-infra', name: 'tls-terminate-checks-certificate', hosts: ['tls.example.com'], ca: 'tls-checks-ca-certificate' },
+  { namespace: 'gateway-conformance-infra', name: 'tls-checks-client-certificate', hosts: ['client.example.com'], ca: 'tls-checks-ca-certificate', client: true },
+  { namespace: 'gateway-conformance-infra', name: 'tls-validity-checks-client-certificate', hosts: ['client.example.org'], ca: 'tls-validity-checks-ca-certificate', client: true },
+  { namespace: 'gateway-conformance-infra', name: 'tls-validity-checks-per-port-client-certificate', hosts: ['client.example.org'], ca: 'tls-validity-checks-per-port-ca-certificate', client: true },
 ];
 
 function subjectAltNames(hosts: readonly string[]): string {
@@ -104,7 +122,7 @@ export function certificateAuthority(name: string): CertificateAuthority {
 }
 
 /** A `kubernetes.io/tls` Secret holding a new server certificate for `hosts`, signed by `ca`. */
-export function caSignedSecret(spec: SelfSignedSecretSpec, ca: CertificateAuthority): KubeObject {
+export function caSignedSecret(spec: SelfSignedSecretSpec & { client?: boolean }, ca: CertificateAuthority): KubeObject {
   if (spec.hosts.length === 0) throw new Error(`the conformance certificate ${spec.namespace}/${spec.name} needs at least one host`);
   const [crt, key] = withOpenssl(
     `the conformance certificate ${spec.namespace}/${spec.name}`,
@@ -112,7 +130,7 @@ export function caSignedSecret(spec: SelfSignedSecretSpec, ca: CertificateAuthor
       const file = (f: string): string => path.join(dir, f);
       writeFileSync(file('ca.crt'), ca.cert);
       writeFileSync(file('ca.key'), ca.key);
-      writeFileSync(file('ext'), `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${subjectAltNames(spec.hosts)}\n`);
+      writeFileSync(file('ext'), `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=${spec.client ? 'clientAuth' : 'serverAuth'}\nsubjectAltName=${subjectAltNames(spec.hosts)}\n`);
       run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('tls.key'), '-out', file('tls.csr'), '-subj', `/O=gateway-api-conformance/CN=${spec.hosts[0]}`]);
       run(['x509', '-req', '-sha256', '-days', '2', '-in', file('tls.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-set_serial', `0x${randomBytes(8).toString('hex')}`, '-extfile', file('ext'), '-out', file('tls.crt')]);
     },
@@ -141,6 +159,7 @@ export function upstreamCertificateObjects(): KubeObject[] {
   return [
     ...UPSTREAM_SELF_SIGNED_SECRETS.map(selfSignedSecret),
     ...[...cas.values()].map((ca) => caConfigMap('gateway-conformance-infra', ca)),
+    ...UPSTREAM_OTHER_NAMESPACE_AUTHORITIES.map(({ namespace, name }) => caConfigMap(namespace, certificateAuthority(name))),
     ...UPSTREAM_CA_SIGNED_SECRETS.map((spec) => {
       const ca = cas.get(spec.ca);
       if (!ca) throw new Error(`the conformance certificate ${spec.namespace}/${spec.name} names CA ${spec.ca}, which is not made`);

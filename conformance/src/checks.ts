@@ -62,6 +62,10 @@ export interface HttpExpectation {
    * the echo backend's JSON, which would show the request was forwarded.
    */
   answeredByGateway?: boolean;
+  /** The SNI the backend must have seen on the Gateway's TLS connection to it (a BackendTLSPolicy's hostname). */
+  backendServerName?: string;
+  /** PEM certificates the backend must have seen among the client certificates the Gateway presented to it. */
+  backendPeerCertificates?: string[];
 }
 
 /**
@@ -169,7 +173,7 @@ function describe(req: HttpRequestSpec): string {
 // followRedirects is always false upstream (and for undici's request()); it is accepted and ignored.
 const REQUEST_KEYS = new Set(['host', 'path', 'query', 'method', 'headers', 'backendSetsResponseHeaders', 'followRedirects', 'to', 'protocol', 'sni']);
 // `rule` and `note` explain the expectation to people; they assert nothing.
-const EXPECT_KEYS = new Set(['status', 'backend', 'namespace', 'requestHeadersSeenByBackend', 'absentRequestHeaders', 'responseHeaders', 'absentResponseHeaders', 'note', 'rule', 'redirect', 'pathSeenByBackend', 'hostSeenByBackend']);
+const EXPECT_KEYS = new Set(['status', 'backend', 'namespace', 'requestHeadersSeenByBackend', 'absentRequestHeaders', 'responseHeaders', 'absentResponseHeaders', 'note', 'rule', 'redirect', 'pathSeenByBackend', 'hostSeenByBackend', 'backendSNI']);
 const REDIRECT_KEYS = new Set(['scheme', 'host', 'port', 'path']);
 
 /**
@@ -235,6 +239,7 @@ function fromObject(raw: Record<string, unknown>, gateway: string | undefined): 
     ...(e['redirect'] ? { redirect: redirectExpectation(e['redirect'] as Record<string, unknown>) } : {}),
     ...(typeof e['pathSeenByBackend'] === 'string' ? { pathSeenByBackend: stripNote(e['pathSeenByBackend']) } : {}),
     ...(typeof e['hostSeenByBackend'] === 'string' ? { hostSeenByBackend: stripNote(e['hostSeenByBackend']) } : {}),
+    ...(typeof e['backendSNI'] === 'string' ? { backendServerName: stripNote(e['backendSNI']) } : {}),
   };
   const target = typeof raw['gateway'] === 'string' ? stripNote(raw['gateway']) : gateway;
   return { gateway: target, request, expect, label: describe(request) };

@@ -229,7 +229,7 @@ export class ConformanceSession {
     const websockets = checks.filter(isWebSocketEcho);
     if (checks.length === 0 && (test.statusChecks ?? []).length === 0) return result('not-run', ['inventory.json lists no checks for it']);
 
-    const objects = this.withAddresses(this.suite.testManifests(test, this.subs));
+    const objects = this.testObjects(name);
     const statusChecks = parseStatusChecks(test.statusChecks ?? [], objects);
     const unsupportedStatus = statusChecks.filter(isUnsupportedStatus);
     if (unsupportedStatus.length > 0) return result('not-run', unsupportedStatus.map((c) => `status check the runner cannot evaluate yet: ${c.unsupportedStatus}`));
@@ -291,7 +291,7 @@ export class ConformanceSession {
    * file, as `kubectl apply` of the changed manifest would change the cluster.
    */
   private async runProcedure(name: string, procedure: RuntimeProcedure, result: (outcome: ConformanceOutcome, failures: string[]) => ConformanceTestResult): Promise<ConformanceTestResult> {
-    const applied = this.withAddresses(this.suite.testManifests(this.suite.test(name), this.subs));
+    const applied = this.testObjects(name);
     let current = structuredClone(applied);
     const find = (kind: string, namespace: string | undefined, objectName: string): number => {
       const i = current.findIndex((o) => o.kind === kind && o.metadata.namespace === namespace && o.metadata.name === objectName);
@@ -343,6 +343,11 @@ export class ConformanceSession {
         } catch (err) {
           return `${(err as Error).message}: ${last}`;
         }
+      },
+      converge: async (label, tryOnce) => {
+        const key = this.firstParentGateway(current);
+        await this.waitForGateway(key);
+        return consistently(label, () => this.target(key), (target) => tryOnce(target, this.rules.requestTimeoutMs), this.rules);
       },
       gatewayTarget: async () => {
         const key = this.firstParentGateway(current);
@@ -418,6 +423,12 @@ export class ConformanceSession {
     } finally {
       await this.deleteTestObjects(name, applied).catch((err: Error) => (this.opts.log ?? (() => undefined))(err.message));
     }
+  }
+
+  /** A test's manifests as applied here: own Gateway addresses, and its Deployments' Secret and ConfigMap volumes as files. */
+  private testObjects(name: string): KubeObject[] {
+    const objects = this.withAddresses(this.suite.testManifests(this.suite.test(name), this.subs));
+    return this.secretFilesDir ? withSecretVolumeFiles(objects, this.certificates, this.secretFilesDir) : objects;
   }
 
   /**

@@ -5,6 +5,7 @@ import type { KubeObject } from '@tendril/api-k8s';
 interface SecretVolume {
   name: string;
   secret?: { secretName?: string; items?: Array<{ key: string; path: string }> };
+  configMap?: { name?: string; items?: Array<{ key: string; path: string }> };
 }
 
 interface Container {
@@ -23,30 +24,37 @@ interface PodTemplateSpec {
  * volume a Deployment mounts is written out as files in `dir` (one directory per Deployment and
  * volume, the items' paths inside), and every environment value under the mount path is pointed
  * there instead. Returns the Deployments so changed; other objects come back as they are.
- * A volume naming a Secret that `secrets` lacks is an error, as a pod stuck in ContainerCreating is.
+ * ConfigMap volumes (a CA bundle the echo checks client certificates against) are written the same way.
+ * A volume naming a Secret or ConfigMap that `secrets` lacks is an error, as a pod stuck in
+ * ContainerCreating is.
  */
 export function withSecretVolumeFiles(objects: readonly KubeObject[], secrets: readonly KubeObject[], dir: string): KubeObject[] {
-  const secretData = (namespace: string, name: string): Record<string, string> | undefined =>
-    (secrets.find((s) => s.kind === 'Secret' && (s.metadata.namespace ?? 'default') === namespace && s.metadata.name === name) as (KubeObject & { data?: Record<string, string> }) | undefined)?.data;
+  /** The volume source's files: Secret data is base64, ConfigMap data is text. */
+  const sourceData = (kind: 'Secret' | 'ConfigMap', namespace: string, name: string): Record<string, Buffer> | undefined => {
+    const found = secrets.find((s) => s.kind === kind && (s.metadata.namespace ?? 'default') === namespace && s.metadata.name === name) as (KubeObject & { data?: Record<string, string> }) | undefined;
+    if (!found?.data) return undefined;
+    return Object.fromEntries(Object.entries(found.data).map(([k, v]) => [k, kind === 'Secret' ? Buffer.from(v, 'base64') : Buffer.from(v)]));
+  };
   return objects.map((o) => {
     const spec = o.spec as PodTemplateSpec | undefined;
-    const volumes = (spec?.template?.spec?.volumes ?? []).filter((v) => v.secret?.secretName);
+    const volumes = (spec?.template?.spec?.volumes ?? []).filter((v) => v.secret?.secretName || v.configMap?.name);
     if (o.kind !== 'Deployment' || volumes.length === 0) return o;
     const namespace = o.metadata.namespace ?? 'default';
     const copy = structuredClone(o);
     const podSpec = (copy.spec as PodTemplateSpec).template?.spec ?? {};
     const volumeDirs = new Map<string, string>();
     for (const volume of volumes) {
-      const secretName = volume.secret?.secretName ?? '';
-      const data = secretData(namespace, secretName);
-      if (!data) throw new Error(`Deployment ${namespace}/${o.metadata.name} mounts Secret ${namespace}/${secretName}, which the conformance setup does not make`);
+      const kind = volume.secret ? 'Secret' : 'ConfigMap';
+      const sourceName = volume.secret?.secretName ?? volume.configMap?.name ?? '';
+      const data = sourceData(kind, namespace, sourceName);
+      if (!data) throw new Error(`Deployment ${namespace}/${o.metadata.name} mounts ${kind} ${namespace}/${sourceName}, which the conformance setup does not make`);
       const volumeDir = path.join(dir, namespace, o.metadata.name ?? '', volume.name);
-      const items = volume.secret?.items ?? Object.keys(data).map((key) => ({ key, path: key }));
+      const items = (volume.secret ?? volume.configMap)?.items ?? Object.keys(data).map((key) => ({ key, path: key }));
       for (const item of items) {
-        if (data[item.key] === undefined) throw new Error(`Deployment ${namespace}/${o.metadata.name}: Secret ${namespace}/${secretName} has no key ${item.key}`);
+        if (data[item.key] === undefined) throw new Error(`Deployment ${namespace}/${o.metadata.name}: ${kind} ${namespace}/${sourceName} has no key ${item.key}`);
         const file = path.join(volumeDir, item.path);
         mkdirSync(path.dirname(file), { recursive: true });
-        writeFileSync(file, Buffer.from(data[item.key], 'base64'), { mode: 0o600 });
+        writeFileSync(file, data[item.key], { mode: 0o600 });
       }
       volumeDirs.set(volume.name, volumeDir);
     }

@@ -97,6 +97,21 @@ export const SUPPORTED_GATEWAY_HTTP_TESTS: readonly string[] = [
   'ListenerSetProtocolConflict',
   'ListenerSetReferenceGrant',
   'ListenerSetRouteStatusScopedToParentRef',
+  // BackendTLSPolicy (backend-tls-procedures.ts): TLS from the Gateway to the TLS echo backend.
+  'BackendTLSPolicy',
+  'BackendTLSPolicyConflictResolution',
+  'BackendTLSPolicyInvalidCACertificateRef',
+  'BackendTLSPolicyInvalidKind',
+  'BackendTLSPolicyObservedGenerationBump',
+  'BackendTLSPolicySANValidation',
+  // Frontend client certificate validation (frontend-tls-procedures.ts): Gateway spec.tls.frontend.
+  'GatewayFrontendClientCertificateValidation',
+  'GatewayFrontendClientCertificateValidationInsecureFallback',
+  'GatewayFrontendInvalidDefaultClientCertificateValidation',
+  'GatewayInvalidFrontendClientCertificateValidation',
+  // The Gateway's backend client certificate (backend-tls-procedures.ts): spec.tls.backend.
+  'GatewayTLSBackendClientCertificate',
+  'GatewayInvalidTLSBackendConfiguration',
 ];
 
 /**
@@ -109,6 +124,8 @@ export const SUPPORTED_GATEWAY_GRPC_TESTS: readonly string[] = [
   'GRPCRouteHeaderMatching',
   'GRPCRouteListenerHostnameMatching',
   'GRPCRouteWeight',
+  // gRPC re-encrypted to the gRPC echo's TLS port (backend-tls-procedures.ts).
+  'BackendTLSPolicyGRPCRoute',
   // In no profile upstream (inventory profiles []): never counted in a report, and not run by
   // `--profiles`; the test file runs it, and the GatewayClass claims its feature.
   'GRPCRouteNamedRule',
@@ -129,6 +146,12 @@ export const SUPPORTED_GATEWAY_TLS_TESTS: readonly string[] = [
   'TLSRouteListenerPassthroughSupportedKinds',
   'TLSRouteListenerTerminateNotSupported',
   'ListenerSetAllowedRoutesSupportedKinds',
+  // Terminate and Mixed modes (tls-terminate-procedures.ts).
+  'TLSRouteTerminateSimpleSameNamespace',
+  'TLSRouteMixedTerminationSameNamespace',
+  'TLSRouteListenerTerminateSupportedKinds',
+  'TLSRouteListenerMixedTerminationNotSupported',
+  'BackendTLSPolicyTLSRouteTerminate',
 ];
 
 /**

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import * as tls from 'node:tls';
 
 /**
@@ -78,5 +79,23 @@ export function tlsDialRejected(host: string, port: number, servername: string, 
       done(err.code === 'ECONNRESET' || err.code === 'EPIPE' ? undefined : `TLS dial failed without a rejection: ${err.message}`);
     });
     socket.once('close', () => done(undefined));
+  });
+}
+
+/**
+ * Whether the server asks for a client certificate in the handshake (sends a CertificateRequest),
+ * as upstream asserts by having its GetClientCertificate hook called. Node's TLS client has no such
+ * hook, so `openssl s_client` dials and reports it: its "Requested Signature Algorithms" line
+ * comes from a CertificateRequest. Resolves with the answer, or rejects saying why it has none.
+ */
+export function clientCertificateRequested(host: string, port: number, servername: string, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    execFile('openssl', ['s_client', '-connect', `${host}:${port}`, '-servername', servername], { timeout: timeoutMs }, (err, stdout) => {
+      // s_client exits non-zero when the server ends the connection; what it printed before still counts.
+      if (/^Requested Signature Algorithms:/m.test(stdout)) return resolve(true);
+      // "New, TLSv1.3, Cipher is …" once a handshake completed ("New, (NONE), Cipher is (NONE)" when none did).
+      if (/^New, TLSv[\d.]+, Cipher is (?!\(NONE\))/m.test(stdout)) return resolve(false);
+      reject(new Error(`openssl s_client to ${host}:${port} (SNI ${servername}) completed no handshake${err ? `: ${err.message}` : ''}`));
+    }).stdin?.end();
   });
 }

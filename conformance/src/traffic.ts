@@ -32,13 +32,15 @@ export interface GatewayTarget {
   trustedCertificates?: string[];
 }
 
-interface EchoBody {
+export interface EchoBody {
   path?: string;
   host?: string;
   method?: string;
   namespace?: string;
   pod?: string;
   headers?: Record<string, string[]>;
+  /** Present when the backend was reached over TLS. */
+  tls?: { serverName?: string; peerCertificates?: string[] };
 }
 
 function urlHost(target: GatewayTarget): string {
@@ -79,7 +81,7 @@ function redirectProblem(location: string | undefined, want: RedirectExpectation
   return problems.length ? `Location ${location}: ${problems.join(', ')}` : undefined;
 }
 
-interface RoundTrip {
+export interface RoundTrip {
   statusCode: number;
   headers: Record<string, string | string[] | undefined>;
   text: string;
@@ -91,8 +93,11 @@ async function http1RoundTrip(url: string, method: string, headers: Record<strin
   return { statusCode: res.statusCode, headers: res.headers as RoundTrip['headers'], text: await res.body.text() };
 }
 
-/** One request over HTTP/1.1 in TLS on a new connection (no agent, so no reuse), trusting only `tls.ca`. */
-function https1RoundTrip(address: string, port: number, method: string, path: string, headers: Record<string, string>, tls: TlsClientSettings, timeoutMs: number): Promise<RoundTrip> {
+/**
+ * One request over HTTP/1.1 in TLS on a new connection (no agent, so no reuse), trusting only
+ * `tls.ca`, presenting `tls.cert` / `tls.key` when the server asks for a client certificate.
+ */
+export function https1RoundTrip(address: string, port: number, method: string, path: string, headers: Record<string, string>, tls: TlsClientSettings & { cert?: string; key?: string }, timeoutMs: number): Promise<RoundTrip> {
   return new Promise((resolve, reject) => {
     const req = https.request({ host: address, port, method, path, headers, agent: false, ...tls }, (res) => {
       const chunks: Buffer[] = [];
@@ -215,6 +220,13 @@ export async function attempt(check: HttpCheck, target: GatewayTarget, rules: Co
     if (echo.host !== wantHost) problems.push(`backend saw host ${JSON.stringify(echo.host)}, want ${JSON.stringify(wantHost)}`);
     if (echo.method !== req.method) problems.push(`backend saw method ${echo.method}, want ${req.method}`);
     if (expect.namespace !== undefined && echo.namespace !== expect.namespace) problems.push(`namespace ${JSON.stringify(echo.namespace)}, want ${JSON.stringify(expect.namespace)}`);
+    if (expect.backendServerName !== undefined && echo.tls?.serverName !== expect.backendServerName) {
+      problems.push(echo.tls ? `backend saw SNI ${JSON.stringify(echo.tls.serverName)}, want ${JSON.stringify(expect.backendServerName)}` : `backend was reached without TLS, want TLS with SNI ${JSON.stringify(expect.backendServerName)}`);
+    }
+    const normalise = (pem: string): string => pem.replace(/\s/g, '');
+    for (const wanted of expect.backendPeerCertificates ?? []) {
+      if (!(echo.tls?.peerCertificates ?? []).some((pem) => normalise(pem) === normalise(wanted))) problems.push(`the backend did not see the expected client certificate (it saw ${echo.tls?.peerCertificates?.length ?? 0})`);
+    }
     if (expect.backend !== undefined && !(echo.pod ?? '').startsWith(expect.backend)) problems.push(`answered by pod ${JSON.stringify(echo.pod)}, want ${expect.backend}-…`);
     const seen = echo.headers ?? {};
     for (const [name, want] of Object.entries(expect.requestHeadersSeenByBackend)) {

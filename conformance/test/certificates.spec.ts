@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { KubeObject } from '@tendril/api-k8s';
-import { caConfigMap, caSignedSecret, certificateAuthority, selfSignedSecret, upstreamCertificateObjects, UPSTREAM_CA_SIGNED_SECRETS, UPSTREAM_SELF_SIGNED_SECRETS } from '../src/certificates';
+import { caConfigMap, caSignedSecret, certificateAuthority, selfSignedSecret, upstreamCertificateObjects, UPSTREAM_CA_SIGNED_SECRETS, UPSTREAM_CERTIFICATE_AUTHORITIES, UPSTREAM_SELF_SIGNED_SECRETS } from '../src/certificates';
 import { withSecretVolumeFiles } from '../src/secret-volumes';
 
 describe('run-time certificates (the upstream suite setup\'s self-signed server Secrets)', () => {
@@ -54,7 +54,8 @@ describe('the TLS profiles\' CA and the certificates it signs', () => {
     expect(objects.map((o) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`).sort()).toEqual(
       [
         ...UPSTREAM_SELF_SIGNED_SECRETS.map((s) => `Secret ${s.namespace}/${s.name}`),
-        'ConfigMap gateway-conformance-infra/tls-checks-ca-certificate',
+        ...UPSTREAM_CERTIFICATE_AUTHORITIES.map((name) => `ConfigMap gateway-conformance-infra/${name}`),
+        'ConfigMap gateway-conformance-web-backend/web-backend-cm',
         ...UPSTREAM_CA_SIGNED_SECRETS.map((s) => `Secret ${s.namespace}/${s.name}`),
       ].sort(),
     );
@@ -86,6 +87,23 @@ describe('Secret volumes of the echo pods, written out as files', () => {
       const file = path.join(dir, 'infra', 'tls-backend', 'secret-volume', 'crt');
       expect(env).toEqual([{ name: 'TLS_SERVER_CERT', value: file }, { name: 'POD_NAME' }, { name: 'OTHER', value: '/etc/other' }]);
       expect(readFileSync(file, 'utf8')).toBe('CRT');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('writes a ConfigMap volume (the client CA bundle of TLS_CLIENT_CACERTS) the same way, its data as text', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tendril-volumes-test-'));
+    try {
+      const configMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: 'infra', name: 'ca' }, data: { 'ca.crt': 'PEM' } } as KubeObject;
+      const withConfigMap = structuredClone(deployment('cert')) as KubeObject & { spec: { template: { spec: { containers: Array<{ env: Array<{ name: string; value?: string }>; volumeMounts: unknown[] }>; volumes: unknown[] } } } };
+      withConfigMap.spec.template.spec.volumes.push({ name: 'configmap-volume', configMap: { name: 'ca', items: [{ key: 'ca.crt', path: 'ca' }] } });
+      withConfigMap.spec.template.spec.containers[0].volumeMounts.push({ name: 'configmap-volume', mountPath: '/etc/configmap-volume' });
+      withConfigMap.spec.template.spec.containers[0].env.push({ name: 'TLS_CLIENT_CACERTS', value: '/etc/configmap-volume/ca' });
+      const [changed] = withSecretVolumeFiles([withConfigMap], [secret, configMap], dir);
+      const file = path.join(dir, 'infra', 'tls-backend', 'configmap-volume', 'ca');
+      expect((changed.spec as typeof withConfigMap.spec).template.spec.containers[0].env).toContainEqual({ name: 'TLS_CLIENT_CACERTS', value: file });
+      expect(readFileSync(file, 'utf8')).toBe('PEM');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

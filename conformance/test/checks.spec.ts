@@ -43,10 +43,15 @@ describe('normaliseChecks: inventory.json expectations into one shape', () => {
       { distribution: '500 requests', note: 'x' },
       { path: '/', cookies: 'a=<previous>', expect: { status: 200 } },
       { request: { path: '/', protocol: 'HTTP/2 cleartext' }, expect: { status: 200 } },
-      { path: '/', expect: { status: 200, backendSNI: 'abc.example.com' } },
+      { path: '/', expect: { status: 200, backendCertificate: 'x' } },
     ]);
     expect(checks.map((c) => 'unsupported' in c)).toEqual([true, true, true, true]);
     expect(checks[1]).toEqual({ unsupported: expect.stringContaining('cookies in') });
+  });
+
+  it('reads backendSNI as the server name the backend must see on the TLS connection from the Gateway', () => {
+    const [check] = normaliseChecks([{ request: { host: 'abc.example.com', path: '/b' }, expect: { status: 200, backendSNI: 'other.example.com (policy hostname)' } }]) as HttpCheck[];
+    expect(check.expect.backendServerName).toBe('other.example.com');
   });
 });
 

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { KubeObject } from '@tendril/api-k8s';
 import { startEchoServer, type EchoResponse, type EchoServer } from '@tendril/testing';
 import { normaliseChecks, type HttpCheck } from '../src';
+import { selfSignedSecret } from '../src/certificates';
 import { PodLogs } from '../src/environment';
 import { mirrorCountProblem } from '../src/procedures';
 import { isUnsupportedStatus, parseStatusChecks } from '../src/status-checks';
@@ -115,6 +116,21 @@ describe('traffic: rewrites, h2c and listener ports against an echo backend', ()
       'response header access-control-allow-methods: "PUT", want one of "*", " PUT "',
     );
     expect(await attempt(check({}, { responseHeaderAlternatives: { 'access-control-allow-origin': ['*'] } }), target)).toMatch(/access-control-allow-origin: absent/);
+  });
+
+  it('compares the SNI the backend saw on its TLS connection with the expected one (BackendTLSPolicy hostname)', async () => {
+    const secret = selfSignedSecret({ namespace: INFRA, name: 'backend', hosts: ['abc.example.com'] }) as KubeObject & { data: Record<string, string> };
+    const [cert, key] = ['tls.crt', 'tls.key'].map((k) => Buffer.from(secret.data[k], 'base64').toString('utf8'));
+    const tlsEcho = await startEchoServer({ host: '127.0.0.1', port: 0, pod: 'tls-backend-7d9f-abc12', namespace: INFRA, tls: { cert, key, port: 0 } });
+    try {
+      const target = { address: '127.0.0.1', port: tlsEcho.httpsPort ?? 0, trustedCertificates: [cert] };
+      const https = { protocol: 'https' as const, host: 'abc.example.com', serverName: 'abc.example.com' };
+      expect(await attempt(check(https, { backendServerName: 'abc.example.com' }), target)).toBeUndefined();
+      expect(await attempt(check(https, { backendServerName: 'other.example.com' }), target)).toBe('backend saw SNI "abc.example.com", want "other.example.com"');
+      expect(await attempt(check({ host: 'abc.example.com' }, { backendServerName: 'abc.example.com' }), { address: '127.0.0.1', port: echo.port })).toBe('backend was reached without TLS, want TLS with SNI "abc.example.com"');
+    } finally {
+      await tlsEcho.close();
+    }
   });
 
   it('dials the listener port a check names instead of the Gateway\'s first', async () => {

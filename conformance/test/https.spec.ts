@@ -11,7 +11,7 @@ import { caSignedSecret, certificateAuthority, selfSignedSecret } from '../src/c
 import { tlsEchoExchange } from '../src/tcp-echo-traffic';
 import { isUnsupported } from '../src/checks';
 import { isUnsupportedStatus, parseStatusChecks } from '../src/status-checks';
-import { goHostnameMatches, tlsDialRejected } from '../src/tls-client';
+import { clientCertificateRequested, goHostnameMatches, tlsDialRejected } from '../src/tls-client';
 import { attempt, type GatewayTarget } from '../src/traffic';
 
 const INFRA = 'gateway-conformance-infra';
@@ -222,5 +222,30 @@ describe('TCP echo over TLS (upstream WaitForValidTCPResponse), against the TCP 
     expect(await tlsEchoExchange(server.host, server.tlsPort!, 'abc.example.com', [ca.cert], { ...expected, backendIsTLS: false }, 5_000)).toBe('IS_TLS answered "true\\n", want false');
     const stranger = certificateAuthority('mismatch-ca-certificate');
     expect(await tlsEchoExchange(server.host, server.tlsPort!, 'abc.example.com', [stranger.cert], expected, 5_000)).toMatch(/^TLS connection failed: /);
+  });
+});
+
+describe('whether a server asks for a client certificate (upstream GetClientCertificate hook)', () => {
+  const secret = selfSignedSecret({ namespace: INFRA, name: 'server', hosts: ['example.org'] }) as KubeObject & { data: Record<string, string> };
+  const [cert, key] = ['tls.crt', 'tls.key'].map((k) => Buffer.from(secret.data[k], 'base64').toString('utf8'));
+
+  it.each([true, false])('requestCert %s is reported as such', async (requestCert) => {
+    const server = tls.createServer({ cert, key, requestCert, rejectUnauthorized: false }, (socket) => socket.end());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      expect(await clientCertificateRequested('127.0.0.1', (server.address() as AddressInfo).port, 'example.org', 5_000)).toBe(requestCert);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('says so when no handshake happens at all', async () => {
+    const server = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      await expect(clientCertificateRequested('127.0.0.1', (server.address() as AddressInfo).port, 'example.org', 5_000)).rejects.toThrow('completed no handshake');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

@@ -213,7 +213,8 @@ program
           throw new Error(`cannot read the TLS ${what} ${file} (TLS_SERVER_CERT / ${keyVariable}): ${(err as Error).message}`);
         }
       };
-      return { cert: read(certFile, 'certificate'), key: read(keyFile, 'key'), port: Number(process.env[portVariable] ?? 8443) };
+      const clientCaFile = process.env['TLS_CLIENT_CACERTS'];
+      return { cert: read(certFile, 'certificate'), key: read(keyFile, 'key'), port: Number(process.env[portVariable] ?? 8443), ...(clientCaFile ? { clientCa: read(clientCaFile, 'client CA certificates') } : {}) };
     };
     let line: string;
     let server: { close(): Promise<void> };
@@ -223,9 +224,11 @@ program
       server = tcp;
       line = `TCP echo server listening on ${tcp.host}:${tcp.tcpPort}${tcp.tlsPort ? ` (TLS on ${tcp.tlsPort})` : ''}`;
     } else if (opts.grpc || process.env['GRPC_ECHO_SERVER']) {
-      const grpc = await startGrpcEchoServer({ port, host });
+      // The gRPC echo spells the key variable as the TCP echo does (TLS_SERVER_PRIV_KEY).
+      const tls = tlsFrom('TLS_SERVER_PRIV_KEY', 'HTTPS_PORT');
+      const grpc = await startGrpcEchoServer({ port, host, ...(tls ? { tls } : {}) });
       server = grpc;
-      line = `gRPC echo server (plaintext) listening on ${grpc.host}:${grpc.port}`;
+      line = `gRPC echo server (plaintext) listening on ${grpc.host}:${grpc.port}${grpc.tlsPort ? ` (TLS on ${grpc.tlsPort})` : ''}`;
     } else {
       const tls = tlsFrom('TLS_SERVER_PRIVKEY', 'HTTPS_PORT');
       const http = await startEchoServer({ port, host, ...(h2cPort > 0 && h2cPort !== port ? { h2cPort } : {}), ...(tls ? { tls } : {}) });

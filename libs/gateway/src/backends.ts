@@ -1,5 +1,8 @@
 import type { IrCluster, IrEndpoint, IrRouteKind } from './ir';
 import { GATEWAY_API_GROUP, type BackendObjectReference, type Service, type ServicePort } from './kube-types';
+import type { BackendClientCertificate } from './backend-client-certificate';
+import { BackendTlsPolicies } from './backend-tls-policies';
+import { INVALID_BACKEND_CLUSTER } from './envoy-render';
 import { isReferenceAllowed } from './reference-grants';
 import { compareStrings, type ResourceIndex } from './resource-index';
 
@@ -19,10 +22,20 @@ export type BackendResolution = { cluster: string } | { problem: BackendProblem 
  */
 export class BackendResolver {
   private readonly clusters = new Map<string, IrCluster>();
+  readonly backendTlsPolicies: BackendTlsPolicies;
 
-  constructor(private readonly index: ResourceIndex) {}
+  constructor(private readonly index: ResourceIndex) {
+    this.backendTlsPolicies = new BackendTlsPolicies(index);
+  }
 
-  resolve(from: { kind: IrRouteKind; namespace: string }, ref: BackendObjectReference, forceHttp2: boolean): BackendResolution {
+  /**
+   * `plaintextOnly`: the proxy relays bytes it does not terminate (TLS passthrough, TCP), so a
+   * BackendTLSPolicy cannot apply; otherwise the policy targeting the Service port makes the
+   * cluster originate TLS, and a policy without a usable CA leaves the backend unreachable
+   * (INVALID_BACKEND_CLUSTER) rather than reached in the clear. `clientCertificate`: what the
+   * route's Gateway presents when such a backend asks for one (a cluster of its own per certificate).
+   */
+  resolve(from: { kind: IrRouteKind; namespace: string }, ref: BackendObjectReference, forceHttp2: boolean, plaintextOnly = false, clientCertificate?: BackendClientCertificate): BackendResolution {
     const group = ref.group ?? '';
     const kind = ref.kind ?? 'Service';
     const name = ref.name ?? '';
@@ -41,13 +54,19 @@ export class BackendResolver {
 
     const nativeHttp2 = H2C_APP_PROTOCOLS.has(servicePort.appProtocol ?? '');
     const protocol = nativeHttp2 || forceHttp2 ? 'HTTP2' : 'HTTP1';
-    const clusterName = `${namespace}/${name}/${ref.port}${protocol === 'HTTP2' && !nativeHttp2 ? '/h2c' : ''}`;
+    const tlsEffect = plaintextOnly ? undefined : this.backendTlsPolicies.effectFor(namespace, name, servicePort.name);
+    if (tlsEffect && 'failClosed' in tlsEffect) return { cluster: INVALID_BACKEND_CLUSTER };
+    const presented = tlsEffect ? clientCertificate : undefined;
+    const clusterName = `${namespace}/${name}/${ref.port}${protocol === 'HTTP2' && !nativeHttp2 ? '/h2c' : ''}${tlsEffect ? '/tls' : ''}${presented ? `/client/${presented.secretName}` : ''}`;
     if (!this.clusters.has(clusterName)) {
       this.clusters.set(clusterName, {
         name: clusterName,
         service: { namespace, name, port: ref.port },
         protocol,
         endpoints: this.readyEndpoints(namespace, service, servicePort),
+        ...(tlsEffect
+          ? { tls: { ...tlsEffect.tls, ...(presented ? { clientCertificate: { certificateChain: presented.certificateChain, privateKey: presented.privateKey } } : {}) } }
+          : {}),
       });
     }
     return { cluster: clusterName };

@@ -111,6 +111,17 @@ function renderListener(listener: IrListener): EnvoyListener {
           name: `${listener.name}/${route.hostname}`,
           // The route for `*` takes the connections whose SNI (or lack of one) no other route names.
           ...(route.hostname === '*' ? {} : { filter_chain_match: { server_names: [route.hostname] } }),
+          ...(route.terminate
+            ? {
+                transport_socket: {
+                  name: 'envoy.transport_sockets.tls' as const,
+                  typed_config: {
+                    '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext' as const,
+                    common_tls_context: { tls_certificate_sds_secret_configs: route.terminate.certificates.map((name) => ({ name, sds_config: ADS })), alpn_protocols: [] },
+                  },
+                },
+              }
+            : {}),
           filters: [
             {
               name: 'envoy.filters.network.tcp_proxy',
@@ -142,9 +153,19 @@ function renderListener(listener: IrListener): EnvoyListener {
           name: 'envoy.transport_sockets.tls',
           typed_config: {
             '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+            ...(chain.clientValidation?.mode === 'AllowValidOnly' ? { require_client_certificate: true } : {}),
             common_tls_context: {
               tls_certificate_sds_secret_configs: chain.certificates.map((name) => ({ name, sds_config: ADS })),
               alpn_protocols: DOWNSTREAM_ALPN,
+              ...(chain.clientValidation
+                ? {
+                    validation_context: {
+                      trusted_ca: { inline_string: chain.clientValidation.trustedCa },
+                      // Insecure fallback: the certificate is still requested, but an invalid or missing one is let through.
+                      ...(chain.clientValidation.mode === 'AllowInsecureFallback' ? { trust_chain_verification: 'ACCEPT_UNTRUSTED' as const } : {}),
+                    },
+                  }
+                : {}),
             },
           },
         },
@@ -377,6 +398,25 @@ function renderCluster(cluster: IrCluster): EnvoyCluster {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
         '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
         explicit_http_config: { http2_protocol_options: {} },
+      },
+    };
+  }
+  if (cluster.tls) {
+    const { sni, trustedCa, subjectAltNames, clientCertificate } = cluster.tls;
+    out.transport_socket = {
+      name: 'envoy.transport_sockets.tls',
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+        sni,
+        common_tls_context: {
+          // HTTP/2 over TLS is negotiated with ALPN; HTTP/1.1 needs none.
+          ...(cluster.protocol === 'HTTP2' ? { alpn_protocols: ['h2'] } : {}),
+          ...(clientCertificate ? { tls_certificates: [{ certificate_chain: { inline_string: clientCertificate.certificateChain }, private_key: { inline_string: clientCertificate.privateKey } }] } : {}),
+          validation_context: {
+            ...(trustedCa === 'System' ? { system_root_certs: {} } : { trusted_ca: { inline_string: trustedCa } }),
+            match_typed_subject_alt_names: subjectAltNames.map((san) => ({ san_type: san.type, matcher: { exact: san.value } })),
+          },
+        },
       },
     };
   }

@@ -136,9 +136,13 @@ export interface EnvoyDownstreamTlsTransportSocket {
   name: 'envoy.transport_sockets.tls';
   typed_config: {
     '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
+    /** Set with a validation context that must be met (AllowValidOnly). */
+    require_client_certificate?: boolean;
     common_tls_context: {
       tls_certificate_sds_secret_configs: Array<{ name: string; sds_config: EnvoyConfigSource }>;
       alpn_protocols: string[];
+      /** Client certificates are requested and checked against trusted_ca; ACCEPT_UNTRUSTED lets any answer through. */
+      validation_context?: { trusted_ca: { inline_string: string }; trust_chain_verification?: 'ACCEPT_UNTRUSTED' };
     };
   };
 }
@@ -196,6 +200,25 @@ export interface EnvoyCluster {
     'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
       '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
       explicit_http_config: { http2_protocol_options: Record<string, never> };
+    };
+  };
+  transport_socket?: EnvoyUpstreamTlsTransportSocket;
+}
+
+/** TLS origination for a cluster (envoy.transport_sockets.tls with an UpstreamTlsContext). */
+export interface EnvoyUpstreamTlsTransportSocket {
+  name: 'envoy.transport_sockets.tls';
+  typed_config: {
+    '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
+    sni: string;
+    common_tls_context: {
+      alpn_protocols?: string[];
+      tls_certificates?: Array<{ certificate_chain: { inline_string: string }; private_key: { inline_string: string } }>;
+      validation_context: {
+        trusted_ca?: { inline_string: string };
+        system_root_certs?: Record<string, never>;
+        match_typed_subject_alt_names: Array<{ san_type: 'DNS' | 'URI'; matcher: { exact: string } }>;
+      };
     };
   };
 }

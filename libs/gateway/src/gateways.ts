@@ -1,4 +1,6 @@
 import { cond, type ConditionDraft } from './conditions';
+import { applyBackendClientCertificate } from './backend-client-certificate';
+import { applyFrontendValidation, frontendValidationConditions, type ClientCertificateValidation } from './frontend-validation';
 import { GATEWAY_API_GROUP, type Gateway, type GatewayClass, type LabelSelector, type Listener, type SecretObjectReference } from './kube-types';
 import { mergeListenerSets, type ListenerSetState } from './listener-sets';
 import { isReferenceAllowed } from './reference-grants';
@@ -6,7 +8,7 @@ import { compareStrings, nameOf, namespaceOf, type ResourceIndex } from './resou
 
 /** Route kinds an HTTP-family listener can carry. */
 const HTTP_ROUTE_KINDS = ['HTTPRoute', 'GRPCRoute'] as const;
-/** Route kinds a TLS listener in Passthrough mode can carry. */
+/** Route kinds a TLS listener (Passthrough or Terminate mode) can carry. */
 const TLS_PASSTHROUGH_ROUTE_KINDS = ['TLSRoute'] as const;
 /** Route kinds a TCP listener can carry. */
 const TCP_ROUTE_KINDS = ['TCPRoute'] as const;
@@ -51,6 +53,8 @@ export interface ListenerState {
   certificates?: ListenerCertificate[];
   /** The ListenerSet that brings this listener to its Gateway; absent for the Gateway's own listeners. */
   listenerSet?: { namespace: string; name: string };
+  /** HTTPS listeners: how client certificates are checked (Gateway spec.tls.frontend); none asked for when absent. */
+  clientValidation?: ClientCertificateValidation;
 }
 
 export interface GatewayState {
@@ -66,6 +70,8 @@ export interface GatewayState {
    * absent when the Gateway neither allows ListenerSets nor is named by one.
    */
   listenerSets?: ListenerSetState[];
+  /** Presented to TLS backends that ask for a client certificate (spec.tls.backend.clientCertificateRef). */
+  backendClientCertificate?: ListenerCertificate;
 }
 
 /** The Gateway's own listeners, then those its accepted ListenerSets bring: every listener it serves. */
@@ -202,10 +208,10 @@ export function evaluateGateway(index: ResourceIndex, gateway: Gateway, options:
 
     // Supported kinds and invalid kinds.
     const invalidKinds: string[] = [];
-    const passthrough = protocol === 'TLS' && spec.tls?.mode === 'Passthrough';
+    // TLS listeners carry TLSRoutes in either mode: Passthrough relays the TLS session, Terminate (the default) its plaintext.
     const routeKinds: readonly SupportedRouteKind[] = HTTP_FAMILY_PROTOCOLS.has(protocol)
       ? HTTP_ROUTE_KINDS
-      : passthrough
+      : protocol === 'TLS'
         ? TLS_PASSTHROUGH_ROUTE_KINDS
         : protocol === 'TCP'
           ? TCP_ROUTE_KINDS
@@ -228,15 +234,12 @@ export function evaluateGateway(index: ResourceIndex, gateway: Gateway, options:
 
     const refs = protocol === 'HTTPS' || protocol === 'TLS' ? resolveCertificateRefs(index, referrer ?? { kind: 'Gateway', namespace: state.namespace }, spec) : undefined;
     const refProblem = refs && 'problem' in refs ? refs.problem : undefined;
-    if (protocol === 'HTTPS' && refs && 'certificates' in refs) listener.certificates = refs.certificates;
+    if ((protocol === 'HTTPS' || (protocol === 'TLS' && spec.tls?.mode !== 'Passthrough')) && refs && 'certificates' in refs) listener.certificates = refs.certificates;
 
     let accepted: ConditionDraft;
     if (conflict) accepted = cond('Accepted', false, conflict, conflictMessage(conflict, port));
     else if (protocol === 'HTTPS' && spec.tls?.mode === 'Passthrough')
       accepted = cond('Accepted', false, 'UnsupportedProtocol', 'an HTTPS listener terminates TLS; tls.mode Passthrough needs protocol TLS');
-    // The protocol is served; the mode is the unsupported value (upstream TLSRouteListenerTerminateNotSupported).
-    else if (protocol === 'TLS' && !passthrough)
-      accepted = cond('Accepted', false, 'UnsupportedValue', 'TLS listeners are served in Passthrough mode only; terminate TLS with an HTTPS listener');
     else if (!SERVED_PROTOCOLS.has(protocol))
       accepted = cond('Accepted', false, 'UnsupportedProtocol', `protocol ${JSON.stringify(spec.protocol ?? '')} is not supported by the Tendril proxy`);
     else accepted = cond('Accepted', true, 'Accepted', 'Listener is accepted');
@@ -263,6 +266,8 @@ export function evaluateGateway(index: ResourceIndex, gateway: Gateway, options:
     ];
     state.listeners.push(listener);
   }
+
+  applyFrontendValidation(index, state);
 
   // Envoy could serve both on one socket (a tls_inspector picks HCM or tcp_proxy chains by SNI); the
   // node proxy serves a socket either way, not both, so passthrough yields to HTTPS there.
@@ -295,7 +300,8 @@ export function evaluateGateway(index: ResourceIndex, gateway: Gateway, options:
   else if (address.kind === 'unusable') programmed = cond('Programmed', false, 'AddressNotUsable', address.message);
   else if (!assigned) programmed = cond('Programmed', false, 'AddressNotAssigned', 'No address could be assigned to the Gateway');
   else programmed = cond('Programmed', true, 'Programmed', 'Gateway is programmed');
-  state.conditions = [accepted, programmed];
+  state.conditions = [accepted, programmed, ...frontendValidationConditions(state)];
+  applyBackendClientCertificate(index, state);
   // A Gateway rejected as a whole (parameters, addresses) takes no routes; one whose listeners are all
   // invalid still reports each listener's own attachment, as the spec's attachedRoutes semantics ask.
   if (accepted.status !== 'True' && accepted.reason !== 'ListenersNotValid') {
@@ -358,7 +364,7 @@ function resolveCertificateRefs(index: ResourceIndex, referrer: CertificateRefer
   return { certificates };
 }
 
-function resolveCertificateRef(
+export function resolveCertificateRef(
   index: ResourceIndex,
   referrer: CertificateReferrer,
   ref: SecretObjectReference,

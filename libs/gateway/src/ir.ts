@@ -58,6 +58,8 @@ export interface IrPassthroughRoute {
   hostname: string;
   /** The backend cluster; INVALID_BACKEND_CLUSTER (no such cluster: connections are closed) when the backend is invalid. */
   cluster: string;
+  /** Terminate mode: TLS is ended with these certificates (IrSecret names) and the plaintext relayed. */
+  terminate?: { certificates: string[] };
 }
 
 export interface IrTlsListener {
@@ -65,6 +67,8 @@ export interface IrTlsListener {
   hostname: string;
   /** IrSecret names, in certificateRefs order. */
   certificates: string[];
+  /** Client certificates are asked for and checked against this CA bundle (Gateway spec.tls.frontend). */
+  clientValidation?: { trustedCa: string; mode: 'AllowValidOnly' | 'AllowInsecureFallback' };
 }
 
 export interface IrSecret {
@@ -219,6 +223,20 @@ export interface IrCluster {
   protocol: 'HTTP1' | 'HTTP2';
   /** Ready endpoints, sorted by address then port. */
   endpoints: IrEndpoint[];
+  /** TLS to every endpoint (a BackendTLSPolicy targets the Service port); plaintext when absent. */
+  tls?: IrUpstreamTls;
+}
+
+/** TLS origination towards a backend, as a BackendTLSPolicy's validation asks for it. */
+export interface IrUpstreamTls {
+  /** The SNI sent (the policy's hostname). */
+  sni: string;
+  /** PEM bundle of trusted CAs, or 'System' for the system's well-known CAs. */
+  trustedCa: string;
+  /** The certificate must carry one of these names. */
+  subjectAltNames: Array<{ type: 'DNS' | 'URI'; value: string }>;
+  /** Presented when the backend asks for a client certificate (the Gateway's spec.tls.backend). */
+  clientCertificate?: { certificateChain: string; privateKey: string };
 }
 
 export interface IrEndpoint {

@@ -3,9 +3,10 @@
  * Translation still treats every field defensively (objects may skip defaulting): a missing field
  * gives a clear status or the spec's default, never a crash.
  */
-export type { Condition, EndpointSlice, KubeObject, Namespace, Secret, Service, ServicePort } from '@tendril/api-k8s';
+export type { Condition, ConfigMap, EndpointSlice, KubeObject, Namespace, Secret, Service, ServicePort } from '@tendril/api-k8s';
 export type {
   BackendObjectReference,
+  BackendTLSPolicy,
   Gateway,
   GatewayClass,
   GRPCBackendRef,

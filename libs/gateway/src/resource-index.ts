@@ -1,4 +1,6 @@
 import type {
+  BackendTLSPolicy,
+  ConfigMap,
   EndpointSlice,
   GatewayClass,
   Gateway,
@@ -23,6 +25,7 @@ const INDEXED_KINDS = new Set([
   '/Namespace',
   '/Service',
   '/Secret',
+  '/ConfigMap',
   'discovery.k8s.io/EndpointSlice',
   'gateway.networking.k8s.io/GatewayClass',
   'gateway.networking.k8s.io/Gateway',
@@ -32,6 +35,7 @@ const INDEXED_KINDS = new Set([
   'gateway.networking.k8s.io/TCPRoute',
   'gateway.networking.k8s.io/ReferenceGrant',
   'gateway.networking.k8s.io/ListenerSet',
+  'gateway.networking.k8s.io/BackendTLSPolicy',
 ]);
 
 /** Route kinds: the rest of the indexed kinds form the environment routes are translated in. */
@@ -64,11 +68,13 @@ export class ResourceIndex {
   readonly tcpRoutes: TCPRoute[] = [];
   readonly referenceGrants: ReferenceGrant[] = [];
   readonly listenerSets: ListenerSet[] = [];
+  readonly backendTlsPolicies: BackendTLSPolicy[] = [];
   /** Every indexed object that is not a route, in input order: what all routes' translation depends on. */
   readonly environmentObjects: KubeObject[] = [];
   private readonly namespaceLabels = new Map<string, Record<string, string>>();
   private readonly services = new Map<string, Service>();
   private readonly secrets = new Map<string, Secret>();
+  private readonly configMaps = new Map<string, ConfigMap>();
   private readonly endpointSlicesByService = new Map<string, EndpointSlice[]>();
 
   constructor(resources: readonly KubeObject[]) {
@@ -90,6 +96,9 @@ export class ResourceIndex {
           break;
         case '/Secret':
           this.secrets.set(key(namespaceOf(obj), nameOf(obj)), obj as Secret);
+          break;
+        case '/ConfigMap':
+          this.configMaps.set(key(namespaceOf(obj), nameOf(obj)), obj as ConfigMap);
           break;
         case 'discovery.k8s.io/EndpointSlice': {
           const service = obj.metadata.labels?.[SERVICE_NAME_LABEL];
@@ -124,6 +133,9 @@ export class ResourceIndex {
         case 'gateway.networking.k8s.io/ListenerSet':
           this.listenerSets.push(obj as ListenerSet);
           break;
+        case 'gateway.networking.k8s.io/BackendTLSPolicy':
+          this.backendTlsPolicies.push(obj as BackendTLSPolicy);
+          break;
         default:
           break;
       }
@@ -136,6 +148,7 @@ export class ResourceIndex {
     sortByNamespacedName(this.tcpRoutes);
     sortByNamespacedName(this.referenceGrants);
     sortByNamespacedName(this.listenerSets);
+    sortByNamespacedName(this.backendTlsPolicies);
   }
 
   /**
@@ -166,6 +179,10 @@ export class ResourceIndex {
 
   secret(namespace: string, name: string): Secret | undefined {
     return this.secrets.get(key(namespace, name));
+  }
+
+  configMap(namespace: string, name: string): ConfigMap | undefined {
+    return this.configMaps.get(key(namespace, name));
   }
 
   endpointSlicesFor(namespace: string, service: string): EndpointSlice[] {

@@ -1,3 +1,4 @@
+import type { BackendClientCertificate } from './backend-client-certificate';
 import type { BackendProblem, BackendResolver } from './backends';
 import { parseGatewayDuration, envoyDuration } from './durations';
 import type {
@@ -34,6 +35,8 @@ export interface ListenerContext {
   port: number;
   /** "http" or "https": the scheme clients used to reach the listener. */
   scheme: 'http' | 'https';
+  /** The client certificate the listener's Gateway presents to TLS backends (spec.tls.backend). */
+  backendClientCertificate?: BackendClientCertificate;
 }
 
 /** HTTPRoute filter types this translator implements, at rule and at backendRef level. */
@@ -111,7 +114,7 @@ export function unsupportedValue(kind: IrRouteKind, route: HTTPRoute | GRPCRoute
 }
 
 export function translateHttpRoute(route: HTTPRoute, listener: ListenerContext, backends: BackendResolver): RouteTranslation {
-  const ctx = new RuleContext('HTTPRoute', route, backends, false);
+  const ctx = new RuleContext('HTTPRoute', route, backends, false, listener.backendClientCertificate);
   const routes: IrRoute[] = [];
   for (const [ruleIndex, rule] of (route.spec?.rules ?? []).entries()) {
     const matches: HTTPRouteMatch[] = rule.matches && rule.matches.length > 0 ? rule.matches : [{}];
@@ -125,8 +128,8 @@ export function translateHttpRoute(route: HTTPRoute, listener: ListenerContext, 
   return { routes, backendProblem: ctx.backendProblem };
 }
 
-export function translateGrpcRoute(route: GRPCRoute, backends: BackendResolver): RouteTranslation {
-  const ctx = new RuleContext('GRPCRoute', route, backends, true);
+export function translateGrpcRoute(route: GRPCRoute, backends: BackendResolver, listener?: ListenerContext): RouteTranslation {
+  const ctx = new RuleContext('GRPCRoute', route, backends, true, listener?.backendClientCertificate);
   const routes: IrRoute[] = [];
   for (const [ruleIndex, rule] of (route.spec?.rules ?? []).entries()) {
     const matches = rule.matches && rule.matches.length > 0 ? rule.matches : [{}];
@@ -156,13 +159,14 @@ class RuleContext {
     readonly source: HTTPRoute | GRPCRoute,
     private readonly backends: BackendResolver,
     private readonly forceHttp2: boolean,
+    private readonly backendClientCertificate?: BackendClientCertificate,
   ) {
     this.namespace = namespaceOf(source);
     this.name = nameOf(source);
   }
 
   resolve(ref: HTTPBackendRef | HTTPRequestMirrorFilter['backendRef']): string | undefined {
-    const r = this.backends.resolve({ kind: this.kind, namespace: this.namespace }, ref, this.forceHttp2);
+    const r = this.backends.resolve({ kind: this.kind, namespace: this.namespace }, ref, this.forceHttp2, false, this.backendClientCertificate);
     if ('cluster' in r) return r.cluster;
     this.backendProblem ??= r.problem;
     return undefined;

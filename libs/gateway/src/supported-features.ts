@@ -5,10 +5,15 @@
  * the class never claims what is not verified.
  */
 export const SUPPORTED_FEATURES: readonly string[] = [
+  'BackendTLSPolicy',
+  'BackendTLSPolicySANValidation',
   'GRPCRoute',
   'GRPCRouteNamedRouteRule',
   'Gateway',
   'GatewayAddressEmpty',
+  'GatewayBackendClientCertificate',
+  'GatewayFrontendClientCertificateValidation',
+  'GatewayFrontendClientCertificateValidationInsecureFallback',
   'GatewayHTTPListenerIsolation',
   'GatewayInfrastructurePropagation',
   'GatewayHTTPSListenerDetectMisdirectedRequests',
@@ -47,4 +52,6 @@ export const SUPPORTED_FEATURES: readonly string[] = [
   'ReferenceGrant',
   'TCPRoute',
   'TLSRoute',
+  'TLSRouteModeMixed',
+  'TLSRouteModeTerminate',
 ];

@@ -78,7 +78,7 @@ function resolveBackends(route: TCPRoute, resolver: BackendResolver): { backends
   let problem: BackendProblem | undefined;
   const weighted: IrTcpRoute['backends'] = [];
   for (const ref of (route.spec?.rules ?? []).flatMap((rule) => rule.backendRefs ?? [])) {
-    const resolution = resolver.resolve({ kind: 'TCPRoute', namespace: namespaceOf(route) }, ref, false);
+    const resolution = resolver.resolve({ kind: 'TCPRoute', namespace: namespaceOf(route) }, ref, false, true);
     if ('problem' in resolution) problem ??= resolution.problem;
     const weight = ref.weight ?? 1;
     if (weight <= 0) continue;

@@ -3,7 +3,7 @@ import { cond } from './conditions';
 import { INVALID_BACKEND_CLUSTER } from './envoy-render';
 import { listenersOf, type GatewayState, type ListenerState } from './gateways';
 import { owningListenerHostname } from './hostnames';
-import type { IrListener, IrPassthroughRoute } from './ir';
+import type { IrListener, IrPassthroughRoute, IrSecret } from './ir';
 import type { TLSRoute } from './kube-types';
 import { compareStrings, nameOf, namespaceOf, type ResourceIndex } from './resource-index';
 import { attachRoute } from './route-attachment';
@@ -16,10 +16,13 @@ export interface TlsRouteTranslation {
   statuses: StatusUpdate[];
   /** Clusters the passthrough routes send connections to. */
   clusters: Set<string>;
+  /** Certificates of TLS listeners in Terminate mode that serve routes. */
+  secrets: IrSecret[];
 }
 
 /**
- * TLSRoutes on TLS listeners in Passthrough mode: per socket, each served SNI hostname (the
+ * TLSRoutes on TLS listeners, in Passthrough mode (the TLS session relayed as is) or Terminate mode
+ * (TLS ended with the listener's certificates, the plaintext relayed): per socket, each served SNI hostname (the
  * intersection of listener and route hostnames, owned by the most specific listener hostname of
  * the socket) goes to the route's backend. When two routes claim one hostname the older route
  * (creationTimestamp, then namespace/name) keeps it, as Gateway API's conflict rules ask.
@@ -44,6 +47,7 @@ export function translateTlsRoutes(
 
   const statuses: StatusUpdate[] = [];
   const clusters = new Set<string>();
+  const secrets = new Map<string, IrSecret>();
   const byAge = [...index.tlsRoutes].sort(compareRoutesByAge);
   for (const route of byAge) {
     const namespace = namespaceOf(route);
@@ -54,7 +58,10 @@ export function translateTlsRoutes(
       gatewaysByKey,
     );
     if (attachments.length === 0 && !hasStatusOf(route, controllerName)) continue;
-    const backend = resolveBackend(route, backends);
+    // Passthrough relays the TLS session as is; Terminate relays its plaintext, which a BackendTLSPolicy may wrap again.
+    const passthroughBackend = resolveBackend(route, backends, true);
+    let terminatedBackend: ReturnType<typeof resolveBackend> | undefined;
+    const backend = passthroughBackend;
     const counted = new Set<ListenerState>();
     for (const a of attachments) {
       if (a.accepted.status !== 'True' || backend.unsupported) continue;
@@ -62,11 +69,15 @@ export function translateTlsRoutes(
         counted.add(listener);
         const socket = sockets.get(`${a.gateway.namespace}/${a.gateway.name}/${listener.port}`);
         if (!listener.programmed || !socket) continue;
+        const terminate = listener.spec.tls?.mode !== 'Passthrough';
+        const chosen = terminate ? (terminatedBackend ??= resolveBackend(route, backends, false)) : passthroughBackend;
         for (const hostname of hostnames) {
           if (owningListenerHostname(socket.listenerHostnames, hostname) !== (listener.hostname ?? '*')) continue;
           if (socket.routes.has(hostname)) continue;
-          socket.routes.set(hostname, { name: `TLSRoute/${namespace}/${name}`, hostname, cluster: backend.cluster });
-          if (backend.cluster !== INVALID_BACKEND_CLUSTER) clusters.add(backend.cluster);
+          const certificates = terminate ? (listener.certificates ?? []) : [];
+          for (const c of certificates) secrets.set(c.secretName, { name: c.secretName, certificateChain: c.certificateChain, privateKey: c.privateKey });
+          socket.routes.set(hostname, { name: `TLSRoute/${namespace}/${name}`, hostname, cluster: chosen.cluster, ...(terminate ? { terminate: { certificates: certificates.map((c) => c.secretName) } } : {}) });
+          if (chosen.cluster !== INVALID_BACKEND_CLUSTER) clusters.add(chosen.cluster);
         }
       }
     }
@@ -94,7 +105,7 @@ export function translateTlsRoutes(
       virtualHosts: [],
       passthrough: [...s.routes.values()].sort((a, b) => compareStrings(a.hostname, b.hostname)),
     }));
-  return { listeners, statuses, clusters };
+  return { listeners, statuses, clusters, secrets: [...secrets.values()] };
 }
 
 /**
@@ -102,16 +113,16 @@ export function translateTlsRoutes(
  * TCPRoutes use) are not translated for TLSRoutes yet, so a route with several weighted backends is
  * not accepted rather than served differently.
  */
-function resolveBackend(route: TLSRoute, backends: BackendResolver): { cluster: string; problem?: BackendProblem; unsupported?: string } {
+function resolveBackend(route: TLSRoute, backends: BackendResolver, plaintextOnly: boolean): { cluster: string; problem?: BackendProblem; unsupported?: string } {
   const refs = (route.spec?.rules ?? []).flatMap((rule) => rule.backendRefs ?? []);
   const weighted = refs.filter((ref) => (ref.weight ?? 1) > 0);
   if (weighted.length > 1) return { cluster: INVALID_BACKEND_CLUSTER, unsupported: 'a TLSRoute with more than one backendRef is not supported' };
   let problem: BackendProblem | undefined;
   for (const ref of refs) {
-    const resolution = backends.resolve({ kind: 'TLSRoute', namespace: namespaceOf(route) }, ref, false);
+    const resolution = backends.resolve({ kind: 'TLSRoute', namespace: namespaceOf(route) }, ref, false, plaintextOnly);
     if ('problem' in resolution) problem ??= resolution.problem;
   }
   if (weighted.length === 0) return { cluster: INVALID_BACKEND_CLUSTER, problem };
-  const resolution = backends.resolve({ kind: 'TLSRoute', namespace: namespaceOf(route) }, weighted[0], false);
+  const resolution = backends.resolve({ kind: 'TLSRoute', namespace: namespaceOf(route) }, weighted[0], false, plaintextOnly);
   return 'problem' in resolution ? { cluster: INVALID_BACKEND_CLUSTER, problem: resolution.problem } : { cluster: resolution.cluster, problem };
 }

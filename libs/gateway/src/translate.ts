@@ -4,7 +4,7 @@ import { renderEnvoy } from './envoy-render';
 import type { EnvoyResources } from './envoy-types';
 import { evaluateGatewayClasses, evaluateGateways, listenersOf, type GatewayState, type ListenerState } from './gateways';
 import { listenerSetStatus, refreshListenerSetObjects } from './listener-sets';
-import type { IrListener, IrRoute, IrRouteKind, IrSecret, IrVirtualHost, RouteIR } from './ir';
+import type { IrListener, IrRoute, IrRouteKind, IrSecret, IrTlsListener, IrVirtualHost, RouteIR } from './ir';
 import { owningListenerHostname } from './hostnames';
 import type { GRPCRoute, HTTPRoute, KubeObject } from './kube-types';
 import { compareStrings, nameOf, namespaceOf, ResourceIndex } from './resource-index';
@@ -103,12 +103,14 @@ export function translate(input: TranslateInput, memo?: TranslationMemo): Transl
       }
     }
   }
-  const ir: RouteIR = { listeners: irListeners, clusters: backends.clustersNamed(usedClusters), secrets: listeners.secrets() };
+  const secrets = new Map([...listeners.secrets(), ...passthrough.secrets].map((secret) => [secret.name, secret]));
+  const ir: RouteIR = { listeners: irListeners, clusters: backends.clustersNamed(usedClusters), secrets: [...secrets.values()].sort((a, b) => compareStrings(a.name, b.name)) };
 
+  statuses.push(...backends.backendTlsPolicies.statuses(index, gatewaysByKey, controllerName, now));
   for (const c of classes) statuses.push(gatewayClassStatus(c, now, options.supportedFeatures));
   for (const g of gateways) statuses.push(gatewayStatus(g, now));
   for (const g of gateways) for (const s of g.listenerSets ?? []) statuses.push(listenerSetStatus(s, now));
-  const kindOrder = ['GatewayClass', 'Gateway', 'ListenerSet', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute'];
+  const kindOrder = ['GatewayClass', 'Gateway', 'ListenerSet', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute', 'BackendTLSPolicy'];
   statuses.sort(
     (a, b) =>
       kindOrder.indexOf(a.kind) - kindOrder.indexOf(b.kind) ||
@@ -196,10 +198,10 @@ function completeRouteWork(
   now: string,
 ): void {
   const translateFor = (listener: ListenerContext): RouteTranslation => {
-    const contextKey = `${listener.port}/${listener.scheme}`;
+    const contextKey = `${listener.port}/${listener.scheme}/${listener.backendClientCertificate?.secretName ?? ''}`;
     let translation = work.perContext.get(contextKey);
     if (!translation) {
-      translation = kind === 'HTTPRoute' ? translateHttpRoute(route as HTTPRoute, listener, backends) : translateGrpcRoute(route as GRPCRoute, backends);
+      translation = kind === 'HTTPRoute' ? translateHttpRoute(route as HTTPRoute, listener, backends) : translateGrpcRoute(route as GRPCRoute, backends, listener);
       work.perContext.set(contextKey, translation);
     }
     return translation;
@@ -218,13 +220,13 @@ function completeRouteWork(
 }
 
 /**
- * What of an environment object translation reads. Gateways, GatewayClasses and ListenerSets get
- * new objects whenever their status is written, which translation never reads; keying them by spec
- * and metadata (creationTimestamp orders Gateways and ListenerSets) keeps a status write from
- * invalidating every route's translation.
+ * What of an environment object translation reads. Gateways, GatewayClasses, ListenerSets and
+ * BackendTLSPolicies get new objects whenever their status is written, which translation never
+ * reads; keying them by spec and metadata (creationTimestamp orders Gateways, ListenerSets and
+ * policies) keeps a status write from invalidating every route's translation.
  */
 function environmentKeyOf(obj: KubeObject): unknown[] {
-  if (obj.kind !== 'Gateway' && obj.kind !== 'GatewayClass' && obj.kind !== 'ListenerSet') return [obj];
+  if (obj.kind !== 'Gateway' && obj.kind !== 'GatewayClass' && obj.kind !== 'ListenerSet' && obj.kind !== 'BackendTLSPolicy') return [obj];
   const { name, namespace, generation, labels, annotations, creationTimestamp } = obj.metadata ?? {};
   return [(obj as { spec?: unknown }).spec, JSON.stringify([name, namespace, generation, labels, annotations, creationTimestamp])];
 }
@@ -278,8 +280,8 @@ interface SocketAssembly {
   port: number;
   listenerHostnames: Set<string>;
   hosts: Map<string, HostAssembly>;
-  /** HTTPS sockets: per listener hostname, the names of its certificates. */
-  tls?: Map<string, string[]>;
+  /** HTTPS sockets: per listener hostname, the names of its certificates and its client certificate validation. */
+  tls?: Map<string, Omit<IrTlsListener, 'hostname'>>;
   /** The hostnames of `hosts` in order; dropped when one is added or removed. */
   sortedHostnames?: string[];
   /** The IR listener built last; dropped when anything on the socket changes. */
@@ -318,7 +320,7 @@ export class ListenerAssembly {
         // Listeners sharing a port share a transport (else they conflict), so a socket is all HTTPS or all HTTP.
         if (l.protocol === 'HTTPS' && l.certificates) {
           target.tls ??= new Map();
-          target.tls.set(hostname, l.certificates.map((c) => c.secretName));
+          target.tls.set(hostname, { certificates: l.certificates.map((c) => c.secretName), ...(l.clientValidation ? { clientValidation: l.clientValidation } : {}) });
           for (const c of l.certificates) {
             this.certificates.set(c.secretName, { name: c.secretName, certificateChain: c.certificateChain, privateKey: c.privateKey });
           }
@@ -389,7 +391,8 @@ export class ListenerAssembly {
         const socket = listenerName(a.gateway, listener.port);
         const target = this.byName.get(socket);
         if (!target) continue;
-        const { routes } = translateFor({ port: listener.port, scheme: listener.protocol === 'HTTPS' ? 'https' : 'http' });
+        const backendClientCertificate = a.gateway.backendClientCertificate;
+        const { routes } = translateFor({ port: listener.port, scheme: listener.protocol === 'HTTPS' ? 'https' : 'http', ...(backendClientCertificate ? { backendClientCertificate } : {}) });
         for (const hostname of hostnames) {
           if (owningListenerHostname(target.listenerHostnames, hostname) !== (listener.hostname ?? '*')) continue;
           placements.push({ socket, hostname, routes });
@@ -422,7 +425,7 @@ function buildListener(name: string, target: SocketAssembly): IrListener {
       ? {
           tls: [...tls.entries()]
             .sort(([a], [b]) => compareStrings(a, b))
-            .map(([hostname, certificates]) => ({ hostname, certificates })),
+            .map(([hostname, chain]) => ({ hostname, ...chain })),
         }
       : {}),
     virtualHosts: target.sortedHostnames.map((hostname) => {

@@ -23,7 +23,7 @@ import type { TcpProxyChain, TcpProxyChains } from './tcp-proxy-listener';
 import { CORS_FILTER_NAME, CORS_FILTER_TYPE_URL } from './routing/cors-policy';
 import { compileRouteConfiguration, RouteCompileError, type CompiledRouteTable } from './routing/route-table';
 import { compileSecret, secureContextFor, type CertificateKeyPair } from './tls/certificates';
-import { compileDownstreamTls, type DownstreamTlsSpec } from './tls/downstream-tls';
+import { compileDownstreamTls, type ClientValidationSpec, type DownstreamTlsSpec } from './tls/downstream-tls';
 import { ServerNameIndex } from './tls/server-names';
 import { compileCluster, validateLoadAssignment, type ClusterSpec } from './upstream/cluster';
 
@@ -86,6 +86,8 @@ export interface TlsChainSpec extends HttpConnectionManagerSpec {
   /** Secrets named but not (yet) received. */
   missingSecrets: string[];
   alpnProtocols: string[];
+  /** Client certificates are requested and checked after the handshake. */
+  clientValidation?: ClientValidationSpec;
 }
 
 export interface TlsListenerSpec {
@@ -222,7 +224,7 @@ function compileTlsChains(chains: readonly FilterChain[], secrets: ReadonlyMap<s
     let secureContext: tls.SecureContext | undefined;
     if (missingSecrets.length === 0) {
       try {
-        secureContext = secureContextFor(pairs);
+        secureContext = secureContextFor(pairs, tlsSpec.clientValidation?.trustedCa);
       } catch (err) {
         throw new Error(`${label}: its certificates cannot be served together (${(err as Error).message})`);
       }
@@ -233,6 +235,7 @@ function compileTlsChains(chains: readonly FilterChain[], secrets: ReadonlyMap<s
       secureContext,
       missingSecrets,
       alpnProtocols: tlsSpec.alpnProtocols,
+      ...(tlsSpec.clientValidation ? { clientValidation: tlsSpec.clientValidation } : {}),
       ...compileChainFilters(chain, label),
     };
     try {
@@ -272,12 +275,13 @@ function compileKafkaPolicy(config: unknown): { isIngress: boolean } {
 }
 
 /** tcp_proxy chains, told apart by server_names read from the ClientHello (TLS passthrough) or a single plain one. */
-function compileTcpProxyChains(chains: readonly FilterChain[]): TcpProxyChains {
+function compileTcpProxyChains(chains: readonly FilterChain[], secrets: ReadonlyMap<string, CertificateKeyPair>): TcpProxyChains {
   const byServerName = new ServerNameIndex<TcpProxyChain>();
   let inspectsServerName = false;
   chains.forEach((chain, index) => {
     const label = `filter chain ${chain.name ? JSON.stringify(chain.name) : `#${index}`}`;
-    if (chain.transport_socket !== undefined) throw new Error(`${label}: a tcp_proxy chain that terminates TLS is not supported`);
+    // A chain with a transport_socket terminates TLS and relays the plaintext (TLSRoute Terminate mode).
+    const terminate = chain.transport_socket !== undefined ? compileTerminatingChain(chain.transport_socket, secrets, label) : undefined;
     const filters = chain.filters ?? [];
     const kafkaPolicy = filters.length === 2 && filters[0].typed_config?.['@type'] === KAFKA_POLICY_TYPE_URL ? compileKafkaPolicy(filters[0].typed_config) : undefined;
     const tcp = filters[kafkaPolicy ? 1 : 0];
@@ -288,12 +292,30 @@ function compileTcpProxyChains(chains: readonly FilterChain[]): TcpProxyChains {
     const serverNames = serverNamesOf(chain, label);
     if (serverNames.length > 0) inspectsServerName = true;
     try {
-      byServerName.add(serverNames, { name: chain.name || `#${index}`, clusters, ...(kafkaPolicy ? { kafkaPolicy } : {}) });
+      byServerName.add(serverNames, { name: chain.name || `#${index}`, clusters, ...(kafkaPolicy ? { kafkaPolicy } : {}), ...(terminate ? { terminate } : {}) });
     } catch (err) {
       throw new Error(`${label}: ${(err as Error).message}`);
     }
   });
   return { byServerName, inspectsServerName };
+}
+
+/** The TLS a terminating tcp_proxy chain serves: its certificates (no ALPN, no client certificates). */
+function compileTerminatingChain(socket: NonNullable<FilterChain['transport_socket']>, secrets: ReadonlyMap<string, CertificateKeyPair>, label: string): NonNullable<TcpProxyChain['terminate']> {
+  let spec: DownstreamTlsSpec;
+  try {
+    spec = compileDownstreamTls(socket);
+  } catch (err) {
+    throw new Error(`${label}: ${(err as Error).message}`);
+  }
+  if (spec.clientValidation) throw new Error(`${label}: client certificate validation on a tcp_proxy chain is not supported`);
+  const missing = spec.secretNames.filter((n) => !secrets.has(n));
+  if (missing.length > 0) return { secureContext: undefined };
+  try {
+    return { secureContext: secureContextFor([...spec.inlineCertificates, ...spec.secretNames.flatMap((n) => secrets.get(n) ?? [])]) };
+  } catch (err) {
+    throw new Error(`${label}: its certificates cannot be served together (${(err as Error).message})`);
+  }
 }
 
 /** A cleartext chain's filter_chain_match, restricted to what a connection carries before its first byte. */
@@ -377,7 +399,7 @@ function compileListener(listener: Listener, secrets: ReadonlyMap<string, Certif
   const fallback = listener.default_filter_chain;
   if (chains.length > 0 && chains.some(isTcpProxyChain)) {
     if (fallback !== undefined) throw new Error('default_filter_chain is not supported with tcp_proxy chains');
-    const tcpProxy = compileTcpProxyChains(chains);
+    const tcpProxy = compileTcpProxyChains(chains, secrets);
     // The Kafka rules are looked up by the redirect's endpoint and identities, which only tendril.bpf_metadata knows.
     if (!redirect && chains.some((c) => c.filters?.[0]?.typed_config?.['@type'] === KAFKA_POLICY_TYPE_URL)) throw new Error('tendril.kafkapolicy needs the tendril.bpf_metadata listener filter');
     return { ...base, ...NO_ROUTES, tcpProxy };

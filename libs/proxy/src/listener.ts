@@ -7,6 +7,7 @@ import * as tls from 'node:tls';
 import type { ProxyLogger } from './logger';
 import type { DownstreamRequest, DownstreamResponse, ListenerRoutes } from './router';
 import type { ServerNameIndex } from './tls/server-names';
+import { clientCertificateAccepted, type ClientValidationSpec } from './tls/downstream-tls';
 import type { ConnectionAddresses } from './filter-chain-match';
 import { describeRedirectedConnection, markRedirected, type IdentityLookup, type RedirectDirection, type TransparentNetwork } from './transparent';
 
@@ -34,6 +35,16 @@ interface Http1Connection {
 /** A TLS handshake not finished by then is abandoned (node's TLS server uses 120 s; Envoy has no default). */
 const TLS_HANDSHAKE_TIMEOUT_MS = 15_000;
 
+/**
+ * Whether the client's certificate chained to the CA of the context SNI selected. tls.Server sets
+ * `authorized` from the handle's verifyError() on 'secure'; a TLSSocket made around a raw socket
+ * (as here, to pick the chain per connection) gets no such handler, so ask the handle as it does.
+ */
+function peerCertificateVerified(socket: tls.TLSSocket): boolean {
+  const handle = (socket as unknown as { _handle?: { verifyError?: () => Error | null } })._handle;
+  return typeof handle?.verifyError === 'function' && handle.verifyError() === null;
+}
+
 /** One TLS filter chain as a listener serves it. */
 export interface TlsChain {
   /** Routes for the requests of connections whose SNI selected this chain. */
@@ -42,6 +53,8 @@ export interface TlsChain {
   secureContext: tls.SecureContext | undefined;
   /** ALPN protocols offered, in preference order. */
   alpnProtocols: readonly string[];
+  /** Client certificates are requested, and connections whose certificate fails the checks are closed. */
+  clientValidation?: ClientValidationSpec;
 }
 
 /** Filter chains chosen per connection by its addresses (Envoy's filter_chain_match on ports and IPs). */
@@ -261,8 +274,13 @@ export class HttpListener {
   private terminateTls(raw: net.Socket, chains: ServerNameIndex<TlsChain>): void {
     raw.setNoDelay(true);
     raw.on('error', () => undefined);
+    // requestCert is per socket, before SNI picks the chain: ask whenever a chain of the listener
+    // validates; each chain's own checks run once the handshake tells which chain it was.
+    const requestCert = chains.some((chain) => chain.clientValidation !== undefined);
     const socket = new tls.TLSSocket(raw, {
       isServer: true,
+      requestCert,
+      rejectUnauthorized: false,
       // The context for clients that send no SNI: the chain without server_names. Without one the
       // handshake fails for lack of a certificate, as Envoy closes a connection no chain matches.
       secureContext: chains.select(undefined)?.secureContext,
@@ -288,6 +306,15 @@ export class HttpListener {
       if (this.draining) {
         socket.end();
         return;
+      }
+      const validation = chains.select(socket.servername || undefined)?.clientValidation;
+      if (validation) {
+        const presented = Object.keys(socket.getPeerCertificate() ?? {}).length > 0;
+        if (!clientCertificateAccepted(validation, presented, presented && peerCertificateVerified(socket))) {
+          // Envoy fails such a handshake; with TLS 1.3 the client learns it when it next reads.
+          socket.destroy();
+          return;
+        }
       }
       if (socket.alpnProtocol === 'h2') {
         this.http2Sockets.add(socket);

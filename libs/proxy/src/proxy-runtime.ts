@@ -72,7 +72,7 @@ function tlsChainsOf(spec: ListenerSpec): ServerNameIndex<TlsChain> | undefined 
   if (!spec.tls) return undefined;
   const index = new ServerNameIndex<TlsChain>();
   for (const chain of spec.tls.chains) {
-    index.add(chain.serverNames, { routes: routesOf(spec.name, chain), secureContext: chain.secureContext, alpnProtocols: chain.alpnProtocols });
+    index.add(chain.serverNames, { routes: routesOf(spec.name, chain), secureContext: chain.secureContext, alpnProtocols: chain.alpnProtocols, ...(chain.clientValidation ? { clientValidation: chain.clientValidation } : {}) });
   }
   return index;
 }

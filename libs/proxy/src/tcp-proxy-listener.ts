@@ -1,4 +1,6 @@
 import * as net from 'node:net';
+import { Duplex } from 'node:stream';
+import * as tls from 'node:tls';
 import { KAFKA_API_KEYS, KAFKA_INVALID_MESSAGE } from '@tendril/policy';
 import { KafkaPolicyRelay } from './kafka-policy-relay';
 import type { L7Decision } from './l7-policy';
@@ -9,6 +11,38 @@ import type { RoutingState } from './router';
 import { describeRedirectedConnection, markRedirected, redirectedConnectionOf, type RedirectedConnection } from './transparent';
 import { readClientHello } from './tls/client-hello';
 import type { ServerNameIndex } from './tls/server-names';
+import { tlsConnectOptions } from './upstream/upstream-tls';
+
+/**
+ * The socket as a stream that first yields `initial` (bytes already read from it) and then the rest,
+ * for a TLS server that must see the whole handshake.
+ */
+function withReplayedBytes(socket: net.Socket, initial: Buffer): Duplex {
+  const duplex = new Duplex({
+    read: () => {
+      socket.resume();
+    },
+    write: (chunk: Buffer, _encoding, callback) => {
+      socket.write(chunk, callback);
+    },
+    final: (callback) => {
+      socket.end();
+      callback();
+    },
+    destroy: (err, callback) => {
+      socket.destroy();
+      callback(err);
+    },
+  });
+  if (initial.length > 0) duplex.push(initial);
+  socket.on('data', (chunk: Buffer) => {
+    if (!duplex.push(chunk)) socket.pause();
+  });
+  socket.once('end', () => duplex.push(null));
+  socket.once('close', () => duplex.destroy());
+  socket.on('error', () => duplex.destroy());
+  return duplex;
+}
 
 /** How long a client may take to send its ClientHello when the listener routes by SNI. */
 const CLIENT_HELLO_TIMEOUT_MS = 15_000;
@@ -23,6 +57,11 @@ export interface TcpProxyChain {
   clusters: ReadonlyArray<{ name: string; weight: number }>;
   /** Set by a tendril.kafkapolicy filter before the tcp_proxy: every request frame is checked (kafka-policy-relay.ts). */
   kafkaPolicy?: { isIngress: boolean };
+  /**
+   * The chain terminates TLS with this context and relays the plaintext (TLSRoute Terminate mode);
+   * undefined context: its Secret has not arrived, and its connections are closed until it does.
+   */
+  terminate?: { secureContext: tls.SecureContext | undefined };
 }
 
 /** API key names by number, for the log. */
@@ -138,13 +177,35 @@ export class TcpProxyListener {
     downstream.once('end', onEnd);
   }
 
-  /** Connects to an endpoint of the chain's cluster and relays both ways; no chain or no endpoint closes the connection, as Envoy does. */
+  /** Relays the connection through the chain: terminating its TLS first when the chain says so; no chain closes the connection, as Envoy does. */
   private forward(downstream: net.Socket, chain: TcpProxyChain | undefined, initial: Buffer, serverName?: string): void {
     if (!chain) {
       this.logger.debug({ listener: this.listenerName, serverName }, 'no filter chain matches the connection');
       downstream.destroy();
       return;
     }
+    if (!chain.terminate) {
+      this.relay(downstream, chain, initial);
+      return;
+    }
+    const secureContext = chain.terminate.secureContext;
+    if (!secureContext) {
+      downstream.destroy();
+      return;
+    }
+    // The ClientHello already read to pick the chain is handed to the TLS server first.
+    const secure = new tls.TLSSocket(withReplayedBytes(downstream, initial), { isServer: true, secureContext });
+    const timer = setTimeout(() => secure.destroy(), CLIENT_HELLO_TIMEOUT_MS).unref();
+    secure.on('error', () => secure.destroy());
+    secure.once('close', () => downstream.destroy());
+    secure.once('secure', () => {
+      clearTimeout(timer);
+      this.relay(secure, chain, Buffer.alloc(0));
+    });
+  }
+
+  /** Connects to an endpoint of the chain's cluster and relays both ways; no endpoint closes the connection, as Envoy does. */
+  private relay(downstream: net.Socket, chain: TcpProxyChain, initial: Buffer): void {
     const clusterName = pickWeightedCluster(chain);
     const cluster = this.state().clusters.get(clusterName);
     const redirected = redirectedConnectionOf(downstream);
@@ -160,9 +221,16 @@ export class TcpProxyListener {
       downstream.destroy();
       return;
     }
+    // A cluster with a transport_socket gets the bytes inside a TLS session of its own (TLS origination).
+    const upstreamTls = cluster.spec.tls;
     const network = this.transparent?.network;
-    const upstream = redirected && network ? network.markedSocket(redirected.direction, redirected.sourceIdentity) : new net.Socket();
-    upstream.connect({ host: endpoint.host, port: endpoint.port });
+    let upstream: net.Socket;
+    if (upstreamTls) upstream = tls.connect({ host: endpoint.host, port: endpoint.port, ...tlsConnectOptions(upstreamTls) });
+    else {
+      // A redirected connection goes on from a socket marked with the client's identity.
+      upstream = redirected && network ? network.markedSocket(redirected.direction, redirected.sourceIdentity) : new net.Socket();
+      upstream.connect({ host: endpoint.host, port: endpoint.port });
+    }
     upstream.setNoDelay(true);
     const connectTimer = setTimeout(() => upstream.destroy(), cluster.spec.connectTimeoutMs);
     upstream.on('error', (err) => {
@@ -171,7 +239,7 @@ export class TcpProxyListener {
     });
     downstream.once('close', () => upstream.destroy());
     upstream.once('close', () => downstream.destroy());
-    upstream.once('connect', () => {
+    upstream.once(upstreamTls ? 'secureConnect' : 'connect', () => {
       clearTimeout(connectTimer);
       if (chain.kafkaPolicy && redirected) {
         this.relayKafka(downstream, upstream, redirected, chain.kafkaPolicy.isIngress);

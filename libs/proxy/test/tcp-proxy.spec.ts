@@ -135,6 +135,55 @@ describe('tcp_proxy listeners (TLS passthrough by SNI)', () => {
   });
 });
 
+describe('tcp_proxy chains that terminate TLS (TLSRoute Terminate mode)', () => {
+  let gatewayCert: TestCertificate;
+  let backendCert: TestCertificate;
+  const servers: net.Server[] = [];
+  const runtime = new ProxyRuntime({ accessLog: () => undefined, drainTimeoutMs: 1_000 });
+
+  beforeAll(async () => {
+    [gatewayCert, backendCert] = await Promise.all([selfSignedCertificate(['terminate.example']), selfSignedCertificate(['passthrough.example'])]);
+    servers.push(await echoBackend(), await tlsBackend('passthrough', backendCert));
+  });
+  afterAll(async () => {
+    await runtime.close();
+    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  });
+
+  it('ends TLS with the chain\'s certificate and relays the plaintext, beside a passthrough chain on the same listener', async () => {
+    const terminating: FilterChain = {
+      ...tcpProxyChain('terminate', 'plain-echo', ['terminate.example']),
+      transport_socket: {
+        name: 'envoy.transport_sockets.tls',
+        typed_config: {
+          '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+          common_tls_context: { tls_certificates: [{ certificate_chain: { inline_string: gatewayCert.cert }, private_key: { inline_string: gatewayCert.key } }] },
+        },
+      },
+    };
+    const result = await runtime.apply({
+      listeners: [passthroughListener([terminating, tcpProxyChain('passthrough', 'tls-backend', ['passthrough.example'])])],
+      routes: [],
+      clusters: [edsCluster('plain-echo'), edsCluster('tls-backend')],
+      endpoints: [loadAssignment('plain-echo', [{ port: portOf(servers[0]) }]), loadAssignment('tls-backend', [{ port: portOf(servers[1]) }])],
+    });
+    expect(result.errors).toEqual([]);
+    const port = result.listeners[0].port;
+    // The Gateway's certificate answers, and the plain echo backend sees (and echoes) the cleartext.
+    const echoed = await new Promise<{ fingerprint: string; text: string }>((resolve, reject) => {
+      const socket = tls.connect({ host: '127.0.0.1', port, servername: 'terminate.example', ca: [gatewayCert.cert], checkServerIdentity: () => undefined }, () => socket.write('ping'));
+      socket.setEncoding('utf8');
+      socket.once('data', (text: string) => {
+        resolve({ fingerprint: socket.getPeerCertificate().fingerprint256, text });
+        socket.destroy();
+      });
+      socket.once('error', reject);
+    });
+    expect(echoed).toEqual({ fingerprint: gatewayCert.fingerprint, text: 'ping' });
+    expect(await tlsThrough(port, 'passthrough.example', [backendCert.cert])).toEqual({ fingerprint: backendCert.fingerprint, text: 'hello from passthrough' });
+  });
+});
+
 describe('tcp_proxy weighted_clusters', () => {
   const servers: net.Server[] = [];
   const runtime = new ProxyRuntime({ accessLog: () => undefined, drainTimeoutMs: 1_000 });

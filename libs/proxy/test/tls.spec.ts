@@ -236,7 +236,7 @@ describe('validateConfig of TLS listeners and Secrets', () => {
 
   it('rejects TLS settings it cannot honour, and chains it cannot tell apart, naming the chain', () => {
     const cases: Array<[Listener, string]> = [
-      [tlsListener([{ name: 'a', secrets: ['cert'], routeConfigName: 'r', extraTls: { require_client_certificate: true } }]), 'filter chain "a": require_client_certificate is not supported'],
+      [tlsListener([{ name: 'a', secrets: ['cert'], routeConfigName: 'r', extraTls: { require_client_certificate: true } }]), 'filter chain "a": require_client_certificate needs a validation_context to check the certificate against'],
       [tlsListener([{ name: 'a', secrets: [], routeConfigName: 'r' }]), 'filter chain "a": a DownstreamTlsContext needs a certificate (tls_certificates or tls_certificate_sds_secret_configs)'],
       [
         tlsListener([

@@ -58,7 +58,7 @@ export interface EchoResponse {
   service: string;
   pod: string;
   /** Only for requests that came over TLS (the HTTPS port); names as Go's crypto/tls writes them. */
-  tls?: { version: string; serverName: string; negotiatedProtocol: string; cipherSuite: string };
+  tls?: { version: string; serverName: string; negotiatedProtocol: string; cipherSuite: string; peerCertificates?: string[] };
 }
 
 export interface EchoServerOptions {
@@ -86,7 +86,17 @@ export interface EchoServerOptions {
    * An HTTPS port serving this certificate (PEM), HTTP/1.1 and h2 by ALPN, as the conformance echo
    * image's 8443 (HTTPS_PORT) with TLS_SERVER_CERT and TLS_SERVER_PRIVKEY set. Default: none.
    */
-  tls?: { cert: string; key: string; port?: number };
+  tls?: {
+    cert: string;
+    key: string;
+    port?: number;
+    /**
+     * CA certificates (PEM) client certificates are checked against, as the echo image does with
+     * TLS_CLIENT_CACERTS: a client certificate is asked for, one that does not verify ends the
+     * connection, none is fine.
+     */
+    clientCa?: string;
+  };
 }
 
 export interface EchoServer {
@@ -98,6 +108,17 @@ export interface EchoServer {
   host: string;
   url: string;
   close(): Promise<void>;
+}
+
+/** The client's certificate chain as PEM blocks, leaf first (the echo image's tls.peerCertificates). */
+function peerCertificatesPem(socket: tls.TLSSocket): string[] {
+  const pems: string[] = [];
+  const seen = new Set<string>();
+  for (let cert: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true); cert?.raw && !seen.has(cert.fingerprint256); cert = cert.issuerCertificate) {
+    seen.add(cert.fingerprint256);
+    pems.push(`-----BEGIN CERTIFICATE-----\n${cert.raw.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`);
+  }
+  return pems;
 }
 
 /** A Go duration ("1s", "250ms", "1m30s"), as the conformance echo image's ?delay= takes it, in ms. */
@@ -235,6 +256,7 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
               serverName: typeof secure.servername === 'string' ? secure.servername : '',
               negotiatedProtocol: secure.alpnProtocol || '',
               cipherSuite: secure.getCipher().standardName,
+              ...(options.tls?.clientCa ? { peerCertificates: peerCertificatesPem(secure) } : {}),
             },
           }
         : {}),
@@ -324,7 +346,17 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
     server.close();
     throw err;
   }
-  const httpsServer = options.tls ? http2.createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true }, handler) : undefined;
+  const clientCa = options.tls?.clientCa;
+  const httpsServer = options.tls
+    ? http2.createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true, ...(clientCa ? { ca: clientCa, requestCert: true, rejectUnauthorized: false } : {}) }, handler)
+    : undefined;
+  // Go's VerifyClientCertIfGiven: a certificate that does not verify ends the connection; none is
+  // fine. Checked before the HTTP server takes the connection (hence prepended).
+  if (clientCa) {
+    httpsServer?.prependListener('secureConnection', (socket: tls.TLSSocket) => {
+      if (!socket.authorized && Object.keys(socket.getPeerCertificate() ?? {}).length > 0) socket.destroy();
+    });
+  }
   httpsServer?.on('secureConnection', (socket: tls.TLSSocket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));

@@ -88,4 +88,29 @@ describe('echo server HTTPS port (TLS_SERVER_CERT / TLS_SERVER_PRIVKEY)', () => 
       await echo.close();
     }
   });
+
+  it('with TLS_CLIENT_CACERTS asks for a client certificate: a valid one is echoed in peerCertificates, an unknown one ends the connection, none is fine', async () => {
+    const [client, stranger] = [certificate(), certificate()];
+    const echo = await startEchoServer({ pod: 'tls-backend-abc-def', tls: { ...served, clientCa: client.cert } });
+    const get = (presented?: { cert: string; key: string }): Promise<EchoResponse | string> =>
+      new Promise((resolve) => {
+        https
+          .get({ host: echo.host, port: echo.httpsPort, path: '/', servername: 'abc.example.com', ca: [served.cert], agent: false, ...(presented ?? {}) }, (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (d: string) => (text += d));
+            res.on('end', () => resolve(JSON.parse(text) as EchoResponse));
+          })
+          .on('error', (err) => resolve(err.message));
+      });
+    try {
+      const trusted = await get(client);
+      expect(typeof trusted === 'object' && trusted.tls?.peerCertificates?.map((p) => p.replace(/\s/g, ''))).toEqual([client.cert.replace(/\s/g, '')]);
+      expect(typeof (await get(stranger))).toBe('string');
+      const anonymous = await get();
+      expect(typeof anonymous === 'object' && anonymous.tls?.peerCertificates).toEqual([]);
+    } finally {
+      await echo.close();
+    }
+  });
 });

@@ -56,14 +56,18 @@ export function compileSecret(secret: Secret): { certificate: CertificateKeyPair
 const contexts = new Map<string, tls.SecureContext>();
 const MAX_CACHED_CONTEXTS = 512;
 
-/** One secure context serving every pair (e.g. an RSA and an ECDSA certificate for the same names). */
-export function secureContextFor(pairs: readonly CertificateKeyPair[]): tls.SecureContext {
+/**
+ * One secure context serving every pair (e.g. an RSA and an ECDSA certificate for the same names);
+ * `clientCa`: the CAs client certificates are verified against, when the chain asks for them.
+ */
+export function secureContextFor(pairs: readonly CertificateKeyPair[], clientCa?: string): tls.SecureContext {
   const hash = createHash('sha256');
   for (const p of pairs) hash.update(p.certificateChain).update('\0').update(p.privateKey).update('\0');
+  if (clientCa !== undefined) hash.update('ca\0').update(clientCa);
   const key = hash.digest('hex');
   let context = contexts.get(key);
   if (!context) {
-    context = tls.createSecureContext({ cert: pairs.map((p) => p.certificateChain), key: pairs.map((p) => p.privateKey) });
+    context = tls.createSecureContext({ cert: pairs.map((p) => p.certificateChain), key: pairs.map((p) => p.privateKey), ...(clientCa !== undefined ? { ca: clientCa } : {}) });
     if (contexts.size >= MAX_CACHED_CONTEXTS) contexts.delete(contexts.keys().next().value as string);
     contexts.set(key, context);
   }

@@ -31,6 +31,11 @@ export class ServerNameIndex<T> {
     }
   }
 
+  /** Whether any entry satisfies `predicate`. */
+  some(predicate: (value: T) => boolean): boolean {
+    return [...this.exact.values(), ...this.wildcards.values(), ...(this.hasFallback ? [this.fallback as T] : [])].some(predicate);
+  }
+
   /** The entry serving `serverName` (undefined or empty: a client that sent no SNI). */
   select(serverName: string | undefined): T | undefined {
     if (serverName) {

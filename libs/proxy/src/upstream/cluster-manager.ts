@@ -4,6 +4,7 @@ import type { ConnectionPool } from './types';
 import { formatHostPort, UpstreamCluster, type ClusterSpec, type UpstreamEndpoint } from './cluster';
 import type { TransparentNetwork } from '../transparent';
 import { OriginalDestinationEndpoints } from './original-destination';
+import { tlsConnectOptions } from './upstream-tls';
 
 /**
  * Owns the upstream connection pools. Pools are keyed by protocol, endpoint and connect timeout,
@@ -33,11 +34,12 @@ export class ClusterManager {
       }
       const endpoints: UpstreamEndpoint[] = spec.endpoints.map((endpoint) => {
         const address = formatHostPort(endpoint.host, endpoint.port);
-        const key = `${spec.protocol} ${address} ${spec.connectTimeoutMs}`;
+        // TLS settings are part of the key: a changed CA or SNI must not reuse connections verified under the old ones.
+        const key = `${spec.protocol} ${address} ${spec.connectTimeoutMs}${spec.tls ? ` tls ${spec.tls.key}` : ''}`;
         let pool = nextPools.get(key) ?? this.pools.get(key);
         if (!pool) {
-          const origin = `http://${address}`;
-          const options = { connectTimeoutMs: spec.connectTimeoutMs };
+          const origin = `${spec.tls ? 'https' : 'http'}://${address}`;
+          const options = { connectTimeoutMs: spec.connectTimeoutMs, ...(spec.tls ? { tls: tlsConnectOptions(spec.tls) } : {}) };
           pool = spec.protocol === 'http2' ? new Http2ConnectionPool(origin, options) : new Http1ConnectionPool(origin, options);
         }
         nextPools.set(key, pool);

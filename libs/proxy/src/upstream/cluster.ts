@@ -2,6 +2,7 @@ import { durationToMilliseconds, type envoy } from '@tendril/api-envoy';
 import * as net from 'node:net';
 import { UPSTREAM_HTTP_OPTIONS_KEY, UPSTREAM_HTTP_OPTIONS_TYPE_URL } from '../config';
 import type { ConnectionPool } from './types';
+import { compileUpstreamTls, type UpstreamTlsSpec } from './upstream-tls';
 
 type Cluster = envoy.config.cluster.v3.Cluster;
 type ClusterLoadAssignment = envoy.config.endpoint.v3.ClusterLoadAssignment;
@@ -35,6 +36,8 @@ export interface ClusterSpec {
    * redirected) downstream connection; hosts unused for a cleanup interval are dropped.
    */
   originalDestination?: { cleanupIntervalMs: number };
+  /** TLS origination to every endpoint (the cluster's transport_socket); plaintext when absent. */
+  tls?: UpstreamTlsSpec;
 }
 
 /** `host:port`, with IPv6 hosts in brackets. */
@@ -99,9 +102,8 @@ export function validateLoadAssignment(assignment: ClusterLoadAssignment): void 
 export function compileCluster(cluster: Cluster, assignments: ReadonlyMap<string, ClusterLoadAssignment>): ClusterSpec {
   const name = cluster.name;
   if (!name) throw new Error('name is required');
-  if (cluster.transport_socket !== undefined || (cluster.transport_socket_matches?.length ?? 0) > 0) {
-    throw new Error('upstream TLS (transport_socket) is not supported');
-  }
+  if ((cluster.transport_socket_matches?.length ?? 0) > 0) throw new Error('transport_socket_matches is not supported (one transport_socket per cluster)');
+  const tls = cluster.transport_socket !== undefined ? compileUpstreamTls(cluster.transport_socket) : undefined;
   if (cluster.cluster_type !== undefined) throw new Error('custom cluster_type is not supported');
   const type = cluster.type ?? 'STATIC';
   let assignment: ClusterLoadAssignment | undefined;
@@ -111,6 +113,7 @@ export function compileCluster(cluster: Cluster, assignments: ReadonlyMap<string
       throw new Error('original_dst_lb_config: routing by an HTTP header is not supported (only the connection\'s original destination)');
     }
     if (cluster.load_assignment !== undefined) throw new Error('an ORIGINAL_DST cluster takes no load_assignment');
+    if (tls) throw new Error('TLS origination is not supported on ORIGINAL_DST clusters');
     let cleanupIntervalMs = DEFAULT_CLEANUP_INTERVAL_MS;
     if (cluster.cleanup_interval !== undefined) {
       cleanupIntervalMs = durationToMilliseconds(cluster.cleanup_interval);
@@ -129,7 +132,7 @@ export function compileCluster(cluster: Cluster, assignments: ReadonlyMap<string
   if (lbPolicy !== 'ROUND_ROBIN' && lbPolicy !== 'LEAST_REQUEST' && lbPolicy !== 'RANDOM') {
     throw new Error(`lb_policy ${lbPolicy} is not supported${lbPolicy === 'CLUSTER_PROVIDED' ? ' on a cluster of type ' + type : ''}`);
   }
-  return { name, protocol: upstreamProtocol(cluster), connectTimeoutMs: connectTimeoutOf(cluster), lbPolicy, endpoints: endpointsOf(assignment) };
+  return { name, protocol: upstreamProtocol(cluster), connectTimeoutMs: connectTimeoutOf(cluster), lbPolicy, endpoints: endpointsOf(assignment), ...(tls ? { tls } : {}) };
 }
 
 function connectTimeoutOf(cluster: Cluster): number {

@@ -1,5 +1,6 @@
 import type * as net from 'node:net';
-import { Pool, util as undiciUtil, type Dispatcher } from 'undici';
+import type * as tls from 'node:tls';
+import { buildConnector, Pool, util as undiciUtil, type Dispatcher } from 'undici';
 import { socketConnector } from './socket-connector';
 import type { ConnectionPool, UpstreamExchange, UpstreamHeaders, UpstreamRequest, UpstreamResponseHandler } from './types';
 import { RESPONSE_HOP_BY_HOP, UpstreamResetError, isConnectFailure } from './types';
@@ -33,6 +34,8 @@ export interface Http1PoolOptions {
   connectTimeoutMs: number;
   /** Makes each connection's socket (unconnected), e.g. one carrying a datapath mark; default: a plain one. */
   createSocket?: () => net.Socket;
+  /** TLS origination: each connection does a TLS handshake with these options (the origin must then be https:). */
+  tls?: tls.ConnectionOptions;
 }
 
 /**
@@ -98,13 +101,23 @@ class Http1Exchange implements UpstreamExchange, Dispatcher.DispatchHandler {
   }
 }
 
+/**
+ * undici's TLS connector with the cluster's SNI: undici would otherwise send each request's Host as
+ * the server name, where Envoy sends the configured `sni` (or none) whatever the Host.
+ */
+function tlsConnector(tls: tls.ConnectionOptions, timeoutMs: number): buildConnector.connector {
+  const connect = buildConnector({ ...tls, timeout: timeoutMs } as buildConnector.BuildOptions);
+  return (options, callback) => connect({ ...options, servername: tls.servername }, callback);
+}
+
 /** HTTP/1.1 keep-alive connections to one endpoint through an undici Pool. */
 export class Http1ConnectionPool implements ConnectionPool {
   private readonly pool: Pool;
 
   constructor(origin: string, options: Http1PoolOptions) {
+    if (options.tls && options.createSocket) throw new Error('TLS origination over a marked datapath socket is not supported');
     this.pool = new Pool(origin, {
-      connect: options.createSocket ? socketConnector(options.createSocket, options.connectTimeoutMs) : { timeout: options.connectTimeoutMs },
+      connect: options.createSocket ? socketConnector(options.createSocket, options.connectTimeoutMs) : options.tls ? tlsConnector(options.tls, options.connectTimeoutMs) : { timeout: options.connectTimeoutMs },
       // The router owns request timeouts (route timeout, per_try_timeout), as in Envoy.
       headersTimeout: 0,
       bodyTimeout: 0,

@@ -1,5 +1,6 @@
 import * as http2 from 'node:http2';
 import type * as net from 'node:net';
+import type * as tls from 'node:tls';
 import type { ConnectionPool, UpstreamExchange, UpstreamHeaders, UpstreamRequest, UpstreamResponseHandler } from './types';
 import { UpstreamResetError, isConnectFailure } from './types';
 
@@ -7,6 +8,8 @@ export interface Http2PoolOptions {
   connectTimeoutMs: number;
   /** Makes the session's socket (unconnected), e.g. one carrying a datapath mark; default: a plain one. */
   createSocket?: () => net.Socket;
+  /** TLS origination (h2 over TLS, ALPN h2) with these options; the origin must then be https:. */
+  tls?: tls.ConnectionOptions;
 }
 
 /** The exchange of a request that failed before it was sent. */
@@ -45,7 +48,9 @@ export class Http2ConnectionPool implements ConnectionPool {
             return socket.connect({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) });
           },
         })
-      : http2.connect(this.origin);
+      : this.options.tls
+        ? http2.connect(this.origin, { ...this.options.tls, ALPNProtocols: ['h2'] })
+        : http2.connect(this.origin);
     const state: SessionState = { session, connected: false, error: undefined };
     const connectTimer = setTimeout(() => {
       const err = Object.assign(new Error(`connect timeout to ${this.origin}`), { code: 'UND_ERR_CONNECT_TIMEOUT' });
@@ -82,7 +87,7 @@ export class Http2ConnectionPool implements ConnectionPool {
     headers[':method'] = request.method;
     headers[':path'] = request.path;
     headers[':authority'] = request.authority;
-    headers[':scheme'] = 'http';
+    headers[':scheme'] = this.options.tls ? 'https' : 'http';
     let stream: http2.ClientHttp2Stream;
     try {
       stream = state.session.request(headers, { endStream: request.body === null });

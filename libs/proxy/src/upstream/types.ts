@@ -72,7 +72,11 @@ const CONNECT_FAILURE_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
 
+/** OpenSSL's certificate verification failures (as node reports them), besides the ERR_TLS_ / ERR_SSL_ codes. */
+const CERTIFICATE_FAILURE_CODES = /^(ERR_TLS_|ERR_SSL_|UNABLE_TO_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|HOSTNAME_MISMATCH$)/;
+
+/** A connection that never became usable: refused, unreachable, timed out, or (as Envoy counts it) a failed TLS handshake. */
 export function isConnectFailure(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && CONNECT_FAILURE_CODES.has(code);
+  return typeof code === 'string' && (CONNECT_FAILURE_CODES.has(code) || CERTIFICATE_FAILURE_CODES.test(code));
 }
