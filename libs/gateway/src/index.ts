@@ -7,3 +7,5 @@ export type * from './ir';
 export type { EnvoyResources } from './envoy-types';
 export { INVALID_BACKEND_CLUSTER } from './envoy-render';
 export { PROXYLESS_UNAVAILABLE_CLUSTER } from './proxyless';
+export { MESH_LISTENER_NAME } from './mesh-routes';
+export type { MeshOptions } from './mesh-routes';
