@@ -19,3 +19,5 @@ export { PodLogs } from './environment';
 export type { PodLogLine } from './environment';
 export { UPSTREAM_SELF_SIGNED_SECRETS, selfSignedSecret } from './certificates';
 export type { SelfSignedSecretSpec } from './certificates';
+export { MeshConformanceSession, meshProblem, meshUnavailable, runMeshConformanceTests } from './mesh-runner';
+export type { MeshRunOptions } from './mesh-runner';
