@@ -10,6 +10,7 @@ import { proxyDatapathAccess } from '@tendril/datapath';
 import { removeNodeDatapath } from '@tendril/endpoints';
 import { NodeProxy } from '@tendril/node-proxy';
 import { ProxyRuntime, formatConfigError, type ProxyConfig } from '@tendril/proxy';
+import { grpcEchoServiceDefinition, type GrpcEchoResponse } from '@tendril/api-gateway';
 import { stringify } from 'yaml';
 import { isDistribution, isHttpCheck, normaliseChecks, type HttpCheck } from './checks';
 import { waitFor } from './environment';
@@ -35,6 +36,9 @@ const POD_READY_TIMEOUT_MS = 300_000;
 const DELETE_TIMEOUT_MS = 30_000;
 /** The echo containers' HTTP port (Services map 80 and 8080 to it). */
 const ECHO_PORT = 8080;
+/** The echo containers' gRPC (GrpcEcho) port, the Services' `grpc` port. */
+const GRPC_PORT = 7070;
+const GRPC_ECHO_PATH = '/gateway_api_conformance.echo_basic.grpcecho.GrpcEcho/Echo';
 const CGROUP_V2 = existsSync('/sys/fs/cgroup/unified/cgroup.procs') ? '/sys/fs/cgroup/unified' : '/sys/fs/cgroup';
 
 /**
@@ -53,6 +57,37 @@ const one = () => new Promise((resolve) => {
   req.end();
 });
 (async () => { for (let i = 0; i < spec.count; i++) console.log(JSON.stringify(await one())); })();`;
+
+/**
+ * The gRPC client run inside a pod: `count` unary GrpcEcho/Echo calls (empty request) with the given
+ * metadata, each on a channel of its own; prints one JSON line per call with the status code and the
+ * raw response (base64), which the runner decodes with the GrpcEcho service definition.
+ */
+const GRPC_CLIENT = `const spec = JSON.parse(process.argv[1]);
+const grpc = require(spec.grpcJs);
+const one = () => new Promise((resolve) => {
+  const client = new grpc.Client(spec.address + ':' + spec.port, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+  const metadata = new grpc.Metadata();
+  for (const [k, v] of Object.entries(spec.metadata)) metadata.add(k, v);
+  client.makeUnaryRequest(spec.path, (b) => b, (b) => b, Buffer.alloc(0), metadata, { deadline: Date.now() + spec.timeoutMs }, (err, res) => {
+    client.close();
+    resolve(err ? { code: err.code, details: err.details } : { code: 0, response: res.toString('base64') });
+  });
+});
+(async () => { for (let i = 0; i < spec.count; i++) console.log(JSON.stringify(await one())); })();`;
+
+/** A GrpcEcho call of a mesh test: metadata sent, and what the backend must have seen. */
+interface MeshGrpcCheck {
+  meshGrpc: { host: string; port: number; metadata: Record<string, string> };
+  expect: { backend?: string; requestHeadersSeenByBackend: Record<string, string>; absentRequestHeaders: string[] };
+  label: string;
+}
+
+interface GrpcAnswer {
+  code: number;
+  details?: string;
+  response?: string;
+}
 
 interface ClientAnswer {
   status?: number;
@@ -93,11 +128,62 @@ function joined(value: string | string[] | undefined): string | undefined {
  * looks at (a declared redirect Location, a declared backend path) is dropped, and `from` (which
  * client pod) is taken out and returned beside the check.
  */
-function meshChecks(raw: unknown[]): Array<{ check: ReturnType<typeof normaliseChecks>[number]; consumer: boolean }> {
+/**
+ * The inventory's gRPC mesh checks: GrpcEcho calls to grpc://echo:7070 with metadata
+ * ({client, target, metadata, expect}), or "grpc://echo:7070 from echo-v1" expecting OK. The client
+ * is always the mesh namespace's echo-v1 pod, as upstream's mesh client.
+ */
+function meshGrpcCheck(raw: Record<string, unknown>): MeshGrpcCheck | undefined {
+  const request = raw['request'];
+  const target = typeof raw['target'] === 'string' ? raw['target'] : typeof request === 'string' && request.startsWith('grpc://') ? request.split(' ')[0] : undefined;
+  if (target === undefined && raw['metadata'] === undefined) return undefined;
+  const url = new URL(target ?? `grpc://echo:${GRPC_PORT}`);
+  const metadata = (raw['metadata'] ?? {}) as Record<string, string>;
+  const e = (typeof raw['expect'] === 'object' && raw['expect'] !== null ? raw['expect'] : {}) as Record<string, unknown>;
+  return {
+    meshGrpc: { host: url.hostname, port: Number(url.port || GRPC_PORT), metadata },
+    expect: {
+      ...(typeof e['backend'] === 'string' ? { backend: e['backend'] } : {}),
+      requestHeadersSeenByBackend: (e['requestHeadersSeenByBackend'] ?? {}) as Record<string, string>,
+      absentRequestHeaders: (e['absentRequestHeaders'] ?? []) as string[],
+    },
+    label: `GrpcEcho/Echo to ${url.host}${Object.keys(metadata).length ? ` [${Object.entries(metadata).map(([k, v]) => `${k}: ${v}`).join(', ')}]` : ''}`,
+  };
+}
+
+function isMeshGrpcCheck(check: unknown): check is MeshGrpcCheck {
+  return typeof check === 'object' && check !== null && 'meshGrpc' in check;
+}
+
+/** The mesh comparison of a gRPC answer: OK, the pod prefix and the metadata the backend saw. */
+export function meshGrpcProblem(check: MeshGrpcCheck, answer: GrpcAnswer): string | undefined {
+  if (answer.code !== 0) return `status code ${answer.code}${answer.details ? ` (${answer.details})` : ''}, want OK`;
+  const decoded = grpcEchoServiceDefinition().Echo.responseDeserialize(Buffer.from(answer.response ?? '', 'base64')) as GrpcEchoResponse;
+  const assertions = decoded.assertions;
+  if (!assertions) return 'the OK answer carries no assertions: not the conformance echo server';
+  const problems: string[] = [];
+  const pod = assertions.context?.pod ?? '';
+  if (check.expect.backend !== undefined && !pod.startsWith(check.expect.backend)) problems.push(`answered by pod ${JSON.stringify(pod)}, want ${check.expect.backend}-…`);
+  const seen: Record<string, string[]> = {};
+  for (const h of assertions.headers ?? []) (seen[(h.key ?? '').toLowerCase()] ??= []).push(h.value ?? '');
+  for (const [name, want] of Object.entries(check.expect.requestHeadersSeenByBackend)) {
+    // Repeated metadata reaches the echo server as one comma-separated value ("a, b"): a list either way.
+    const got = seen[name.toLowerCase()]?.join(',').replace(/,\s+/g, ',');
+    if (got !== want) problems.push(`backend saw metadata ${name}: ${got === undefined ? 'absent' : JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+  }
+  for (const name of check.expect.absentRequestHeaders) if (seen[name.toLowerCase()] !== undefined) problems.push(`backend saw metadata ${name}, want it removed`);
+  return problems.length ? problems.join('; ') : undefined;
+}
+
+type MeshCheck = { check: ReturnType<typeof normaliseChecks>[number] | MeshGrpcCheck; consumer: boolean };
+
+function meshChecks(raw: unknown[]): MeshCheck[] {
   let previous: Record<string, unknown> | undefined;
-  return raw.flatMap((entry) => {
+  return raw.flatMap((entry): MeshCheck[] => {
     if (!entry || typeof entry !== 'object') return normaliseChecks([entry]).map((check) => ({ check, consumer: false }));
     const copy = structuredClone(entry) as Record<string, unknown>;
+    const grpc = meshGrpcCheck(copy);
+    if (grpc) return [{ check: grpc, consumer: false }];
     // "headers": "same" with "same header expectations, …": the previous check's headers and expectations on another path.
     if (copy['headers'] === 'same' && previous) {
       copy['headers'] = previous['headers'];
@@ -154,8 +240,8 @@ function meshFixtures(suite: Suite): KubeObject[] {
     spec.template.spec.containers = spec.template.spec.containers.map((c) => ({
       name: c['name'],
       image: 'tendril-echo',
-      command: ['tendril', 'echo', '--port', String(ECHO_PORT), '--h2c-port', '0'],
-      ports: [{ containerPort: ECHO_PORT, protocol: 'TCP' }],
+      command: ['tendril', 'echo', '--port', String(ECHO_PORT), '--h2c-port', '0', '--grpc-port', String(GRPC_PORT)],
+      ports: [{ containerPort: ECHO_PORT, protocol: 'TCP' }, { containerPort: GRPC_PORT, protocol: 'TCP' }],
     }));
     return { ...o, spec };
   });
@@ -294,12 +380,25 @@ export class MeshConformanceSession {
       .map((l) => JSON.parse(l) as ClientAnswer);
   }
 
+  /** `count` GrpcEcho calls of the check from the mesh client pod. */
+  private async sendGrpc(check: MeshGrpcCheck, count: number): Promise<GrpcAnswer[]> {
+    const address = this.resolve(check.meshGrpc.host, MESH_NAMESPACE);
+    if (!address) return [{ code: -1, details: `cannot resolve ${check.meshGrpc.host} from ${MESH_NAMESPACE}` }];
+    const spec = { grpcJs: require.resolve('@grpc/grpc-js'), address, port: check.meshGrpc.port, path: GRPC_ECHO_PATH, metadata: check.meshGrpc.metadata, count, timeoutMs: this.rules.requestTimeoutMs };
+    const netns = await this.clientNetns(false);
+    const out = await sh('ip', ['netns', 'exec', netns, process.execPath, '-e', GRPC_CLIENT, JSON.stringify(spec)], this.rules.requestTimeoutMs * Math.max(1, count) + 5_000);
+    return out
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => JSON.parse(l) as GrpcAnswer);
+  }
+
   async run(name: string): Promise<ConformanceTestResult> {
     const startedAt = Date.now();
     const result = (outcome: ConformanceOutcome, failures: string[]): ConformanceTestResult => ({ name, outcome, failures, durationMs: Date.now() - startedAt });
     const test = this.suite.test(name);
     const checks = meshChecks(test.checks);
-    const unsupported = checks.flatMap(({ check }) => ('unsupported' in check ? [check.unsupported] : []));
+    const unsupported = checks.flatMap(({ check }) => (!isMeshGrpcCheck(check) && 'unsupported' in check ? [check.unsupported] : []));
     if (unsupported.length > 0) return result('not-run', unsupported.map((u) => `check the mesh runner cannot execute: ${u}`));
     const objects = this.suite.testManifests(test, { gatewayClassName: 'tendril-conformance', controllerName: DEFAULT_CONTROLLER_NAME });
     const file = `test-${name}.yaml`;
@@ -307,13 +406,16 @@ export class MeshConformanceSession {
     try {
       const failures: string[] = [];
       for (const { check, consumer } of checks) {
-        if (isHttpCheck(check)) {
+        if (isMeshGrpcCheck(check)) {
+          const failure = await consistently(check.label, () => ({ address: '', port: 0 }), async () => meshGrpcProblem(check, (await this.sendGrpc(check, 1))[0] ?? { code: -1, details: 'no answer' }), this.rules);
+          if (failure) failures.push(failure);
+        } else if (isHttpCheck(check)) {
           const failure = await consistently(check.label, () => ({ address: '', port: 0 }), async () => meshProblem(check, (await this.send(check, consumer, 1))[0] ?? { error: 'no answer' }), this.rules);
           if (failure) failures.push(failure);
         } else if (isDistribution(check) && failures.length === 0) {
           const failure = await this.distribution(objects);
           if (failure) failures.push(failure);
-        } else if (!isHttpCheck(check) && !isDistribution(check)) {
+        } else if (!isDistribution(check)) {
           return result('not-run', [`check the mesh runner cannot execute: ${JSON.stringify(check).slice(0, 200)}`]);
         }
       }
@@ -331,26 +433,35 @@ export class MeshConformanceSession {
   /** The weighted split of the test's one multi-backend rule, sampled in batches from the client pod (`client --count=N` upstream). */
   private async distribution(objects: readonly KubeObject[]): Promise<string | undefined> {
     type Rule = { matches?: Array<{ path?: { value?: string } }>; backendRefs?: Array<{ name: string; weight?: number }> };
-    const rules = objects.flatMap((o) => (((o.spec ?? {}) as { rules?: Rule[] }).rules ?? []).filter((r) => (r.backendRefs?.length ?? 0) > 1));
+    const rules = objects.flatMap((o) => (((o.spec ?? {}) as { rules?: Rule[] }).rules ?? []).filter((r) => (r.backendRefs?.length ?? 0) > 1).map((rule) => ({ kind: o.kind, rule })));
     if (rules.length !== 1) return `a weighted-traffic check needs exactly one rule with several backendRefs; the test has ${rules.length}`;
-    const [rule] = rules as [Rule];
+    const [{ kind, rule }] = rules as [{ kind: string; rule: Rule }];
     const refs = rule.backendRefs ?? [];
     const total = refs.reduce((n, r) => n + (r.weight ?? 1), 0);
     const shares = Object.fromEntries(refs.map((r) => [r.name, (r.weight ?? 1) / total]));
-    const check = normaliseChecks([{ request: { host: 'echo', path: rule.matches?.[0]?.path?.value ?? '/' }, expect: { status: 200 } }])[0] as HttpCheck;
-    // One client process sends a round's requests; the round's concurrent samplers share its batch.
-    let batch: string[] = [];
-    let pending: Promise<void> | undefined;
-    const fetchBatch = async (): Promise<void> => {
-      const answers = await this.send(check, false, UPSTREAM_WEIGHTED_TRAFFIC.requests);
-      batch = answers.map((a) => {
+    const requests = UPSTREAM_WEIGHTED_TRAFFIC.requests;
+    const podsAnswering = async (): Promise<string[]> => {
+      if (kind === 'GRPCRoute') {
+        const call: MeshGrpcCheck = { meshGrpc: { host: 'echo', port: GRPC_PORT, metadata: {} }, expect: { requestHeadersSeenByBackend: {}, absentRequestHeaders: [] }, label: 'GrpcEcho/Echo' };
+        return (await this.sendGrpc(call, requests)).map((a) => {
+          if (a.code !== 0) throw new Error(`gRPC status code ${a.code}${a.details ? ` (${a.details})` : ''}`);
+          return (grpcEchoServiceDefinition().Echo.responseDeserialize(Buffer.from(a.response ?? '', 'base64')) as GrpcEchoResponse).assertions?.context?.pod ?? '';
+        });
+      }
+      const check = normaliseChecks([{ request: { host: 'echo', path: rule.matches?.[0]?.path?.value ?? '/' }, expect: { status: 200 } }])[0] as HttpCheck;
+      return (await this.send(check, false, requests)).map((a) => {
         if (a.status !== 200) throw new Error(`status ${a.status ?? a.error}`);
         return (JSON.parse(a.body ?? '{}') as { pod?: string }).pod ?? '';
       });
     };
+    // One client process sends a round's requests; the round's concurrent samplers share its batch.
+    let batch: string[] = [];
+    let pending: Promise<void> | undefined;
     const sample = async (): Promise<string> => {
       while (batch.length === 0) {
-        pending ??= fetchBatch().finally(() => (pending = undefined));
+        pending ??= podsAnswering()
+          .then((pods) => void (batch = pods))
+          .finally(() => (pending = undefined));
         await pending;
       }
       return batch.shift() as string;

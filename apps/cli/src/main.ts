@@ -194,6 +194,7 @@ program
   .option('--host <address>', 'address to bind (default: $POD_IP or 0.0.0.0)')
   .option('--h2c-port <port>', 'h2c-only port, as the conformance echo image has (default: $H2C_PORT or 3001; 0 for none)')
   .option('--grpc', 'serve the conformance gRPC echo service (GrpcEcho) on --port instead of HTTP, as the echo image does with $GRPC_ECHO_SERVER set')
+  .option('--grpc-port <port>', 'also serve the conformance gRPC echo (GrpcEcho) on this port, beside HTTP, as the mesh conformance echo image does (--grpc=7070)')
   .option('--tcp', 'serve the conformance TCP echo (welcome line, PING/IS_TLS/TEST) on --port instead of HTTP, as the echo image does with $TCP_ECHO_SERVER set')
   .action(async (opts) => {
     const { startEchoServer, startGrpcEchoServer, startTcpEchoServer } = require('@tendril/testing') as typeof import('@tendril/testing');
@@ -229,8 +230,9 @@ program
     } else {
       const tls = tlsFrom('TLS_SERVER_PRIVKEY', 'HTTPS_PORT');
       const http = await startEchoServer({ port, host, ...(h2cPort > 0 && h2cPort !== port ? { h2cPort } : {}), ...(tls ? { tls } : {}) });
-      server = http;
-      line = `echo server listening on ${http.host}:${http.port}${http.h2cPort ? ` (h2c on ${http.h2cPort})` : ''}${http.httpsPort ? ` (HTTPS on ${http.httpsPort})` : ''}`;
+      const grpc = opts.grpcPort !== undefined ? await startGrpcEchoServer({ port: Number(opts.grpcPort), host }) : undefined;
+      server = grpc ? { close: () => Promise.all([http.close(), grpc.close()]).then(() => undefined) } : http;
+      line = `echo server listening on ${http.host}:${http.port}${http.h2cPort ? ` (h2c on ${http.h2cPort})` : ''}${http.httpsPort ? ` (HTTPS on ${http.httpsPort})` : ''}${grpc ? ` (gRPC on ${grpc.port})` : ''}`;
     }
     process.stdout.write(`${line}\n`);
     const stop = (): void => void server.close().then(() => process.exit(0));
