@@ -1,4 +1,4 @@
-import { MeshConformanceSession, Suite, meshUnavailable } from '../src';
+import { MeshConformanceSession, SUPPORTED_MESH_TESTS, Suite, meshUnavailable } from '../src';
 
 /*
  * The MESH-HTTP and MESH-GRPC profiles (core and extended) through the eBPF datapath and the node
@@ -9,6 +9,10 @@ const suite = new Suite();
 const unavailable = meshUnavailable() ?? (suite.available ? undefined : `the upstream suite is not at ${suite.dir}`);
 if (unavailable) console.warn(`mesh conformance skipped: ${unavailable}`);
 const tests = suite.available ? suite.inventory().filter((t) => t.profiles.some((p) => PROFILES.includes(p))).map((t) => t.name) : [];
+
+it('every MESH-HTTP and MESH-GRPC test (core and extended) is among the supported mesh tests', () => {
+  expect([...SUPPORTED_MESH_TESTS].sort()).toEqual([...tests].sort());
+});
 
 jest.setTimeout(120_000);
 

@@ -294,11 +294,12 @@ conformance
   .command('run')
   .description('run upstream Gateway API conformance tests against tendril (needs ../shared/gateway-api beside the repository)')
   .option('--run-test <name...>', 'run only these tests (default: every test tendril supports in the profiles)')
-  .option('--profiles <list>', 'comma-separated conformance profiles to run and report (GATEWAY-HTTP, GATEWAY-GRPC, …)', 'GATEWAY-HTTP')
+  .option('--profiles <list>', 'comma-separated conformance profiles to run and report (GATEWAY-HTTP, GATEWAY-GRPC, …; MESH-HTTP and MESH-GRPC need root)', 'GATEWAY-HTTP')
   .option('--suite-dir <dir>', 'the upstream conformance directory (base/, tests/, inventory.json beside it)')
   .option('--report <file>', 'write the upstream-format ConformanceReport (YAML) for the profiles')
   .action(async (opts) => {
-    const { DEFAULT_SUITE_DIR, SUPPORTED_TESTS, Suite, conformanceReportYaml, runConformanceTests, supportedTestsOf } = require('@tendril/conformance') as typeof import('@tendril/conformance');
+    const { DEFAULT_SUITE_DIR, SUPPORTED_MESH_TESTS, SUPPORTED_TESTS, Suite, conformanceReportYaml, meshUnavailable, runConformanceTests, runMeshConformanceTests, supportedTestsOf } =
+      require('@tendril/conformance') as typeof import('@tendril/conformance');
     const suite = new Suite(opts.suiteDir ?? DEFAULT_SUITE_DIR);
     if (!suite.available) throw new Error(`no Gateway API conformance suite at ${suite.dir}`);
     const profiles = String(opts.profiles)
@@ -307,7 +308,13 @@ conformance
       .filter(Boolean);
     if (profiles.length === 0) throw new Error('--profiles needs at least one profile');
     const tests: string[] = opts.runTest ?? supportedTestsOf(profiles, suite.inventory());
-    const results = await runConformanceTests({ tests, suiteDir: suite.dir });
+    // Mesh tests send their traffic from pods through the eBPF datapath (root); Gateway tests through a Gateway.
+    const meshTests = tests.filter((name) => suite.test(name).features.includes('Mesh'));
+    const gatewayTests = tests.filter((name) => !meshTests.includes(name));
+    const results = gatewayTests.length > 0 ? await runConformanceTests({ tests: gatewayTests, suiteDir: suite.dir }) : [];
+    const meshProblem = meshUnavailable();
+    if (meshTests.length > 0 && meshProblem) results.push(...meshTests.map((name) => ({ name, outcome: 'not-run' as const, failures: [meshProblem], durationMs: 0 })));
+    else if (meshTests.length > 0) results.push(...(await runMeshConformanceTests({ tests: meshTests, suiteDir: suite.dir })));
     const width = Math.max(...results.map((r) => r.name.length));
     for (const r of results) {
       process.stdout.write(`${r.name.padEnd(width)}  ${r.outcome.toUpperCase().padEnd(7)}  ${(r.durationMs / 1000).toFixed(1)}s\n`);
@@ -316,7 +323,7 @@ conformance
     const count = (o: string): number => results.filter((r) => r.outcome === o).length;
     process.stdout.write(`conformance: ${count('passed')} passed, ${count('failed')} failed, ${count('not-run')} not run\n`);
     if (opts.report) {
-      const yaml = conformanceReportYaml({ results, suite, supportedTests: SUPPORTED_TESTS, profiles, date: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
+      const yaml = conformanceReportYaml({ results, suite, supportedTests: [...SUPPORTED_TESTS, ...SUPPORTED_MESH_TESTS], profiles, date: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
       require('node:fs').writeFileSync(opts.report, yaml);
       process.stdout.write(`report written to ${opts.report}\n`);
     }
