@@ -23,6 +23,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "tendril_maps.h"
+#include "tendril_l7_lb.h"
 
 #define IDENTITY_WORLD 2
 
@@ -282,6 +283,12 @@ int from_container(struct __sk_buff *skb)
 		return drop(DROP_UNKNOWN_SOURCE);
 	if (is_reply(&p))
 		return TC_ACT_OK;
+	/* A connection to a Service with mesh routes goes to the node proxy's mesh listener. */
+	proxy_port = l7_lb_proxy_port(p.tuple.daddr, p.tuple.dport, p.tuple.protocol);
+	if (proxy_port) {
+		track(&p, src->identity, CT_FLAG_PROXY_REDIRECT);
+		return redirect_to_proxy(skb, &p, proxy_port);
+	}
 
 	egress = policy_verdict(src->endpoint_id, identity_of(p.tuple.daddr), 1, &p);
 	if (egress.kind == VERDICT_DROP)

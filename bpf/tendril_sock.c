@@ -12,6 +12,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "tendril_lb_maps.h"
+#include "tendril_l7_lb.h"
 
 #define SOCK_ALLOW 1
 #define SOCK_REJECT 0
@@ -28,6 +29,10 @@ static __always_inline int pick_backend(struct bpf_sock_addr *ctx, struct lb_val
 
 	*backend = NULL;
 	if (!service)
+		return SOCK_ALLOW;
+	/* A pod's connection to an L7 load-balanced frontend keeps its ClusterIP: the pod's tc program
+	 * steers it to the node proxy (tendril_l7_lb.h). A socket of the host namespace is balanced here. */
+	if (service->port && ctx->protocol == IPPROTO_TCP && bpf_get_netns_cookie(ctx) != bpf_get_netns_cookie(NULL))
 		return SOCK_ALLOW;
 	if (service->count == 0)
 		return SOCK_REJECT;

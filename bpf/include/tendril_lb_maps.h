@@ -18,7 +18,9 @@ struct lb_key {
 
 struct lb_value {
 	__u32 addr;    /* backend IPv4, network order (slots >= 1) */
-	__u16 port;    /* backend port, network order (slots >= 1) */
+	/* Slots >= 1: backend port, network order. Slot 0: the node proxy's mesh listener port (network
+	 * order) when the frontend is L7 load-balanced (it has mesh routes, see tendril_l7_lb.h), else 0. */
+	__u16 port;
 	__u16 count;   /* number of backends (slot 0) */
 };
 

@@ -70,6 +70,11 @@ export class Suite {
     return test.manifests.flatMap((m) => this.load(m.replace(/^conformance\//, ''), subs));
   }
 
+  /** The objects of one manifest file of the suite (relative to its directory, e.g. mesh/manifests.yaml). */
+  manifests(relative: string, subs: SuiteSubstitutions = { gatewayClassName: '', controllerName: '' }): KubeObject[] {
+    return this.load(relative, subs);
+  }
+
   private load(relative: string, subs: SuiteSubstitutions): KubeObject[] {
     const file = path.join(this.dir, relative);
     if (!existsSync(file)) throw new Error(`conformance manifest not found: ${file}`);

@@ -176,6 +176,30 @@ export const SUPPORTED_TESTS: readonly string[] = [
 ];
 
 /**
+ * The upstream MESH-HTTP and MESH-GRPC tests tendril passes with the mesh runner (mesh-runner.ts,
+ * root only: the pods' Service traffic goes through the eBPF datapath to the node proxy). Their
+ * checks are read by the mesh runner, not normaliseChecks alone, so they are not in SUPPORTED_TESTS.
+ */
+export const SUPPORTED_MESH_TESTS: readonly string[] = [
+  'MeshBasic',
+  'MeshHTTPRouteMatching',
+  'MeshHTTPRouteRedirectHostAndStatus',
+  'MeshHTTPRouteRequestHeaderModifier',
+  'MeshHTTPRouteSimpleSameNamespace',
+  'MeshHTTPRouteWeight',
+  'MeshTrafficSplit',
+  'MeshHTTPRouteBackendRequestHeaderModifier',
+  'MeshHTTPRouteNamedRule',
+  'MeshHTTPRouteQueryParamMatching',
+  'MeshHTTPRouteRedirectPath',
+  'MeshHTTPRouteRedirectPort',
+  'MeshHTTPRouteRewritePath',
+  'MeshHTTPRouteSchemeRedirect',
+  'MeshGRPCRouteRequestHeaderModifier',
+  'MeshGRPCRouteWeight',
+];
+
+/**
  * The supported tests that count in any of `profiles` (inventory.json's `profiles` of each test),
  * in SUPPORTED_TESTS order: what `tendril conformance run --profiles …` runs. A profile no test of
  * the inventory belongs to is an error, not an empty run.
@@ -185,5 +209,5 @@ export function supportedTestsOf(profiles: readonly string[], inventory: Readonl
   const unknown = profiles.filter((p) => !known.has(p));
   if (unknown.length > 0) throw new Error(`unknown conformance profile ${unknown.join(', ')} (the inventory has ${[...known].sort().join(', ')})`);
   const byName = new Map(inventory.map((t) => [t.name, t]));
-  return SUPPORTED_TESTS.filter((name) => byName.get(name)?.profiles.some((p) => profiles.includes(p)));
+  return [...SUPPORTED_TESTS, ...SUPPORTED_MESH_TESTS].filter((name) => byName.get(name)?.profiles.some((p) => profiles.includes(p)));
 }

@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Condition, KubeObject } from '@tendril/api-k8s';
 import { startEchoServer, type EchoServer } from '@tendril/testing';
-import { normaliseChecks, SUPPORTED_TESTS, Suite, type HttpCheck } from '../src';
+import { normaliseChecks, SUPPORTED_MESH_TESTS, SUPPORTED_TESTS, Suite, type HttpCheck } from '../src';
 import { SUPPORTED_FEATURES } from '@tendril/gateway';
 import { attemptPath } from '../src/checks';
 import { RUNTIME_PROCEDURES } from '../src/procedures';
@@ -288,10 +288,10 @@ describe('status checks: inventory.json statusChecks read and asserted as the up
     expect(unsupported).toEqual([]);
   });
 
-  it('the GatewayClass claims exactly the features of the tests CI runs (SUPPORTED_FEATURES in libs/gateway)', () => {
+  it('the GatewayClass claims exactly the features of the tests CI runs, mesh tests included (SUPPORTED_FEATURES in libs/gateway)', () => {
     const suite = new Suite();
     if (!suite.available) return;
-    const tested = [...new Set(SUPPORTED_TESTS.flatMap((name) => suite.test(name).features ?? []))].sort();
+    const tested = [...new Set([...SUPPORTED_TESTS, ...SUPPORTED_MESH_TESTS].flatMap((name) => suite.test(name).features ?? []))].sort();
     expect([...SUPPORTED_FEATURES].sort()).toEqual(tested);
   });
 });

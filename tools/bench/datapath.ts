@@ -260,7 +260,7 @@ async function applyL7Redirect(datapath: Datapath, proxy: ProxyRuntime, size: nu
         ip: SERVER.ip,
         endpointId: SERVER.endpointId,
         redirects: [{ direction: 'ingress', parser: 'http', port: ALLOWED_PORT, origins: ['bench'] }],
-        portPolicies: [{ direction: 'ingress', port: ALLOWED_PORT, rules: [{ remotes: [CLIENT.identity], http: [...http], origin: 'bench' }] }],
+        portPolicies: [{ direction: 'ingress', port: ALLOWED_PORT, parser: 'http', rules: [{ remotes: [CLIENT.identity], http: [...http], origin: 'bench' }] }],
       },
     ],
     { proxyPort: fixedProxyPorts(), bpfRoot: datapath.pinDir },

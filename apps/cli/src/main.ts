@@ -194,6 +194,7 @@ program
   .option('--host <address>', 'address to bind (default: $POD_IP or 0.0.0.0)')
   .option('--h2c-port <port>', 'h2c-only port, as the conformance echo image has (default: $H2C_PORT or 3001; 0 for none)')
   .option('--grpc', 'serve the conformance gRPC echo service (GrpcEcho) on --port instead of HTTP, as the echo image does with $GRPC_ECHO_SERVER set')
+  .option('--grpc-port <port>', 'also serve the conformance gRPC echo (GrpcEcho) on this port, beside HTTP, as the mesh conformance echo image does (--grpc=7070)')
   .option('--tcp', 'serve the conformance TCP echo (welcome line, PING/IS_TLS/TEST) on --port instead of HTTP, as the echo image does with $TCP_ECHO_SERVER set')
   .action(async (opts) => {
     const { startEchoServer, startGrpcEchoServer, startTcpEchoServer } = require('@tendril/testing') as typeof import('@tendril/testing');
@@ -232,8 +233,9 @@ program
     } else {
       const tls = tlsFrom('TLS_SERVER_PRIVKEY', 'HTTPS_PORT');
       const http = await startEchoServer({ port, host, ...(h2cPort > 0 && h2cPort !== port ? { h2cPort } : {}), ...(tls ? { tls } : {}) });
-      server = http;
-      line = `echo server listening on ${http.host}:${http.port}${http.h2cPort ? ` (h2c on ${http.h2cPort})` : ''}${http.httpsPort ? ` (HTTPS on ${http.httpsPort})` : ''}`;
+      const grpc = opts.grpcPort !== undefined ? await startGrpcEchoServer({ port: Number(opts.grpcPort), host }) : undefined;
+      server = grpc ? { close: () => Promise.all([http.close(), grpc.close()]).then(() => undefined) } : http;
+      line = `echo server listening on ${http.host}:${http.port}${http.h2cPort ? ` (h2c on ${http.h2cPort})` : ''}${http.httpsPort ? ` (HTTPS on ${http.httpsPort})` : ''}${grpc ? ` (gRPC on ${grpc.port})` : ''}`;
     }
     process.stdout.write(`${line}\n`);
     const stop = (): void => void server.close().then(() => process.exit(0));
@@ -299,11 +301,12 @@ conformance
   .command('run')
   .description('run upstream Gateway API conformance tests against tendril (needs ../shared/gateway-api beside the repository)')
   .option('--run-test <name...>', 'run only these tests (default: every test tendril supports in the profiles)')
-  .option('--profiles <list>', 'comma-separated conformance profiles to run and report (GATEWAY-HTTP, GATEWAY-GRPC, …)', 'GATEWAY-HTTP')
+  .option('--profiles <list>', 'comma-separated conformance profiles to run and report (GATEWAY-HTTP, GATEWAY-GRPC, …; MESH-HTTP and MESH-GRPC need root)', 'GATEWAY-HTTP')
   .option('--suite-dir <dir>', 'the upstream conformance directory (base/, tests/, inventory.json beside it)')
   .option('--report <file>', 'write the upstream-format ConformanceReport (YAML) for the profiles')
   .action(async (opts) => {
-    const { DEFAULT_SUITE_DIR, SUPPORTED_TESTS, Suite, conformanceReportYaml, runConformanceTests, supportedTestsOf } = require('@tendril/conformance') as typeof import('@tendril/conformance');
+    const { DEFAULT_SUITE_DIR, SUPPORTED_MESH_TESTS, SUPPORTED_TESTS, Suite, conformanceReportYaml, meshUnavailable, runConformanceTests, runMeshConformanceTests, supportedTestsOf } =
+      require('@tendril/conformance') as typeof import('@tendril/conformance');
     const suite = new Suite(opts.suiteDir ?? DEFAULT_SUITE_DIR);
     if (!suite.available) throw new Error(`no Gateway API conformance suite at ${suite.dir}`);
     const profiles = String(opts.profiles)
@@ -312,7 +315,13 @@ conformance
       .filter(Boolean);
     if (profiles.length === 0) throw new Error('--profiles needs at least one profile');
     const tests: string[] = opts.runTest ?? supportedTestsOf(profiles, suite.inventory());
-    const results = await runConformanceTests({ tests, suiteDir: suite.dir });
+    // Mesh tests send their traffic from pods through the eBPF datapath (root); Gateway tests through a Gateway.
+    const meshTests = tests.filter((name) => suite.test(name).features.includes('Mesh'));
+    const gatewayTests = tests.filter((name) => !meshTests.includes(name));
+    const results = gatewayTests.length > 0 ? await runConformanceTests({ tests: gatewayTests, suiteDir: suite.dir }) : [];
+    const meshProblem = meshUnavailable();
+    if (meshTests.length > 0 && meshProblem) results.push(...meshTests.map((name) => ({ name, outcome: 'not-run' as const, failures: [meshProblem], durationMs: 0 })));
+    else if (meshTests.length > 0) results.push(...(await runMeshConformanceTests({ tests: meshTests, suiteDir: suite.dir })));
     const width = Math.max(...results.map((r) => r.name.length));
     for (const r of results) {
       process.stdout.write(`${r.name.padEnd(width)}  ${r.outcome.toUpperCase().padEnd(7)}  ${(r.durationMs / 1000).toFixed(1)}s\n`);
@@ -321,7 +330,7 @@ conformance
     const count = (o: string): number => results.filter((r) => r.outcome === o).length;
     process.stdout.write(`conformance: ${count('passed')} passed, ${count('failed')} failed, ${count('not-run')} not run\n`);
     if (opts.report) {
-      const yaml = conformanceReportYaml({ results, suite, supportedTests: SUPPORTED_TESTS, profiles, date: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
+      const yaml = conformanceReportYaml({ results, suite, supportedTests: [...SUPPORTED_TESTS, ...SUPPORTED_MESH_TESTS], profiles, date: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
       require('node:fs').writeFileSync(opts.report, yaml);
       process.stdout.write(`report written to ${opts.report}\n`);
     }

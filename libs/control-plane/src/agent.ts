@@ -2,10 +2,10 @@ import * as os from 'node:os';
 import { TypeUrl } from '@tendril/api-envoy';
 import { validateResource } from '@tendril/api-gateway';
 import type { Gateway } from '@tendril/api-gateway';
-import type { Service } from '@tendril/api-k8s';
+import type { Pod, Service } from '@tendril/api-k8s';
 import type { DatapathOptions } from '@tendril/datapath';
-import { fixedProxyPorts, networkPolicyHostsResources, policySecretResources, redirectResources, type KubeSecret, type ProxyPortTable, startNodeEnforcement, validateEndpointResource, type NodeEnforcement, type RedirectResources } from '@tendril/endpoints';
-import { GATEWAY_NAME_LABEL, SUPPORTED_FEATURES, TranslationMemo, gatewayInfrastructure, translate, type StatusUpdate, type TranslateResult } from '@tendril/gateway';
+import { DEFAULT_MESH_PROXY_PORT, fixedProxyPorts, networkPolicyHostsResources, policySecretResources, redirectResources, type KubeSecret, type ProxyPortTable, startNodeEnforcement, validateEndpointResource, type NodeEnforcement, type RedirectResources } from '@tendril/endpoints';
+import { GATEWAY_NAME_LABEL, SUPPORTED_FEATURES, TranslationMemo, gatewayInfrastructure, translate, type MeshOptions, type StatusUpdate, type TranslateResult } from '@tendril/gateway';
 import { FileSource, formatSourceError, storeSink, type SourceError } from '@tendril/sources';
 import { ResourceStore, keyOf, refOf, type ResourceKey, type StoreChange } from '@tendril/store';
 import { PodRunner, createPodNetwork, endpointSlicesFor, podNetworkFromEnvironment, type PodNetworkSettings, type PodRuntimeInfo } from '@tendril/workloads';
@@ -64,6 +64,11 @@ export interface AgentOptions {
    * the pinned BPF ipcache: for a proxy that cannot read the maps. NPHDS is sent either way.
    */
   proxyUsesNphds?: boolean;
+  /**
+   * The node proxy's mesh listener port (default DEFAULT_MESH_PROXY_PORT): pods' connections to
+   * Services with mesh routes (GAMMA) are steered there. Like proxyPorts, one per agent on a host.
+   */
+  meshProxyPort?: number;
 }
 
 /** Default FileSource debounce of the agent: short, because it adds to every change's latency. */
@@ -270,8 +275,11 @@ export class Agent implements AdminState {
           proxylessHostnames: this.proxylessHostnames,
           usableAddress: isLocalAddress,
           supportedFeatures: [...SUPPORTED_FEATURES],
+          mesh: this.meshOptions(),
         },
       }, this.translationMemo);
+      // Frontends with mesh routes are load-balanced by the node proxy from now on; the rest by the socket LB.
+      this.enforcementManager()?.setMeshFrontends((result.ir.mesh?.frontends ?? []).map((f) => `${f.service.namespace}/${f.service.name}/${f.service.port}`));
       const translated = performance.now();
       const { listeners, routes, clusters, endpoints, secrets } = result.envoy;
       const redirect = this.redirectResources();
@@ -323,6 +331,27 @@ export class Agent implements AdminState {
     if (json === this.publishedInfrastructure) return;
     this.store.replaceAllFromSource(GATEWAY_CONTROLLER_SOURCE, services);
     this.publishedInfrastructure = json;
+  }
+
+  /**
+   * What mesh routes are keyed by: the ClusterIPs the datapath allocated and the pod addresses of each
+   * namespace (for consumer routes). The mesh listener only exists where the datapath can steer
+   * connections to it (enforcement on); without it mesh routes still get their status.
+   */
+  private meshOptions(): MeshOptions {
+    const manager = this.enforcementManager();
+    if (!manager) return {};
+    const namespaceAddresses: Record<string, string[]> = {};
+    for (const pod of this.store.list<Pod>({ kind: 'Pod', group: undefined })) {
+      const ip = pod.status?.podIP;
+      if (!ip) continue;
+      (namespaceAddresses[pod.metadata.namespace ?? 'default'] ??= []).push(ip);
+    }
+    return {
+      listener: { address: '127.0.0.1', port: this.opts.meshProxyPort ?? DEFAULT_MESH_PROXY_PORT },
+      serviceClusterIps: manager.serviceClusterIps(),
+      namespaceAddresses,
+    };
   }
 
   /** The node proxy's listeners, clusters and NPDS policies for the datapath's L7 redirects (none without enforcement). */
@@ -433,6 +462,9 @@ export class Agent implements AdminState {
       sourceErrors: () => this.sourceErrors.map((e) => ({ object: e.object, message: e.message })),
       // The node proxy's redirect listeners follow the endpoints' L7 ports.
       onProxyRedirectsChange: () => this.scheduleTranslation(),
+      meshProxyPort: this.opts.meshProxyPort ?? DEFAULT_MESH_PROXY_PORT,
+      // Mesh routes are keyed by ClusterIPs, which the endpoint manager allocates.
+      onClusterIpsChange: () => this.scheduleTranslation(),
     });
     if (this.enforcement.enabled) this.opts.logger.info({ pinDir: this.opts.datapath?.pinDir ?? '/sys/fs/bpf/tendril' }, 'network policy enforced in eBPF');
     else this.opts.logger.warn({}, this.enforcement.notice);

@@ -50,6 +50,8 @@ export class NetnsAgentNode {
   readonly ipamDataDir: string;
   /** The node proxy's redirect ports of this suite: a block of its own, so suites never share a listener. */
   readonly proxyPorts: ProxyPortTable;
+  /** The node proxy's mesh listener port of this suite (in the same block as proxyPorts). */
+  readonly meshProxyPort: number;
   agent: Agent | undefined;
   adminAddress = '';
 
@@ -69,6 +71,7 @@ export class NetnsAgentNode {
       kafka: { ingress: base + 3, egress: base + 4 },
       dns: { ingress: base + 5, egress: base + 6 },
     };
+    this.meshProxyPort = base + 7;
   }
 
   /** Creates the suite's directories and cgroup (root only: called from beforeAll, never at collection time). */
@@ -105,6 +108,7 @@ export class NetnsAgentNode {
       podNetwork: { mode: 'netns', namePrefix: this.namePrefix, podCidr: `10.${this.octets}.0/24`, ipamDataDir: this.ipamDataDir },
       datapath: { pinDir: this.pinDir, cgroupPath: this.cgroup },
       proxyPorts: this.proxyPorts,
+      meshProxyPort: this.meshProxyPort,
       writePodOutput: () => undefined,
       ...options,
     });

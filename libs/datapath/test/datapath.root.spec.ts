@@ -341,6 +341,20 @@ const allowTcp = (identity: number, port: number, direction: 'ingress' | 'egress
       expect(await podA.probe('udp', VIP, 53)).toEqual({ ok: true, detail: `echo ping from ${VIP}:53` });
     });
 
+    it('an L7 load-balanced frontend (mesh routes) keeps a pod’s connection on the ClusterIP for the node proxy: dropped, counted, when no proxy listens', async () => {
+      // Port 1: no mesh listener anywhere on this host.
+      datapath.services.set(tcpFrontend, [{ ip: B.ip, port: 8081 }], 1);
+      datapath.policy.apply(B.endpointId, [allowTcp(A.identity, 8081)]);
+      expect(datapath.services.list().find((s) => s.frontend.port === 80)).toMatchObject({ l7ProxyPort: 1 });
+      const before = drops().proxyUnavailable;
+      await expectBlocked(podA, 'tcp', VIP, 80);
+      expect(drops().proxyUnavailable).toBeGreaterThan(before);
+      // Back to the socket LB: the same connect reaches the backend.
+      datapath.services.set(tcpFrontend, [{ ip: B.ip, port: 8081 }]);
+      expect(datapath.services.list().find((s) => s.frontend.port === 80)?.l7ProxyPort).toBeUndefined();
+      await expectReach(podA, 'tcp', VIP, 80);
+    });
+
     it('updates backends in place and lists them; a frontend without backends refuses connects', async () => {
       datapath.services.set(tcpFrontend, [
         { ip: B.ip, port: 8080 },

@@ -25,7 +25,8 @@ export interface EndpointDatapath {
     clear(endpointId: number): number;
   };
   readonly services: {
-    set(frontend: ServiceFrontend, backends: readonly ServiceBackend[]): void;
+    /** `l7ProxyPort` (0: none): pods' connections to the frontend go to the node proxy's listener on it (mesh routes). */
+    set(frontend: ServiceFrontend, backends: readonly ServiceBackend[], l7ProxyPort: number): void;
     delete(frontend: ServiceFrontend): boolean;
     list(): ServiceEntry[];
   };

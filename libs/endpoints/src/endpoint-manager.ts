@@ -99,6 +99,10 @@ export interface EndpointManagerOptions {
   readonly clock?: () => Date;
   /** Called after a reconciliation that changed what the node proxy is sent: the L7 redirects (proxyRedirects()) or the ipcache (proxyHosts()). */
   readonly onProxyRedirectsChange?: () => void;
+  /** The node proxy's mesh listener port, where pods' connections to L7 load-balanced frontends go (see setMeshFrontends). */
+  readonly meshProxyPort?: number;
+  /** Called after a reconciliation that changed the ClusterIPs of Services (see serviceClusterIps()): mesh routes are keyed by them. */
+  readonly onClusterIpsChange?: () => void;
 }
 
 /** An endpoint's policy state as `tendril get endpoints` shows it. */
@@ -251,6 +255,8 @@ export interface ServiceView {
   readonly portName?: string;
   readonly frontend: DesiredService['frontend'];
   readonly backends: DesiredService['backends'];
+  /** Set when the frontend is L7 load-balanced by the node proxy (mesh routes). */
+  readonly l7ProxyPort?: number;
 }
 
 const NAMESPACE_KIND = { group: '', kind: 'Namespace' };
@@ -322,6 +328,10 @@ export class EndpointManager {
   /** What this manager last wrote to (or found in) the ipcache and service maps. */
   private ipcacheWritten = new Map<string, number>();
   private servicesWritten = new Map<string, DesiredService>();
+  /** `namespace/service/port` of the frontends with mesh routes; see setMeshFrontends. */
+  private meshFrontends = new Set<string>();
+  /** The ClusterIP of each Service, as last assigned. */
+  private assignedClusterIps = new Map<string, string>();
   private readonly compiled = new Map<string, CompiledPolicy>();
   private rulesRevision = 0;
   private compilations = 0;
@@ -349,7 +359,7 @@ export class EndpointManager {
       await datapath.removeEndpoint({ ifname: '', ip: entry.ip, endpointId: entry.endpointId, identity: entry.identity });
     }
     this.ipcacheWritten = new Map(datapath.ipcache.list().map((e) => [e.cidr, e.identity]));
-    this.servicesWritten = new Map(datapath.services.list().map((s) => [frontendKey(s.frontend), { service: '', portName: '', frontend: s.frontend, backends: s.backends }]));
+    this.servicesWritten = new Map(datapath.services.list().map((s) => [frontendKey(s.frontend), { service: '', portName: '', frontend: s.frontend, backends: s.backends, ...(s.l7ProxyPort ? { l7ProxyPort: s.l7ProxyPort } : {}) }]));
     await this.reconcile();
   }
 
@@ -420,6 +430,23 @@ export class EndpointManager {
       this.lastReconcile = { at, durationMs: performance.now() - started, mapWrites: writes, compilations: this.compilations, error: errorMessage(err) };
       this.opts.logger.error({ err: errorMessage(err) }, 'endpoint reconciliation failed; it runs again on the next change');
     }
+  }
+
+  /**
+   * The Service ports (`namespace/name/port`) that have mesh routes: their ClusterIP frontends become
+   * L7 load-balanced (pods' connections go to the node proxy's mesh listener, which picks the
+   * backend). Written to the service map on the next reconciliation; the rest go back to the socket LB.
+   */
+  setMeshFrontends(frontends: Iterable<string>): void {
+    const next = new Set(frontends);
+    if (next.size === this.meshFrontends.size && [...next].every((f) => this.meshFrontends.has(f))) return;
+    this.meshFrontends = next;
+    this.schedule();
+  }
+
+  /** The ClusterIP of every Service that has one (`namespace/name` → address), as last assigned. */
+  serviceClusterIps(): Record<string, string> {
+    return Object.fromEntries([...this.assignedClusterIps].sort(([a], [b]) => a.localeCompare(b)));
   }
 
   /** The L7 redirect ports of each endpoint whose policy is applied, sorted by pod. */
@@ -747,17 +774,23 @@ export class EndpointManager {
       if (explicit && !isIpv4Address(explicit)) continue;
       wantedIps.set(serviceKey(svc), explicit || undefined);
     }
-    const desired = desiredServices(services, store.list<EndpointSlice>(SLICE_KIND), this.clusterIps.assign(wantedIps));
+    const assigned = this.clusterIps.assign(wantedIps);
+    const ipsChanged = assigned.size !== this.assignedClusterIps.size || [...assigned].some(([k, ip]) => this.assignedClusterIps.get(k) !== ip);
+    this.assignedClusterIps = assigned;
+    const meshPort = this.opts.meshProxyPort ?? 0;
+    const desired = desiredServices(services, store.list<EndpointSlice>(SLICE_KIND), assigned).map((d) =>
+      meshPort && d.frontend.protocol === 'TCP' && this.meshFrontends.has(`${d.service}/${d.frontend.port}`) ? { ...d, l7ProxyPort: meshPort } : d,
+    );
     const byKey = new Map(desired.map((d) => [frontendKey(d.frontend), d]));
     let writes = 0;
     for (const [key, d] of byKey) {
       const written = this.servicesWritten.get(key);
-      if (written && JSON.stringify(written.backends) === JSON.stringify(d.backends)) {
+      if (written && JSON.stringify(written.backends) === JSON.stringify(d.backends) && written.l7ProxyPort === d.l7ProxyPort) {
         this.servicesWritten.set(key, d);
         continue;
       }
       try {
-        datapath.services.set(d.frontend, d.backends);
+        datapath.services.set(d.frontend, d.backends, d.l7ProxyPort ?? 0);
         this.servicesWritten.set(key, d);
         writes++;
       } catch (err) {
@@ -770,6 +803,7 @@ export class EndpointManager {
       this.servicesWritten.delete(key);
       writes++;
     }
+    if (ipsChanged) this.opts.onClusterIpsChange?.();
     return writes;
   }
 
@@ -919,7 +953,7 @@ export class EndpointManager {
   services(): ServiceView[] {
     return this.opts.datapath.services.list().map((s) => {
       const owner = this.servicesWritten.get(frontendKey(s.frontend));
-      return { ...(owner?.service ? { service: owner.service, portName: owner.portName } : {}), frontend: s.frontend, backends: s.backends };
+      return { ...(owner?.service ? { service: owner.service, portName: owner.portName } : {}), frontend: s.frontend, backends: s.backends, ...(s.l7ProxyPort ? { l7ProxyPort: s.l7ProxyPort } : {}) };
     });
   }
 

@@ -16,3 +16,9 @@ export const DEFAULT_PROXY_PORTS: ProxyPortTable = {
 export function fixedProxyPorts(ports: ProxyPortTable = DEFAULT_PROXY_PORTS): ProxyPortAllocator {
   return (parser, direction) => ports[parser][direction];
 }
+
+/**
+ * The node proxy's mesh listener: where pods' connections to Services with mesh routes (GAMMA) go,
+ * with their original destination, the Service's ClusterIP:port.
+ */
+export const DEFAULT_MESH_PROXY_PORT = 15008;

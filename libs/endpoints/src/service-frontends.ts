@@ -8,6 +8,8 @@ export interface DesiredService {
   readonly portName: string;
   readonly frontend: ServiceFrontend;
   readonly backends: readonly ServiceBackend[];
+  /** The node proxy's mesh listener port when the frontend has mesh routes (L7 load-balanced), else absent. */
+  readonly l7ProxyPort?: number;
 }
 
 export function frontendKey(f: ServiceFrontend): string {

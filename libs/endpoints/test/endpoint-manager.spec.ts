@@ -346,6 +346,26 @@ describe('EndpointManager', () => {
     expect(node.manager.services().map((s) => s.service)).toEqual(['default/api']);
   });
 
+  it('hands the frontends with mesh routes to the node proxy (L7 load-balanced) and reports ClusterIP changes', async () => {
+    let ipChanges = 0;
+    const node = new Node({ meshProxyPort: 15008, onClusterIpsChange: () => ipChanges++ });
+    node.store.upsert({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: 'mesh' }, spec: { ports: [{ name: 'http', port: 80 }, { name: 'grpc', port: 7070 }, { name: 'dns', port: 53, protocol: 'UDP' }] } } as KubeObject);
+    await node.manager.reconcile();
+    expect(node.manager.serviceClusterIps()).toEqual({ 'mesh/echo': '10.96.0.1' });
+    expect(ipChanges).toBe(1);
+    expect(node.manager.services().some((s) => s.l7ProxyPort !== undefined)).toBe(false);
+    // Port 80 gets mesh routes; 7070 has none; a UDP port is never L7 load-balanced.
+    node.manager.setMeshFrontends(['mesh/echo/80', 'mesh/echo/53']);
+    await node.manager.reconcile();
+    const byPort = new Map(node.manager.services().map((s) => [s.frontend.port, s.l7ProxyPort]));
+    expect([...byPort]).toEqual(expect.arrayContaining([[80, 15008], [7070, undefined], [53, undefined]]));
+    // The routes go away: the socket LB balances port 80 again.
+    node.manager.setMeshFrontends([]);
+    await node.manager.reconcile();
+    expect(node.manager.services().find((s) => s.frontend.port === 80)?.l7ProxyPort).toBeUndefined();
+    expect(ipChanges).toBe(1);
+  });
+
   it('adopts a previous run’s maps: stale endpoints, ipcache and service entries are removed', async () => {
     const node = new Node();
     await node.datapath.addEndpoint({ ifname: 'gone0', ip: '10.244.0.99', endpointId: 7, identity: 300 });

@@ -80,8 +80,8 @@ export class RecordingDatapath implements EndpointDatapath {
   };
 
   readonly services = {
-    set: (frontend: ServiceFrontend, backends: readonly ServiceBackend[]): void => {
-      this.serviceMap.set(`${frontend.vip}:${frontend.port}/${frontend.protocol}`, { frontend, backends: [...backends] });
+    set: (frontend: ServiceFrontend, backends: readonly ServiceBackend[], l7ProxyPort = 0): void => {
+      this.serviceMap.set(`${frontend.vip}:${frontend.port}/${frontend.protocol}`, { frontend, backends: [...backends], ...(l7ProxyPort ? { l7ProxyPort } : {}) });
       this.serviceWrites++;
     },
     delete: (frontend: ServiceFrontend): boolean => {

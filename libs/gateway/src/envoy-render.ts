@@ -19,6 +19,7 @@ import type {
 import { CORS_FILTER_NAME, hasCorsRoutes, renderCorsPolicy } from './cors';
 import { owningListenerHostname } from './hostnames';
 import { ADS, CONNECT_TIMEOUT, httpConnectionManager, stringMatch } from './envoy-common';
+import { renderMesh } from './mesh-render';
 import { renderProxyless } from './proxyless';
 import { compareStrings } from './resource-index';
 import type { IrCluster, IrForwardAction, IrHeaderMutation, IrListener, IrPathModifier, IrRoute, IrSecret, IrTlsListener, IrVirtualHost, RouteIR } from './ir';
@@ -53,9 +54,10 @@ const REDIRECT_CODES: Record<number, EnvoyRedirectResponseCode> = {
  */
 export function renderEnvoy(ir: RouteIR, proxylessHostnames?: ReadonlySet<string>): EnvoyResources {
   const proxyless = renderProxyless(ir.listeners, proxylessHostnames);
+  const mesh = ir.mesh ? renderMesh(ir.mesh, renderVirtualHost) : { listeners: [], routes: [] };
   return {
-    listeners: sortedBy('name', [...ir.listeners.map(renderListener), ...proxyless.listeners]),
-    routes: sortedBy('name', [...ir.listeners.flatMap(renderRouteConfigurations), ...proxyless.routes]),
+    listeners: sortedBy('name', [...ir.listeners.map(renderListener), ...proxyless.listeners, ...mesh.listeners]),
+    routes: sortedBy('name', [...ir.listeners.flatMap(renderRouteConfigurations), ...proxyless.routes, ...mesh.routes]),
     clusters: sortedBy('name', [...ir.clusters.map((c) => renderedCluster(c).cluster), ...proxyless.clusters]),
     endpoints: sortedBy('cluster_name', [...ir.clusters.map((c) => renderedCluster(c).loadAssignment), ...proxyless.endpoints]),
     secrets: sortedBy('name', ir.secrets.map(renderSecret)),

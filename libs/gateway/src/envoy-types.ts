@@ -125,6 +125,8 @@ export type EnvoyHttpConnectionManager = {
   codec_type: 'AUTO';
   rds: { route_config_name: string; config_source: EnvoyConfigSource };
   upgrade_configs?: Array<{ upgrade_type: 'websocket' }>;
+  /** On the mesh listener: the pod's own request goes on without the proxy's X-Forwarded-For. */
+  skip_xff_append?: true;
   http_filters: Array<
     | { name: 'envoy.filters.http.cors'; typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors' } }
     | { name: 'envoy.filters.http.router'; typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }
@@ -150,8 +152,18 @@ export interface EnvoyDownstreamTlsTransportSocket {
 export interface EnvoyFilterChain {
   /** Set on TLS listeners, whose chains are told apart by SNI. */
   name?: string;
-  /** Absent on a chain that takes the connections no other chain's server_names match. */
-  filter_chain_match?: { server_names: string[] };
+  /**
+   * TLS sockets: server_names (a chain without match takes the SNIs no other chain names). The mesh
+   * listener: the original destination (prefix_ranges, destination_port) and, for consumer routes,
+   * the client's address (source_prefix_ranges).
+   */
+  filter_chain_match?:
+    | { server_names: string[] }
+    | {
+        prefix_ranges: EnvoyCidrRange[];
+        destination_port: number;
+        source_prefix_ranges?: EnvoyCidrRange[];
+      };
   transport_socket?: EnvoyDownstreamTlsTransportSocket;
   filters: Array<
     | { name: 'envoy.filters.network.http_connection_manager'; typed_config: EnvoyHttpConnectionManager }
@@ -165,14 +177,32 @@ export type EnvoyTcpProxy = {
   stat_prefix: string;
 } & ({ cluster: string } | { weighted_clusters: { clusters: Array<{ name: string; weight: number }> } });
 
+export interface EnvoyCidrRange {
+  address_prefix: string;
+  prefix_len: number;
+}
+
 export interface EnvoyListener {
   name: string;
   address: { socket_address: { address: string; port_value: number } };
-  /** The TLS inspector reads SNI from the ClientHello so filter_chain_match.server_names can select a chain. */
-  listener_filters?: Array<{
-    name: 'envoy.filters.listener.tls_inspector';
-    typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' };
-  }>;
+  /**
+   * The TLS inspector reads SNI from the ClientHello so filter_chain_match.server_names can select a
+   * chain; original_dst (on the transparent mesh listener) makes the destination the client dialled
+   * the one chains match on.
+   */
+  listener_filters?: Array<
+    | {
+        name: 'envoy.filters.listener.tls_inspector';
+        typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' };
+      }
+    | {
+        name: 'envoy.filters.listener.original_dst';
+        typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst' };
+      }
+  >;
+  /** The mesh listener accepts connections the datapath steers to it for other destinations (IP_TRANSPARENT). */
+  transparent?: boolean;
+  traffic_direction?: 'OUTBOUND';
   filter_chains: EnvoyFilterChain[];
 }
 

@@ -9,3 +9,5 @@ export { INVALID_BACKEND_CLUSTER } from './envoy-render';
 export { PROXYLESS_UNAVAILABLE_CLUSTER } from './proxyless';
 export { gatewayInfrastructure, gatewayServiceName, GATEWAY_NAME_LABEL } from './gateway-infrastructure';
 export { CORS_FILTER_NAME } from './cors';
+export { MESH_LISTENER_NAME } from './mesh-routes';
+export type { MeshOptions } from './mesh-routes';

@@ -12,6 +12,36 @@ export interface RouteIR {
   clusters: IrCluster[];
   /** Certificates of served TLS listeners, sorted by name. */
   secrets: IrSecret[];
+  /** East-west routes (GAMMA: routes whose parentRef is a Service), present when the translation renders a mesh listener. */
+  mesh?: IrMeshListener;
+}
+
+/**
+ * The node proxy's transparent mesh listener: the datapath steers a pod's connection to a mesh
+ * Service's ClusterIP:port to it unchanged, and the original destination (and, for consumer routes,
+ * the client's address) picks the frontend whose routes apply.
+ */
+export interface IrMeshListener {
+  name: string;
+  address: string;
+  port: number;
+  /** Sorted by name. */
+  frontends: IrMeshFrontend[];
+}
+
+export interface IrMeshFrontend {
+  /** `mesh/<namespace>/<service>/<port>`, plus `/consumer/<namespace>` for a consumer namespace's own routes; also the route configuration name. */
+  name: string;
+  service: { namespace: string; name: string; port: number };
+  /** The Service's ClusterIP. */
+  vip: string;
+  /**
+   * Set on a consumer frontend: the routes of one namespace other than the Service's, which apply
+   * only to connections from that namespace's pods (their addresses, sorted).
+   */
+  consumer?: { namespace: string; sources: string[] };
+  /** One virtual host for any Host: a mesh route's hostnames do not narrow what it serves. */
+  virtualHosts: IrVirtualHost[];
 }
 
 export interface IrListener {

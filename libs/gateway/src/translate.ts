@@ -11,7 +11,8 @@ import { compareStrings, nameOf, namespaceOf, ResourceIndex } from './resource-i
 import { attachRoute } from './route-attachment';
 import { translateGrpcRoute, translateHttpRoute, unsupportedValue, type ListenerContext, type RouteTranslation } from './route-ir';
 import { compareRoutePrecedence } from './route-order';
-import { gatewayClassStatus, gatewayStatus, hasStatusOf, routeStatus, type StatusUpdate } from './status';
+import { routeKey, translateMeshRoutes, type MeshOptions } from './mesh-routes';
+import { GATEWAY_API_VERSION, gatewayClassStatus, gatewayStatus, hasStatusOf, routeStatus, type StatusUpdate } from './status';
 import { translateTcpRoutes } from './tcp-routes';
 import { translateTlsRoutes } from './tls-routes';
 import type { RoutePlacement, RouteWork, TranslationEnvironment, TranslationMemo } from './translation-memo';
@@ -31,6 +32,8 @@ export interface TranslateOptions {
   proxylessHostnames?: ReadonlySet<string>;
   /** Whether an address a Gateway asks for in spec.addresses can be used here; all can when absent. */
   usableAddress?: (address: string) => boolean;
+  /** East-west (GAMMA) routing: the ClusterIPs, consumer addresses and mesh listener address the mesh routes need. */
+  mesh?: MeshOptions;
 }
 
 export interface TranslateInput {
@@ -93,7 +96,9 @@ export function translate(input: TranslateInput, memo?: TranslationMemo): Transl
   const tcp = translateTcpRoutes(index, gatewaysByKey, backends, controllerName, now);
   statuses.push(...tcp.statuses);
   const irListeners = [...listeners.build(), ...passthrough.listeners, ...tcp.listeners].sort((a, b) => compareStrings(a.name, b.name));
-  const usedClusters = new Set<string>([...passthrough.clusters, ...tcp.clusters]);
+  const mesh = translateMeshRoutes(index, backends, controllerName, now, options.mesh ?? {});
+  mergeMeshStatuses(statuses, mesh.parents);
+  const usedClusters = new Set<string>([...passthrough.clusters, ...tcp.clusters, ...mesh.clusters]);
   for (const l of irListeners) {
     for (const vh of l.virtualHosts) {
       for (const r of vh.routes) {
@@ -104,7 +109,7 @@ export function translate(input: TranslateInput, memo?: TranslationMemo): Transl
     }
   }
   const secrets = new Map([...listeners.secrets(), ...passthrough.secrets].map((secret) => [secret.name, secret]));
-  const ir: RouteIR = { listeners: irListeners, clusters: backends.clustersNamed(usedClusters), secrets: [...secrets.values()].sort((a, b) => compareStrings(a.name, b.name)) };
+  const ir: RouteIR = { listeners: irListeners, clusters: backends.clustersNamed(usedClusters), secrets: [...secrets.values()].sort((a, b) => compareStrings(a.name, b.name)), ...(mesh.listener ? { mesh: mesh.listener } : {}) };
 
   statuses.push(...backends.backendTlsPolicies.statuses(index, gatewaysByKey, controllerName, now));
   for (const c of classes) statuses.push(gatewayClassStatus(c, now, options.supportedFeatures));
@@ -118,6 +123,26 @@ export function translate(input: TranslateInput, memo?: TranslationMemo): Transl
       compareStrings(a.name, b.name),
   );
   return { ir, envoy: renderEnvoy(ir, options.proxylessHostnames), statuses };
+}
+
+/**
+ * Adds each route's Service parent entries to its status: to the entry the Gateway attachment made
+ * (which keeps other controllers' entries and ours for Gateways), or as a new one.
+ */
+function mergeMeshStatuses(statuses: StatusUpdate[], meshParents: ReturnType<typeof translateMeshRoutes>['parents']): void {
+  const positions = new Map(statuses.map((s, i) => [`${s.kind}/${s.namespace ?? ''}/${s.name}`, i]));
+  for (const [key, { kind, route, parents }] of meshParents) {
+    const at = positions.get(key);
+    if (at !== undefined) {
+      const existing = statuses[at];
+      const before = (existing.status.parents as unknown[] | undefined) ?? [];
+      statuses[at] = { ...existing, status: { ...existing.status, parents: [...before, ...parents] } };
+      continue;
+    }
+    const foreign = (route.status?.parents ?? []).filter((p) => p.controllerName !== parents[0]?.controllerName);
+    statuses.push({ apiVersion: GATEWAY_API_VERSION, kind, namespace: namespaceOf(route), name: nameOf(route), status: { parents: [...foreign, ...parents] } });
+    positions.set(routeKey(kind, route), statuses.length - 1);
+  }
 }
 
 /** GatewayClasses, Gateways and backends: evaluated afresh, or taken from the memo when nothing they read changed. */

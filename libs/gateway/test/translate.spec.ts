@@ -60,6 +60,28 @@ describe('translate', () => {
     ]);
   });
 
+  it('a route with a Gateway and a Service parentRef gets one status entry for each, and serves on both', () => {
+    const both = route('both', { parentRefs: [{ name: 'gw' }, { group: '', kind: 'Service', name: 'svc', port: 80 }] });
+    const result = translate({
+      resources: [gatewayClass, gateway, service, slice, both] as KubeObject[],
+      controllerName: CONTROLLER_NAME,
+      now: NOW,
+      options: { defaultAddress: '127.0.0.1', mesh: { listener: { address: '127.0.0.1', port: 15008 }, serviceClusterIps: { 'infra/svc': '10.96.0.7' } } },
+    });
+    const status = result.statuses.find((s) => s.kind === 'HTTPRoute' && s.name === 'both');
+    const parents = (status?.status.parents ?? []) as Array<{ parentRef: { kind?: string; name: string }; conditions: Array<{ type: string; status: string }> }>;
+    expect(parents.map((p) => [p.parentRef.kind, p.parentRef.name, p.conditions.map((c) => `${c.type}=${c.status}`).join(',')])).toEqual([
+      ['Gateway', 'gw', 'Accepted=True,ResolvedRefs=True'],
+      ['Service', 'svc', 'Accepted=True,ResolvedRefs=True'],
+    ]);
+    expect(result.ir.listeners[0].virtualHosts.some((v) => v.routes.some((r) => r.source.name === 'both'))).toBe(true);
+    expect(result.ir.mesh?.frontends.map((f) => [f.name, f.vip, f.service.port])).toEqual([['mesh/infra/svc/80', '10.96.0.7', 80]]);
+    // Without a mesh listener (no datapath to steer to it) the Service parent is still accepted; nothing is rendered for it.
+    const statusOnly = run([gatewayClass, gateway, { ...service, spec: { ...service.spec, clusterIP: '10.96.0.7' } }, slice, both]);
+    expect(statusOnly.ir.mesh).toBeUndefined();
+    expect(statusOnly.envoy.listeners.map((l) => l.name)).toEqual(['infra/gw/80']);
+  });
+
   it('gives the same output regardless of the order resources arrive in', () => {
     const resources = [gatewayClass, gateway, service, slice, route('a'), route('b', { hostnames: ['b.example.com'] })];
     const forward = run(resources);

@@ -254,8 +254,9 @@ export class HttpListener {
         return;
       }
       markRedirected(socket, redirected);
-      leaveActiveCloseToClient(socket);
     }
+    // Every transparent connection (policy redirect or mesh) carries the client's own 4-tuple.
+    if (this.transparent) leaveActiveCloseToClient(socket);
     if (this.tls) this.terminateTls(socket, this.tls);
     else this.serveCleartext(socket);
   }

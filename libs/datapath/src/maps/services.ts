@@ -27,6 +27,11 @@ export interface ServiceBackend {
 export interface ServiceEntry {
   readonly frontend: ServiceFrontend;
   readonly backends: ServiceBackend[];
+  /**
+   * Set when the frontend is L7 load-balanced (it has mesh routes): pods' connections to it go to
+   * the node proxy's listener on this port instead of a backend (bpf/include/tendril_l7_lb.h).
+   */
+  readonly l7ProxyPort?: number;
 }
 
 function encodeKey(frontend: ServiceFrontend, slot: number): Buffer {
@@ -47,8 +52,9 @@ function backendValue(backend: ServiceBackend): Buffer {
   return value;
 }
 
-function countValue(count: number): Buffer {
+function countValue(count: number, l7ProxyPort: number): Buffer {
   const value = Buffer.alloc(VALUE_SIZE);
+  value.writeUInt16BE(checkUnsigned(l7ProxyPort, 16, 'L7 proxy port'), 4);
   value.writeUInt16LE(count, 6);
   return value;
 }
@@ -69,14 +75,15 @@ export class ServiceMap {
   /**
    * Sets the frontend's backends. Backends are written before the count that makes them
    * reachable, and slots past a shrunk count are removed after it, so a connect never picks an
-   * empty slot. An empty list keeps the frontend, whose connects are then refused.
+   * empty slot. An empty list keeps the frontend, whose connects are then refused. `l7ProxyPort`
+   * (0: none) hands pods' connections to the node proxy instead (see ServiceEntry).
    */
-  set(frontend: ServiceFrontend, backends: readonly ServiceBackend[]): void {
+  set(frontend: ServiceFrontend, backends: readonly ServiceBackend[], l7ProxyPort = 0): void {
     if (backends.length > MAX_BACKENDS) throw new Error(`a service can have at most ${MAX_BACKENDS} backends, got ${backends.length}`);
     const values = backends.map(backendValue);
     const previous = this.backendCount(frontend);
     values.forEach((value, i) => this.map.update(encodeKey(frontend, i + 1), value));
-    this.map.update(encodeKey(frontend, 0), countValue(values.length));
+    this.map.update(encodeKey(frontend, 0), countValue(values.length, l7ProxyPort));
     for (let slot = values.length + 1; slot <= previous; slot++) this.map.delete(encodeKey(frontend, slot));
   }
 
@@ -95,12 +102,14 @@ export class ServiceMap {
       const protocol = key.readUInt8(6) === PROTOCOL_NUMBER.UDP ? 'UDP' : 'TCP';
       const frontend: ServiceFrontend = { vip: formatIpv4(key), port: key.readUInt16BE(4), protocol };
       const backends: ServiceBackend[] = [];
-      const count = this.backendCount(frontend);
+      const head = this.map.lookup(encodeKey(frontend, 0));
+      const count = head?.readUInt16LE(6) ?? 0;
+      const l7ProxyPort = head?.readUInt16BE(4) ?? 0;
       for (let slot = 1; slot <= count; slot++) {
         const value = this.map.lookup(encodeKey(frontend, slot));
         if (value) backends.push({ ip: formatIpv4(value), port: value.readUInt16BE(4) });
       }
-      entries.push({ frontend, backends });
+      entries.push({ frontend, backends, ...(l7ProxyPort ? { l7ProxyPort } : {}) });
     }
     return entries.sort((a, b) => a.frontend.vip.localeCompare(b.frontend.vip) || a.frontend.port - b.frontend.port);
   }

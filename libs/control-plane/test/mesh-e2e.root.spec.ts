@@ -1,0 +1,230 @@
+import { randomBytes } from 'node:crypto';
+import { unpackAny } from '@tendril/api-envoy';
+import { proxyDatapathAccess } from '@tendril/datapath';
+import { NodeProxy } from '@tendril/node-proxy';
+import { ProxyRuntime, formatConfigError, type AccessLogEntry, type ProxyConfig } from '@tendril/proxy';
+import { eventually } from '@tendril/testing';
+import { silentLogger } from '@tendril/xds';
+import type { EndpointView } from '../src';
+import { NetnsAgentNode, sh } from './netns-agent';
+
+/*
+ * East-west routing (GAMMA) end to end, as root: an Agent runs echo-v1 and echo-v2 pods behind the
+ * Services echo (both versions), echo-v1 and echo-v2, and a client pod, in network namespaces with
+ * the eBPF datapath; a node proxy (ProxyRuntime over xDS, as apps/proxy runs it) serves the mesh
+ * listener. The client always dials the `echo` ClusterIP. Without a route the socket load balancer
+ * picks a pod; with an HTTPRoute whose parentRef is the Service, the connection goes to the node
+ * proxy, which routes each request as the route says.
+ */
+const isRoot = process.getuid?.() === 0;
+if (!isRoot) console.warn('Mesh (GAMMA) routing end to end skipped: network namespaces and eBPF programs need root');
+
+jest.setTimeout(240_000);
+
+/** One HTTP request from inside a pod, printed as JSON: status, response headers and the echo's body (or error). */
+const PROBE = `const t = setTimeout(() => { console.log(JSON.stringify({ error: 'timeout' })); process.exit(0); }, 3000);
+const headers = JSON.parse(process.argv[4] || '{}');
+const r = require('http').request({ host: process.argv[1], port: +process.argv[2], path: process.argv[3], headers, agent: false }, (res) => {
+  let body = ''; res.on('data', (d) => (body += d)); res.on('end', () => { clearTimeout(t); console.log(JSON.stringify({ status: res.statusCode, headers: res.headers, body })); process.exit(0); }); });
+r.on('error', (e) => { clearTimeout(t); console.log(JSON.stringify({ error: e.code })); process.exit(0); });
+r.end();`;
+
+interface ProbeResult {
+  status?: number;
+  headers?: Record<string, string>;
+  body?: string;
+  error?: string;
+}
+
+/** The echo backend's answer: which pod, and the request headers it saw (canonical names). */
+function echoOf(result: ProbeResult): { pod: string; headers: Record<string, string[]> } {
+  return JSON.parse(result.body ?? '{}') as { pod: string; headers: Record<string, string[]> };
+}
+
+const echoDeployment = (version: string): string => `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: echo-${version}, namespace: default }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: echo, version: ${version} } }
+  template:
+    metadata: { labels: { app: echo, version: ${version} } }
+    spec:
+      containers: [{ name: echo, image: ignored, command: [tendril, echo, --port, "8080", --h2c-port, "0"], ports: [{ name: http, containerPort: 8080 }] }]
+`;
+
+const service = (name: string, selector: string, clusterIp: string): string => `apiVersion: v1
+kind: Service
+metadata: { name: ${name}, namespace: default }
+spec:
+  clusterIP: ${clusterIp}
+  selector: ${selector}
+  ports: [{ name: http, port: 80, targetPort: http }]
+`;
+
+(isRoot ? describe : describe.skip)('mesh routes through the node proxy (needs root)', () => {
+  const node = new NetnsAgentNode('mesh');
+  const third = randomBytes(1)[0]!;
+  const echoIp = `172.30.${third}.10`;
+  const accessLog: AccessLogEntry[] = [];
+  const nacks: string[] = [];
+  let proxy: NodeProxy | undefined;
+  const network = proxyDatapathAccess(node.pinDir);
+  let client: EndpointView;
+
+  const probe = async (urlPath: string, headers: Record<string, string> = {}): Promise<ProbeResult> =>
+    JSON.parse((await sh('ip', ['netns', 'exec', client.netns!, process.execPath, '-e', PROBE, echoIp, '80', urlPath, JSON.stringify(headers)])).trim()) as ProbeResult;
+  /** The pods (by version) that answered `count` requests for the path. */
+  const versionsAnswering = async (urlPath: string, count: number): Promise<string[]> => {
+    const seen: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const result = await probe(urlPath);
+      expect(result.status).toBe(200);
+      seen.push(echoOf(result).pod.replace(/^echo-(v\d)-.*$/, '$1'));
+    }
+    return seen;
+  };
+  const meshLog = (urlPath: string): AccessLogEntry[] => accessLog.filter((e) => e.listener === 'tendril-mesh' && e.path === urlPath);
+
+  beforeAll(async () => {
+    node.joinCgroup();
+    node.write(
+      'apps.yaml',
+      [
+        echoDeployment('v1'),
+        echoDeployment('v2'),
+        `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: client, namespace: default }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: client } }
+  template:
+    metadata: { labels: { app: client } }
+    spec:
+      containers: [{ name: main, image: ignored, command: [sleep, infinity] }]
+`,
+        service('echo', '{ app: echo }', echoIp),
+        service('echo-v1', '{ app: echo, version: v1 }', `172.30.${third}.11`),
+        service('echo-v2', '{ app: echo, version: v2 }', `172.30.${third}.12`),
+      ].join('---\n'),
+    );
+    const { xdsPort } = await node.startAgent();
+    const runtime = new ProxyRuntime({ logger: silentLogger, accessLog: (entry) => accessLog.push(entry), drainTimeoutMs: 1_000, transparentNetwork: network });
+    proxy = new NodeProxy({
+      target: `127.0.0.1:${xdsPort}`,
+      node: { id: 'tendril-node', cluster: 'tendril', user_agent_name: 'tendril-proxy' },
+      protocol: 'delta',
+      decodeAny: (any) => unpackAny(any),
+      logger: silentLogger,
+      dataPlane: {
+        apply: async (config) => {
+          const result = await runtime.apply(config as unknown as ProxyConfig);
+          if (!result.accepted) {
+            nacks.push(...result.errors.map(formatConfigError));
+            throw new Error(result.errors.map(formatConfigError).join('; '));
+          }
+        },
+        close: () => runtime.close(),
+      },
+    });
+    await proxy.start();
+    await node.enforcedPods('echo-v1', 1);
+    await node.enforcedPods('echo-v2', 1);
+    client = (await node.enforcedPods('client', 1))[0]!;
+  });
+
+  afterAll(async () => {
+    await proxy?.stop();
+    network.close();
+    await node.cleanup();
+  });
+
+  it('without a route the Service is load-balanced by the socket LB as before: both versions answer, the proxy sees nothing', async () => {
+    const seen = await eventually(async () => {
+      const versions = await versionsAnswering('/plain', 16);
+      expect(new Set(versions)).toEqual(new Set(['v1', 'v2']));
+      return versions;
+    }, 30_000, 200);
+    expect(seen).toHaveLength(16);
+    expect(meshLog('/plain')).toEqual([]);
+  });
+
+  it('an HTTPRoute with the Service as parentRef routes the client’s requests to the ClusterIP: path match, request and response header modifiers', async () => {
+    node.write(
+      'route.yaml',
+      `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: echo-routes, namespace: default }
+spec:
+  parentRefs: [{ group: "", kind: Service, name: echo, port: 80 }]
+  rules:
+    - matches: [{ path: { type: PathPrefix, value: /v2 } }]
+      filters:
+        - type: RequestHeaderModifier
+          requestHeaderModifier: { set: [{ name: X-Mesh, value: to-v2 }], remove: [X-Drop-Me] }
+        - type: ResponseHeaderModifier
+          responseHeaderModifier: { add: [{ name: X-Routed-By, value: tendril-mesh }] }
+      backendRefs: [{ name: echo-v2, port: 80 }]
+    - matches: [{ headers: [{ name: X-Version, value: v2 }] }]
+      backendRefs: [{ name: echo-v2, port: 80 }]
+    - backendRefs: [{ name: echo-v1, port: 80 }]
+`,
+    );
+    // Everything not matched otherwise goes to v1 only, once the route is in force.
+    await eventually(async () => expect(new Set(await versionsAnswering('/default', 8))).toEqual(new Set(['v1'])), 30_000, 200);
+    const v2 = await probe('/v2/page', { 'X-Drop-Me': 'yes', 'X-Mesh': 'from-client' });
+    expect(v2.status).toBe(200);
+    expect(echoOf(v2).pod).toMatch(/^echo-v2-/);
+    expect(echoOf(v2).headers['X-Mesh']).toEqual(['to-v2']);
+    expect(echoOf(v2).headers['X-Drop-Me']).toBeUndefined();
+    expect(v2.headers?.['x-routed-by']).toBe('tendril-mesh');
+    const byHeader = await probe('/other', { 'X-Version': 'v2' });
+    expect(echoOf(byHeader).pod).toMatch(/^echo-v2-/);
+    expect(byHeader.headers?.['x-routed-by']).toBeUndefined();
+    // The node proxy served them on its mesh listener, with the route's rule and the backend it picked.
+    const [entry] = meshLog('/v2/page');
+    expect(entry).toMatchObject({ route_name: 'HTTPRoute/default/echo-routes/rule/0/match/0', upstream_cluster: 'default/echo-v2/80', response_code: 200 });
+    // The route is accepted for its Service parent.
+    const routes = node.agent!.resources('httproute', 'default') as { items: Array<{ status?: { parents?: Array<{ parentRef: { kind: string; name: string }; conditions: Array<{ type: string; status: string }> }> } }> };
+    const parent = routes.items[0]?.status?.parents?.find((p) => p.parentRef.kind === 'Service');
+    expect(parent?.parentRef.name).toBe('echo');
+    expect(parent?.conditions.map((c) => `${c.type}=${c.status}`)).toEqual(['Accepted=True', 'ResolvedRefs=True']);
+    expect(nacks).toEqual([]);
+  });
+
+  it('weights split the requests between the backends; a redirect rule answers from the proxy', async () => {
+    node.write(
+      'route.yaml',
+      `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: echo-routes, namespace: default }
+spec:
+  parentRefs: [{ group: "", kind: Service, name: echo, port: 80 }]
+  rules:
+    - matches: [{ path: { type: Exact, value: /moved } }]
+      filters: [{ type: RequestRedirect, requestRedirect: { path: { type: ReplaceFullPath, replaceFullPath: /new-place }, statusCode: 301 } }]
+    - backendRefs: [{ name: echo-v1, port: 80, weight: 1 }, { name: echo-v2, port: 80, weight: 1 }]
+`,
+    );
+    const moved = await eventually(async () => {
+      const result = await probe('/moved');
+      expect(result.status).toBe(301);
+      return result;
+    }, 30_000, 200);
+    expect(moved.headers?.location).toMatch(/\/new-place$/);
+    const versions = await versionsAnswering('/split', 24);
+    expect(new Set(versions)).toEqual(new Set(['v1', 'v2']));
+    expect(meshLog('/split')).toHaveLength(24);
+  });
+
+  it('once the route is gone the Service is load-balanced by the socket LB again', async () => {
+    node.remove('route.yaml');
+    await eventually(async () => {
+      expect((await probe('/moved')).status).toBe(200);
+    }, 30_000, 200);
+    const before = accessLog.length;
+    expect(new Set(await versionsAnswering('/after', 16))).toEqual(new Set(['v1', 'v2']));
+    expect(accessLog.slice(before).filter((e) => e.path === '/after')).toEqual([]);
+  });
+});
