@@ -3,7 +3,7 @@ import { TypeUrl } from '@tendril/api-envoy';
 import { validateResource } from '@tendril/api-gateway';
 import type { Service } from '@tendril/api-k8s';
 import type { DatapathOptions } from '@tendril/datapath';
-import { fixedProxyPorts, redirectResources, type ProxyPortTable, startNodeEnforcement, validateEndpointResource, type NodeEnforcement, type RedirectResources } from '@tendril/endpoints';
+import { DEFAULT_PROXY_PORTS, DnsProxy, type DnsProxyRecord, fixedProxyPorts, redirectResources, type ProxyPortTable, startNodeEnforcement, validateEndpointResource, type NodeEnforcement, type RedirectResources } from '@tendril/endpoints';
 import { SUPPORTED_FEATURES, TranslationMemo, translate, type StatusUpdate, type TranslateResult } from '@tendril/gateway';
 import { FileSource, formatSourceError, storeSink, type SourceError } from '@tendril/sources';
 import { ResourceStore, keyOf, refOf, type ResourceKey, type StoreChange } from '@tendril/store';
@@ -15,6 +15,9 @@ import { resolveKind } from './kinds';
 import type { AgentStatus } from './status-format';
 
 export const DEFAULT_CONTROLLER_NAME = 'tendril.io/gateway-controller';
+
+/** How many DNS proxy decisions the agent keeps for inspection. */
+const DNS_LOG_LENGTH = 1000;
 
 export interface AgentOptions {
   configDir: string;
@@ -58,6 +61,8 @@ export interface AgentOptions {
    * DEFAULT_PROXY_PORTS). Two agents on one host (test suites side by side) need different ones.
    */
   proxyPorts?: ProxyPortTable;
+  /** Called with every decision of the in-agent DNS proxy (allowed, refused, malformed). */
+  onDnsRecord?: (record: DnsProxyRecord) => void;
 }
 
 /** Default FileSource debounce of the agent: short, because it adds to every change's latency. */
@@ -130,6 +135,7 @@ export class Agent implements AdminState {
   private xdsPort = 0;
   private unsubscribeStore: (() => void) | undefined;
   private enforcement: NodeEnforcement | undefined;
+  private dnsProxy: DnsProxy | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.clock = opts.clock ?? (() => new Date());
@@ -191,6 +197,7 @@ export class Agent implements AdminState {
     await this.source.stop();
     await this.pods?.stop();
     // The pods' namespaces are gone: their endpoints go too; pinned programs and maps stay enforcing.
+    this.dnsProxy?.close();
     await this.enforcementManager()?.stop();
     await this.ads.close();
     await this.admin?.close();
@@ -360,6 +367,13 @@ export class Agent implements AdminState {
     return this.pods ? this.pods.describe() : [];
   }
 
+  /** The DNS proxy's latest decisions, oldest first. */
+  dnsRecords(): readonly DnsProxyRecord[] {
+    return [...this.dnsLog];
+  }
+
+  private readonly dnsLog: DnsProxyRecord[] = [];
+
   /** Network policy enforcement on this node (the datapath and endpoint manager), or why it is off. */
   nodeEnforcement(): NodeEnforcement | undefined {
     return this.enforcement;
@@ -383,8 +397,22 @@ export class Agent implements AdminState {
       // The node proxy's redirect listeners follow the endpoints' L7 ports.
       onProxyRedirectsChange: () => this.scheduleTranslation(),
     });
-    if (this.enforcement.enabled) this.opts.logger.info({ pinDir: this.opts.datapath?.pinDir ?? '/sys/fs/bpf/tendril' }, 'network policy enforced in eBPF');
-    else this.opts.logger.warn({}, this.enforcement.notice);
+    if (this.enforcement.enabled) {
+      this.opts.logger.info({ pinDir: this.opts.datapath?.pinDir ?? '/sys/fs/bpf/tendril' }, 'network policy enforced in eBPF');
+      const manager = this.enforcement.manager;
+      // Cilium's in-agent DNS proxy: the datapath steers egress DNS with `rules.dns` to this port.
+      this.dnsProxy = await DnsProxy.start({
+        port: (this.opts.proxyPorts ?? DEFAULT_PROXY_PORTS).dns.egress,
+        clientOf: (ip) => manager.dnsClientOf(ip),
+        identityOf: (ip) => manager.identityOfAddress(ip),
+        logger: this.opts.logger,
+        onRecord: (record) => {
+          this.dnsLog.push(record);
+          if (this.dnsLog.length > DNS_LOG_LENGTH) this.dnsLog.shift();
+          this.opts.onDnsRecord?.(record);
+        },
+      });
+    } else this.opts.logger.warn({}, this.enforcement.notice);
   }
 
   configDump(): unknown {

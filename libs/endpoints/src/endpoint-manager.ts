@@ -33,6 +33,8 @@ import {
 import {
   compileEndpointPolicy,
   diffPolicyMap,
+  dnsPortPolicies,
+  type DnsPortPolicy,
   type EnforcementMode,
   type EndpointPolicy,
   l7PortPolicies,
@@ -51,6 +53,7 @@ import { keyOf, type KindFilter, type ResourceKey } from '@tendril/store';
 import type { PodRuntimeInfo } from '@tendril/workloads';
 import { ClusterIpAllocator, isIpv4Address } from './cluster-ips';
 import type { EndpointDatapath } from './datapath-port';
+import type { DnsClient } from './dns-proxy';
 import { POLICY_GROUP_KINDS, validCondition } from './policy-resources';
 import { tracePolicy, type TraceContext, type TracedPath, type TraceRequest } from './policy-trace';
 import { fixedProxyPorts } from './proxy-ports';
@@ -143,6 +146,8 @@ interface EndpointRecord {
   redirects?: readonly L7PortRedirect[];
   /** The per-request rules of those ports (what the proxy enforces, sent as NPDS). */
   portPolicies?: readonly L7PortPolicy[];
+  /** The DNS rules of its egress ports with `rules.dns` (what the DNS proxy enforces). */
+  dnsPolicies?: readonly DnsPortPolicy[];
 }
 
 interface CompiledPolicy {
@@ -154,6 +159,7 @@ interface CompiledPolicy {
         readonly entries: readonly PolicyMapEntry[];
         readonly redirects: readonly L7PortRedirect[];
         readonly portPolicies: readonly L7PortPolicy[];
+        readonly dnsPolicies: readonly DnsPortPolicy[];
       }
     | { readonly ok: false; readonly error: string };
 }
@@ -427,6 +433,19 @@ export class EndpointManager {
       .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
   }
 
+  /** The local endpoint with this address and the DNS rules of its applied policy (for the DNS proxy). */
+  dnsClientOf(ip: string): DnsClient | undefined {
+    for (const r of this.endpoints.values()) {
+      if (r.ip === ip && r.applied !== undefined && !r.failed) return { pod: `${r.namespace}/${r.name}`, identity: r.identity, policies: r.dnsPolicies ?? [] };
+    }
+    return undefined;
+  }
+
+  /** The identity the datapath gives an address: the longest ipcache prefix holding it, world when none does. */
+  identityOfAddress(ip: string): number {
+    return this.traceContext().identityOfAddress(ip).id;
+  }
+
   private lastRedirectsText = '[]';
   /** Pods waiting to start until their endpoint is attached (see untilEnforced). */
   private readonly enforcementWaiters = new Map<string, ((attached: boolean) => void)[]>();
@@ -657,6 +676,7 @@ export class EndpointManager {
             entries: [...result.policy.ingress.entries, ...result.policy.egress.entries],
             redirects: l7PortRedirects(rules, endpoint, { clusterNamedPorts }),
             portPolicies: l7PortPolicies(rules, endpoint, identities, { clusterNamedPorts }),
+            dnsPolicies: dnsPortPolicies(rules, endpoint, identities, { clusterNamedPorts }),
           }
         : result,
     };
@@ -708,6 +728,7 @@ export class EndpointManager {
         // On a failed write the endpoint drops everything; its redirects are then moot but harmless.
         record.redirects = result.redirects;
         record.portPolicies = result.portPolicies;
+        record.dnsPolicies = result.dnsPolicies;
       }
       if (!record.attached) {
         try {

@@ -11,3 +11,4 @@ export * from './teardown';
 export * from './proxy-redirect-resources';
 export * from './policy-file-validation';
 export * from './policy-trace';
+export * from './dns-proxy';
