@@ -405,6 +405,8 @@ export class Agent implements AdminState {
         port: (this.opts.proxyPorts ?? DEFAULT_PROXY_PORTS).dns.egress,
         clientOf: (ip) => manager.dnsClientOf(ip),
         identityOf: (ip) => manager.identityOfAddress(ip),
+        // toFQDNs: the answer is held until its addresses are in the datapath.
+        beforeRelay: (answer) => manager.learnDnsAnswer(answer),
         logger: this.opts.logger,
         onRecord: (record) => {
           this.dnsLog.push(record);

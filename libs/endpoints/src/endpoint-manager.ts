@@ -35,6 +35,7 @@ import {
   diffPolicyMap,
   dnsPortPolicies,
   type DnsPortPolicy,
+  fqdnSelectors,
   type EnforcementMode,
   type EndpointPolicy,
   l7PortPolicies,
@@ -54,6 +55,7 @@ import type { PodRuntimeInfo } from '@tendril/workloads';
 import { ClusterIpAllocator, isIpv4Address } from './cluster-ips';
 import type { EndpointDatapath } from './datapath-port';
 import type { DnsClient } from './dns-proxy';
+import { FqdnCache, type DnsAnswerMessage } from './fqdn-cache';
 import { POLICY_GROUP_KINDS, validCondition } from './policy-resources';
 import { tracePolicy, type TraceContext, type TracedPath, type TraceRequest } from './policy-trace';
 import { fixedProxyPorts } from './proxy-ports';
@@ -322,6 +324,10 @@ export class EndpointManager {
   private readonly seenPolicies = new Map<string, SeenPolicy>();
   /** CIDR prefix → its local identity, for each prefix the rules in force name. */
   private readonly cidrIdentities = new Map<string, number>();
+  /** Addresses the DNS proxy learned (§5.3), and the node-local identity each selected one has. */
+  private readonly fqdnCache = new FqdnCache();
+  private readonly fqdnIdentities = new Map<string, { readonly selectors: string; readonly id: number }>();
+  private fqdnExpiryTimer: NodeJS.Timeout | undefined;
   /** What this manager last wrote to (or found in) the ipcache and service maps. */
   private ipcacheWritten = new Map<string, number>();
   private servicesWritten = new Map<string, DesiredService>();
@@ -382,6 +388,7 @@ export class EndpointManager {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.scheduled) clearImmediate(this.scheduled);
+    clearTimeout(this.fqdnExpiryTimer);
     this.settleEnforcementWaiters(true);
     await this.running;
     for (const record of this.endpoints.values()) {
@@ -409,6 +416,7 @@ export class EndpointManager {
       const pods = this.pods;
       this.syncPolicies();
       this.syncCidrIdentities();
+      this.syncFqdnIdentities();
       const removed = this.syncEndpointRecords(pods);
       for (const record of removed) await this.removeEndpoint(record);
       writes += this.syncIpcache('upserts');
@@ -521,6 +529,49 @@ export class EndpointManager {
     }
   }
 
+  /**
+   * Records the addresses of a DNS answer the proxy relays and, when that changes what toFQDNs
+   * selects, resolves only after the datapath has them (ipcache and policy): the proxy holds the
+   * answer until then, so the pod's immediate connect is not dropped (§5.3).
+   */
+  async learnDnsAnswer(message: DnsAnswerMessage): Promise<void> {
+    if (this.stopped || !this.fqdnCache.record(message, this.clock().getTime())) return;
+    await this.enqueue();
+  }
+
+  /**
+   * Each learned address whose names some toFQDNs selector matches gets the node-local identity of
+   * those selectors' labels (and, below, an ipcache entry); expired ones lose it. Addresses of local
+   * endpoints keep their pod identity: toFQDNs never opens pods. The next expiry schedules a
+   * reconciliation.
+   */
+  private syncFqdnIdentities(): void {
+    const now = this.clock().getTime();
+    this.fqdnCache.expire(now);
+    const selectors = fqdnSelectors(this.repository.rules());
+    const podIps = new Set([...this.endpoints.values()].map((r) => r.ip));
+    const wanted = new Map<string, string[]>();
+    for (const [address, names] of this.fqdnCache.addresses()) {
+      if (podIps.has(address)) continue;
+      const keys = selectors.filter((s) => names.some((n) => s.matches(n))).map((s) => s.key);
+      if (keys.length > 0) wanted.set(address, keys);
+    }
+    for (const [address, held] of [...this.fqdnIdentities]) {
+      if (wanted.get(address)?.join('\n') === held.selectors) continue;
+      this.allocator.release(held.id);
+      this.fqdnIdentities.delete(address);
+    }
+    for (const [address, keys] of wanted) {
+      if (!this.fqdnIdentities.has(address)) this.fqdnIdentities.set(address, { selectors: keys.join('\n'), id: this.allocator.allocateFqdn(keys).id });
+    }
+    clearTimeout(this.fqdnExpiryTimer);
+    const next = this.fqdnCache.nextExpiry();
+    if (next !== undefined && !this.stopped) {
+      this.fqdnExpiryTimer = setTimeout(() => this.schedule(), Math.max(0, next - now) + 10);
+      this.fqdnExpiryTimer.unref();
+    }
+  }
+
   /** Every CIDR the rules name gets a node-local identity (and, below, an ipcache entry). */
   private syncCidrIdentities(): void {
     const wanted = new Map(referencedCidrs(this.repository.rules()).filter((p) => p.family === 4).map((p) => [formatIpPrefix(p), p]));
@@ -618,6 +669,7 @@ export class EndpointManager {
   private desiredIpcache(): Map<string, number> {
     const desired = new Map<string, number>();
     for (const [cidr, id] of this.cidrIdentities) desired.set(cidr, id);
+    for (const [address, { id }] of this.fqdnIdentities) desired.set(`${address}/32`, id);
     for (const ip of this.opts.nodeAddresses?.() ?? []) if (isIpv4Address(ip)) desired.set(`${ip}/32`, ReservedIdentity.HOST);
     for (const r of this.endpoints.values()) desired.set(`${r.ip}/32`, r.identity);
     return desired;

@@ -5,9 +5,9 @@
  * server's identity has a DNS rule matching the name, or has no L7 rules at all (§2.3: an L3/L4
  * allow of the same peer leaves L7 unrestricted); otherwise it is refused.
  */
-import type { Identity } from '@tendril/identity';
+import { LabelSource, type Identity } from '@tendril/identity';
 import type { PortRuleDNS } from './api-types';
-import { DnsRules } from './l7/dns-names';
+import { DnsNameMatcher, DnsRules } from './l7/dns-names';
 import { isWildcardItem, itemKeyRanges, itemSelectsPeer, portKey, rangesCover, selectsEndpoint, type MatchingOptions, type PolicyEndpoint } from './matching';
 import { Protocol } from './policy-map';
 import { formatOrigin, itemsFor, type PolicyRule } from './policy-ir';
@@ -88,4 +88,34 @@ export function dnsVerdict(policies: readonly DnsPortPolicy[], transport: DnsTra
     if (!rule.dns || new DnsRules(rule.dns).allows(name)) return { allowed: true, origin: rule.origin };
   }
   return { allowed: false, reason: applying.length === 0 ? `no rule allows DNS to identity ${remote}` : `no DNS rule matches ${JSON.stringify(name)}` };
+}
+
+/** One toFQDNs selector of the rules in force: its ipcache label key (`matchName:…` / `matchPattern:…`) and its name matcher. */
+export interface FqdnSelector {
+  readonly key: string;
+  matches(name: string): boolean;
+}
+
+/**
+ * Every distinct toFQDNs selector of `rules` (§5.3). The translator turns each into an identity
+ * selector with the single requirement `fqdn:<key>` exists; addresses learned for a name it
+ * matches get an identity with that label.
+ */
+export function fqdnSelectors(rules: readonly PolicyRule[]): FqdnSelector[] {
+  const byKey = new Map<string, FqdnSelector>();
+  for (const rule of rules) {
+    for (const item of itemsFor(rule, 'egress')) {
+      for (const peer of item.peers) {
+        if (peer.kind !== 'selector' || peer.selector.requirements.length !== 1) continue;
+        const [requirement] = peer.selector.requirements;
+        if (requirement?.source !== LabelSource.FQDN || byKey.has(requirement.key)) continue;
+        const colon = requirement.key.indexOf(':');
+        const field = requirement.key.slice(0, colon);
+        const value = requirement.key.slice(colon + 1);
+        const matcher = new DnsNameMatcher(field === 'matchName' ? { matchName: value } : { matchPattern: value });
+        byKey.set(requirement.key, { key: requirement.key, matches: (name) => matcher.matches(name) });
+      }
+    }
+  }
+  return [...byKey.values()].sort((a, b) => a.key.localeCompare(b.key));
 }

@@ -1,6 +1,6 @@
 /** The DNS proxy's view of an endpoint's egress: which ports carry DNS rules, and which names each server may be asked for (§5.2, §8 case 24). */
 import { IdentityAllocator, workloadLabels } from '@tendril/identity';
-import { dnsPortPolicies, dnsVerdict, translatePolicy, validatePolicy, type PolicyObject, type PolicyRule } from '../src';
+import { dnsPortPolicies, dnsVerdict, fqdnSelectors, translatePolicy, validatePolicy, type PolicyObject, type PolicyRule } from '../src';
 
 const api = workloadLabels({ namespace: 'default', podLabels: { app: 'api' } });
 const kubeDns = workloadLabels({ namespace: 'kube-system', podLabels: { 'k8s-app': 'kube-dns' } });
@@ -56,5 +56,24 @@ describe('dnsPortPolicies / dnsVerdict', () => {
     expect(policies.map((p) => `${p.transport}/${p.port}`)).toEqual(['UDP/53']);
     expect(dnsVerdict(policies, 'UDP', 53, otherDnsId, 'anything.else.org')).toEqual({ allowed: true, origin: 'CiliumNetworkPolicy default/l3 rule 0 egress[0]' });
     expect(dnsVerdict(dnsPortPolicies(rules.slice(0, 1), { labels: api }, allocator.identities()), 'UDP', 53, otherDnsId, 'anything.else.org').allowed).toBe(false);
+  });
+});
+
+describe('fqdnSelectors', () => {
+  it('lists each toFQDNs selector once, with the label key the translator selects on and its name matching', () => {
+    const rules = [
+      ...case24,
+      ...cnp('more', {
+        endpointSelector: { matchLabels: { app: 'other' } },
+        egress: [{ toFQDNs: [{ matchName: 'API.example.com' }, { matchPattern: '**.example.com' }] }],
+      }),
+    ];
+    const selectors = fqdnSelectors(rules);
+    expect(selectors.map((s) => s.key)).toEqual(['matchName:API.example.com', 'matchPattern:**.example.com']);
+    const [byName, byPattern] = selectors;
+    expect(byName!.matches('api.example.com.')).toBe(true);
+    expect(byName!.matches('www.example.com')).toBe(false);
+    expect(byPattern!.matches('a.b.example.com')).toBe(true);
+    expect(byPattern!.matches('example.com')).toBe(false);
   });
 });
