@@ -400,20 +400,25 @@ export class Agent implements AdminState {
     if (this.enforcement.enabled) {
       this.opts.logger.info({ pinDir: this.opts.datapath?.pinDir ?? '/sys/fs/bpf/tendril' }, 'network policy enforced in eBPF');
       const manager = this.enforcement.manager;
-      // Cilium's in-agent DNS proxy: the datapath steers egress DNS with `rules.dns` to this port.
-      this.dnsProxy = await DnsProxy.start({
-        port: (this.opts.proxyPorts ?? DEFAULT_PROXY_PORTS).dns.egress,
-        clientOf: (ip) => manager.dnsClientOf(ip),
-        identityOf: (ip) => manager.identityOfAddress(ip),
-        // toFQDNs: the answer is held until its addresses are in the datapath.
-        beforeRelay: (answer) => manager.learnDnsAnswer(answer),
-        logger: this.opts.logger,
-        onRecord: (record) => {
-          this.dnsLog.push(record);
-          if (this.dnsLog.length > DNS_LOG_LENGTH) this.dnsLog.shift();
-          this.opts.onDnsRecord?.(record);
-        },
-      });
+      try {
+        // Cilium's in-agent DNS proxy: the datapath steers egress DNS with `rules.dns` to this port.
+        this.dnsProxy = await DnsProxy.start({
+          port: (this.opts.proxyPorts ?? DEFAULT_PROXY_PORTS).dns.egress,
+          clientOf: (ip) => manager.dnsClientOf(ip),
+          identityOf: (ip) => manager.identityOfAddress(ip),
+          // toFQDNs: the answer is held until its addresses are in the datapath.
+          beforeRelay: (answer) => manager.learnDnsAnswer(answer),
+          logger: this.opts.logger,
+          onRecord: (record) => {
+            this.dnsLog.push(record);
+            if (this.dnsLog.length > DNS_LOG_LENGTH) this.dnsLog.shift();
+            this.opts.onDnsRecord?.(record);
+          },
+        });
+      } catch (err) {
+        // Fails closed: queries the datapath redirects find no socket and are dropped (proxyUnavailable).
+        this.opts.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'DNS proxy not started; DNS with rules.dns is dropped');
+      }
     } else this.opts.logger.warn({}, this.enforcement.notice);
   }
 
