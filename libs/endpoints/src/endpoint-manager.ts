@@ -451,7 +451,18 @@ export class EndpointManager {
 
   /** The identity the datapath gives an address: the longest ipcache prefix holding it, world when none does. */
   identityOfAddress(ip: string): number {
-    return this.traceContext().identityOfAddress(ip).id;
+    let address: ReturnType<typeof parseIpAddress>;
+    try {
+      address = parseIpAddress(ip);
+    } catch {
+      return ReservedIdentity.WORLD;
+    }
+    let best: { length: number; id: number } | undefined;
+    for (const [cidr, id] of this.desiredIpcache()) {
+      const prefix = parseIpPrefix(cidr);
+      if (prefixContainsAddress(prefix, address.family, address.address) && (!best || prefix.length > best.length)) best = { length: prefix.length, id };
+    }
+    return best?.id ?? ReservedIdentity.WORLD;
   }
 
   private lastRedirectsText = '[]';

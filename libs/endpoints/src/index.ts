@@ -12,3 +12,4 @@ export * from './proxy-redirect-resources';
 export * from './policy-file-validation';
 export * from './policy-trace';
 export * from './dns-proxy';
+export * from './fqdn-cache';

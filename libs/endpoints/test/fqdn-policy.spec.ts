@@ -66,3 +66,20 @@ describe('EndpointManager toFQDNs', () => {
     expect(egress(1, '10.244.0.12', 443)).toBe('deny');
   });
 });
+
+describe('EndpointManager.identityOfAddress / dnsClientOf', () => {
+  it('gives the DNS proxy the ipcache identity of a server address (world when unknown) and the pod behind a client address', async () => {
+    const store = new ResourceStore();
+    const datapath = new RecordingDatapath();
+    store.upsert({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'dns', namespace: 'default', labels: { app: 'dns' } }, spec: { containers: [] } } as unknown as KubeObject);
+    const manager = new EndpointManager({ store, datapath, localPods: () => [podInfo('dns', 1, '10.244.0.53')], logger: quietLogger });
+    await manager.reconcile();
+    const dns = manager.endpoint('default', 'dns')!;
+    expect(manager.identityOfAddress('10.244.0.53')).toBe(dns.identity);
+    expect(manager.identityOfAddress('8.8.8.8')).toBe(2);
+    expect(manager.identityOfAddress('not an address')).toBe(2);
+    expect(manager.dnsClientOf('10.244.0.53')).toEqual({ pod: 'default/dns', identity: dns.identity, policies: [] });
+    expect(manager.dnsClientOf('10.244.0.99')).toBeUndefined();
+    await manager.stop();
+  });
+});
