@@ -206,7 +206,7 @@ async function namesTheServerSaw(server: string): Promise<string[]> {
 const t = setTimeout(() => { console.log('timeout'); process.exit(0); }, 2000);
 s.on('message', (m) => { clearTimeout(t); console.log(m.readUInt16BE(0) + ' rcode ' + (m.readUInt16BE(2) & 15)); process.exit(0); });
 s.send(Buffer.from([0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xff, 0xff]), 53, process.argv[1]);`;
-    // Retried: once in a full run the first datagram went unanswered (not understood yet, see the DNS README notes).
+    // Retried: in one full run the first such datagram went unanswered within 2 s; the cause is not understood yet.
     await eventually(async () => expect((await sh('ip', ['netns', 'exec', client.netns!, process.execPath, '-e', SEND_GARBAGE, server.ip])).trim()).toBe(`${0x1234} rcode 1`), 15_000, 200);
     expect(records.some((r) => r.verdict === 'formerr' && r.pod === `default/${client.name}`)).toBe(true);
     expect((await dig(client, server.ip, 'www.example.com')).status).toBe('NOERROR');
