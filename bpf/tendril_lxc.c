@@ -24,6 +24,7 @@
 
 #include "tendril_maps.h"
 #include "tendril_l7_lb.h"
+#include "tendril_proxy_udp.h"
 
 #define IDENTITY_WORLD 2
 
@@ -213,7 +214,7 @@ static __always_inline struct verdict policy_verdict(__u32 endpoint_id, __u32 re
 	return v;
 }
 
-/* Hands a TCP packet to the node proxy: to the proxy's socket of this very connection if it
+/* Hands a TCP packet (or a UDP one, tendril_proxy_udp.h) to the node proxy: to the proxy's socket of this very connection if it
  * exists, else to its listener on 127.0.0.1:proxy_port (which must have IP_TRANSPARENT, so the
  * accepted socket's local address is the destination the pod dialled). */
 static __always_inline int redirect_to_proxy(struct __sk_buff *skb, const struct packet *p, __u16 proxy_port)
@@ -222,6 +223,12 @@ static __always_inline int redirect_to_proxy(struct __sk_buff *skb, const struct
 	struct bpf_sock *sk;
 	long err;
 
+	if (p->tuple.protocol == IPPROTO_UDP) {
+		if (assign_udp_proxy_socket(skb, p->tuple.saddr, p->tuple.sport, proxy_port))
+			return drop(DROP_PROXY_UNAVAILABLE);
+		skb->mark = MARK_TO_PROXY;
+		return TC_ACT_OK;
+	}
 	if (p->tuple.protocol != IPPROTO_TCP)
 		return drop(DROP_REDIRECT_UNSUPPORTED);
 	tuple.ipv4.saddr = p->tuple.saddr;

@@ -4,7 +4,10 @@
  * (IP_TRANSPARENT, SO_MARK), so this file wraps exactly those and nothing else:
  *  - loading an object file with libbpf (map pinning/reuse under a pin directory, program pins);
  *  - map lookup/update/delete/next-key on a pinned map's fd;
- *  - a listening TCP socket with IP_TRANSPARENT, and a not-yet-connected TCP socket with SO_MARK.
+ *  - a listening TCP socket with IP_TRANSPARENT, and a not-yet-connected TCP socket with SO_MARK;
+ *  - UDP sockets for the DNS proxy (Node's dgram can set neither option nor report a datagram's
+ *    original destination): bound, optionally IP_TRANSPARENT + IP_RECVORIGDSTADDR, optionally
+ *    SO_MARK, read on Node's own event loop (uv_poll), and a send from a foreign address.
  * Every failure becomes a JavaScript Error naming the operation and the errno text. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +20,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <uv.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <node_api.h>
@@ -399,6 +403,316 @@ static napi_value create_marked_socket(napi_env env, napi_callback_info info)
 	return make_int(env, fd);
 }
 
+
+/* ---- UDP sockets for the DNS proxy -------------------------------------------------------- */
+
+/* One open UDP socket. The uv_poll handle runs on Node's loop, so the JS callback is called on the
+ * main thread without a thread of our own. Freed once both the poll handle is closed and the JS
+ * external is finalized (whichever comes last). */
+struct udp_socket {
+	int fd;
+	int closed;
+	int poll_closed;
+	int finalized;
+	uv_poll_t poll;
+	napi_env env;
+	napi_ref callback;
+	napi_async_context async_context;
+};
+
+#define UDP_MAX_DATAGRAM 65535
+
+static void udp_maybe_free(struct udp_socket *sock)
+{
+	if (sock->poll_closed && sock->finalized)
+		free(sock);
+}
+
+static void udp_on_poll_closed(uv_handle_t *handle)
+{
+	struct udp_socket *sock = handle->data;
+
+	sock->poll_closed = 1;
+	udp_maybe_free(sock);
+}
+
+static void udp_shutdown(struct udp_socket *sock)
+{
+	if (sock->closed)
+		return;
+	sock->closed = 1;
+	uv_poll_stop(&sock->poll);
+	uv_close((uv_handle_t *)&sock->poll, udp_on_poll_closed);
+	close(sock->fd);
+	sock->fd = -1;
+	napi_delete_reference(sock->env, sock->callback);
+	napi_async_destroy(sock->env, sock->async_context);
+}
+
+static napi_value make_address(napi_env env, const struct sockaddr_in *addr)
+{
+	char text[INET_ADDRSTRLEN];
+	napi_value result, address, port;
+
+	inet_ntop(AF_INET, &addr->sin_addr, text, sizeof(text));
+	napi_create_object(env, &result);
+	napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &address);
+	napi_create_uint32(env, ntohs(addr->sin_port), &port);
+	napi_set_named_property(env, result, "address", address);
+	napi_set_named_property(env, result, "port", port);
+	return result;
+}
+
+/* Reads every queued datagram and calls back (payload, source, originalDestination | null). */
+static void udp_on_readable(uv_poll_t *handle, int status, int events)
+{
+	struct udp_socket *sock = handle->data;
+	static unsigned char payload[UDP_MAX_DATAGRAM];
+	napi_env env = sock->env;
+
+	(void)events;
+	if (status < 0)
+		return;
+	while (!sock->closed) {
+		struct sockaddr_in source = { 0 };
+		char control[CMSG_SPACE(sizeof(struct sockaddr_in))];
+		struct iovec iov = { .iov_base = payload, .iov_len = sizeof(payload) };
+		struct msghdr msg = {
+			.msg_name = &source, .msg_namelen = sizeof(source),
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = control, .msg_controllen = sizeof(control),
+		};
+		const struct sockaddr_in *original = NULL;
+		napi_handle_scope scope;
+		napi_value argv[3], fn, recv, buffer;
+		void *data;
+		ssize_t n = recvmsg(sock->fd, &msg, MSG_DONTWAIT);
+
+		if (n < 0)
+			return; /* EAGAIN: drained; other errors (ICMP errors queued on the socket) are not ours to report */
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+			if (c->cmsg_level == SOL_IP && c->cmsg_type == IP_ORIGDSTADDR)
+				original = (const struct sockaddr_in *)CMSG_DATA(c);
+		napi_open_handle_scope(env, &scope);
+		napi_create_buffer_copy(env, (size_t)n, payload, &data, &buffer);
+		argv[0] = buffer;
+		argv[1] = make_address(env, &source);
+		argv[2] = original ? make_address(env, original) : make_null(env);
+		napi_get_reference_value(env, sock->callback, &fn);
+		napi_get_global(env, &recv); /* napi_make_callback wants an object as receiver */
+		/* The JS side catches its own errors; an exception here would surface as uncaught. */
+		napi_make_callback(env, sock->async_context, recv, fn, 3, argv, NULL);
+		napi_close_handle_scope(env, scope);
+	}
+}
+
+static void udp_finalize(napi_env env, void *data, void *hint)
+{
+	struct udp_socket *sock = data;
+
+	(void)hint;
+	(void)env;
+	if (!sock->closed) {
+		/* Dropped without close(): stop reading; the reference and context go with the env. */
+		sock->closed = 1;
+		uv_poll_stop(&sock->poll);
+		uv_close((uv_handle_t *)&sock->poll, udp_on_poll_closed);
+		close(sock->fd);
+	}
+	sock->finalized = 1;
+	udp_maybe_free(sock);
+}
+
+static int get_udp_socket(napi_env env, napi_value value, struct udp_socket **out)
+{
+	if (napi_get_value_external(env, value, (void **)out) != napi_ok || !*out) {
+		napi_throw_type_error(env, NULL, "not a UDP socket handle");
+		return -1;
+	}
+	if ((*out)->closed) {
+		napi_throw_error(env, "ERR_SOCKET_CLOSED", "the UDP socket is closed");
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_endpoint(napi_env env, napi_value address, napi_value port, struct sockaddr_in *out)
+{
+	int64_t number;
+
+	memset(out, 0, sizeof(*out));
+	out->sin_family = AF_INET;
+	if (parse_ipv4(env, address, &out->sin_addr) || get_int(env, port, "port", &number))
+		return -1;
+	if (number < 0 || number > 65535) {
+		napi_throw_range_error(env, NULL, "port must be 0..65535");
+		return -1;
+	}
+	out->sin_port = htons((uint16_t)number);
+	return 0;
+}
+
+/* udpOpen(address, port, transparent, mark, onMessage): a bound UDP socket read on Node's loop.
+ * transparent: IP_TRANSPARENT + IP_RECVORIGDSTADDR (receives datagrams the datapath assigned to
+ * it, with their original destination). mark != 0: SO_MARK on everything it sends. */
+static napi_value udp_open(napi_env env, napi_callback_info info)
+{
+	napi_value argv[5], external, name;
+	struct sockaddr_in addr;
+	struct udp_socket *sock;
+	bool transparent;
+	int64_t mark;
+	napi_valuetype type;
+	uv_loop_t *loop;
+	int fd, one = 1, err;
+	const char *what;
+
+	if (get_args(env, info, 5, argv) || parse_endpoint(env, argv[0], argv[1], &addr) ||
+	    napi_get_value_bool(env, argv[2], &transparent) != napi_ok || get_int(env, argv[3], "mark", &mark))
+		return NULL;
+	napi_typeof(env, argv[4], &type);
+	if (type != napi_function) {
+		napi_throw_type_error(env, NULL, "onMessage must be a function");
+		return NULL;
+	}
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		throw_errno(env, "create UDP socket", errno);
+		return NULL;
+	}
+	what = "set IP_TRANSPARENT / IP_RECVORIGDSTADDR (needs CAP_NET_ADMIN)";
+	if (transparent && (setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) < 0 ||
+			    setsockopt(fd, SOL_IP, IP_RECVORIGDSTADDR, &one, sizeof(one)) < 0))
+		goto fail;
+	what = "set SO_MARK (needs CAP_NET_ADMIN)";
+	if (mark != 0) {
+		uint32_t value = (uint32_t)mark;
+
+		if (setsockopt(fd, SOL_SOCKET, SO_MARK, &value, sizeof(value)) < 0)
+			goto fail;
+	}
+	what = "bind UDP socket";
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+		goto fail;
+	if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+		close(fd);
+		napi_throw_error(env, NULL, "no event loop");
+		return NULL;
+	}
+	sock = calloc(1, sizeof(*sock));
+	if (!sock) {
+		close(fd);
+		throw_errno(env, "allocate UDP socket", ENOMEM);
+		return NULL;
+	}
+	sock->fd = fd;
+	sock->env = env;
+	err = uv_poll_init(loop, &sock->poll, fd);
+	if (err) {
+		close(fd);
+		free(sock);
+		throw_errno(env, "watch UDP socket", -err);
+		return NULL;
+	}
+	sock->poll.data = sock;
+	napi_create_reference(env, argv[4], 1, &sock->callback);
+	napi_create_string_utf8(env, "tendril:udp", NAPI_AUTO_LENGTH, &name);
+	napi_async_init(env, NULL, name, &sock->async_context);
+	uv_poll_start(&sock->poll, UV_READABLE, udp_on_readable);
+	napi_create_external(env, sock, udp_finalize, NULL, &external);
+	return external;
+fail:
+	err = errno;
+	close(fd);
+	throw_errno(env, what, err);
+	return NULL;
+}
+
+/* udpLocalPort(handle): the port the socket is bound to (for a socket bound to port 0). */
+static napi_value udp_local_port(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1];
+	struct udp_socket *sock;
+	struct sockaddr_in addr;
+	socklen_t length = sizeof(addr);
+
+	if (get_args(env, info, 1, argv) || get_udp_socket(env, argv[0], &sock))
+		return NULL;
+	if (getsockname(sock->fd, (struct sockaddr *)&addr, &length) < 0) {
+		throw_errno(env, "getsockname", errno);
+		return NULL;
+	}
+	return make_int(env, ntohs(addr.sin_port));
+}
+
+/* udpSend(handle, payload, address, port) */
+static napi_value udp_send(napi_env env, napi_callback_info info)
+{
+	napi_value argv[4];
+	struct udp_socket *sock;
+	struct sockaddr_in to;
+	void *payload;
+	size_t length;
+
+	if (get_args(env, info, 4, argv) || get_udp_socket(env, argv[0], &sock) ||
+	    get_buffer(env, argv[1], "payload", &payload, &length) || parse_endpoint(env, argv[2], argv[3], &to))
+		return NULL;
+	if (sendto(sock->fd, payload, length, 0, (struct sockaddr *)&to, sizeof(to)) < 0) {
+		throw_errno(env, "UDP send", errno);
+		return NULL;
+	}
+	return make_undefined(env);
+}
+
+/* udpClose(handle): stops reading and closes the socket; a second close is a no-op. */
+static napi_value udp_close(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1];
+	struct udp_socket *sock;
+
+	if (get_args(env, info, 1, argv))
+		return NULL;
+	if (napi_get_value_external(env, argv[0], (void **)&sock) != napi_ok || !sock) {
+		napi_throw_type_error(env, NULL, "not a UDP socket handle");
+		return NULL;
+	}
+	udp_shutdown(sock);
+	return make_undefined(env);
+}
+
+/* udpSendFrom(payload, fromAddress, fromPort, toAddress, toPort): one datagram whose source is
+ * an address that need not be local (IP_TRANSPARENT bind), as a DNS proxy answers a pod from the
+ * server it asked. A socket per answer: bound to the server's address and port, it can only be
+ * told apart from others answering for the same server by SO_REUSEADDR, and it lives for one send. */
+static napi_value udp_send_from(napi_env env, napi_callback_info info)
+{
+	napi_value argv[5];
+	struct sockaddr_in from, to;
+	void *payload;
+	size_t length;
+	int fd, one = 1, err;
+
+	if (get_args(env, info, 5, argv) || get_buffer(env, argv[0], "payload", &payload, &length) ||
+	    parse_endpoint(env, argv[1], argv[2], &from) || parse_endpoint(env, argv[3], argv[4], &to))
+		return NULL;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		throw_errno(env, "create UDP socket", errno);
+		return NULL;
+	}
+	if (setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&from, sizeof(from)) < 0 ||
+	    sendto(fd, payload, length, 0, (struct sockaddr *)&to, sizeof(to)) < 0) {
+		err = errno;
+		close(fd);
+		throw_errno(env, "UDP send from a transparent address", err);
+		return NULL;
+	}
+	close(fd);
+	return make_undefined(env);
+}
+
 static napi_value init(napi_env env, napi_value exports)
 {
 	static const struct {
@@ -415,6 +729,11 @@ static napi_value init(napi_env env, napi_value exports)
 		{ "loadObject", load_object },
 		{ "createTransparentListener", create_transparent_listener },
 		{ "createMarkedSocket", create_marked_socket },
+		{ "udpOpen", udp_open },
+		{ "udpLocalPort", udp_local_port },
+		{ "udpSend", udp_send },
+		{ "udpClose", udp_close },
+		{ "udpSendFrom", udp_send_from },
 	};
 
 	for (size_t i = 0; i < sizeof(functions) / sizeof(functions[0]); i++) {

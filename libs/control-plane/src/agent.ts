@@ -4,7 +4,7 @@ import { validateResource } from '@tendril/api-gateway';
 import type { Gateway } from '@tendril/api-gateway';
 import type { Pod, Service } from '@tendril/api-k8s';
 import type { DatapathOptions } from '@tendril/datapath';
-import { DEFAULT_MESH_PROXY_PORT, fixedProxyPorts, networkPolicyHostsResources, policySecretResources, redirectResources, type KubeSecret, type ProxyPortTable, startNodeEnforcement, validateEndpointResource, type NodeEnforcement, type RedirectResources } from '@tendril/endpoints';
+import { DEFAULT_MESH_PROXY_PORT, DEFAULT_PROXY_PORTS, DnsProxy, type DnsProxyRecord, fixedProxyPorts, networkPolicyHostsResources, policySecretResources, redirectResources, type KubeSecret, type ProxyPortTable, startNodeEnforcement, validateEndpointResource, type NodeEnforcement, type RedirectResources } from '@tendril/endpoints';
 import { GATEWAY_NAME_LABEL, SUPPORTED_FEATURES, TranslationMemo, gatewayInfrastructure, translate, type MeshOptions, type StatusUpdate, type TranslateResult } from '@tendril/gateway';
 import { FileSource, formatSourceError, storeSink, type SourceError } from '@tendril/sources';
 import { ResourceStore, keyOf, refOf, type ResourceKey, type StoreChange } from '@tendril/store';
@@ -16,6 +16,9 @@ import { resolveKind } from './kinds';
 import type { AgentStatus } from './status-format';
 
 export const DEFAULT_CONTROLLER_NAME = 'tendril.io/gateway-controller';
+
+/** How many DNS proxy decisions the agent keeps for inspection. */
+const DNS_LOG_LENGTH = 1000;
 
 export interface AgentOptions {
   configDir: string;
@@ -69,6 +72,8 @@ export interface AgentOptions {
    * Services with mesh routes (GAMMA) are steered there. Like proxyPorts, one per agent on a host.
    */
   meshProxyPort?: number;
+  /** Called with every decision of the in-agent DNS proxy (allowed, refused, malformed). */
+  onDnsRecord?: (record: DnsProxyRecord) => void;
 }
 
 /** Default FileSource debounce of the agent: short, because it adds to every change's latency. */
@@ -147,6 +152,7 @@ export class Agent implements AdminState {
   private xdsPort = 0;
   private unsubscribeStore: (() => void) | undefined;
   private enforcement: NodeEnforcement | undefined;
+  private dnsProxy: DnsProxy | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.clock = opts.clock ?? (() => new Date());
@@ -209,6 +215,7 @@ export class Agent implements AdminState {
     await this.source.stop();
     await this.pods?.stop();
     // The pods' namespaces are gone: their endpoints go too; pinned programs and maps stay enforcing.
+    this.dnsProxy?.close();
     await this.enforcementManager()?.stop();
     await this.ads.close();
     await this.admin?.close();
@@ -440,6 +447,13 @@ export class Agent implements AdminState {
     return this.pods ? this.pods.describe() : [];
   }
 
+  /** The DNS proxy's latest decisions, oldest first. */
+  dnsRecords(): readonly DnsProxyRecord[] {
+    return [...this.dnsLog];
+  }
+
+  private readonly dnsLog: DnsProxyRecord[] = [];
+
   /** Network policy enforcement on this node (the datapath and endpoint manager), or why it is off. */
   nodeEnforcement(): NodeEnforcement | undefined {
     return this.enforcement;
@@ -466,8 +480,29 @@ export class Agent implements AdminState {
       // Mesh routes are keyed by ClusterIPs, which the endpoint manager allocates.
       onClusterIpsChange: () => this.scheduleTranslation(),
     });
-    if (this.enforcement.enabled) this.opts.logger.info({ pinDir: this.opts.datapath?.pinDir ?? '/sys/fs/bpf/tendril' }, 'network policy enforced in eBPF');
-    else this.opts.logger.warn({}, this.enforcement.notice);
+    if (this.enforcement.enabled) {
+      this.opts.logger.info({ pinDir: this.opts.datapath?.pinDir ?? '/sys/fs/bpf/tendril' }, 'network policy enforced in eBPF');
+      const manager = this.enforcement.manager;
+      try {
+        // Cilium's in-agent DNS proxy: the datapath steers egress DNS with `rules.dns` to this port.
+        this.dnsProxy = await DnsProxy.start({
+          port: (this.opts.proxyPorts ?? DEFAULT_PROXY_PORTS).dns.egress,
+          clientOf: (ip) => manager.dnsClientOf(ip),
+          identityOf: (ip) => manager.identityOfAddress(ip),
+          // toFQDNs: the answer is held until its addresses are in the datapath.
+          beforeRelay: (answer) => manager.learnDnsAnswer(answer),
+          logger: this.opts.logger,
+          onRecord: (record) => {
+            this.dnsLog.push(record);
+            if (this.dnsLog.length > DNS_LOG_LENGTH) this.dnsLog.shift();
+            this.opts.onDnsRecord?.(record);
+          },
+        });
+      } catch (err) {
+        // Fails closed: queries the datapath redirects find no socket and are dropped (proxyUnavailable).
+        this.opts.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'DNS proxy not started; DNS with rules.dns is dropped');
+      }
+    } else this.opts.logger.warn({}, this.enforcement.notice);
   }
 
   configDump(): unknown {

@@ -17,3 +17,4 @@ export {
   type ProxyUpstreamOptions,
 } from './transparent-proxy';
 export { hairpinDevicesFor, removeHairpin, type HairpinDevices } from './hairpin';
+export { NativeUdpSocket, sendUdpFrom, type UdpAddress, type UdpDatagram, type UdpSocketOptions } from './udp-socket';

@@ -20,7 +20,21 @@ export interface TendrilBpfAddon {
   loadObject(objectPath: string, mapPinDir: string, programPinDir: string): string[];
   createTransparentListener(address: string, port: number, backlog: number): number;
   createMarkedSocket(mark: number): number;
+  /** A bound UDP socket read on Node's event loop; see udp-socket.ts. */
+  udpOpen(address: string, port: number, transparent: boolean, mark: number, onMessage: (payload: Buffer, source: UdpAddress, originalDestination: UdpAddress | null) => void): UdpHandle;
+  udpLocalPort(handle: UdpHandle): number;
+  udpSend(handle: UdpHandle, payload: Buffer, address: string, port: number): void;
+  udpClose(handle: UdpHandle): void;
+  udpSendFrom(payload: Buffer, fromAddress: string, fromPort: number, toAddress: string, toPort: number): void;
 }
+
+export interface UdpAddress {
+  readonly address: string;
+  readonly port: number;
+}
+
+/** The addon's opaque handle of an open UDP socket. */
+export type UdpHandle = { readonly __udpHandle: never };
 
 export interface NativeArtifacts {
   /** The compiled tc programs (bpf/build/tendril_lxc.o). */

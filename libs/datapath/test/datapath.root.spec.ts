@@ -1,6 +1,6 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import type { PolicyMapEntry } from '@tendril/policy';
-import { connectFromProxy, createTransparentListenerFd, Datapath, ifindexOf, type DropCounts } from '../src';
+import { connectFromProxy, createTransparentListenerFd, Datapath, ifindexOf, NativeUdpSocket, sendUdpFrom, type DropCounts, type UdpDatagram } from '../src';
 import { createCgroup, moveToCgroup, removeLeftovers, sh, TestPod } from './pod-harness';
 
 /*
@@ -308,6 +308,30 @@ const allowTcp = (identity: number, port: number, direction: 'ingress' | 'egress
         /not connected within/,
       );
       expect(drops().policyDenied).toBeGreaterThan(before);
+    });
+
+    it('UDP redirect: the datagram reaches a transparent UDP socket with its original destination, and an answer sent from that destination reaches the pod', async () => {
+      const datagrams: UdpDatagram[] = [];
+      const udpProxy = await NativeUdpSocket.open({ address: '127.0.0.1', port: PROXY_PORT + 2, transparent: true }, (d) => {
+        datagrams.push(d);
+        // Answers as the server the pod asked, as the DNS proxy does; the pod's probe wants its echo.
+        void sendUdpFrom(d.payload, d.originalDestination!, d.source);
+      });
+      try {
+        datapath.policy.apply(A.endpointId, [entry({ direction: 'egress', identity: B.identity, protocol: UDP, port: 5353, prefixLength: 24, proxyPort: PROXY_PORT + 2 })]);
+        datapath.policy.apply(B.endpointId, [allowAll('ingress')]);
+        const result = await podA.probe('udp', B.ip, 5353);
+        expect(result.detail).toBe(`echo ping from ${B.ip}:5353`);
+        expect(datagrams).toHaveLength(1);
+        expect(datagrams[0]).toMatchObject({ originalDestination: { address: B.ip, port: 5353 }, source: { address: A.ip } });
+        udpProxy.close();
+        const before = drops().proxyUnavailable;
+        expect((await podA.probe('udp', B.ip, 5353, BLOCKED_TIMEOUT_MS)).ok).toBe(false);
+        expect(drops().proxyUnavailable).toBeGreaterThan(before);
+      } finally {
+        udpProxy.close();
+        datapath.policy.apply(A.endpointId, [allowAll('egress')]);
+      }
     });
 
     it('drops, counted, when the redirect’s proxy port has no listener', async () => {

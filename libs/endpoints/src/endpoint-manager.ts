@@ -33,6 +33,9 @@ import {
 import {
   compileEndpointPolicy,
   diffPolicyMap,
+  dnsPortPolicies,
+  type DnsPortPolicy,
+  fqdnSelectors,
   type EnforcementMode,
   type EndpointPolicy,
   l7PortPolicies,
@@ -52,6 +55,8 @@ import { L7PolicyIndex } from '@tendril/proxy';
 import type { PodRuntimeInfo } from '@tendril/workloads';
 import { ClusterIpAllocator, isIpv4Address } from './cluster-ips';
 import type { EndpointDatapath } from './datapath-port';
+import type { DnsClient } from './dns-proxy';
+import { FqdnCache, type DnsAnswerMessage } from './fqdn-cache';
 import { POLICY_GROUP_KINDS, validCondition } from './policy-resources';
 import { TraceError, tracePolicy, type TraceContext, type TracedPath, type TraceRequest } from './policy-trace';
 import { policySecretResources, type KubeSecret } from './policy-secrets';
@@ -150,6 +155,8 @@ interface EndpointRecord {
   redirects?: readonly L7PortRedirect[];
   /** The per-request rules of those ports (what the proxy enforces, sent as NPDS). */
   portPolicies?: readonly L7PortPolicy[];
+  /** The DNS rules of its egress ports with `rules.dns` (what the DNS proxy enforces). */
+  dnsPolicies?: readonly DnsPortPolicy[];
 }
 
 interface CompiledPolicy {
@@ -161,6 +168,7 @@ interface CompiledPolicy {
         readonly entries: readonly PolicyMapEntry[];
         readonly redirects: readonly L7PortRedirect[];
         readonly portPolicies: readonly L7PortPolicy[];
+        readonly dnsPolicies: readonly DnsPortPolicy[];
       }
     | { readonly ok: false; readonly error: string };
 }
@@ -325,6 +333,10 @@ export class EndpointManager {
   private readonly seenPolicies = new Map<string, SeenPolicy>();
   /** CIDR prefix → its local identity, for each prefix the rules in force name. */
   private readonly cidrIdentities = new Map<string, number>();
+  /** Addresses the DNS proxy learned (§5.3), and the node-local identity each selected one has. */
+  private readonly fqdnCache = new FqdnCache();
+  private readonly fqdnIdentities = new Map<string, { readonly selectors: string; readonly id: number }>();
+  private fqdnExpiryTimer: NodeJS.Timeout | undefined;
   /** What this manager last wrote to (or found in) the ipcache and service maps. */
   private ipcacheWritten = new Map<string, number>();
   private servicesWritten = new Map<string, DesiredService>();
@@ -389,6 +401,7 @@ export class EndpointManager {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.scheduled) clearImmediate(this.scheduled);
+    clearTimeout(this.fqdnExpiryTimer);
     this.settleEnforcementWaiters(true);
     await this.running;
     for (const record of this.endpoints.values()) {
@@ -416,6 +429,7 @@ export class EndpointManager {
       const pods = this.pods;
       this.syncPolicies();
       this.syncCidrIdentities();
+      this.syncFqdnIdentities();
       const removed = this.syncEndpointRecords(pods);
       for (const record of removed) await this.removeEndpoint(record);
       writes += this.syncIpcache('upserts');
@@ -455,6 +469,30 @@ export class EndpointManager {
       .filter((r) => (r.redirects?.length ?? 0) > 0)
       .map((r) => ({ namespace: r.namespace, name: r.name, ip: r.ip, endpointId: r.endpointId, redirects: r.redirects ?? [], portPolicies: r.portPolicies ?? [] }))
       .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+  }
+
+  /** The local endpoint with this address and the DNS rules of its applied policy (for the DNS proxy). */
+  dnsClientOf(ip: string): DnsClient | undefined {
+    for (const r of this.endpoints.values()) {
+      if (r.ip === ip && r.applied !== undefined && !r.failed) return { pod: `${r.namespace}/${r.name}`, identity: r.identity, policies: r.dnsPolicies ?? [] };
+    }
+    return undefined;
+  }
+
+  /** The identity the datapath gives an address: the longest ipcache prefix holding it, world when none does. */
+  identityOfAddress(ip: string): number {
+    let address: ReturnType<typeof parseIpAddress>;
+    try {
+      address = parseIpAddress(ip);
+    } catch {
+      return ReservedIdentity.WORLD;
+    }
+    let best: { length: number; id: number } | undefined;
+    for (const [cidr, id] of this.desiredIpcache()) {
+      const prefix = parseIpPrefix(cidr);
+      if (prefixContainsAddress(prefix, address.family, address.address) && (!best || prefix.length > best.length)) best = { length: prefix.length, id };
+    }
+    return best?.id ?? ReservedIdentity.WORLD;
   }
 
   private lastRedirectsText = '[[],[]]';
@@ -538,6 +576,49 @@ export class EndpointManager {
       this.repository.delete(kind, b === undefined ? undefined : a, b ?? a);
       this.seenPolicies.delete(key);
       this.rulesRevision++;
+    }
+  }
+
+  /**
+   * Records the addresses of a DNS answer the proxy relays and, when that changes what toFQDNs
+   * selects, resolves only after the datapath has them (ipcache and policy): the proxy holds the
+   * answer until then, so the pod's immediate connect is not dropped (§5.3).
+   */
+  async learnDnsAnswer(message: DnsAnswerMessage): Promise<void> {
+    if (this.stopped || !this.fqdnCache.record(message, this.clock().getTime())) return;
+    await this.enqueue();
+  }
+
+  /**
+   * Each learned address whose names some toFQDNs selector matches gets the node-local identity of
+   * those selectors' labels (and, below, an ipcache entry); expired ones lose it. Addresses of local
+   * endpoints keep their pod identity: toFQDNs never opens pods. The next expiry schedules a
+   * reconciliation.
+   */
+  private syncFqdnIdentities(): void {
+    const now = this.clock().getTime();
+    this.fqdnCache.expire(now);
+    const selectors = fqdnSelectors(this.repository.rules());
+    const podIps = new Set([...this.endpoints.values()].map((r) => r.ip));
+    const wanted = new Map<string, string[]>();
+    for (const [address, names] of this.fqdnCache.addresses()) {
+      if (podIps.has(address)) continue;
+      const keys = selectors.filter((s) => names.some((n) => s.matches(n))).map((s) => s.key);
+      if (keys.length > 0) wanted.set(address, keys);
+    }
+    for (const [address, held] of [...this.fqdnIdentities]) {
+      if (wanted.get(address)?.join('\n') === held.selectors) continue;
+      this.allocator.release(held.id);
+      this.fqdnIdentities.delete(address);
+    }
+    for (const [address, keys] of wanted) {
+      if (!this.fqdnIdentities.has(address)) this.fqdnIdentities.set(address, { selectors: keys.join('\n'), id: this.allocator.allocateFqdn(keys).id });
+    }
+    clearTimeout(this.fqdnExpiryTimer);
+    const next = this.fqdnCache.nextExpiry();
+    if (next !== undefined && !this.stopped) {
+      this.fqdnExpiryTimer = setTimeout(() => this.schedule(), Math.max(0, next - now) + 10);
+      this.fqdnExpiryTimer.unref();
     }
   }
 
@@ -638,6 +719,7 @@ export class EndpointManager {
   private desiredIpcache(): Map<string, number> {
     const desired = new Map<string, number>();
     for (const [cidr, id] of this.cidrIdentities) desired.set(cidr, id);
+    for (const [address, { id }] of this.fqdnIdentities) desired.set(`${address}/32`, id);
     for (const ip of this.opts.nodeAddresses?.() ?? []) if (isIpv4Address(ip)) desired.set(`${ip}/32`, ReservedIdentity.HOST);
     for (const r of this.endpoints.values()) desired.set(`${r.ip}/32`, r.identity);
     return desired;
@@ -696,6 +778,7 @@ export class EndpointManager {
             entries: [...result.policy.ingress.entries, ...result.policy.egress.entries],
             redirects: l7PortRedirects(rules, endpoint, { clusterNamedPorts }),
             portPolicies: l7PortPolicies(rules, endpoint, identities, { clusterNamedPorts }),
+            dnsPolicies: dnsPortPolicies(rules, endpoint, identities, { clusterNamedPorts }),
           }
         : result,
     };
@@ -747,6 +830,7 @@ export class EndpointManager {
         // On a failed write the endpoint drops everything; its redirects are then moot but harmless.
         record.redirects = result.redirects;
         record.portPolicies = result.portPolicies;
+        record.dnsPolicies = result.dnsPolicies;
       }
       if (!record.attached) {
         try {

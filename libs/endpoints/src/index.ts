@@ -12,3 +12,5 @@ export * from './proxy-redirect-resources';
 export * from './policy-file-validation';
 export * from './policy-trace';
 export * from './policy-secrets';
+export * from './dns-proxy';
+export * from './fqdn-cache';

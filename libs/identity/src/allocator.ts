@@ -116,6 +116,17 @@ export class IdentityAllocator {
     return this.reference(labelSetKey(labels), labels, this.local);
   }
 
+  /**
+   * Takes a reference on the node-local identity of addresses the DNS proxy learned for names some
+   * toFQDNs selectors select (policy-semantics §5.3): one label `fqdn:<selector>` per selector,
+   * so the selectors' requirements (source fqdn, key exists) match it.
+   */
+  allocateFqdn(selectorKeys: readonly string[]): AllocatedIdentity {
+    if (selectorKeys.length === 0) throw new Error('an FQDN identity needs at least one selector');
+    const labels = labelSet(selectorKeys.map((key) => label(LabelSource.FQDN, key)));
+    return this.reference(labelSetKey(labels), labels, this.local);
+  }
+
   private reference(key: string, labels: LabelSet, range: NumberRange): AllocatedIdentity {
     const existing = this.byKey.get(key);
     if (existing) {

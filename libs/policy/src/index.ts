@@ -11,4 +11,5 @@ export * from './lpm-encoding';
 export * from './compile';
 export * from './repository';
 export * from './l7-redirects';
+export * from './dns-policy';
 export * from './l7';
