@@ -73,17 +73,22 @@ export class KafkaPolicyRelay {
     broker.once('end', () => client.end());
   }
 
-  private onClientData(chunk: Buffer): void {
-    let requests: KafkaRequest[];
+  /** The frames `split` completes; undefined (connection closed, error reported) when the stream is not Kafka. */
+  private framesOf<T>(split: () => T[]): T[] | undefined {
     try {
-      requests = this.requests.push(chunk);
+      return split();
     } catch (err) {
       if (!(err instanceof KafkaWireError)) throw err;
       this.options.onInvalid?.(err);
       this.client.destroy();
       this.broker.destroy();
-      return;
+      return undefined;
     }
+  }
+
+  private onClientData(chunk: Buffer): void {
+    const requests = this.framesOf(() => this.requests.push(chunk));
+    if (!requests) return;
     for (const request of requests) {
       const decision = this.options.decide(request);
       const { apiKey, apiVersion, clientId, topics } = request.facts;
@@ -100,16 +105,8 @@ export class KafkaPolicyRelay {
   }
 
   private onBrokerData(chunk: Buffer): void {
-    let frames: Buffer[];
-    try {
-      frames = this.responses.push(chunk);
-    } catch (err) {
-      if (!(err instanceof KafkaWireError)) throw err;
-      this.options.onInvalid?.(err);
-      this.client.destroy();
-      this.broker.destroy();
-      return;
-    }
+    const frames = this.framesOf(() => this.responses.push(chunk));
+    if (!frames) return;
     for (const frame of frames) {
       const correlationId = frame.readInt32BE(4);
       // Denials asked for before this request go first; then the response itself.
