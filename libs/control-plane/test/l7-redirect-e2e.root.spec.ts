@@ -1,13 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
-import { unpackAny } from '@tendril/api-envoy';
-import { proxyDatapathAccess } from '@tendril/datapath';
-import { NodeProxy } from '@tendril/node-proxy';
-import { ProxyRuntime, formatConfigError, type AccessLogEntry, type ProxyConfig } from '@tendril/proxy';
 import { eventually } from '@tendril/testing';
-import { silentLogger } from '@tendril/xds';
 import type { EndpointView } from '../src';
 import { deployment, NetnsAgentNode, sh } from './netns-agent';
+import { NodeProxyHarness } from './node-proxy-harness';
 
 /*
  * The datapath's transparent L7 redirect through the node proxy, as root: an Agent runs a server
@@ -54,10 +50,8 @@ spec:
 (isRoot ? describe : describe.skip)('L7 redirect to the node proxy (needs root)', () => {
   const node = new NetnsAgentNode('l7');
   const clusterIp = `172.31.${randomBytes(1)[0]!}.${1 + (randomBytes(1)[0]! % 250)}`;
-  const accessLog: AccessLogEntry[] = [];
-  const nacks: string[] = [];
-  let proxy: NodeProxy | undefined;
-  const network = proxyDatapathAccess(node.pinDir);
+  const proxy = new NodeProxyHarness(node.pinDir);
+  const { accessLog, nacks } = proxy;
   const podOf = async (app: string): Promise<EndpointView> => (await node.enforcedPods(app, 1))[0]!;
   const probe = async (from: EndpointView, host: string, port: number, urlPath: string, method = 'GET'): Promise<string> =>
     (await sh('ip', ['netns', 'exec', from.netns!, process.execPath, '-e', PROBE, host, String(port), urlPath, method])).trim();
@@ -84,30 +78,11 @@ spec:
     );
     node.write('policy.yaml', serverPolicy('{ http: [{}] }'));
     const { xdsPort } = await node.startAgent();
-    const runtime = new ProxyRuntime({ logger: silentLogger, accessLog: (entry) => accessLog.push(entry), drainTimeoutMs: 1_000, transparentNetwork: network });
-    proxy = new NodeProxy({
-      target: `127.0.0.1:${xdsPort}`,
-      node: { id: 'tendril-node', cluster: 'tendril', user_agent_name: 'tendril-proxy' },
-      protocol: 'delta',
-      decodeAny: (any) => unpackAny(any),
-      logger: silentLogger,
-      dataPlane: {
-        apply: async (config) => {
-          const result = await runtime.apply(config as unknown as ProxyConfig);
-          if (!result.accepted) {
-            nacks.push(...result.errors.map(formatConfigError));
-            throw new Error(result.errors.map(formatConfigError).join('; '));
-          }
-        },
-        close: () => runtime.close(),
-      },
-    });
-    await proxy.start();
+    await proxy.start(xdsPort);
   });
 
   afterAll(async () => {
-    await proxy?.stop();
-    network.close();
+    await proxy.stop();
     await node.cleanup();
   });
 

@@ -1,12 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { unpackAny } from '@tendril/api-envoy';
-import { proxyDatapathAccess } from '@tendril/datapath';
-import { NodeProxy } from '@tendril/node-proxy';
-import { ProxyRuntime, formatConfigError, type AccessLogEntry, type ProxyConfig } from '@tendril/proxy';
+import type { AccessLogEntry } from '@tendril/proxy';
 import { eventually } from '@tendril/testing';
-import { silentLogger } from '@tendril/xds';
 import type { EndpointView } from '../src';
 import { NetnsAgentNode, sh } from './netns-agent';
+import { NodeProxyHarness } from './node-proxy-harness';
 
 /*
  * East-west routing (GAMMA) end to end, as root: an Agent runs echo-v1 and echo-v2 pods behind the
@@ -66,10 +63,8 @@ spec:
   const node = new NetnsAgentNode('mesh');
   const third = randomBytes(1)[0]!;
   const echoIp = `172.30.${third}.10`;
-  const accessLog: AccessLogEntry[] = [];
-  const nacks: string[] = [];
-  let proxy: NodeProxy | undefined;
-  const network = proxyDatapathAccess(node.pinDir);
+  const proxy = new NodeProxyHarness(node.pinDir);
+  const { accessLog, nacks } = proxy;
   let client: EndpointView;
 
   const probe = async (urlPath: string, headers: Record<string, string> = {}): Promise<ProbeResult> =>
@@ -110,33 +105,14 @@ spec:
       ].join('---\n'),
     );
     const { xdsPort } = await node.startAgent();
-    const runtime = new ProxyRuntime({ logger: silentLogger, accessLog: (entry) => accessLog.push(entry), drainTimeoutMs: 1_000, transparentNetwork: network });
-    proxy = new NodeProxy({
-      target: `127.0.0.1:${xdsPort}`,
-      node: { id: 'tendril-node', cluster: 'tendril', user_agent_name: 'tendril-proxy' },
-      protocol: 'delta',
-      decodeAny: (any) => unpackAny(any),
-      logger: silentLogger,
-      dataPlane: {
-        apply: async (config) => {
-          const result = await runtime.apply(config as unknown as ProxyConfig);
-          if (!result.accepted) {
-            nacks.push(...result.errors.map(formatConfigError));
-            throw new Error(result.errors.map(formatConfigError).join('; '));
-          }
-        },
-        close: () => runtime.close(),
-      },
-    });
-    await proxy.start();
+    await proxy.start(xdsPort);
     await node.enforcedPods('echo-v1', 1);
     await node.enforcedPods('echo-v2', 1);
     client = (await node.enforcedPods('client', 1))[0]!;
   });
 
   afterAll(async () => {
-    await proxy?.stop();
-    network.close();
+    await proxy.stop();
     await node.cleanup();
   });
 
