@@ -23,13 +23,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
-import { unpackAny } from '@tendril/api-envoy';
 import { request } from 'undici';
 import { Agent, type EndpointView } from '@tendril/control-plane';
 import { proxyDatapathAccess } from '@tendril/datapath';
 import { networkPolicyResources, removeNodeDatapath, type EndpointRedirects } from '@tendril/endpoints';
 import { IdentityAllocator, workloadLabels, type Identity } from '@tendril/identity';
-import { NodeProxy } from '@tendril/node-proxy';
+import { runtimeNodeProxy, type NodeProxy } from '@tendril/node-proxy';
 import {
   compileEndpointPolicy,
   HttpRules,
@@ -41,7 +40,7 @@ import {
   type HttpRequestFacts,
   type PortRuleHTTP,
 } from '@tendril/policy';
-import { ProxyRuntime, formatConfigError, type ProxyConfig } from '@tendril/proxy';
+import { ProxyRuntime } from '@tendril/proxy';
 import { silentLogger } from '@tendril/xds';
 import { eventually, progress, sleep, table, writeAtomically } from './common';
 
@@ -281,21 +280,7 @@ async function editSection(): Promise<string> {
   let client: ReturnType<typeof spawn> | undefined;
   try {
     const { xdsPort, adminPort } = await agent.start();
-    proxy = new NodeProxy({
-      target: `127.0.0.1:${xdsPort}`,
-      node: { id: 'tendril-node', cluster: 'tendril', user_agent_name: 'tendril-proxy' },
-      protocol: 'delta',
-      decodeAny: (any) => unpackAny(any),
-      logger: silentLogger,
-      dataPlane: {
-        apply: async (config) => {
-          const result = await runtime.apply(config as unknown as ProxyConfig);
-          if (!result.accepted) throw new Error(result.errors.map(formatConfigError).join('; '));
-          applied.push(Date.now());
-        },
-        close: () => runtime.close(),
-      },
-    });
+    proxy = runtimeNodeProxy({ xdsAddress: `127.0.0.1:${xdsPort}`, runtime, logger: silentLogger, onApplied: () => applied.push(Date.now()) });
     await proxy.start();
     progress('policy edit → enforcement: waiting for the pods');
     const pods = await eventually(

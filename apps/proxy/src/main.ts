@@ -1,9 +1,8 @@
 import { Command, Option } from 'commander';
 import pino from 'pino';
 import { DEFAULT_PIN_DIR, proxyDatapathAccess } from '@tendril/datapath';
-import { NodeProxy } from '@tendril/node-proxy';
-import { ProxyRuntime, formatConfigError, type ProxyConfig } from '@tendril/proxy';
-import { ResourceDecoder } from '@tendril/xds';
+import { runtimeNodeProxy } from '@tendril/node-proxy';
+import { ProxyRuntime } from '@tendril/proxy';
 
 const program = new Command('tendril-proxy')
   .description("tendril's node proxy: serves the Listeners, Routes, Clusters and Endpoints the agent sends over xDS")
@@ -20,25 +19,14 @@ const logger = pino({ name: 'proxy', base: undefined, timestamp: pino.stdTimeFun
 // root a Listener with transparent: true is refused (NACK) with the reason.
 const transparentNetwork = process.getuid?.() === 0 ? proxyDatapathAccess(opts.bpfRoot as string) : undefined;
 const runtime = new ProxyRuntime({ logger, transparentNetwork });
-// Re-decodes only the virtual hosts that changed when a large RouteConfiguration is re-sent.
-const decoder = new ResourceDecoder();
-const proxy = new NodeProxy({
-  target: opts.xdsAddress,
-  node: { id: opts.nodeId, cluster: 'tendril', user_agent_name: 'tendril-proxy' },
-  protocol: opts.xdsProtocol,
-  decodeAny: (any) => decoder.decode(any),
-  adminAddress: opts.adminAddress,
+const proxy = runtimeNodeProxy({
+  xdsAddress: opts.xdsAddress as string,
+  runtime,
   logger,
-  dataPlane: {
-    apply: async (config) => {
-      const result = await runtime.apply(config as unknown as ProxyConfig);
-      if (!result.accepted) throw new Error(result.errors.map(formatConfigError).join('; '));
-    },
-    close: async () => {
-      await runtime.close();
-      transparentNetwork?.close();
-    },
-  },
+  nodeId: opts.nodeId as string,
+  protocol: opts.xdsProtocol as 'sotw' | 'delta',
+  adminAddress: opts.adminAddress as string,
+  afterClose: () => transparentNetwork?.close(),
 });
 
 proxy.start().catch((err: Error) => {

@@ -3,16 +3,12 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { unpackAny } from '@tendril/api-envoy';
-import { proxyDatapathAccess } from '@tendril/datapath';
-import { NodeProxy } from '@tendril/node-proxy';
-import { ProxyRuntime, formatConfigError, type AccessLogEntry, type ProxyConfig, type TransparentNetwork } from '@tendril/proxy';
 import { eventually } from '@tendril/testing';
-import { silentLogger } from '@tendril/xds';
 import type { AgentStatus, EndpointView } from '../src';
 import { BYPASS_CORPUS, H2_BYPASS_PATHS, H2_SENDER, RAW_SENDER } from './http-bypass-corpus';
 import { tendril } from './harness';
 import { deployment, NetnsAgentNode, sh } from './netns-agent';
+import { NodeProxyHarness } from './node-proxy-harness';
 
 /*
  * HTTP L7 policy end to end (policy-semantics.md §8 cases 5–14 and 16), as root: one Agent runs a
@@ -94,20 +90,9 @@ const from = (app: string, http?: string): string =>
 (isRoot ? describe : describe.skip)('HTTP L7 policy through the node proxy (needs root)', () => {
   const node = new NetnsAgentNode('l7h');
   const serverLog = path.join(os.tmpdir(), `tendril-l7h-store-${randomBytes(4).toString('hex')}.log`);
-  const accessLog: AccessLogEntry[] = [];
-  const nacks: string[] = [];
-  let proxy: NodeProxy | undefined;
-  let runtime: ProxyRuntime | undefined;
-  /** The last configuration the agent sent, to re-apply after withholding its policy. */
-  let lastConfig: ProxyConfig | undefined;
-  const datapath = proxyDatapathAccess(node.pinDir);
-  /** The datapath's sockets, but an ipcache that knows nobody: identities must come from NPHDS. */
-  const network: TransparentNetwork = {
-    bpfRoot: datapath.bpfRoot,
-    listenerFd: (host, port) => datapath.listenerFd(host, port),
-    markedSocket: (direction, identity) => datapath.markedSocket(direction, identity),
-    identityOf: () => undefined,
-  };
+  /** Its ipcache reader knows nobody: identities must come from NPHDS. */
+  const proxy = new NodeProxyHarness(node.pinDir, { identitiesFromNphdsOnly: true });
+  const accessLog = proxy.accessLog;
   const undiciPath = require.resolve('undici');
   const pods = new Map<string, EndpointView>();
   const pod = async (app: string): Promise<EndpointView> => {
@@ -181,32 +166,11 @@ const from = (app: string, http?: string): string =>
     );
     node.write('policy.yaml', storePolicy('store', from('web', '[{}]')));
     const { xdsPort } = await node.startAgent({ proxyUsesNphds: true });
-    runtime = new ProxyRuntime({ logger: silentLogger, accessLog: (entry) => accessLog.push(entry), drainTimeoutMs: 1_000, transparentNetwork: network });
-    const served = runtime;
-    proxy = new NodeProxy({
-      target: `127.0.0.1:${xdsPort}`,
-      node: { id: 'tendril-node', cluster: 'tendril', user_agent_name: 'tendril-proxy' },
-      protocol: 'delta',
-      decodeAny: (any) => unpackAny(any),
-      logger: silentLogger,
-      dataPlane: {
-        apply: async (config) => {
-          const result = await served.apply(config as unknown as ProxyConfig);
-          if (!result.accepted) {
-            nacks.push(...result.errors.map(formatConfigError));
-            throw new Error(result.errors.map(formatConfigError).join('; '));
-          }
-          lastConfig = config as unknown as ProxyConfig;
-        },
-        close: () => served.close(),
-      },
-    });
-    await proxy.start();
+    await proxy.start(xdsPort);
   });
 
   afterAll(async () => {
-    await proxy?.stop();
-    datapath.close();
+    await proxy.stop();
     await node.cleanup();
     fs.rmSync(serverLog, { force: true });
   });
@@ -216,13 +180,13 @@ const from = (app: string, http?: string): string =>
     const entry = accessLog.find((e) => e.path === '/anything');
     expect(entry).toMatchObject({ listener: 'tendril-http-ingress', response_code: 200, l7_policy: { verdict: 'allowed', reason: expect.stringContaining('CiliumNetworkPolicy default/store') } });
     // The proxy as it is before its first NPDS arrives: listeners and NPHDS, no NetworkPolicy.
-    const config = lastConfig!;
-    expect((await runtime!.apply({ ...config, networkPolicies: [] })).accepted).toBe(true);
+    const config = proxy.lastConfig!;
+    expect((await proxy.runtime.apply({ ...config, networkPolicies: [] })).accepted).toBe(true);
     try {
       await expectStatuses('web', [[get('/anything-unpoliced'), 403]]);
       expect(accessLog.find((e) => e.path === '/anything-unpoliced')).toMatchObject({ upstream_host: null, l7_policy: { verdict: 'denied', reason: expect.stringMatching(/^no ingress L7 policy for /) } });
     } finally {
-      await runtime!.apply(config);
+      await proxy.runtime.apply(config);
     }
     await expectStatuses('web', [[get('/anything'), 200]]);
   });
@@ -309,7 +273,7 @@ data: { token: ${Buffer.from(value).toString('base64')} }
       [get('/pay', { 'X-Token': 's3cr3t' }), 403],
       [get('/pay', { 'X-Token': 'first-value' }), 200],
     ]);
-    const deliveredPolicy = JSON.stringify(lastConfig!.networkPolicies);
+    const deliveredPolicy = JSON.stringify(proxy.lastConfig!.networkPolicies);
     expect(deliveredPolicy).toContain('"value_sds_secret":"policy-secret/default/pay-token"');
     expect(deliveredPolicy).not.toContain('first-value');
     node.write('secret.yaml', secret('rotated-value'));
@@ -322,7 +286,7 @@ data: { token: ${Buffer.from(value).toString('base64')} }
       20_000,
       200,
     );
-    expect(JSON.stringify(lastConfig!.networkPolicies)).toBe(deliveredPolicy);
+    expect(JSON.stringify(proxy.lastConfig!.networkPolicies)).toBe(deliveredPolicy);
     // Without the Secret (and no inline value) the match can never pass: fail closed.
     node.remove('secret.yaml');
     await eventually(() => expectStatuses('web', [[get('/pay', { 'X-Token': 'rotated-value' }), 403]]), 20_000, 200);
@@ -404,7 +368,7 @@ data: { token: ${Buffer.from(value).toString('base64')} }
       [get('/public/after'), 200],
       [get('/private'), 403],
     ]);
-    expect(nacks).toEqual([]);
+    expect(proxy.nacks).toEqual([]);
   });
 
   it('`tendril policy trace --http` gives the proxy’s verdict and the rule that decided it, from the same engine, as the proxy enforces it', async () => {

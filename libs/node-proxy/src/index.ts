@@ -1,1 +1,2 @@
 export * from './node-proxy';
+export * from './runtime-node-proxy';

@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { promisify } from 'node:util';
-import { TypeUrl, unpackAny } from '@tendril/api-envoy';
-import { ProxyRuntime, type ProxyConfig } from '@tendril/proxy';
+import { TypeUrl } from '@tendril/api-envoy';
+import { ProxyRuntime } from '@tendril/proxy';
 import { eventually, freePort } from '@tendril/testing';
 import { AdsServer, Snapshot, SnapshotCache, silentLogger } from '@tendril/xds';
-import { NodeProxy } from '../src';
+import { runtimeNodeProxy } from '../src';
 
 const ADS = { ads: {}, resource_api_version: 'V3' };
 
@@ -87,20 +87,7 @@ describe('NodeProxy with the proxy runtime: certificates over SDS', () => {
     const server = new AdsServer({ cache });
     const xdsPort = await server.listen('127.0.0.1:0');
     const runtime = new ProxyRuntime({ accessLog: () => undefined });
-    const proxy = new NodeProxy({
-      target: `127.0.0.1:${xdsPort}`,
-      node: { id: 'sds-1' },
-      protocol: 'sotw',
-      decodeAny: (a) => unpackAny(a),
-      logger: silentLogger,
-      dataPlane: {
-        apply: async (config) => {
-          const result = await runtime.apply(config as unknown as ProxyConfig);
-          if (!result.accepted) throw new Error(result.errors.map((e) => e.message).join('; '));
-        },
-        close: () => runtime.close(),
-      },
-    });
+    const proxy = runtimeNodeProxy({ xdsAddress: `127.0.0.1:${xdsPort}`, runtime, logger: silentLogger, nodeId: 'sds-1', protocol: 'sotw' });
     const port = await freePort();
     try {
       await proxy.start();
