@@ -125,7 +125,12 @@ export class BackendTlsPolicies {
    * entries of other controllers are kept.
    */
   statuses(current: ResourceIndex, gatewaysByKey: ReadonlyMap<string, GatewayState>, controllerName: string, now: string): StatusUpdate[] {
-    const gatewaysOfService = ancestorsByService(current, gatewaysByKey);
+    // Without policies there is nothing to report: skip the walk over every route.
+    if (this.evaluations.length === 0) return [];
+    const targeted = new Set(
+      this.evaluations.flatMap(({ policy }) => (policy.spec?.targetRefs ?? []).filter((ref) => (ref.group ?? '') === '' && ref.kind === 'Service').map((ref) => `${namespaceOf(policy)}/${ref.name}`)),
+    );
+    const gatewaysOfService = ancestorsByService(current, gatewaysByKey, targeted);
     // The evaluations outlive status writes (which make new policy objects): the previous status is the current object's.
     const currentPolicies = new Map(current.backendTlsPolicies.map((p) => [`${namespaceOf(p)}/${nameOf(p)}`, p]));
     const updates: StatusUpdate[] = [];
@@ -159,25 +164,30 @@ export class BackendTlsPolicies {
 
 }
 
-/** `<namespace>/<service>` → our Gateways that routes with a backendRef to that Service name have as a parent. */
-function ancestorsByService(index: ResourceIndex, gatewaysByKey: ReadonlyMap<string, GatewayState>): Map<string, Array<{ namespace: string; name: string }>> {
+/**
+ * `<namespace>/<service>` → our Gateways that routes with a backendRef to that Service name have as a
+ * parent, for the `targeted` Services only.
+ */
+function ancestorsByService(index: ResourceIndex, gatewaysByKey: ReadonlyMap<string, GatewayState>, targeted: ReadonlySet<string>): Map<string, Array<{ namespace: string; name: string }>> {
     const byService = new Map<string, Array<{ namespace: string; name: string }>>();
     const routes: KubeObject[] = [...index.httpRoutes, ...index.grpcRoutes, ...index.tlsRoutes];
     for (const route of routes) {
       const spec = (route as { spec?: { parentRefs?: Array<{ group?: string; kind?: string; namespace?: string; name?: string }>; rules?: Array<{ backendRefs?: BackendObjectReference[] }> } }).spec;
       const routeNamespace = namespaceOf(route);
+      const targets = (spec?.rules ?? []).flatMap((rule) =>
+        (rule.backendRefs ?? []).filter((ref) => (ref.group ?? '') === '' && (ref.kind ?? 'Service') === 'Service').map((ref) => `${ref.namespace ?? routeNamespace}/${ref.name ?? ''}`).filter((key) => targeted.has(key)),
+      );
+      if (targets.length === 0) continue;
       const gateways = (spec?.parentRefs ?? [])
         .filter((p) => (p.group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP && (p.kind ?? 'Gateway') === 'Gateway')
         .map((p) => gatewaysByKey.get(`${p.namespace ?? routeNamespace}/${p.name ?? ''}`))
         .filter((g): g is GatewayState => g !== undefined)
         .map((g) => ({ namespace: g.namespace, name: g.name }));
       if (gateways.length === 0) continue;
-      for (const rule of spec?.rules ?? []) {
-        for (const ref of rule.backendRefs ?? []) {
-          if ((ref.group ?? '') !== '' || (ref.kind ?? 'Service') !== 'Service') continue;
-          const key = `${ref.namespace ?? routeNamespace}/${ref.name ?? ''}`;
-          byService.set(key, [...(byService.get(key) ?? []), ...gateways]);
-        }
+      for (const key of targets) {
+        const known = byService.get(key);
+        if (known) known.push(...gateways);
+        else byService.set(key, [...gateways]);
       }
     }
     return byService;

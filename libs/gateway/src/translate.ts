@@ -130,6 +130,8 @@ export function translate(input: TranslateInput, memo?: TranslationMemo): Transl
  * (which keeps other controllers' entries and ours for Gateways), or as a new one.
  */
 function mergeMeshStatuses(statuses: StatusUpdate[], meshParents: ReturnType<typeof translateMeshRoutes>['parents']): void {
+  // Without mesh routes there is nothing to merge: skip indexing every route's status.
+  if (meshParents.size === 0) return;
   const positions = new Map(statuses.map((s, i) => [`${s.kind}/${s.namespace ?? ''}/${s.name}`, i]));
   for (const [key, { kind, route, parents }] of meshParents) {
     const at = positions.get(key);
