@@ -12,8 +12,10 @@ import { infersSupportedFeatures, selectConformanceTests, validateFeatureSelecti
 export interface ConformanceRunCommandOptions extends FeatureSelectionOptions {
   /** The exported upstream suite (…/gateway-api/conformance). */
   suiteDir?: string;
-  /** Progress lines (upstream prints the GatewayClass's features when it infers them). */
+  /** Progress lines (upstream prints the GatewayClass's features when it infers them; setup and teardown times). */
   progress?: (line: string) => void;
+  /** Each result as soon as it is known (skipped and not-run ones first, then each test as it ends). */
+  onResult?: (result: ConformanceTestResult, selection: TestSelection) => void;
   /** The environment's warnings, errors and pod output (default: dropped). */
   log?: (line: string) => void;
 }
@@ -50,6 +52,11 @@ export async function runConformanceCommand(opts: ConformanceRunCommandOptions):
   const session = new ConformanceSession({ suiteDir: suite.dir, ...(opts.log ? { log: opts.log } : {}) });
   const byName = new Map<string, ConformanceTestResult>();
   let selection: TestSelection;
+  const record = (result: ConformanceTestResult): void => {
+    byName.set(result.name, result);
+    opts.onResult?.(result, selection);
+  };
+  const seconds = (since: number): string => ((Date.now() - since) / 1000).toFixed(1);
   try {
     let gatewayClassFeatures: string[] | undefined;
     if (infersSupportedFeatures(opts)) {
@@ -59,21 +66,25 @@ export async function runConformanceCommand(opts: ConformanceRunCommandOptions):
     selection = selectConformanceTests(opts, inventory, gatewayClassFeatures);
     const toRun: string[] = [];
     for (const t of selection.tests) {
-      if (t.decision === 'skipped') byName.set(t.name, { name: t.name, outcome: 'skipped', failures: [t.reason], durationMs: 0 });
-      else if (t.decision === 'run' && !TENDRIL_PASSES.has(t.name) && t.name !== opts.runTest) byName.set(t.name, notRun(t.name, 'tendril does not pass this test yet (not in conformance/src/supported-tests.ts)'));
+      if (t.decision === 'skipped') record({ name: t.name, outcome: 'skipped', failures: [t.reason], durationMs: 0 });
+      else if (t.decision === 'run' && !TENDRIL_PASSES.has(t.name) && t.name !== opts.runTest) record(notRun(t.name, 'tendril does not pass this test yet (not in conformance/src/supported-tests.ts)'));
       else if (t.decision === 'run') toRun.push(t.name);
     }
     // Mesh tests send their traffic from pods through the eBPF datapath (root); Gateway tests through a Gateway.
     const meshTests = toRun.filter((name) => suite.test(name).features.includes('Mesh'));
     const gatewayTests = toRun.filter((name) => !meshTests.includes(name));
     if (gatewayTests.length > 0) {
+      const setupStarted = Date.now();
       await session.start(gatewayTests);
-      for (const name of gatewayTests) byName.set(name, await session.run(name));
+      progress(`setup: agent, node proxy, base manifests and their pods Ready in ${seconds(setupStarted)}s`);
+      for (const name of gatewayTests) record(await session.run(name));
     }
+    const teardownStarted = Date.now();
     await session.stop();
+    if (gatewayTests.length > 0) progress(`teardown: pods stopped, agent and proxy closed in ${seconds(teardownStarted)}s`);
     const meshProblem = meshUnavailable();
-    if (meshTests.length > 0 && meshProblem) for (const name of meshTests) byName.set(name, notRun(name, meshProblem));
-    else if (meshTests.length > 0) for (const r of await runMeshConformanceTests({ tests: meshTests, suiteDir: suite.dir, ...(opts.log ? { log: opts.log } : {}) })) byName.set(r.name, r);
+    if (meshTests.length > 0 && meshProblem) for (const name of meshTests) record(notRun(name, meshProblem));
+    else if (meshTests.length > 0) for (const r of await runMeshConformanceTests({ tests: meshTests, suiteDir: suite.dir, ...(opts.log ? { log: opts.log } : {}) })) record(r);
   } finally {
     await session.stop();
   }
@@ -87,25 +98,46 @@ const SOURCE_TEXT: Record<TestSelection['source'], string> = {
   'gateway-class': 'the GatewayClass status',
 };
 
-/**
- * What `tendril conformance run` prints: a line per test run or skipped by name (with why it failed
- * or was not run), then the counts. The tests --run-test leaves out are only counted: they are most
- * of the suite.
- */
-export function formatConformanceResults(selection: TestSelection, results: readonly ConformanceTestResult[]): string {
-  const skippedByRunTest = new Set(selection.tests.flatMap((t) => (t.decision === 'skipped' && t.reason.startsWith('--run-test') ? [t.name] : [])));
-  const shown = results.filter((r) => !skippedByRunTest.has(r.name));
-  const width = Math.max(0, ...shown.map((r) => r.name.length));
-  const lines: string[] = [];
-  for (const r of shown) {
-    lines.push(`${r.name.padEnd(width)}  ${r.outcome.toUpperCase().padEnd(7)}  ${(r.durationMs / 1000).toFixed(1)}s`);
-    for (const f of r.failures) lines.push(`    ${f}`);
-  }
+/** The tests --run-test leaves out: only counted when printed, they are most of the suite. */
+function skippedByRunTest(selection: TestSelection, name: string): boolean {
+  return selection.runTest !== undefined && name !== selection.runTest;
+}
+
+/** Whether `tendril conformance run` prints a line for this result. */
+export function isShownResult(selection: TestSelection, result: ConformanceTestResult): boolean {
+  return !(result.outcome === 'skipped' && skippedByRunTest(selection, result.name));
+}
+
+/** The width of the name column: the longest name of a test that may be printed. */
+export function resultNameWidth(selection: TestSelection): number {
+  return Math.max(0, ...selection.tests.filter((t) => t.decision === 'run' || (t.decision === 'skipped' && !skippedByRunTest(selection, t.name))).map((t) => t.name.length));
+}
+
+/** One test's line, and why it failed or was not run or skipped, indented below it. */
+export function formatResultLine(result: ConformanceTestResult, width: number): string {
+  const lines = [`${result.name.padEnd(width)}  ${result.outcome.toUpperCase().padEnd(7)}  ${(result.durationMs / 1000).toFixed(1)}s`, ...result.failures.map((f) => `    ${f}`)];
+  return lines.map((l) => `${l}\n`).join('');
+}
+
+/** After the tests: the claimed features, what was not supported and why, and the counts. */
+export function formatConformanceSummary(selection: TestSelection, results: readonly ConformanceTestResult[]): string {
   const notSupported = selection.tests.flatMap((t) => (t.decision === 'not-supported' ? [t] : []));
   const count = (o: ConformanceTestResult['outcome']): number => results.filter((r) => r.outcome === o).length;
-  lines.push(`features from ${SOURCE_TEXT[selection.source]}: ${selection.supportedFeatures.join(', ')}`);
+  const lines: string[] = [];
   for (const t of notSupported.filter((t) => t.name === selection.runTest)) lines.push(`${t.name}  NOT SUPPORTED: it needs ${t.missingFeatures.join(', ')}, which the run does not claim`);
+  lines.push(`features from ${SOURCE_TEXT[selection.source]}: ${selection.supportedFeatures.join(', ')}`);
   if (notSupported.length > 0) lines.push(`not supported, as they need features the run does not claim: ${[...new Set(notSupported.flatMap((t) => t.missingFeatures))].sort().join(', ')}`);
   lines.push(`conformance: ${count('passed')} passed, ${count('failed')} failed, ${count('skipped')} skipped, ${count('not-run')} not run, ${notSupported.length} not supported`);
   return lines.map((l) => `${l}\n`).join('');
+}
+
+/** Everything `tendril conformance run` prints about the results, at once (it prints the lines as the tests end). */
+export function formatConformanceResults(selection: TestSelection, results: readonly ConformanceTestResult[]): string {
+  const width = resultNameWidth(selection);
+  return (
+    results
+      .filter((r) => isShownResult(selection, r))
+      .map((r) => formatResultLine(r, width))
+      .join('') + formatConformanceSummary(selection, results)
+  );
 }

@@ -25,5 +25,5 @@ export { ALL_FEATURES, CONFORMANCE_PROFILES, conformanceProfile, isExtendedIn, t
 export type { ConformanceProfile } from './profiles';
 export { infersSupportedFeatures, parseNameList, selectConformanceTests, validateFeatureSelection } from './test-selection';
 export type { FeatureSelectionOptions, FeatureSource, SelectableTest, TestDecision, TestSelection } from './test-selection';
-export { formatConformanceResults, runConformanceCommand } from './conformance-run';
+export { formatConformanceResults, formatConformanceSummary, formatResultLine, isShownResult, resultNameWidth, runConformanceCommand } from './conformance-run';
 export type { ConformanceRunCommandOptions, ConformanceRunOutcome } from './conformance-run';

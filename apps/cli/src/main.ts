@@ -313,7 +313,7 @@ conformance
   .option('--suite-dir <dir>', 'the upstream conformance directory (base/, tests/, inventory.json beside it)')
   .option('--report <file>', 'write the upstream-format ConformanceReport (YAML) for the profiles')
   .action(async (opts) => {
-    const { conformanceReportYaml, formatConformanceResults, parseNameList, runConformanceCommand } = require('@tendril/conformance') as typeof import('@tendril/conformance');
+    const { conformanceReportYaml, formatConformanceSummary, formatResultLine, isShownResult, parseNameList, resultNameWidth, runConformanceCommand } = require('@tendril/conformance') as typeof import('@tendril/conformance');
     const profiles = parseNameList(opts.profiles);
     const outcome = await runConformanceCommand({
       profiles,
@@ -324,8 +324,12 @@ conformance
       ...(opts.runTest !== undefined ? { runTest: String(opts.runTest) } : {}),
       ...(opts.suiteDir ? { suiteDir: opts.suiteDir } : {}),
       progress: (line) => process.stdout.write(`${line}\n`),
+      // Each test's line as it ends: the whole run takes minutes.
+      onResult: (result, selection) => {
+        if (isShownResult(selection, result)) process.stdout.write(formatResultLine(result, resultNameWidth(selection)));
+      },
     });
-    process.stdout.write(formatConformanceResults(outcome.selection, outcome.results));
+    process.stdout.write(formatConformanceSummary(outcome.selection, outcome.results));
     if (opts.report) {
       const yaml = conformanceReportYaml({ results: outcome.results, suite: outcome.suite, selection: outcome.selection, profiles, gatewayClassName: outcome.gatewayClassName, date: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
       require('node:fs').writeFileSync(opts.report, yaml);
