@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parse } from 'yaml';
 import { promisify } from 'node:util';
-import { CONFORMANCE_PROFILES, Suite } from '../src';
+import { CONFORMANCE_PROFILES, SUPPORTED_TESTS, Suite } from '../src';
 
 const execFileAsync = promisify(execFile);
 const repoRoot = path.resolve(__dirname, '..', '..');
@@ -74,6 +74,27 @@ async function conformanceRunWithReport(args: string[]): Promise<{ stdout: strin
     const { stdout, report } = await conformanceRunWithReport(['--profiles', 'GATEWAY-GRPC', '--run-test', 'GRPCExactMethodMatching']);
     expect(stdout).toMatch(/^GRPCExactMethodMatching\s+PASSED\s+[\d.]+s$/m);
     expect(report.profiles).toEqual([expect.objectContaining({ name: 'GATEWAY-GRPC', core: expect.objectContaining({ result: 'partial', statistics: expect.objectContaining({ Passed: 1, Failed: 0 }) }) })]);
+  });
+
+  it('a profile with a test tendril does not pass: not attempted, said so, and counted as skipped (partial, never success)', async () => {
+    // A suite of one GATEWAY-UDP test no supported-tests.ts list names, beside an empty base.
+    const dir = mkdtempSync(path.join(tmpdir(), 'tendril-suite-'));
+    try {
+      const name = 'UDPRouteNotPassedByTendril';
+      expect(SUPPORTED_TESTS).not.toContain(name);
+      mkdirSync(path.join(dir, 'conformance', 'base'), { recursive: true });
+      writeFileSync(path.join(dir, 'conformance', 'base', 'manifests.yaml'), '');
+      const test = { name, manifests: [], features: ['Gateway', 'UDPRoute'], profiles: ['GATEWAY-UDP'], profileLevels: { 'GATEWAY-UDP': 'core' }, core: true, provisional: false, mutatesResourcesAtRuntime: false, presentInRelease: { 'v1.6.1': true }, checks: [] };
+      writeFileSync(path.join(dir, 'inventory.json'), JSON.stringify([test]));
+      const { stdout, report } = await conformanceRunWithReport(['--profiles', 'GATEWAY-UDP', '--all-features', '--suite-dir', path.join(dir, 'conformance')]);
+      expect(stdout).toMatch(new RegExp(`^${name}\\s+NOT-RUN\\s+0\\.0s\\n    tendril does not pass this test yet \\(not in conformance/src/supported-tests\\.ts\\)$`, 'm'));
+      expect(stdout).toContain('conformance: 0 passed, 0 failed, 0 skipped, 1 not run, 0 not supported\n');
+      expect(report.profiles).toEqual([
+        { name: 'GATEWAY-UDP', summary: 'Core tests partially succeeded with 1 test skips.', core: { result: 'partial', statistics: { Passed: 0, Failed: 0, Skipped: 1 }, skippedTests: [name] } },
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it.each([
