@@ -462,6 +462,27 @@ export class ConformanceSession {
     }
   }
 
+  /**
+   * Applies a test's manifests and hands `use` the address of its first route's Gateway (status
+   * address, first listener port), then deletes them: for checks beyond what the upstream test
+   * asserts, on the same fixtures.
+   */
+  async withTestManifests<T>(name: string, use: (target: GatewayTarget) => Promise<T>): Promise<T> {
+    if (!this.started) throw new Error('ConformanceSession.withTestManifests() before start()');
+    if (!this.tests.includes(name)) throw new Error(`${name} is not among the tests this session was started for`);
+    const objects = this.testObjects(name);
+    this.env.apply(fileFor(name), objects);
+    try {
+      const key = this.firstParentGateway(objects);
+      await this.waitForGateway(key);
+      const target = this.target(key);
+      if (typeof target === 'string') throw new Error(target);
+      return await use(target);
+    } finally {
+      await this.deleteTestObjects(name, objects);
+    }
+  }
+
   /** A test's manifests as applied here: own Gateway addresses, and its Deployments' Secret and ConfigMap volumes as files. */
   private testObjects(name: string): KubeObject[] {
     const objects = this.withAddresses(this.suite.testManifests(this.suite.test(name), this.subs));
