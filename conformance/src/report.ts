@@ -10,7 +10,8 @@ import type { ConformanceTestResult } from './runner';
  *   extended as soon as one of its features is not a core feature of the profile);
  * * a test needing an extended feature the run does not claim is NOT_SUPPORTED upstream: it is left
  *   out of the numbers, and the feature is listed under `unsupportedFeatures`;
- * * a test the runner did not run (`not-run`), or that has no result at all, is skipped: upstream
+ * * a test the run's options skipped (`skipped`: --skip-tests, --run-test), one the runner did not
+ *   run (`not-run`), or one with no result at all, is skipped: upstream
  *   only counts tests it attempted, so a partial run must not read as a complete one.
  */
 
@@ -238,10 +239,12 @@ export function buildConformanceReport(input: ConformanceReportInput): Conforman
 /**
  * The report as YAML laid out like the suite's own output (sigs.k8s.io/yaml): keys in name order,
  * list items not indented under their key, and the date double-quoted (Go's encoder quotes strings
- * that a YAML 1.1 reader would take for a timestamp).
+ * that a YAML 1.1 reader would take for a timestamp). `comment` goes before the document as a
+ * YAML comment: readers of the report see it, parsers do not.
  */
-export function formatConformanceReport(report: ConformanceReport): string {
+export function formatConformanceReport(report: ConformanceReport, comment?: string): string {
   const doc = new Document(report, { sortMapEntries: true });
+  if (comment) doc.commentBefore = ` ${comment}`;
   const date = doc.get('date', true);
   if (date instanceof Scalar) date.type = Scalar.QUOTE_DOUBLE;
   return doc.toString({ indentSeq: false, lineWidth: 0 });

@@ -17,8 +17,11 @@ import { DEFAULT_SUITE_DIR, Suite, type SuiteSubstitutions } from './suite';
 import { UPSTREAM_CONSISTENCY, backendHeaderLoop, backendOfPod, consistently, eventuallyConsistent, httpPodSampler, websocketEcho, weightedDistribution, type ConsistencyRules, type GatewayTarget, type PodSampler } from './traffic';
 
 export interface ConformanceRunOptions {
-  /** Upstream test names (inventory.json `name`), run in this order. */
-  tests: readonly string[];
+  /**
+   * Upstream test names (inventory.json `name`), run in this order. A session may instead be
+   * given them by start(), after reading the GatewayClass status (gatewayClassSupportedFeatures()).
+   */
+  tests?: readonly string[];
   /** The exported upstream suite (…/gateway-api/conformance); default ../shared beside the repository. */
   suiteDir?: string;
   gatewayClassName?: string;
@@ -43,7 +46,11 @@ export interface ConformanceRunOptions {
   log?: (line: string) => void;
 }
 
-export type ConformanceOutcome = 'passed' | 'failed' | 'not-run';
+/**
+ * `skipped`: the run's options left the test out (upstream SKIPPED: --skip-tests, or not the
+ * --run-test); `not-run`: selected, but the runner cannot run it (both count as skipped in a report).
+ */
+export type ConformanceOutcome = 'passed' | 'failed' | 'skipped' | 'not-run';
 
 export interface ConformanceTestResult {
   name: string;
@@ -160,7 +167,11 @@ export class ConformanceSession {
   /** Service name → namespaces of the base Services with that name. */
   private baseServices = new Map<string, Set<string>>();
   private nextGatewayIp: number;
+  /** Agent and proxy are running and the GatewayClass is applied. */
+  private controlPlaneStarted = false;
+  /** The base manifests are applied too, for `tests`: tests can run. */
   private started = false;
+  private tests: readonly string[] = [];
   /** The setup's Secrets and CA ConfigMaps (made at start), and where the pods' Secret volumes are written. */
   private certificates: KubeObject[] = [];
   private secretFilesDir: string | undefined;
@@ -174,26 +185,50 @@ export class ConformanceSession {
     this.env = new ConformanceEnvironment({ controllerName: this.subs.controllerName, firstPodIp: opts.firstPodIp ?? `127.${block}.0.1`, log: opts.log ?? (() => undefined) });
   }
 
-  /** Applies the GatewayClass and the base manifests, starts agent and proxy, and waits for every pod to be Ready. */
-  async start(): Promise<void> {
-    const tests = this.opts.tests.map((name) => this.suite.test(name));
+  /** The GatewayClass the session's Gateways use. */
+  get gatewayClassName(): string {
+    return this.subs.gatewayClassName;
+  }
+
+  /**
+   * Applies the GatewayClass, starts agent and proxy and waits for the class to be Accepted, once;
+   * returns the features its status.supportedFeatures lists (upstream infers what to run from them).
+   */
+  async gatewayClassSupportedFeatures(): Promise<string[]> {
+    if (!this.controlPlaneStarted) {
+      this.env.apply('00-gatewayclass.yaml', [
+        { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: this.subs.gatewayClassName }, spec: { controllerName: this.subs.controllerName } },
+      ]);
+      await this.env.start();
+      this.controlPlaneStarted = true;
+    }
+    const status = await waitFor(`GatewayClass ${this.subs.gatewayClassName} Accepted`, GATEWAY_READY_TIMEOUT_MS, () => {
+      const gatewayClass = this.env.get<KubeObject<unknown, { conditions?: Condition[]; supportedFeatures?: Array<{ name: string }> }>>('GatewayClass', undefined, this.subs.gatewayClassName);
+      return conditionTrue(gatewayClass?.status?.conditions, 'Accepted') ? gatewayClass?.status : undefined;
+    });
+    return (status?.supportedFeatures ?? []).map((f) => f.name);
+  }
+
+  /**
+   * Applies the GatewayClass and the base manifests, starts agent and proxy, and waits for every
+   * pod to be Ready. `tests` (default: the options' tests) decide which base Deployments run.
+   */
+  async start(tests: readonly string[] | undefined = this.opts.tests): Promise<void> {
+    if (this.started) throw new Error('ConformanceSession.start() called twice');
+    if (!tests) throw new Error('ConformanceSession.start() needs the tests to run, in its options or as its argument');
+    this.tests = tests;
+    const testObjects = tests.map((name) => this.suite.test(name));
     const base = this.withAddresses(this.suite.baseManifests(this.subs));
     this.baseServices = servicesByName(base);
-    const wanted = backendNames(tests.flatMap((t) => this.suite.testManifests(t, this.subs)));
+    const wanted = backendNames(testObjects.flatMap((t) => this.suite.testManifests(t, this.subs)));
     // As the upstream suite's setup: certificates and CAs made for this run, never stored.
     this.certificates = upstreamCertificateObjects();
     const selected = this.opts.allBaseDeployments ? base : base.filter((o) => o.kind !== 'Deployment' || wanted.has(o.metadata.name ?? ''));
     const applied = withSecretVolumeFiles(selected, this.certificates, (this.secretFilesDir = mkdtempSync(path.join(os.tmpdir(), 'tendril-conformance-volumes-'))));
-    this.env.apply('00-gatewayclass.yaml', [
-      { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: this.subs.gatewayClassName }, spec: { controllerName: this.subs.controllerName } },
-    ]);
     this.env.apply('01-base.yaml', applied);
     this.env.apply('02-certificates.yaml', this.certificates);
-    await this.env.start();
+    await this.gatewayClassSupportedFeatures();
     this.started = true;
-    await waitFor(`GatewayClass ${this.subs.gatewayClassName} Accepted`, GATEWAY_READY_TIMEOUT_MS, () =>
-      conditionTrue((this.env.get<KubeObject<unknown, { conditions?: Condition[] }>>('GatewayClass', undefined, this.subs.gatewayClassName)?.status ?? {}).conditions, 'Accepted') ? true : undefined,
-    );
     const replicas = applied.filter((o) => o.kind === 'Deployment').reduce((n, d) => n + ((d.spec as { replicas?: number } | undefined)?.replicas ?? 1), 0);
     await waitFor(`${replicas} conformance pods Ready`, POD_READY_TIMEOUT_MS, () => {
       const pods = this.env.list<KubeObject<unknown, { conditions?: Condition[] }>>('Pod');
@@ -202,7 +237,9 @@ export class ConformanceSession {
   }
 
   async stop(): Promise<void> {
-    if (this.started) await this.env.stop();
+    if (this.controlPlaneStarted) await this.env.stop();
+    else rmSync(this.env.configDir, { recursive: true, force: true });
+    this.controlPlaneStarted = false;
     this.started = false;
     if (this.secretFilesDir) rmSync(this.secretFilesDir, { recursive: true, force: true });
   }
@@ -211,7 +248,7 @@ export class ConformanceSession {
   async run(name: string): Promise<ConformanceTestResult> {
     if (!this.started) throw new Error('ConformanceSession.run() before start()');
     // start() ran only the Deployments the selected tests route to.
-    if (!this.opts.tests.includes(name)) throw new Error(`${name} is not among the tests this session was started for`);
+    if (!this.tests.includes(name)) throw new Error(`${name} is not among the tests this session was started for`);
     const startedAt = Date.now();
     const result = (outcome: ConformanceOutcome, failures: string[]): ConformanceTestResult => ({ name, outcome, failures, durationMs: Date.now() - startedAt });
     const test = this.suite.test(name);
@@ -425,6 +462,27 @@ export class ConformanceSession {
     }
   }
 
+  /**
+   * Applies a test's manifests and hands `use` the address of its first route's Gateway (status
+   * address, first listener port), then deletes them: for checks beyond what the upstream test
+   * asserts, on the same fixtures.
+   */
+  async withTestManifests<T>(name: string, use: (target: GatewayTarget) => Promise<T>): Promise<T> {
+    if (!this.started) throw new Error('ConformanceSession.withTestManifests() before start()');
+    if (!this.tests.includes(name)) throw new Error(`${name} is not among the tests this session was started for`);
+    const objects = this.testObjects(name);
+    this.env.apply(fileFor(name), objects);
+    try {
+      const key = this.firstParentGateway(objects);
+      await this.waitForGateway(key);
+      const target = this.target(key);
+      if (typeof target === 'string') throw new Error(target);
+      return await use(target);
+    } finally {
+      await this.deleteTestObjects(name, objects);
+    }
+  }
+
   /** A test's manifests as applied here: own Gateway addresses, and its Deployments' Secret and ConfigMap volumes as files. */
   private testObjects(name: string): KubeObject[] {
     const objects = this.withAddresses(this.suite.testManifests(this.suite.test(name), this.subs));
@@ -544,7 +602,7 @@ export class ConformanceSession {
 }
 
 /** Runs the named upstream tests in one environment (started once, as the upstream suite applies its base once). */
-export async function runConformanceTests(opts: ConformanceRunOptions): Promise<ConformanceTestResult[]> {
+export async function runConformanceTests(opts: ConformanceRunOptions & { tests: readonly string[] }): Promise<ConformanceTestResult[]> {
   const session = new ConformanceSession(opts);
   try {
     await session.start();

@@ -127,8 +127,9 @@ export const SUPPORTED_GATEWAY_GRPC_TESTS: readonly string[] = [
   // gRPC re-encrypted to the gRPC echo's TLS port (backend-tls-procedures.ts).
   'BackendTLSPolicyGRPCRoute',
   // In no profile upstream (inventory profiles []): never counted in a report, and not run by
-  // `--profiles`; the test file runs it, and the GatewayClass claims its feature.
+  // `--profiles` (only by `--run-test`); the test file runs them, and the GatewayClass claims their features.
   'GRPCRouteNamedRule',
+  'GRPCRouteRequestHeaderModifier',
 ];
 
 /**

@@ -32,18 +32,23 @@ describe('normaliseChecks: the GATEWAY-GRPC expectations of inventory.json', () 
     expect(byAuthority).toMatchObject({ grpc: { authority: 'foo.bar.com' }, expect: { code: 'OK', backend: 'grpc-infra-backend-v2' }, label: `gRPC foo.bar.com${ECHO}/Echo` });
   });
 
+  it('reads the headers a Go test declares but upstream never compares (GRPCRouteRequestHeaderModifier), and does not compare them either', () => {
+    const [declared] = normaliseChecks([{ rpc: 'Echo', metadata: { 'X-Header-Add': 'v' }, declaredExpectedHeaders: { 'X-Header-Add': ['v', 'add-appends-values'] }, expect: { backend: 'grpc-infra-backend-v1' } }]);
+    expect(declared).toEqual({ grpc: { method: 'Echo', metadata: { 'X-Header-Add': 'v' } }, expect: { code: 'OK', backend: 'grpc-infra-backend-v1' }, label: `gRPC <gateway>${ECHO}/Echo [X-Header-Add: v]` });
+  });
+
   it('leaves what it cannot run as asked unsupported: other RPCs, unknown codes and keys, a method that is not the one called', () => {
     const checks = normaliseChecks([
       { request: { rpc: 'EchoFour' }, expect: { code: 'OK' } },
       { request: { rpc: 'Echo' }, expect: { code: 'Sometimes' } },
-      { rpc: 'Echo', metadata: { a: 'b' }, declaredExpectedHeaders: { a: 'b' }, expect: { backend: 'grpc-infra-backend-v1' } },
+      { rpc: 'Echo', metadata: { a: 'b' }, trailers: { a: 'b' }, expect: { backend: 'grpc-infra-backend-v1' } },
       { request: { rpc: 'Echo' }, expect: { fullyQualifiedMethodSeenByBackend: `${ECHO}/EchoTwo` } },
     ]);
     expect(checks.every(isUnsupported)).toBe(true);
     expect(checks.map((c) => (isUnsupported(c) ? c.unsupported.replace(/^.*: /, '') : ''))).toEqual([
       'rpc "EchoFour" is not a GrpcEcho method',
       'expect.code "Sometimes" is not a gRPC status code',
-      'unknown keys declaredExpectedHeaders',
+      'unknown keys trailers',
       `fullyQualifiedMethodSeenByBackend "${ECHO}/EchoTwo" is not the method called`,
     ]);
   });

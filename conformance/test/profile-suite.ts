@@ -6,7 +6,7 @@ import { ConformanceSession, Suite } from '../src';
  * Agent/proxy warnings and pod output are kept (only the latest lines: the mirror tests make backends
  * print a line per request) and shown only when a test fails.
  */
-export function describeProfileTests(profile: string, tests: readonly string[]): void {
+export function describeProfileTests(profile: string, tests: readonly string[], moreTests?: (session: ConformanceSession) => void): void {
   // A failing check takes the full 30 s consistency window; leave room for a few.
   jest.setTimeout(120_000);
   const suite = new Suite();
@@ -28,5 +28,8 @@ export function describeProfileTests(profile: string, tests: readonly string[]):
       if (result.outcome !== 'passed') process.stderr.write(`${name}: environment log\n${log.slice(-50).join('\n')}\n`);
       expect({ name: result.name, outcome: result.outcome, failures: result.failures }).toEqual({ name, outcome: 'passed', failures: [] });
     });
+
+    // Checks beyond the upstream tests, on the same session and fixtures.
+    moreTests?.(session);
   });
 }

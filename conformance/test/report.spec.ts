@@ -8,6 +8,7 @@ import {
   type ReportInventoryTest,
 } from '../src/report';
 import type { ConformanceTestResult } from '../src/runner';
+import { CONFORMANCE_PROFILES, Suite, conformanceReportYaml, selectConformanceTests } from '../src';
 
 const HTTP = 'GATEWAY-HTTP';
 
@@ -257,5 +258,53 @@ describeWithReports('buildConformanceReport against published upstream reports',
         expect(ours.extended.unsupportedFeatures ?? []).toEqual([...theirs.unsupported].sort());
       }
     }
+  });
+});
+
+const suite = new Suite();
+
+(suite.available ? describe : describe.skip)('conformanceReportYaml: the report of a selection', () => {
+  const profileTests = (profile: string): string[] => suite.inventory().filter((t) => t.profiles.includes(profile)).map((t) => t.name);
+
+  it('--all-features on a profile whose own tests did not run: every one counted as skipped, every extended feature claimed', () => {
+    const selection = selectConformanceTests({ profiles: ['GATEWAY-UDP'], allFeatures: true }, suite.inventory());
+    const udpOwn = profileTests('GATEWAY-UDP').filter((n) => n.startsWith('UDPRoute'));
+    const results = selection.tests.map((t) => result(t.name, udpOwn.includes(t.name) ? 'not-run' : 'passed'));
+    const text = conformanceReportYaml({ results, suite, selection, profiles: ['GATEWAY-UDP'], gatewayClassName: 'tendril-conformance', date: '2026-11-27T00:00:00Z' });
+    expect(text.startsWith('apiVersion: gateway.networking.k8s.io/v1\n')).toBe(true);
+    const [udp] = parse(text).profiles;
+    expect(udp.core).toEqual({ result: 'partial', statistics: { Passed: 12, Failed: 0, Skipped: 9 }, skippedTests: [...udpOwn].sort() });
+    expect(udp.extended.statistics.Failed).toBe(0);
+    expect(udp.extended.supportedFeatures).toEqual([...CONFORMANCE_PROFILES['GATEWAY-UDP'].extended].sort());
+    expect(udp.extended.unsupportedFeatures).toBeUndefined();
+    expect(udp.summary).toMatch(/^Core tests partially succeeded with 9 test skips\. /);
+    // Provisional tests that passed, whatever their profile; UDPRoute did not run.
+    expect(parse(text).succeededProvisionalTests).toEqual(['GatewayInfrastructure', 'GatewayOptionalAddressValue']);
+  });
+
+  it('--exempt-features and --skip-tests: the exempt feature is unsupported and its tests left out, skipped tests counted as Skipped', () => {
+    const selection = selectConformanceTests({ profiles: ['GATEWAY-HTTP'], allFeatures: true, exemptFeatures: ['ListenerSet'], skipTests: ['HTTPRouteMethodMatching', 'HTTPRouteMatching'] }, suite.inventory());
+    const results = selection.tests.flatMap((t) => (t.decision === 'run' ? [result(t.name, 'passed')] : t.decision === 'skipped' ? [result(t.name, 'skipped')] : []));
+    const [http] = parse(conformanceReportYaml({ results, suite, selection, profiles: ['GATEWAY-HTTP'], gatewayClassName: 'tendril-conformance', date: '2026-11-27T00:00:00Z' })).profiles;
+    const listenerSetTests = profileTests('GATEWAY-HTTP').filter((n) => suite.test(n).features.includes('ListenerSet'));
+    expect(listenerSetTests.length).toBeGreaterThan(0);
+    expect(http.extended.unsupportedFeatures).toEqual(['ListenerSet']);
+    expect(http.extended.supportedFeatures).not.toContain('ListenerSet');
+    expect(http.core.skippedTests).toEqual(['HTTPRouteMatching']);
+    expect(http.extended.skippedTests).toEqual(['HTTPRouteMethodMatching']);
+    const counted = (s: { statistics: { Passed: number; Failed: number; Skipped: number } }): number => s.statistics.Passed + s.statistics.Failed + s.statistics.Skipped;
+    expect(counted(http.core) + counted(http.extended)).toBe(profileTests('GATEWAY-HTTP').length - listenerSetTests.length);
+  });
+
+  it('says in a leading comment when the features were inferred from the GatewayClass status, and only then', () => {
+    const inferred = selectConformanceTests({ profiles: ['GATEWAY-HTTP'] }, suite.inventory(), ['Gateway', 'HTTPRoute', 'ReferenceGrant', 'HTTPRouteMethodMatching']);
+    const results = inferred.tests.flatMap((t) => (t.decision === 'run' ? [result(t.name, 'passed')] : []));
+    const text = conformanceReportYaml({ results, suite, selection: inferred, profiles: ['GATEWAY-HTTP'], gatewayClassName: 'tendril-conformance', date: '2026-11-27T00:00:00Z' });
+    expect(text.split('\n')[0]).toBe('# supported features inferred from GatewayClass tendril-conformance status.supportedFeatures');
+    const [http] = parse(text).profiles;
+    expect(http.extended.supportedFeatures).toEqual(['HTTPRouteMethodMatching']);
+    expect(http.core.result).toBe('success');
+    const manual = selectConformanceTests({ profiles: ['GATEWAY-HTTP'], supportedFeatures: ['HTTPRouteMethodMatching'] }, suite.inventory());
+    expect(conformanceReportYaml({ results, suite, selection: manual, profiles: ['GATEWAY-HTTP'], gatewayClassName: 'tendril-conformance', date: '2026-11-27T00:00:00Z' })).not.toContain('#');
   });
 });

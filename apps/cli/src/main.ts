@@ -299,42 +299,43 @@ policy
 const conformance = program.command('conformance').description('Gateway API conformance, without a cluster');
 conformance
   .command('run')
-  .description('run upstream Gateway API conformance tests against tendril (needs ../shared/gateway-api beside the repository)')
-  .option('--run-test <name...>', 'run only these tests (default: every test tendril supports in the profiles)')
-  .option('--profiles <list>', 'comma-separated conformance profiles to run and report (GATEWAY-HTTP, GATEWAY-GRPC, …; MESH-HTTP and MESH-GRPC need root)', 'GATEWAY-HTTP')
+  .description(
+    'run upstream Gateway API conformance tests against tendril (needs ../shared/gateway-api beside the repository). ' +
+      'Features: --all-features claims every feature, --supported-features exactly those, neither: inferred from the GatewayClass status; ' +
+      "each profile adds its core features; a test runs when all its features are supported and it is not skipped",
+  )
+  .option('--profiles <list>', 'comma-separated conformance profiles to run and report (GATEWAY-HTTP, GATEWAY-GRPC, GATEWAY-TLS, GATEWAY-TCP, GATEWAY-UDP, MESH-HTTP, MESH-GRPC; the mesh ones need root)', 'GATEWAY-HTTP')
+  .option('--run-test <name>', 'run only this test (the others of the profiles count as skipped)')
+  .option('--supported-features <list>', 'comma-separated features the run claims (plus the profiles\' core features)')
+  .option('--all-features', 'claim every feature the suite knows')
+  .option('--exempt-features <list>', 'comma-separated features removed from the claimed ones')
+  .option('--skip-tests <list>', 'comma-separated tests to skip (reported as skipped)')
   .option('--suite-dir <dir>', 'the upstream conformance directory (base/, tests/, inventory.json beside it)')
   .option('--report <file>', 'write the upstream-format ConformanceReport (YAML) for the profiles')
   .action(async (opts) => {
-    const { DEFAULT_SUITE_DIR, SUPPORTED_MESH_TESTS, SUPPORTED_TESTS, Suite, conformanceReportYaml, meshUnavailable, runConformanceTests, runMeshConformanceTests, supportedTestsOf } =
-      require('@tendril/conformance') as typeof import('@tendril/conformance');
-    const suite = new Suite(opts.suiteDir ?? DEFAULT_SUITE_DIR);
-    if (!suite.available) throw new Error(`no Gateway API conformance suite at ${suite.dir}`);
-    const profiles = String(opts.profiles)
-      .split(',')
-      .map((p) => p.trim())
-      .filter(Boolean);
-    if (profiles.length === 0) throw new Error('--profiles needs at least one profile');
-    const tests: string[] = opts.runTest ?? supportedTestsOf(profiles, suite.inventory());
-    // Mesh tests send their traffic from pods through the eBPF datapath (root); Gateway tests through a Gateway.
-    const meshTests = tests.filter((name) => suite.test(name).features.includes('Mesh'));
-    const gatewayTests = tests.filter((name) => !meshTests.includes(name));
-    const results = gatewayTests.length > 0 ? await runConformanceTests({ tests: gatewayTests, suiteDir: suite.dir }) : [];
-    const meshProblem = meshUnavailable();
-    if (meshTests.length > 0 && meshProblem) results.push(...meshTests.map((name) => ({ name, outcome: 'not-run' as const, failures: [meshProblem], durationMs: 0 })));
-    else if (meshTests.length > 0) results.push(...(await runMeshConformanceTests({ tests: meshTests, suiteDir: suite.dir })));
-    const width = Math.max(...results.map((r) => r.name.length));
-    for (const r of results) {
-      process.stdout.write(`${r.name.padEnd(width)}  ${r.outcome.toUpperCase().padEnd(7)}  ${(r.durationMs / 1000).toFixed(1)}s\n`);
-      for (const f of r.failures) process.stdout.write(`    ${f}\n`);
-    }
-    const count = (o: string): number => results.filter((r) => r.outcome === o).length;
-    process.stdout.write(`conformance: ${count('passed')} passed, ${count('failed')} failed, ${count('not-run')} not run\n`);
+    const { conformanceReportYaml, formatConformanceSummary, formatResultLine, isShownResult, parseNameList, resultNameWidth, runConformanceCommand } = require('@tendril/conformance') as typeof import('@tendril/conformance');
+    const profiles = parseNameList(opts.profiles);
+    const outcome = await runConformanceCommand({
+      profiles,
+      supportedFeatures: parseNameList(opts.supportedFeatures),
+      allFeatures: !!opts.allFeatures,
+      exemptFeatures: parseNameList(opts.exemptFeatures),
+      skipTests: parseNameList(opts.skipTests),
+      ...(opts.runTest !== undefined ? { runTest: String(opts.runTest) } : {}),
+      ...(opts.suiteDir ? { suiteDir: opts.suiteDir } : {}),
+      progress: (line) => process.stdout.write(`${line}\n`),
+      // Each test's line as it ends: the whole run takes minutes.
+      onResult: (result, selection) => {
+        if (isShownResult(selection, result)) process.stdout.write(formatResultLine(result, resultNameWidth(selection)));
+      },
+    });
+    process.stdout.write(formatConformanceSummary(outcome.selection, outcome.results));
     if (opts.report) {
-      const yaml = conformanceReportYaml({ results, suite, supportedTests: [...SUPPORTED_TESTS, ...SUPPORTED_MESH_TESTS], profiles, date: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
+      const yaml = conformanceReportYaml({ results: outcome.results, suite: outcome.suite, selection: outcome.selection, profiles, gatewayClassName: outcome.gatewayClassName, date: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
       require('node:fs').writeFileSync(opts.report, yaml);
       process.stdout.write(`report written to ${opts.report}\n`);
     }
-    process.exitCode = count('failed') > 0 ? 1 : 0;
+    process.exitCode = outcome.results.some((r) => r.outcome === 'failed') ? 1 : 0;
   });
 
 program.parseAsync(process.argv).catch((err: Error) => {
