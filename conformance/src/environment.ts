@@ -1,11 +1,10 @@
 import { mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { unpackAny } from '@tendril/api-envoy';
 import type { Condition, KubeObject } from '@tendril/api-k8s';
 import { Agent } from '@tendril/control-plane';
-import { NodeProxy } from '@tendril/node-proxy';
-import { ProxyRuntime, formatConfigError, type ProxyConfig } from '@tendril/proxy';
+import { runtimeNodeProxy, type NodeProxy } from '@tendril/node-proxy';
+import { ProxyRuntime } from '@tendril/proxy';
 import { stringify } from 'yaml';
 
 /** Logger shape shared by the agent, the xDS client and the proxy runtime. */
@@ -131,20 +130,7 @@ export class ConformanceEnvironment {
     const logger = loggerFor(this.opts.log, 'proxy');
     const runtime = new ProxyRuntime({ logger, accessLog: () => undefined, drainTimeoutMs: 1_000 });
     this.runtime = runtime;
-    this.proxy = new NodeProxy({
-      target: `127.0.0.1:${xdsPort}`,
-      node: { id: 'conformance-node', cluster: 'tendril', user_agent_name: 'tendril-conformance' },
-      protocol: 'delta',
-      decodeAny: (any) => unpackAny(any),
-      logger,
-      dataPlane: {
-        apply: async (config) => {
-          const result = await runtime.apply(config as unknown as ProxyConfig);
-          if (!result.accepted) throw new Error(result.errors.map(formatConfigError).join('; '));
-        },
-        close: () => runtime.close(),
-      },
-    });
+    this.proxy = runtimeNodeProxy({ xdsAddress: `127.0.0.1:${xdsPort}`, runtime, logger, nodeId: 'conformance-node' });
     await this.proxy.start();
   }
 
