@@ -21,6 +21,7 @@ const DEFAULT_CLEANUP_INTERVAL_MS = 5_000;
 export interface EndpointSpec {
   host: string;
   port: number;
+  /** Positive; a fraction when locality-weighted balancing spreads a locality's weight over its endpoints. */
   weight: number;
 }
 
@@ -69,11 +70,20 @@ function upstreamProtocol(cluster: Cluster): ClusterProtocol {
 
 const USABLE_HEALTH = new Set([undefined, 'UNKNOWN', 'HEALTHY', 'DEGRADED']);
 
-/** Lowest-priority group that has usable endpoints, as Envoy picks priorities when all are healthy. */
-function endpointsOf(assignment: ClusterLoadAssignment | undefined): EndpointSpec[] {
+/**
+ * Lowest-priority group that has usable endpoints, as Envoy picks priorities when all are healthy.
+ * `localityWeighted` (the cluster's locality_weighted_lb_config): Envoy first picks a locality by its
+ * load_balancing_weight (one without a weight, or without usable endpoints, gets nothing), then an
+ * endpoint inside it; giving each endpoint its locality's weight shared in proportion to the
+ * endpoint weights yields the same distribution from one endpoint pick.
+ */
+function endpointsOf(assignment: ClusterLoadAssignment | undefined, localityWeighted = false): EndpointSpec[] {
   const byPriority = new Map<number, EndpointSpec[]>();
   for (const locality of assignment?.endpoints ?? []) {
     const priority = locality.priority ?? 0;
+    const localityWeight = locality.load_balancing_weight ?? 0;
+    if (!Number.isInteger(localityWeight) || localityWeight < 0) throw new Error(`locality load_balancing_weight ${localityWeight} must be a positive integer`);
+    const usable: EndpointSpec[] = [];
     for (const lbEndpoint of locality.lb_endpoints ?? []) {
       const socket = lbEndpoint.endpoint?.address?.socket_address;
       if (!socket?.address || socket.port_value === undefined) throw new Error('lb_endpoint needs endpoint.address.socket_address with address and port_value');
@@ -83,10 +93,16 @@ function endpointsOf(assignment: ClusterLoadAssignment | undefined): EndpointSpe
       const weight = lbEndpoint.load_balancing_weight ?? 1;
       if (!Number.isInteger(weight) || weight < 1) throw new Error(`endpoint ${socket.address}:${socket.port_value} has load_balancing_weight ${weight}; it must be at least 1`);
       if (!USABLE_HEALTH.has(lbEndpoint.health_status)) continue;
-      let group = byPriority.get(priority);
-      if (!group) byPriority.set(priority, (group = []));
-      group.push({ host: socket.address, port: socket.port_value, weight });
+      usable.push({ host: socket.address, port: socket.port_value, weight });
     }
+    if (usable.length === 0 || (localityWeighted && localityWeight === 0)) continue;
+    if (localityWeighted) {
+      const total = usable.reduce((sum, e) => sum + e.weight, 0);
+      for (const e of usable) e.weight = (localityWeight * e.weight) / total;
+    }
+    let group = byPriority.get(priority);
+    if (!group) byPriority.set(priority, (group = []));
+    group.push(...usable);
   }
   const priorities = [...byPriority.keys()].sort((a, b) => a - b);
   return priorities.length === 0 ? [] : (byPriority.get(priorities[0]) ?? []);
@@ -132,7 +148,10 @@ export function compileCluster(cluster: Cluster, assignments: ReadonlyMap<string
   if (lbPolicy !== 'ROUND_ROBIN' && lbPolicy !== 'LEAST_REQUEST' && lbPolicy !== 'RANDOM') {
     throw new Error(`lb_policy ${lbPolicy} is not supported${lbPolicy === 'CLUSTER_PROVIDED' ? ' on a cluster of type ' + type : ''}`);
   }
-  return { name, protocol: upstreamProtocol(cluster), connectTimeoutMs: connectTimeoutOf(cluster), lbPolicy, endpoints: endpointsOf(assignment), ...(tls ? { tls } : {}) };
+  const common = cluster.common_lb_config;
+  if (common?.zone_aware_lb_config !== undefined) throw new Error('common_lb_config.zone_aware_lb_config is not supported');
+  const localityWeighted = common?.locality_weighted_lb_config !== undefined;
+  return { name, protocol: upstreamProtocol(cluster), connectTimeoutMs: connectTimeoutOf(cluster), lbPolicy, endpoints: endpointsOf(assignment, localityWeighted), ...(tls ? { tls } : {}) };
 }
 
 function connectTimeoutOf(cluster: Cluster): number {
