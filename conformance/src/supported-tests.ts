@@ -170,9 +170,26 @@ export const SUPPORTED_GATEWAY_TCP_TESTS: readonly string[] = [
   'TCPRouteWeightedRouting',
 ];
 
+/**
+ * The upstream GATEWAY-UDP tests of their own that tendril passes (src/udp-procedures.ts): UDPRoute
+ * attachment and status, a DNS query to the coredns backend and the UDP echo through UDP listeners,
+ * weighted backends. The profile's Gateway* tests are GATEWAY-HTTP's, as for GATEWAY-TCP.
+ */
+export const SUPPORTED_GATEWAY_UDP_TESTS: readonly string[] = [
+  'UDPRoute',
+  'UDPRouteInvalidBackendRefNonexistent',
+  'UDPRouteInvalidCrossNamespaceBackendRef',
+  'UDPRouteMultipleRoutesAttachment',
+  'UDPRouteNotAllowedByListeners',
+  'UDPRouteParentRefAttachAllListeners',
+  'UDPRouteParentRefPortAndSectionName',
+  'UDPRouteReferenceGrant',
+  'UDPRouteWeightedRouting',
+];
+
 /** Every test tendril passes, each once (a Gateway* test belongs to several profiles). */
 export const SUPPORTED_TESTS: readonly string[] = [
-  ...new Set([...SUPPORTED_GATEWAY_HTTP_TESTS, ...SUPPORTED_GATEWAY_GRPC_TESTS, ...SUPPORTED_GATEWAY_TLS_TESTS, ...SUPPORTED_GATEWAY_TCP_TESTS]),
+  ...new Set([...SUPPORTED_GATEWAY_HTTP_TESTS, ...SUPPORTED_GATEWAY_GRPC_TESTS, ...SUPPORTED_GATEWAY_TLS_TESTS, ...SUPPORTED_GATEWAY_TCP_TESTS, ...SUPPORTED_GATEWAY_UDP_TESTS]),
 ];
 
 /**

@@ -62,4 +62,5 @@ export const SUPPORTED_FEATURES: readonly string[] = [
   'TLSRoute',
   'TLSRouteModeMixed',
   'TLSRouteModeTerminate',
+  'UDPRoute',
 ];
