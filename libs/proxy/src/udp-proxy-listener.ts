@@ -119,6 +119,11 @@ export class UdpProxyListener {
   private openSession(key: string, from: dgram.RemoteInfo): UdpSession | undefined {
     const clusterName = this.spec.cluster;
     const cluster = this.state().clusters.get(clusterName);
+    if (cluster && this.sessionsOf(clusterName) >= cluster.spec.maxConnections) {
+      // Envoy's udp_proxy checks the cluster's connection circuit breaker before a session (upstream_cx_overflow).
+      this.logger.debug({ listener: this.listenerName, cluster: clusterName, client: key, maxConnections: cluster.spec.maxConnections }, 'udp sessions at the cluster\'s max_connections: datagram dropped');
+      return undefined;
+    }
     const endpoint = cluster?.pick();
     if (!cluster || !endpoint) {
       this.logger.debug({ listener: this.listenerName, cluster: clusterName, client: key }, cluster ? 'no healthy upstream: datagram dropped' : 'cluster not found: datagram dropped');
@@ -155,6 +160,13 @@ export class UdpProxyListener {
     });
     this.logger.debug({ listener: this.listenerName, client: key, cluster: clusterName, upstream: endpoint.address }, 'udp session started');
     return session;
+  }
+
+  /** This listener's live sessions to `cluster` (Envoy counts a cluster's across listeners; here each listener counts its own). */
+  private sessionsOf(cluster: string): number {
+    let count = 0;
+    for (const s of this.sessions.values()) if (s.cluster === cluster) count++;
+    return count;
   }
 
   private sendUpstream(session: UdpSession, datagram: Buffer): void {

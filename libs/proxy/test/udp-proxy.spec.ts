@@ -183,6 +183,23 @@ describe('UDP listeners (udp_proxy)', () => {
     expect(after).not.toBe(before);
   });
 
+  it('opens no more sessions than the cluster’s circuit_breakers max_connections; a session ending frees one', async () => {
+    const echo = await backend('capped');
+    const port = await apply({
+      listeners: [udpListener('udp', 'capped', { idle_timeout: '0.3s' })],
+      clusters: [{ ...edsCluster('capped'), circuit_breakers: { thresholds: [{ max_connections: 2 }] } }],
+      endpoints: [loadAssignment('capped', [{ port: echo.port }])],
+    });
+    const [a, b, c] = [client(port), client(port), client(port)];
+    expect(await a.exchange('a1')).toMatch(/^capped \d+ a1$/);
+    expect(await b.exchange('b1')).toMatch(/^capped \d+ b1$/);
+    expect(await c.exchange('c1', 200)).toBeUndefined();
+    // Sessions already open keep working at the limit.
+    expect(await a.exchange('a2')).toMatch(/^capped \d+ a2$/);
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    expect(await c.exchange('c2')).toMatch(/^capped \d+ c2$/);
+  });
+
   it('drops datagrams for an unreachable upstream (ICMP port unreachable) or a missing cluster, and keeps serving', async () => {
     const gone = await backend('gone');
     await gone.close();

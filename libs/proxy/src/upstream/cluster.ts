@@ -15,6 +15,8 @@ export type LoadBalancerPolicy = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'C
 
 /** Envoy's default connect_timeout. */
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+/** Envoy's default circuit_breakers max_connections. */
+const DEFAULT_MAX_CONNECTIONS = 1_024;
 /** Envoy's default cleanup_interval for ORIGINAL_DST hosts. */
 const DEFAULT_CLEANUP_INTERVAL_MS = 5_000;
 
@@ -39,6 +41,11 @@ export interface ClusterSpec {
   originalDestination?: { cleanupIntervalMs: number };
   /** TLS origination to every endpoint (the cluster's transport_socket); plaintext when absent. */
   tls?: UpstreamTlsSpec;
+  /**
+   * circuit_breakers max_connections of the DEFAULT priority (Envoy's default 1024). Only UDP
+   * listeners enforce it, as Envoy's udp_proxy does: a session counts as a connection.
+   */
+  maxConnections: number;
 }
 
 /** `host:port`, with IPv6 hosts in brackets. */
@@ -135,7 +142,7 @@ export function compileCluster(cluster: Cluster, assignments: ReadonlyMap<string
       cleanupIntervalMs = durationToMilliseconds(cluster.cleanup_interval);
       if (cleanupIntervalMs <= 0) throw new Error('cleanup_interval must be positive');
     }
-    return { name, protocol: upstreamProtocol(cluster), connectTimeoutMs: connectTimeoutOf(cluster), lbPolicy: 'CLUSTER_PROVIDED', endpoints: [], originalDestination: { cleanupIntervalMs } };
+    return { name, protocol: upstreamProtocol(cluster), connectTimeoutMs: connectTimeoutOf(cluster), lbPolicy: 'CLUSTER_PROVIDED', endpoints: [], originalDestination: { cleanupIntervalMs }, maxConnections: maxConnectionsOf(cluster) };
   }
   if (type === 'EDS') {
     assignment = assignments.get(cluster.eds_cluster_config?.service_name || name);
@@ -151,7 +158,15 @@ export function compileCluster(cluster: Cluster, assignments: ReadonlyMap<string
   const common = cluster.common_lb_config;
   if (common?.zone_aware_lb_config !== undefined) throw new Error('common_lb_config.zone_aware_lb_config is not supported');
   const localityWeighted = common?.locality_weighted_lb_config !== undefined;
-  return { name, protocol: upstreamProtocol(cluster), connectTimeoutMs: connectTimeoutOf(cluster), lbPolicy, endpoints: endpointsOf(assignment, localityWeighted), ...(tls ? { tls } : {}) };
+  return { name, protocol: upstreamProtocol(cluster), connectTimeoutMs: connectTimeoutOf(cluster), lbPolicy, endpoints: endpointsOf(assignment, localityWeighted), maxConnections: maxConnectionsOf(cluster), ...(tls ? { tls } : {}) };
+}
+
+/** The first DEFAULT-priority threshold's max_connections, as Envoy picks it. */
+function maxConnectionsOf(cluster: Cluster): number {
+  const threshold = (cluster.circuit_breakers?.thresholds ?? []).find((t) => (t.priority ?? 'DEFAULT') === 'DEFAULT');
+  const max = threshold?.max_connections ?? DEFAULT_MAX_CONNECTIONS;
+  if (!Number.isInteger(max) || max < 0) throw new Error(`circuit_breakers max_connections ${max} must be a non-negative integer`);
+  return max;
 }
 
 function connectTimeoutOf(cluster: Cluster): number {
