@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import * as dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as readline from 'node:readline';
 import type { Container, Deployment, KubeObject, Pod, PodStatus } from '@tendril/api-k8s';
 import { deploymentPodName, podTemplateHash } from './pod-names';
@@ -344,8 +345,9 @@ export class PodRunner extends EventEmitter {
   /**
    * Readiness: the first container port accepts a TCP connection at the pod IP (or, without ports,
    * the process runs). A UDP port answers nothing to probe with, so on loopback pod IPs (which are
-   * the host's) it counts as open once binding it fails with EADDRINUSE; in a pod's own network
-   * namespace the process running is all that is checked.
+   * the host's) it counts as open once the kernel's UDP socket table (/proc/net/udp) lists a socket
+   * bound to it; in a pod's own network namespace, or for IPv6, the process running is all that
+   * is checked.
    */
   private probe(r: RunningPod, ip: string, port: number | undefined, udp = false): void {
     const markReady = (): void => {
@@ -353,17 +355,12 @@ export class PodRunner extends EventEmitter {
       r.ready = true;
       this.emit('change');
     };
-    if (port === undefined || (udp && this.network.mode !== 'loopback')) return markReady();
+    if (port === undefined || (udp && (this.network.mode !== 'loopback' || !net.isIPv4(ip)))) return markReady();
     if (udp) {
       const attempt = (): void => {
         if (r.stopping || !r.child) return;
-        const socket = dgram.createSocket({ type: net.isIPv6(ip) ? 'udp6' : 'udp4' });
-        socket.once('error', (err: NodeJS.ErrnoException) => {
-          socket.close();
-          if (err.code === 'EADDRINUSE') markReady();
-          else r.probeTimer = setTimeout(attempt, 50);
-        });
-        socket.bind({ address: ip, port, exclusive: true }, () => socket.close(() => (r.probeTimer = setTimeout(attempt, 50))));
+        if (udpPortBound(ip, port)) return markReady();
+        r.probeTimer = setTimeout(attempt, 50);
       };
       return attempt();
     }
@@ -414,4 +411,23 @@ export class PodRunner extends EventEmitter {
       child.kill('SIGTERM');
     });
   }
+}
+
+/**
+ * Whether a UDP socket of the host's network namespace is bound to ip:port (or to 0.0.0.0:port),
+ * read from /proc/net/udp, whose addresses are the raw 32-bit value in the host's byte order.
+ * Reading the table, unlike binding the port to see whether that fails, cannot race the pod's own bind.
+ */
+function udpPortBound(ip: string, port: number): boolean {
+  let table: string;
+  try {
+    table = readFileSync('/proc/net/udp', 'utf8');
+  } catch {
+    // No table to read (not Linux): the pod's bind is not observable, so it is taken as done.
+    return true;
+  }
+  const bytes = ip.split('.').map((b) => Number(b).toString(16).padStart(2, '0').toUpperCase());
+  const hexAddress = (os.endianness() === 'LE' ? bytes.reverse() : bytes).join('');
+  const wanted = new Set([`${hexAddress}:${port.toString(16).toUpperCase().padStart(4, '0')}`, `00000000:${port.toString(16).toUpperCase().padStart(4, '0')}`]);
+  return table.split('\n').some((line) => wanted.has(line.trim().split(/\s+/)[1] ?? ''));
 }
