@@ -29,6 +29,8 @@ const ROOT_MESSAGES = [
   'envoy.extensions.filters.http.cors.v3.CorsPolicy',
   'envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector',
   'envoy.extensions.filters.listener.original_dst.v3.OriginalDst',
+  'envoy.extensions.filters.udp.udp_proxy.v3.UdpProxyConfig',
+  'envoy.extensions.filters.udp.udp_proxy.v3.Route',
   'tendril.proxy.v1.BpfMetadata',
   'tendril.policy.v1.NetworkPolicy',
   'tendril.policy.v1.NetworkPolicyHosts',

@@ -6,7 +6,7 @@ export { normaliseChecks } from './checks';
 export type { BackendHeaderLoopCheck, DistributionCheck, HttpCheck, WebSocketEchoCheck, HttpExpectation, HttpRequestSpec, NormalisedCheck, RedirectExpectation, UnsupportedCheck } from './checks';
 export { UPSTREAM_CONSISTENCY, UPSTREAM_WEIGHTED_TRAFFIC } from './traffic';
 export type { ConsistencyRules, GatewayTarget } from './traffic';
-export { SUPPORTED_MESH_TESTS, SUPPORTED_GATEWAY_GRPC_TESTS, SUPPORTED_GATEWAY_HTTP_TESTS, SUPPORTED_GATEWAY_TCP_TESTS, SUPPORTED_GATEWAY_TLS_TESTS, SUPPORTED_TESTS, supportedTestsOf } from './supported-tests';
+export { SUPPORTED_MESH_TESTS, SUPPORTED_GATEWAY_GRPC_TESTS, SUPPORTED_GATEWAY_HTTP_TESTS, SUPPORTED_GATEWAY_TCP_TESTS, SUPPORTED_GATEWAY_TLS_TESTS, SUPPORTED_GATEWAY_UDP_TESTS, SUPPORTED_TESTS } from './supported-tests';
 export { TCP_ROUTE_PROCEDURES, UPSTREAM_TCP_WEIGHTED_TRAFFIC } from './tcp-procedures';
 export { UPSTREAM_STATUS_TIMEOUTS, evaluateStatus, isUnsupportedStatus, parseStatusChecks, statusEventually } from './status-checks';
 export type { ExpectedCondition, ObjectRef, ParsedStatusCheck, StatusAssertion, StatusSource, StatusTimeouts, UnsupportedStatusCheck } from './status-checks';

@@ -11,6 +11,7 @@ import { FRONTEND_TLS_PROCEDURES } from './frontend-tls-procedures';
 import { TLS_TERMINATE_PROCEDURES } from './tls-terminate-procedures';
 import { SUPPORTED_FEATURES } from '@tendril/gateway';
 import { TCP_ROUTE_PROCEDURES } from './tcp-procedures';
+import { UDP_ROUTE_PROCEDURES } from './udp-procedures';
 import { mirrorRound, type GatewayTarget, type PodSampler } from './traffic';
 
 /**
@@ -647,6 +648,7 @@ export const RUNTIME_PROCEDURES: Readonly<Record<string, RuntimeProcedure>> = {
   TLSRouteHostnameIntersection: tlsRouteHostnameIntersection,
   TLSRouteInvalidBackendRefUnknownKind: tlsRouteInvalidBackend('gateway-tlsroute-invalid-backend-ref-unknown-kind', 'invalid-backend-ref-unknown-kind', 'InvalidKind'),
   ...TCP_ROUTE_PROCEDURES,
+  ...UDP_ROUTE_PROCEDURES,
   ...LISTENER_SET_PROCEDURES,
   ...BACKEND_TLS_POLICY_PROCEDURES,
   ...FRONTEND_TLS_PROCEDURES,

@@ -10,6 +10,7 @@ interface SecretVolume {
 
 interface Container {
   name?: string;
+  args?: string[];
   env?: Array<{ name: string; value?: string }>;
   volumeMounts?: Array<{ name: string; mountPath: string }>;
 }
@@ -24,14 +25,15 @@ interface PodTemplateSpec {
  * volume a Deployment mounts is written out as files in `dir` (one directory per Deployment and
  * volume, the items' paths inside), and every environment value under the mount path is pointed
  * there instead. Returns the Deployments so changed; other objects come back as they are.
- * ConfigMap volumes (a CA bundle the echo checks client certificates against) are written the same way.
- * A volume naming a Secret or ConfigMap that `secrets` lacks is an error, as a pod stuck in
- * ContainerCreating is.
+ * ConfigMap volumes (a CA bundle the echo checks client certificates against, coredns's Corefile)
+ * are written the same way, and container args under the mount path (coredns's `-conf
+ * /root/Corefile`) are pointed there too. A volume naming a Secret or ConfigMap that neither
+ * `secrets` nor `objects` holds is an error, as a pod stuck in ContainerCreating is.
  */
 export function withSecretVolumeFiles(objects: readonly KubeObject[], secrets: readonly KubeObject[], dir: string): KubeObject[] {
   /** The volume source's files: Secret data is base64, ConfigMap data is text. */
   const sourceData = (kind: 'Secret' | 'ConfigMap', namespace: string, name: string): Record<string, Buffer> | undefined => {
-    const found = secrets.find((s) => s.kind === kind && (s.metadata.namespace ?? 'default') === namespace && s.metadata.name === name) as (KubeObject & { data?: Record<string, string> }) | undefined;
+    const found = [...secrets, ...objects].find((s) => s.kind === kind && (s.metadata.namespace ?? 'default') === namespace && s.metadata.name === name) as (KubeObject & { data?: Record<string, string> }) | undefined;
     if (!found?.data) return undefined;
     return Object.fromEntries(Object.entries(found.data).map(([k, v]) => [k, kind === 'Secret' ? Buffer.from(v, 'base64') : Buffer.from(v)]));
   };
@@ -63,9 +65,11 @@ export function withSecretVolumeFiles(objects: readonly KubeObject[], secrets: r
         const volumeDir = volumeDirs.get(mount.name);
         if (!volumeDir) continue;
         const prefix = mount.mountPath.replace(/\/$/, '');
+        const underMount = (value: string | undefined): value is string => value === prefix || value?.startsWith(`${prefix}/`) === true;
         for (const env of container.env ?? []) {
-          if (env.value === prefix || env.value?.startsWith(`${prefix}/`)) env.value = `${volumeDir}${env.value.slice(prefix.length)}`;
+          if (underMount(env.value)) env.value = `${volumeDir}${env.value.slice(prefix.length)}`;
         }
+        if (container.args) container.args = container.args.map((arg) => (underMount(arg) ? `${volumeDir}${arg.slice(prefix.length)}` : arg));
       }
     }
     return copy;

@@ -171,9 +171,26 @@ export const SUPPORTED_GATEWAY_TCP_TESTS: readonly string[] = [
   'TCPRouteWeightedRouting',
 ];
 
+/**
+ * The upstream GATEWAY-UDP tests of their own that tendril passes (src/udp-procedures.ts): UDPRoute
+ * attachment and status, a DNS query to the coredns backend and the UDP echo through UDP listeners,
+ * weighted backends. The profile's Gateway* tests are GATEWAY-HTTP's, as for GATEWAY-TCP.
+ */
+export const SUPPORTED_GATEWAY_UDP_TESTS: readonly string[] = [
+  'UDPRoute',
+  'UDPRouteInvalidBackendRefNonexistent',
+  'UDPRouteInvalidCrossNamespaceBackendRef',
+  'UDPRouteMultipleRoutesAttachment',
+  'UDPRouteNotAllowedByListeners',
+  'UDPRouteParentRefAttachAllListeners',
+  'UDPRouteParentRefPortAndSectionName',
+  'UDPRouteReferenceGrant',
+  'UDPRouteWeightedRouting',
+];
+
 /** Every test tendril passes, each once (a Gateway* test belongs to several profiles). */
 export const SUPPORTED_TESTS: readonly string[] = [
-  ...new Set([...SUPPORTED_GATEWAY_HTTP_TESTS, ...SUPPORTED_GATEWAY_GRPC_TESTS, ...SUPPORTED_GATEWAY_TLS_TESTS, ...SUPPORTED_GATEWAY_TCP_TESTS]),
+  ...new Set([...SUPPORTED_GATEWAY_HTTP_TESTS, ...SUPPORTED_GATEWAY_GRPC_TESTS, ...SUPPORTED_GATEWAY_TLS_TESTS, ...SUPPORTED_GATEWAY_TCP_TESTS, ...SUPPORTED_GATEWAY_UDP_TESTS]),
 ];
 
 /**
@@ -199,16 +216,3 @@ export const SUPPORTED_MESH_TESTS: readonly string[] = [
   'MeshGRPCRouteRequestHeaderModifier',
   'MeshGRPCRouteWeight',
 ];
-
-/**
- * The supported tests that count in any of `profiles` (inventory.json's `profiles` of each test),
- * in SUPPORTED_TESTS order: what `tendril conformance run --profiles …` runs. A profile no test of
- * the inventory belongs to is an error, not an empty run.
- */
-export function supportedTestsOf(profiles: readonly string[], inventory: ReadonlyArray<{ name: string; profiles: string[] }>): string[] {
-  const known = new Set(inventory.flatMap((t) => t.profiles));
-  const unknown = profiles.filter((p) => !known.has(p));
-  if (unknown.length > 0) throw new Error(`unknown conformance profile ${unknown.join(', ')} (the inventory has ${[...known].sort().join(', ')})`);
-  const byName = new Map(inventory.map((t) => [t.name, t]));
-  return [...SUPPORTED_TESTS, ...SUPPORTED_MESH_TESTS].filter((name) => byName.get(name)?.profiles.some((p) => profiles.includes(p)));
-}

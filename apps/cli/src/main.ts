@@ -196,8 +196,9 @@ program
   .option('--grpc', 'serve the conformance gRPC echo service (GrpcEcho) on --port instead of HTTP, as the echo image does with $GRPC_ECHO_SERVER set')
   .option('--grpc-port <port>', 'also serve the conformance gRPC echo (GrpcEcho) on this port, beside HTTP, as the mesh conformance echo image does (--grpc=7070)')
   .option('--tcp', 'serve the conformance TCP echo (welcome line, PING/IS_TLS/TEST) on --port instead of HTTP, as the echo image does with $TCP_ECHO_SERVER set')
+  .option('--udp', 'serve the conformance UDP echo (each datagram answered with JSON naming the request and the pod) on --port (default: $UDP_PORT or 8080) instead of HTTP, as the echo image does with $UDP_ECHO_SERVER set')
   .action(async (opts) => {
-    const { startEchoServer, startGrpcEchoServer, startTcpEchoServer } = require('@tendril/testing') as typeof import('@tendril/testing');
+    const { startEchoServer, startGrpcEchoServer, startTcpEchoServer, startUdpEchoServer } = require('@tendril/testing') as typeof import('@tendril/testing');
     const { readFileSync } = require('node:fs') as typeof import('node:fs');
     const port = Number(opts.port ?? process.env['HTTP_PORT'] ?? 3000);
     const h2cPort = Number(opts.h2cPort ?? process.env['H2C_PORT'] ?? 3001);
@@ -224,6 +225,10 @@ program
       const tcp = await startTcpEchoServer({ host, tcpPort: Number(opts.port ?? process.env['TCP_PORT'] ?? 3000), ...(tls ? { tls } : {}) });
       server = tcp;
       line = `TCP echo server listening on ${tcp.host}:${tcp.tcpPort}${tcp.tlsPort ? ` (TLS on ${tcp.tlsPort})` : ''}`;
+    } else if (opts.udp || process.env['UDP_ECHO_SERVER']) {
+      const udp = await startUdpEchoServer({ host, port: Number(opts.port ?? process.env['UDP_PORT'] ?? 8080), log: (l) => process.stdout.write(`${l}\n`) });
+      server = udp;
+      line = `UDP server listening on ${udp.host}:${udp.port}`;
     } else if (opts.grpc || process.env['GRPC_ECHO_SERVER']) {
       // The gRPC echo spells the key variable as the TCP echo does (TLS_SERVER_PRIV_KEY).
       const tls = tlsFrom('TLS_SERVER_PRIV_KEY', 'HTTPS_PORT');
@@ -239,6 +244,40 @@ program
     }
     process.stdout.write(`${line}\n`);
     const stop = (): void => void server.close().then(() => process.exit(0));
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+
+program
+  .command('coredns')
+  .description('a test DNS server driven by a CoreDNS Corefile (whoami, forward, log, errors), run for the conformance suite\'s coredns image: Debian ships no coredns')
+  .helpOption(false)
+  .allowUnknownOption()
+  .argument('[flags...]', 'CoreDNS flags: -conf <Corefile> (default ./Corefile), -dns.port <port> (every server block on this port)')
+  .action(async (flags: string[]) => {
+    const { startCorefileDnsServer } = require('@tendril/testing') as typeof import('@tendril/testing');
+    const { readFileSync } = require('node:fs') as typeof import('node:fs');
+    const value = (name: string): string | undefined => {
+      const at = flags.findIndex((f) => f === `-${name}` || f === `--${name}`);
+      const inline = flags.find((f) => f.startsWith(`-${name}=`) || f.startsWith(`--${name}=`));
+      return inline ? inline.slice(inline.indexOf('=') + 1) : at >= 0 ? flags[at + 1] : undefined;
+    };
+    const conf = value('conf') ?? 'Corefile';
+    let corefile: string;
+    try {
+      corefile = readFileSync(conf, 'utf8');
+    } catch (err) {
+      throw new Error(`cannot read the Corefile ${conf}: ${(err as Error).message}`);
+    }
+    const port = value('dns.port');
+    const dns = await startCorefileDnsServer({
+      corefile,
+      host: process.env['POD_IP'] ?? '0.0.0.0',
+      ...(port !== undefined ? { port: Number(port) } : {}),
+      log: (l) => process.stdout.write(`${l}\n`),
+    });
+    process.stdout.write(`${[...dns.ports.values()].map((p) => `.:${p} on ${dns.host}`).join('\n')}\nCoreDNS-compatible test server (tendril)\n`);
+    const stop = (): void => void dns.close().then(() => process.exit(0));
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });

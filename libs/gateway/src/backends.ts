@@ -36,6 +36,56 @@ export class BackendResolver {
    * route's Gateway presents when such a backend asks for one (a cluster of its own per certificate).
    */
   resolve(from: { kind: IrRouteKind; namespace: string }, ref: BackendObjectReference, forceHttp2: boolean, plaintextOnly = false, clientCertificate?: BackendClientCertificate): BackendResolution {
+    const found = this.servicePortOf(from, ref, 'TCP');
+    if ('problem' in found) return found;
+    const { namespace, name, service, servicePort } = found;
+
+    const nativeHttp2 = H2C_APP_PROTOCOLS.has(servicePort.appProtocol ?? '');
+    const protocol = nativeHttp2 || forceHttp2 ? 'HTTP2' : 'HTTP1';
+    const tlsEffect = plaintextOnly ? undefined : this.backendTlsPolicies.effectFor(namespace, name, servicePort.name);
+    if (tlsEffect && 'failClosed' in tlsEffect) return { cluster: INVALID_BACKEND_CLUSTER };
+    const presented = tlsEffect ? clientCertificate : undefined;
+    const clusterName = `${namespace}/${name}/${servicePort.port}${protocol === 'HTTP2' && !nativeHttp2 ? '/h2c' : ''}${tlsEffect ? '/tls' : ''}${presented ? `/client/${presented.secretName}` : ''}`;
+    if (!this.clusters.has(clusterName)) {
+      this.clusters.set(clusterName, {
+        name: clusterName,
+        service: { namespace, name, port: servicePort.port },
+        protocol,
+        endpoints: this.readyEndpoints(namespace, service, servicePort, 'TCP'),
+        ...(tlsEffect
+          ? { tls: { ...tlsEffect.tls, ...(presented ? { clientCertificate: { certificateChain: presented.certificateChain, privateKey: presented.privateKey } } : {}) } }
+          : {}),
+      });
+    }
+    return { cluster: clusterName };
+  }
+
+  /**
+   * A backendRef of a UDPRoute: the Service's UDP port, as a cluster of its own
+   * (`<namespace>/<service>/<port>/udp`) whose endpoints are the EndpointSlices' UDP ports.
+   */
+  resolveUdp(from: { kind: IrRouteKind; namespace: string }, ref: BackendObjectReference): BackendResolution {
+    const found = this.servicePortOf(from, ref, 'UDP');
+    if ('problem' in found) return found;
+    const { namespace, name, service, servicePort } = found;
+    const clusterName = `${namespace}/${name}/${servicePort.port}/udp`;
+    if (!this.clusters.has(clusterName)) {
+      this.clusters.set(clusterName, {
+        name: clusterName,
+        service: { namespace, name, port: servicePort.port },
+        protocol: 'UDP',
+        endpoints: this.readyEndpoints(namespace, service, servicePort, 'UDP'),
+      });
+    }
+    return { cluster: clusterName };
+  }
+
+  /** The Service port a backendRef names, with the given transport protocol, or why it cannot be used. */
+  private servicePortOf(
+    from: { kind: IrRouteKind; namespace: string },
+    ref: BackendObjectReference,
+    transport: 'TCP' | 'UDP',
+  ): { namespace: string; name: string; service: Service; servicePort: ServicePort } | { problem: BackendProblem } {
     const group = ref.group ?? '';
     const kind = ref.kind ?? 'Service';
     const name = ref.name ?? '';
@@ -49,27 +99,9 @@ export class BackendResolver {
     const service = this.index.service(namespace, name);
     if (!service) return { problem: { reason: 'BackendNotFound', message: `Service ${namespace}/${name} does not exist` } };
     if (ref.port === undefined) return { problem: { reason: 'BackendNotFound', message: `backendRef to Service ${namespace}/${name} has no port` } };
-    const servicePort = (service.spec?.ports ?? []).find((p) => p.port === ref.port && (p.protocol ?? 'TCP') === 'TCP');
-    if (!servicePort) return { problem: { reason: 'BackendNotFound', message: `Service ${namespace}/${name} has no TCP port ${ref.port}` } };
-
-    const nativeHttp2 = H2C_APP_PROTOCOLS.has(servicePort.appProtocol ?? '');
-    const protocol = nativeHttp2 || forceHttp2 ? 'HTTP2' : 'HTTP1';
-    const tlsEffect = plaintextOnly ? undefined : this.backendTlsPolicies.effectFor(namespace, name, servicePort.name);
-    if (tlsEffect && 'failClosed' in tlsEffect) return { cluster: INVALID_BACKEND_CLUSTER };
-    const presented = tlsEffect ? clientCertificate : undefined;
-    const clusterName = `${namespace}/${name}/${ref.port}${protocol === 'HTTP2' && !nativeHttp2 ? '/h2c' : ''}${tlsEffect ? '/tls' : ''}${presented ? `/client/${presented.secretName}` : ''}`;
-    if (!this.clusters.has(clusterName)) {
-      this.clusters.set(clusterName, {
-        name: clusterName,
-        service: { namespace, name, port: ref.port },
-        protocol,
-        endpoints: this.readyEndpoints(namespace, service, servicePort),
-        ...(tlsEffect
-          ? { tls: { ...tlsEffect.tls, ...(presented ? { clientCertificate: { certificateChain: presented.certificateChain, privateKey: presented.privateKey } } : {}) } }
-          : {}),
-      });
-    }
-    return { cluster: clusterName };
+    const servicePort = (service.spec?.ports ?? []).find((p) => p.port === ref.port && (p.protocol ?? 'TCP') === transport);
+    if (!servicePort) return { problem: { reason: 'BackendNotFound', message: `Service ${namespace}/${name} has no ${transport} port ${ref.port}` } };
+    return { namespace, name, service, servicePort };
   }
 
   /** The clusters among those handed out whose names are in `used`, sorted by name. */
@@ -82,12 +114,12 @@ export class BackendResolver {
    * unnamed port matches the unnamed slice port), which is how targetPort has already been resolved
    * by the EndpointSlice controller. Endpoints whose `ready` is unset count as ready, as in Kubernetes.
    */
-  private readyEndpoints(namespace: string, service: Service, servicePort: ServicePort): IrEndpoint[] {
+  private readyEndpoints(namespace: string, service: Service, servicePort: ServicePort, transport: 'TCP' | 'UDP'): IrEndpoint[] {
     const wantedName = servicePort.name ?? '';
     const seen = new Map<string, IrEndpoint>();
     for (const slice of this.index.endpointSlicesFor(namespace, service.metadata?.name ?? '')) {
       if (slice.addressType && slice.addressType !== 'IPv4' && slice.addressType !== 'IPv6') continue;
-      const slicePort = (slice.ports ?? []).find((p) => (p.name ?? '') === wantedName && (p.protocol ?? 'TCP') === 'TCP');
+      const slicePort = (slice.ports ?? []).find((p) => (p.name ?? '') === wantedName && (p.protocol ?? 'TCP') === transport);
       if (!slicePort) continue;
       // A slice port without a number means "the Service's target port"; only a numeric one can be used.
       const fallback = typeof servicePort.targetPort === 'number' ? servicePort.targetPort : servicePort.targetPort === undefined ? servicePort.port : undefined;

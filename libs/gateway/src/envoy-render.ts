@@ -21,6 +21,7 @@ import { owningListenerHostname } from './hostnames';
 import { ADS, CONNECT_TIMEOUT, httpConnectionManager, stringMatch } from './envoy-common';
 import { renderMesh } from './mesh-render';
 import { renderProxyless } from './proxyless';
+import { renderUdp } from './udp-render';
 import { compareStrings } from './resource-index';
 import type { IrCluster, IrForwardAction, IrHeaderMutation, IrListener, IrPathModifier, IrRoute, IrSecret, IrTlsListener, IrVirtualHost, RouteIR } from './ir';
 
@@ -55,11 +56,13 @@ const REDIRECT_CODES: Record<number, EnvoyRedirectResponseCode> = {
 export function renderEnvoy(ir: RouteIR, proxylessHostnames?: ReadonlySet<string>): EnvoyResources {
   const proxyless = renderProxyless(ir.listeners, proxylessHostnames);
   const mesh = ir.mesh ? renderMesh(ir.mesh, renderVirtualHost) : { listeners: [], routes: [] };
+  const udp = renderUdp(ir.listeners, ir.clusters);
+  const streamListeners = ir.listeners.filter((l) => !l.udp);
   return {
-    listeners: sortedBy('name', [...ir.listeners.map(renderListener), ...proxyless.listeners, ...mesh.listeners]),
-    routes: sortedBy('name', [...ir.listeners.flatMap(renderRouteConfigurations), ...proxyless.routes, ...mesh.routes]),
-    clusters: sortedBy('name', [...ir.clusters.map((c) => renderedCluster(c).cluster), ...proxyless.clusters]),
-    endpoints: sortedBy('cluster_name', [...ir.clusters.map((c) => renderedCluster(c).loadAssignment), ...proxyless.endpoints]),
+    listeners: sortedBy('name', [...streamListeners.map(renderListener), ...udp.listeners, ...proxyless.listeners, ...mesh.listeners]),
+    routes: sortedBy('name', [...streamListeners.flatMap(renderRouteConfigurations), ...proxyless.routes, ...mesh.routes]),
+    clusters: sortedBy('name', [...ir.clusters.map((c) => renderedCluster(c).cluster), ...udp.clusters, ...proxyless.clusters]),
+    endpoints: sortedBy('cluster_name', [...ir.clusters.map((c) => renderedCluster(c).loadAssignment), ...udp.endpoints, ...proxyless.endpoints]),
     secrets: sortedBy('name', ir.secrets.map(renderSecret)),
   };
 }

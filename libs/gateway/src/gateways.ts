@@ -12,10 +12,16 @@ const HTTP_ROUTE_KINDS = ['HTTPRoute', 'GRPCRoute'] as const;
 const TLS_PASSTHROUGH_ROUTE_KINDS = ['TLSRoute'] as const;
 /** Route kinds a TCP listener can carry. */
 const TCP_ROUTE_KINDS = ['TCPRoute'] as const;
-export type SupportedRouteKind = (typeof HTTP_ROUTE_KINDS)[number] | (typeof TLS_PASSTHROUGH_ROUTE_KINDS)[number] | (typeof TCP_ROUTE_KINDS)[number];
+/** Route kinds a UDP listener can carry. */
+const UDP_ROUTE_KINDS = ['UDPRoute'] as const;
+export type SupportedRouteKind =
+  | (typeof HTTP_ROUTE_KINDS)[number]
+  | (typeof TLS_PASSTHROUGH_ROUTE_KINDS)[number]
+  | (typeof TCP_ROUTE_KINDS)[number]
+  | (typeof UDP_ROUTE_KINDS)[number];
 
-/** Protocols whose routes the proxy serves today (HTTPS: TLS terminated with the listener's certificates; TLS: passthrough by SNI; TCP: proxied as is). */
-const SERVED_PROTOCOLS = new Set(['HTTP', 'HTTPS', 'TLS', 'TCP']);
+/** Protocols whose routes the proxy serves today (HTTPS: TLS terminated with the listener's certificates; TLS: passthrough by SNI; TCP: proxied as is; UDP: datagrams relayed per client session). */
+const SERVED_PROTOCOLS = new Set(['HTTP', 'HTTPS', 'TLS', 'TCP', 'UDP']);
 /** Protocols that carry HTTP routes. */
 const HTTP_FAMILY_PROTOCOLS = new Set(['HTTP', 'HTTPS']);
 
@@ -144,7 +150,8 @@ function resolveSocketCollisions(states: readonly GatewayState[]): void {
   for (const state of byAge) {
     for (const listener of listenersOf(state)) {
       if (!listener.programmed || !state.address) continue;
-      const socket = `${state.address}:${listener.port}`;
+      // A UDP socket and a TCP socket on the same port do not collide.
+      const socket = `${state.address}:${listener.port}${listener.protocol === 'UDP' ? '/udp' : ''}`;
       const owner = owners.get(socket);
       if (!owner) {
         owners.set(socket, state);
@@ -165,11 +172,13 @@ function resolveSocketCollisions(states: readonly GatewayState[]): void {
 export function evaluateGateway(index: ResourceIndex, gateway: Gateway, options: GatewayAddressOptions, referrer?: CertificateReferrer): GatewayState {
   const state: GatewayState = { gateway, namespace: namespaceOf(gateway), name: nameOf(gateway), listeners: [], conditions: [] };
   const specListeners = gateway.spec?.listeners ?? [];
-  const protocolsByPort = new Map<number, Set<string>>();
+  // Keyed by port and IP protocol: a UDP listener shares a port number with TCP-based ones without conflict.
+  const protocolsByPort = new Map<string, Set<string>>();
   for (const l of specListeners) {
     const p = (l.protocol ?? '').toUpperCase();
     if (!isKnownProtocol(p)) continue;
-    protocolsByPort.set(l.port ?? 0, (protocolsByPort.get(l.port ?? 0) ?? new Set()).add(transportOf(p)));
+    const socket = socketKeyOf(l.port ?? 0, p);
+    protocolsByPort.set(socket, (protocolsByPort.get(socket) ?? new Set()).add(transportOf(p)));
   }
   const hostnameCount = new Map<string, number>();
   for (const l of specListeners) {
@@ -203,7 +212,7 @@ export function evaluateGateway(index: ResourceIndex, gateway: Gateway, options:
 
     // Conflicts: one port can carry one transport, and one hostname per protocol.
     let conflict: string | undefined;
-    if (isKnownProtocol(protocol) && (protocolsByPort.get(port)?.size ?? 0) > 1) conflict = 'ProtocolConflict';
+    if (isKnownProtocol(protocol) && (protocolsByPort.get(socketKeyOf(port, protocol))?.size ?? 0) > 1) conflict = 'ProtocolConflict';
     else if ((hostnameCount.get(`${port}/${protocol}/${listener.hostname ?? ''}`) ?? 0) > 1) conflict = 'HostnameConflict';
 
     // Supported kinds and invalid kinds.
@@ -215,7 +224,9 @@ export function evaluateGateway(index: ResourceIndex, gateway: Gateway, options:
         ? TLS_PASSTHROUGH_ROUTE_KINDS
         : protocol === 'TCP'
           ? TCP_ROUTE_KINDS
-          : [];
+          : protocol === 'UDP'
+            ? UDP_ROUTE_KINDS
+            : [];
     if (routeKinds.length > 0) {
       const requested = spec.allowedRoutes?.kinds;
       if (requested && requested.length > 0) {
@@ -337,7 +348,11 @@ function isKnownProtocol(protocol: string): boolean {
   return ['HTTP', 'HTTPS', 'TLS', 'TCP', 'UDP'].includes(protocol);
 }
 
-/** Listeners on one port must share a transport: HTTP, HTTPS, TLS and TCP all claim the TCP port. */
+function socketKeyOf(port: number, protocol: string): string {
+  return protocol === 'UDP' ? `${port}/udp` : `${port}/tcp`;
+}
+
+/** Listeners on one TCP port must share a transport: HTTP, HTTPS, TLS and TCP all claim it. */
 function transportOf(protocol: string): string {
   return protocol === 'UDP' ? 'UDP' : protocol === 'HTTP' ? 'HTTP' : protocol === 'TCP' ? 'TCP' : 'TLS';
 }

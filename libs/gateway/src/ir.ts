@@ -69,6 +69,22 @@ export interface IrListener {
    * route's backends, picked by weight when the connection opens.
    */
   tcp?: IrTcpRoute;
+  /**
+   * Present on UDP sockets (UDP listeners, UDPRoutes): each client address gets a session with one
+   * of the route's backends, picked by weight when the session starts. The listener's name ends
+   * in `/udp`, so a TCP listener on the same port keeps its own.
+   */
+  udp?: IrUdpRoute;
+}
+
+export interface IrUdpRoute {
+  /** `UDPRoute/<namespace>/<name>` */
+  name: string;
+  /**
+   * Resolved backends with a weight above 0, in backendRefs order (empty: every datagram is
+   * dropped). Unresolvable backendRefs are left out: a UDP session has no error to report.
+   */
+  backends: Array<{ cluster: string; weight: number }>;
 }
 
 export interface IrTcpRoute {
@@ -119,7 +135,7 @@ export interface IrVirtualHost {
 }
 
 /** Route kinds the translator reads; IR routes come from HTTPRoutes and GRPCRoutes, passthrough routes from TLSRoutes, TCP routes from TCPRoutes. */
-export type IrRouteKind = 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute';
+export type IrRouteKind = 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute' | 'UDPRoute';
 
 export interface IrRouteSource {
   kind: IrRouteKind;
@@ -247,10 +263,11 @@ export interface IrDirectResponseAction {
 }
 
 export interface IrCluster {
-  /** `<namespace>/<service>/<port>`, with `/h2c` appended when HTTP/2 is forced by a GRPCRoute. */
+  /** `<namespace>/<service>/<port>`, with `/h2c` appended when HTTP/2 is forced by a GRPCRoute, `/udp` for a Service's UDP port. */
   name: string;
   service: { namespace: string; name: string; port: number };
-  protocol: 'HTTP1' | 'HTTP2';
+  /** How the proxy speaks to the endpoints: HTTP/1.1 or HTTP/2 requests, or UDP datagrams (UDPRoute backends). */
+  protocol: 'HTTP1' | 'HTTP2' | 'UDP';
   /** Ready endpoints, sorted by address then port. */
   endpoints: IrEndpoint[];
   /** TLS to every endpoint (a BackendTLSPolicy targets the Service port); plaintext when absent. */

@@ -34,6 +34,7 @@ export type {
   SecretObjectReference,
   TCPRoute,
   TLSRoute,
+  UDPRoute,
 } from '@tendril/api-gateway';
 
 export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';

@@ -13,6 +13,7 @@ import type {
   Service,
   TCPRoute,
   TLSRoute,
+  UDPRoute,
 } from './kube-types';
 
 /** The label every Namespace carries with its own name (synthesised when the Namespace object is absent). */
@@ -33,13 +34,14 @@ const INDEXED_KINDS = new Set([
   'gateway.networking.k8s.io/GRPCRoute',
   'gateway.networking.k8s.io/TLSRoute',
   'gateway.networking.k8s.io/TCPRoute',
+  'gateway.networking.k8s.io/UDPRoute',
   'gateway.networking.k8s.io/ReferenceGrant',
   'gateway.networking.k8s.io/ListenerSet',
   'gateway.networking.k8s.io/BackendTLSPolicy',
 ]);
 
 /** Route kinds: the rest of the indexed kinds form the environment routes are translated in. */
-const ROUTE_KINDS = new Set(['gateway.networking.k8s.io/HTTPRoute', 'gateway.networking.k8s.io/GRPCRoute', 'gateway.networking.k8s.io/TLSRoute', 'gateway.networking.k8s.io/TCPRoute']);
+const ROUTE_KINDS = new Set(['gateway.networking.k8s.io/HTTPRoute', 'gateway.networking.k8s.io/GRPCRoute', 'gateway.networking.k8s.io/TLSRoute', 'gateway.networking.k8s.io/TCPRoute', 'gateway.networking.k8s.io/UDPRoute']);
 
 const key = (namespace: string, name: string): string => `${namespace}/${name}`;
 
@@ -66,6 +68,7 @@ export class ResourceIndex {
   readonly grpcRoutes: GRPCRoute[] = [];
   readonly tlsRoutes: TLSRoute[] = [];
   readonly tcpRoutes: TCPRoute[] = [];
+  readonly udpRoutes: UDPRoute[] = [];
   readonly referenceGrants: ReferenceGrant[] = [];
   readonly listenerSets: ListenerSet[] = [];
   readonly backendTlsPolicies: BackendTLSPolicy[] = [];
@@ -127,6 +130,9 @@ export class ResourceIndex {
         case 'gateway.networking.k8s.io/TCPRoute':
           this.tcpRoutes.push(obj as TCPRoute);
           break;
+        case 'gateway.networking.k8s.io/UDPRoute':
+          this.udpRoutes.push(obj as UDPRoute);
+          break;
         case 'gateway.networking.k8s.io/ReferenceGrant':
           this.referenceGrants.push(obj as ReferenceGrant);
           break;
@@ -146,6 +152,7 @@ export class ResourceIndex {
     sortByNamespacedName(this.grpcRoutes);
     sortByNamespacedName(this.tlsRoutes);
     sortByNamespacedName(this.tcpRoutes);
+    sortByNamespacedName(this.udpRoutes);
     sortByNamespacedName(this.referenceGrants);
     sortByNamespacedName(this.listenerSets);
     sortByNamespacedName(this.backendTlsPolicies);

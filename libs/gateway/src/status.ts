@@ -2,7 +2,7 @@ import { cond, stampConditions, type ConditionDraft } from './conditions';
 import type { GatewayClassState, GatewayState } from './gateways';
 import type { BackendProblem } from './backends';
 import type { IrRouteKind } from './ir';
-import { GATEWAY_API_GROUP, type Condition, type GRPCRoute, type HTTPRoute, type RouteParentStatus, type TCPRoute, type TLSRoute } from './kube-types';
+import { GATEWAY_API_GROUP, type Condition, type GRPCRoute, type HTTPRoute, type RouteParentStatus, type TCPRoute, type TLSRoute, type UDPRoute } from './kube-types';
 import type { ParentAttachment } from './route-attachment';
 import { generationOf, nameOf, namespaceOf } from './resource-index';
 
@@ -50,7 +50,7 @@ export function gatewayStatus(state: GatewayState, now: string): StatusUpdate {
 }
 
 /** Whether the route carries a parent status written by this controller (which must then be kept up to date). */
-export function hasStatusOf(route: HTTPRoute | GRPCRoute | TLSRoute | TCPRoute, controllerName: string): boolean {
+export function hasStatusOf(route: HTTPRoute | GRPCRoute | TLSRoute | TCPRoute | UDPRoute, controllerName: string): boolean {
   return (route.status?.parents ?? []).some((p) => p.controllerName === controllerName);
 }
 
@@ -60,7 +60,7 @@ export function hasStatusOf(route: HTTPRoute | GRPCRoute | TLSRoute | TCPRoute, 
  */
 export function routeStatus(
   kind: IrRouteKind,
-  route: HTTPRoute | GRPCRoute | TLSRoute | TCPRoute,
+  route: HTTPRoute | GRPCRoute | TLSRoute | TCPRoute | UDPRoute,
   controllerName: string,
   attachments: readonly ParentAttachment[],
   routeProblem: { accepted?: ConditionDraft; backend?: BackendProblem },

@@ -63,4 +63,5 @@ export const SUPPORTED_FEATURES: readonly string[] = [
   'TLSRoute',
   'TLSRouteModeMixed',
   'TLSRouteModeTerminate',
+  'UDPRoute',
 ];

@@ -15,6 +15,7 @@ import { routeKey, translateMeshRoutes, type MeshOptions } from './mesh-routes';
 import { GATEWAY_API_VERSION, gatewayClassStatus, gatewayStatus, hasStatusOf, routeStatus, type StatusUpdate } from './status';
 import { translateTcpRoutes } from './tcp-routes';
 import { translateTlsRoutes } from './tls-routes';
+import { translateUdpRoutes } from './udp-routes';
 import type { RoutePlacement, RouteWork, TranslationEnvironment, TranslationMemo } from './translation-memo';
 
 export interface TranslateOptions {
@@ -95,10 +96,12 @@ export function translate(input: TranslateInput, memo?: TranslationMemo): Transl
   statuses.push(...passthrough.statuses);
   const tcp = translateTcpRoutes(index, gatewaysByKey, backends, controllerName, now);
   statuses.push(...tcp.statuses);
-  const irListeners = [...listeners.build(), ...passthrough.listeners, ...tcp.listeners].sort((a, b) => compareStrings(a.name, b.name));
+  const udp = translateUdpRoutes(index, gatewaysByKey, backends, controllerName, now);
+  statuses.push(...udp.statuses);
+  const irListeners = [...listeners.build(), ...passthrough.listeners, ...tcp.listeners, ...udp.listeners].sort((a, b) => compareStrings(a.name, b.name));
   const mesh = translateMeshRoutes(index, backends, controllerName, now, options.mesh ?? {});
   mergeMeshStatuses(statuses, mesh.parents);
-  const usedClusters = new Set<string>([...passthrough.clusters, ...tcp.clusters, ...mesh.clusters]);
+  const usedClusters = new Set<string>([...passthrough.clusters, ...tcp.clusters, ...udp.clusters, ...mesh.clusters]);
   for (const l of irListeners) {
     for (const vh of l.virtualHosts) {
       for (const r of vh.routes) {
@@ -115,7 +118,7 @@ export function translate(input: TranslateInput, memo?: TranslationMemo): Transl
   for (const c of classes) statuses.push(gatewayClassStatus(c, now, options.supportedFeatures));
   for (const g of gateways) statuses.push(gatewayStatus(g, now));
   for (const g of gateways) for (const s of g.listenerSets ?? []) statuses.push(listenerSetStatus(s, now));
-  const kindOrder = ['GatewayClass', 'Gateway', 'ListenerSet', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute', 'BackendTLSPolicy'];
+  const kindOrder = ['GatewayClass', 'Gateway', 'ListenerSet', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute', 'UDPRoute', 'BackendTLSPolicy'];
   statuses.sort(
     (a, b) =>
       kindOrder.indexOf(a.kind) - kindOrder.indexOf(b.kind) ||
@@ -336,7 +339,7 @@ export class ListenerAssembly {
     for (const gateway of gateways) {
       for (const l of listenersOf(gateway)) {
         // TLS passthrough and TCP sockets carry TLSRoutes and TCPRoutes, not virtual hosts (see tls-routes.ts, tcp-routes.ts).
-        if (!l.programmed || l.protocol === 'TLS' || l.protocol === 'TCP') continue;
+        if (!l.programmed || l.protocol === 'TLS' || l.protocol === 'TCP' || l.protocol === 'UDP') continue;
         const name = listenerName(gateway, l.port);
         const target: SocketAssembly = this.byName.get(name) ?? { gateway, port: l.port, listenerHostnames: new Set<string>(), hosts: new Map(), tls: undefined };
         // Every listener hostname gets a virtual host, so a request always lands on its own listener's

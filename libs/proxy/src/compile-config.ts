@@ -20,6 +20,8 @@ import { ConnectionChainSelector, parseCidrRange, type ConnectionMatch } from '.
 import { HostIdentityIndex } from './host-identities';
 import { L7PolicyIndex } from './l7-policy';
 import type { TcpProxyChain, TcpProxyChains } from './tcp-proxy-listener';
+import { compileUdpProxy } from './udp-proxy-config';
+import type { UdpProxySpec } from './udp-proxy-listener';
 import { CORS_FILTER_NAME, CORS_FILTER_TYPE_URL } from './routing/cors-policy';
 import { compileRouteConfiguration, RouteCompileError, type CompiledRouteTable } from './routing/route-table';
 import { compileSecret, secureContextFor, type CertificateKeyPair } from './tls/certificates';
@@ -52,6 +54,8 @@ export interface ListenerSpec extends HttpConnectionManagerSpec {
   tls?: TlsListenerSpec;
   /** Set when the listener's chains are tcp_proxy filters (TLS passthrough or plain TCP); it then serves no HTTP. */
   tcpProxy?: TcpProxyChains;
+  /** Set on a UDP listener (socket_address.protocol UDP): its udp_proxy listener filter relays datagrams; no chains, no HTTP. */
+  udpProxy?: UdpProxySpec;
   /**
    * Cleartext chains chosen per connection by destination port/IP and source IP (the listener's
    * own HCM fields are then unused); `fallback` is the default_filter_chain, without which an
@@ -372,9 +376,9 @@ function compileListener(listener: Listener, secrets: ReadonlyMap<string, Certif
   if (!socket) throw new Error('address.socket_address is required');
   const host = socket.address ?? '';
   if (net.isIP(host) === 0) throw new Error(`address "${host}" is not an IP address`);
-  if (socket.protocol === 'UDP') throw new Error('UDP listeners are not supported');
   const port = socket.port_value ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`port_value ${port} is out of range`);
+  if (socket.protocol === 'UDP') return { name, host, port, transparent: false, ...NO_ROUTES, udpProxy: compileUdpProxy(listener) };
   const transparent = listener.transparent === true;
   let redirect: RedirectListenerSpec | undefined;
   let originalDestination = false;
@@ -456,7 +460,8 @@ export function compileConfig(config: ProxyConfig): CompileResult {
       const spec = compileListener(listener, secrets);
       if (listenerNames.has(spec.name)) throw new Error('duplicate listener name');
       listenerNames.add(spec.name);
-      const address = `${spec.host}:${spec.port}`;
+      // A UDP socket and a TCP socket may share an address and port.
+      const address = `${spec.host}:${spec.port}${spec.udpProxy ? '/udp' : ''}`;
       const other = addresses.get(address);
       if (spec.port !== 0 && other !== undefined) throw new Error(`address ${address} is also used by listener "${other}"`);
       addresses.set(address, spec.name);

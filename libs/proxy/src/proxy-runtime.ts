@@ -1,3 +1,4 @@
+import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { isFlushable, stdoutAccessLog, type AccessLogSink } from './access-log';
 import { HostIdentityIndex } from './host-identities';
@@ -8,6 +9,7 @@ import type { TransparentNetwork } from './transparent';
 import { silentLogger, type ProxyLogger } from './logger';
 import { Router, type ListenerRoutes, type RoutingState } from './router';
 import { TcpProxyListener } from './tcp-proxy-listener';
+import { UdpProxyListener } from './udp-proxy-listener';
 import { ServerNameIndex } from './tls/server-names';
 import { UpgradeProxy } from './upgrade';
 import { ClusterManager } from './upstream/cluster-manager';
@@ -45,11 +47,11 @@ export interface ApplyResult {
 function listenerKey(spec: ListenerSpec): string {
   // HTTP and tcp_proxy listeners are served by different classes, and a transparent socket is bound
   // differently, so a change of kind is a new listener.
-  const kind = `${spec.tcpProxy ? '/tcp' : ''}${spec.transparent ? '/transparent' : ''}${spec.redirect ? (spec.redirect.isIngress ? '/ingress' : '/egress') : ''}${spec.redirect?.useNphds ? '/nphds' : ''}`;
+  const kind = `${spec.tcpProxy ? '/tcp' : ''}${spec.udpProxy ? '/udp' : ''}${spec.transparent ? '/transparent' : ''}${spec.redirect ? (spec.redirect.isIngress ? '/ingress' : '/egress') : ''}${spec.redirect?.useNphds ? '/nphds' : ''}`;
   return spec.port === 0 ? `${spec.host}:0/${spec.name}${kind}` : `${spec.host}:${spec.port}${kind}`;
 }
 
-type ServingListener = HttpListener | TcpProxyListener;
+type ServingListener = HttpListener | TcpProxyListener | UdpProxyListener;
 
 function nameOf(listener: ServingListener): string {
   return listener instanceof HttpListener ? listener.routes.listenerName : listener.listenerName;
@@ -117,7 +119,17 @@ function describeBindError(spec: ListenerSpec, err: unknown): ConfigError {
   return { kind: 'Listener', resource: spec.name, message: `cannot bind ${spec.host}:${spec.port}: ${reason}` };
 }
 
-function probeBind(host: string, port: number): Promise<void> {
+function probeBind(host: string, port: number, udp: boolean): Promise<void> {
+  if (udp) {
+    return new Promise((resolve, reject) => {
+      const probe = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4' });
+      probe.once('error', (err) => {
+        probe.close();
+        reject(err);
+      });
+      probe.bind({ address: host, port, exclusive: true }, () => probe.close(() => resolve()));
+    });
+  }
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
     probe.once('error', reject);
@@ -176,7 +188,7 @@ export class ProxyRuntime {
       await Promise.all(
         compiled.listeners
           .filter((spec) => spec.port !== 0 && !spec.transparent && !this.listeners.has(listenerKey(spec)))
-          .map((spec) => probeBind(spec.host, spec.port).catch((err: unknown) => void bindErrors.push(describeBindError(spec, err)))),
+          .map((spec) => probeBind(spec.host, spec.port, spec.udpProxy !== undefined).catch((err: unknown) => void bindErrors.push(describeBindError(spec, err)))),
       );
       return bindErrors;
     });
@@ -212,13 +224,7 @@ export class ProxyRuntime {
       [...desired]
         .filter(([key]) => !this.listeners.has(key))
         .map(async ([key, spec]) => {
-          const listener = spec.tcpProxy
-            ? new TcpProxyListener(spec.host, spec.port, spec.name, spec.tcpProxy, () => this.state, this.logger, this.transparentBindingOf(spec))
-            : new HttpListener(spec.host, spec.port, routesOf(spec.name, spec), handle, this.logger, {
-                tlsChains: tlsChainsOf(spec),
-                connectionRouting: connectionRoutingOf(spec),
-                transparent: this.transparentBindingOf(spec),
-              });
+          const listener = this.listenerFor(spec, handle);
           try {
             await listener.bind();
             added.push([key, listener]);
@@ -245,6 +251,9 @@ export class ProxyRuntime {
       } else if (spec && spec.tcpProxy && listener instanceof TcpProxyListener) {
         listener.listenerName = spec.name;
         listener.chains = spec.tcpProxy;
+      } else if (spec && spec.udpProxy && listener instanceof UdpProxyListener) {
+        listener.listenerName = spec.name;
+        listener.spec = spec.udpProxy;
       } else {
         this.listeners.delete(key);
         this.drainInBackground(listener);
@@ -263,6 +272,17 @@ export class ProxyRuntime {
       'config applied',
     );
     return { accepted: true, errors: [], listeners: this.boundListeners() };
+  }
+
+  /** The class that serves a listener's kind: UDP datagrams, tcp_proxy connections, or HTTP. */
+  private listenerFor(spec: ListenerSpec, handle: RequestHandler): ServingListener {
+    if (spec.udpProxy) return new UdpProxyListener(spec.host, spec.port, spec.name, spec.udpProxy, () => this.state, this.logger);
+    if (spec.tcpProxy) return new TcpProxyListener(spec.host, spec.port, spec.name, spec.tcpProxy, () => this.state, this.logger, this.transparentBindingOf(spec));
+    return new HttpListener(spec.host, spec.port, routesOf(spec.name, spec), handle, this.logger, {
+      tlsChains: tlsChainsOf(spec),
+      connectionRouting: connectionRoutingOf(spec),
+      transparent: this.transparentBindingOf(spec),
+    });
   }
 
   private transparentBindingOf(spec: ListenerSpec): TransparentBinding | undefined {

@@ -7,3 +7,7 @@ export { TCP_ECHO_WELCOME, startTcpEchoServer } from './tcp-echo-server';
 export type { TcpEchoAssertions, TcpEchoServer, TcpEchoServerOptions } from './tcp-echo-server';
 export { startKafkaTestBroker } from './kafka-broker';
 export type { KafkaBrokerRequest, KafkaTestBroker, KafkaTestBrokerOptions } from './kafka-broker';
+export { startUdpEchoServer } from './udp-echo-server';
+export type { UdpEchoResponse, UdpEchoServer, UdpEchoServerOptions } from './udp-echo-server';
+export { CorefileError, parseCorefile, startCorefileDnsServer } from './corefile-dns-server';
+export type { CorefileDnsServer, CorefileDnsServerOptions, CorefilePlugin, CorefileServerBlock } from './corefile-dns-server';

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as readline from 'node:readline';
 import type { Container, Deployment, KubeObject, Pod, PodStatus } from '@tendril/api-k8s';
 import { deploymentPodName, podTemplateHash } from './pod-names';
@@ -84,6 +86,8 @@ interface RunningPod {
 
 /** Images the project knows how to run without a command: the conformance suite's echo backends. */
 const ECHO_IMAGE = /(^|\/)echo-(basic|advanced)(:|@|$)/;
+/** CoreDNS (the conformance suite's UDP backend): its args (-conf …) go to `tendril coredns`, a Corefile-driven test server. */
+const COREDNS_IMAGE = /(^|\/)coredns(:|@|$)/;
 
 /**
  * A local kubelet for `tendril up`: runs each Pod (and each replica of each Deployment) as a process
@@ -216,6 +220,7 @@ export class PodRunner extends EventEmitter {
   private commandFor(c: RunnableContainer): { command: string; args: string[]; env: Record<string, string> } | string {
     const t = this.opts.tendrilCommand;
     const argv = [...(c.command ?? []), ...(c.args ?? [])];
+    if ((c.command ?? []).length === 0 && c.image && COREDNS_IMAGE.test(c.image)) return { command: t.command, args: [...t.args, 'coredns', ...(c.args ?? [])], env: t.env };
     if (argv.length > 0) {
       if (argv[0] === 'tendril') return { command: t.command, args: [...t.args, ...argv.slice(1)], env: t.env };
       return { command: argv[0], args: argv.slice(1), env: {} };
@@ -310,8 +315,10 @@ export class PodRunner extends EventEmitter {
       const v = e.value ?? (e.valueFrom?.fieldRef ? fields[e.valueFrom.fieldRef.fieldPath] : undefined);
       if (v !== undefined) env[e.name] = v;
     }
-    const port = container.ports?.[0]?.containerPort;
-    if (port !== undefined && env['HTTP_PORT'] === undefined) env['HTTP_PORT'] = String(port);
+    const firstPort = container.ports?.[0];
+    const port = firstPort?.containerPort;
+    const udp = (firstPort as { protocol?: string } | undefined)?.protocol === 'UDP';
+    if (port !== undefined && !udp && env['HTTP_PORT'] === undefined) env['HTTP_PORT'] = String(port);
     const argv = this.network.wrapCommand(sandbox, cmd.command, cmd.args);
     const child = spawn(argv.command, argv.args, { cwd: container.workingDir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     r.child = child;
@@ -332,17 +339,31 @@ export class PodRunner extends EventEmitter {
       this.write(`${prefix} exited (code ${code}, signal ${signal}); restarting in 1s`);
       r.restartTimer = setTimeout(() => this.launch(key, r, sandbox), 1_000);
     });
-    this.probe(r, sandbox.ip, port);
+    this.probe(r, sandbox.ip, port, udp);
   }
 
-  /** Readiness: the first container port accepts a TCP connection at the pod IP (or, without ports, the process runs). */
-  private probe(r: RunningPod, ip: string, port: number | undefined): void {
+  /**
+   * Readiness: the first container port accepts a TCP connection at the pod IP (or, without ports,
+   * the process runs). A UDP port answers nothing to probe with, so on loopback pod IPs (which are
+   * the host's) it counts as open once the kernel's UDP socket table (/proc/net/udp) lists a socket
+   * bound to it; in a pod's own network namespace, or for IPv6, the process running is all that
+   * is checked.
+   */
+  private probe(r: RunningPod, ip: string, port: number | undefined, udp = false): void {
     const markReady = (): void => {
       if (r.stopping || !r.child || r.ready) return;
       r.ready = true;
       this.emit('change');
     };
-    if (port === undefined) return markReady();
+    if (port === undefined || (udp && (this.network.mode !== 'loopback' || !net.isIPv4(ip)))) return markReady();
+    if (udp) {
+      const attempt = (): void => {
+        if (r.stopping || !r.child) return;
+        if (udpPortBound(ip, port)) return markReady();
+        r.probeTimer = setTimeout(attempt, 50);
+      };
+      return attempt();
+    }
     const attempt = (): void => {
       if (r.stopping || !r.child) return;
       const socket = net.connect({ host: ip, port });
@@ -390,4 +411,23 @@ export class PodRunner extends EventEmitter {
       child.kill('SIGTERM');
     });
   }
+}
+
+/**
+ * Whether a UDP socket of the host's network namespace is bound to ip:port (or to 0.0.0.0:port),
+ * read from /proc/net/udp, whose addresses are the raw 32-bit value in the host's byte order.
+ * Reading the table, unlike binding the port to see whether that fails, cannot race the pod's own bind.
+ */
+function udpPortBound(ip: string, port: number): boolean {
+  let table: string;
+  try {
+    table = readFileSync('/proc/net/udp', 'utf8');
+  } catch {
+    // No table to read (not Linux): the pod's bind is not observable, so it is taken as done.
+    return true;
+  }
+  const bytes = ip.split('.').map((b) => Number(b).toString(16).padStart(2, '0').toUpperCase());
+  const hexAddress = (os.endianness() === 'LE' ? bytes.reverse() : bytes).join('');
+  const wanted = new Set([`${hexAddress}:${port.toString(16).toUpperCase().padStart(4, '0')}`, `00000000:${port.toString(16).toUpperCase().padStart(4, '0')}`]);
+  return table.split('\n').some((line) => wanted.has(line.trim().split(/\s+/)[1] ?? ''));
 }

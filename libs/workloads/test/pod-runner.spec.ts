@@ -1,4 +1,9 @@
+import { execFile } from 'node:child_process';
+import * as dgram from 'node:dgram';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { request } from 'undici';
 import type { Deployment } from '@tendril/api-k8s';
 import { LoopbackPodNetwork, PodRunner, type PodIdentity, type PodNetwork, type PodSandbox } from '../src';
@@ -65,6 +70,75 @@ describe('PodRunner', () => {
     const [p] = runner.list();
     expect(p.pod.status?.phase).toBe('Failed');
     expect(lines.join('\n')).toContain('tendril runs commands, not images (nginx:1.27)');
+  });
+  it('runs a UDP echo Deployment (UDP_ECHO_SERVER) and marks it Ready once its UDP port is bound', async () => {
+    const deployment: Deployment = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'udp-backend-v1', namespace: 'gateway-conformance-infra' },
+      spec: {
+        selector: { matchLabels: { app: 'udp-backend-v1' } },
+        template: {
+          metadata: { labels: { app: 'udp-backend-v1' } },
+          spec: {
+            containers: [
+              {
+                name: 'udp-backend',
+                image: 'registry.k8s.io/gateway-api/conformance/echo-basic:v0.1.0',
+                env: [{ name: 'UDP_ECHO_SERVER', value: '1' }, { name: 'SERVICE_NAME', value: 'udp-backend-v1' }],
+                ports: [{ containerPort: 8080, protocol: 'UDP' }],
+              },
+            ],
+          },
+        },
+      },
+    } as unknown as Deployment;
+    runner.sync([deployment]);
+    await waitFor(() => runner.list().some((p) => p.ready), 20_000);
+    const [pod] = runner.list();
+    const socket = dgram.createSocket('udp4');
+    try {
+      const reply = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no reply')), 3_000);
+        socket.once('message', (m) => {
+          clearTimeout(timer);
+          resolve(m.toString());
+        });
+        socket.send('ping', 8080, pod.ip);
+      });
+      expect(JSON.parse(reply)).toEqual({ request: 'ping', namespace: 'gateway-conformance-infra', ingress: '', service: 'udp-backend-v1', pod: pod.pod.metadata.name });
+    } finally {
+      socket.close();
+    }
+  });
+
+  it('runs the coredns image as the Corefile-driven test DNS server, with the container\'s args', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tendril-corefile-'));
+    writeFileSync(path.join(dir, 'Corefile'), 'foo.bar.com:53 {\n  whoami\n}\n');
+    const deployment = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'coredns', namespace: 'gateway-conformance-infra' },
+      spec: {
+        selector: { matchLabels: { app: 'udp' } },
+        template: {
+          metadata: { labels: { app: 'udp' } },
+          spec: { containers: [{ name: 'coredns', image: 'registry.k8s.io/coredns/coredns:v1.14.6', args: ['-conf', path.join(dir, 'Corefile'), '-dns.port', '5353'] }] },
+        },
+      },
+    } as unknown as Deployment;
+    runner.sync([deployment]);
+    await waitFor(() => runner.list().some((p) => p.ready), 20_000);
+    const ip = runner.list()[0].ip;
+    // Ready means the process runs (no port to probe): the server may still be starting.
+    let answer = '';
+    for (let i = 0; i < 40 && !answer.includes('status: NOERROR'); i++) {
+      answer = await promisify(execFile)('dig', [`@${ip}`, '-p', '5353', '+noedns', '+tries=1', '+time=1', 'foo.bar.com', 'A']).then((r) => r.stdout, () => '');
+      if (!answer.includes('status: NOERROR')) await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(answer).toContain('status: NOERROR');
+    // whoami answers with the client's address: dig's, on the host.
+    expect(answer).toMatch(/^foo\.bar\.com\.\s+0\s+IN\s+A\s+127\.0\.0\.1$/m);
   });
 });
 

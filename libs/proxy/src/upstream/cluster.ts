@@ -15,12 +15,15 @@ export type LoadBalancerPolicy = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'C
 
 /** Envoy's default connect_timeout. */
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+/** Envoy's default circuit_breakers max_connections. */
+const DEFAULT_MAX_CONNECTIONS = 1_024;
 /** Envoy's default cleanup_interval for ORIGINAL_DST hosts. */
 const DEFAULT_CLEANUP_INTERVAL_MS = 5_000;
 
 export interface EndpointSpec {
   host: string;
   port: number;
+  /** Positive; a fraction when locality-weighted balancing spreads a locality's weight over its endpoints. */
   weight: number;
 }
 
@@ -38,6 +41,11 @@ export interface ClusterSpec {
   originalDestination?: { cleanupIntervalMs: number };
   /** TLS origination to every endpoint (the cluster's transport_socket); plaintext when absent. */
   tls?: UpstreamTlsSpec;
+  /**
+   * circuit_breakers max_connections of the DEFAULT priority (Envoy's default 1024). Only UDP
+   * listeners enforce it, as Envoy's udp_proxy does: a session counts as a connection.
+   */
+  maxConnections: number;
 }
 
 /** `host:port`, with IPv6 hosts in brackets. */
@@ -69,11 +77,20 @@ function upstreamProtocol(cluster: Cluster): ClusterProtocol {
 
 const USABLE_HEALTH = new Set([undefined, 'UNKNOWN', 'HEALTHY', 'DEGRADED']);
 
-/** Lowest-priority group that has usable endpoints, as Envoy picks priorities when all are healthy. */
-function endpointsOf(assignment: ClusterLoadAssignment | undefined): EndpointSpec[] {
+/**
+ * Lowest-priority group that has usable endpoints, as Envoy picks priorities when all are healthy.
+ * `localityWeighted` (the cluster's locality_weighted_lb_config): Envoy first picks a locality by its
+ * load_balancing_weight (one without a weight, or without usable endpoints, gets nothing), then an
+ * endpoint inside it; giving each endpoint its locality's weight shared in proportion to the
+ * endpoint weights yields the same distribution from one endpoint pick.
+ */
+function endpointsOf(assignment: ClusterLoadAssignment | undefined, localityWeighted = false): EndpointSpec[] {
   const byPriority = new Map<number, EndpointSpec[]>();
   for (const locality of assignment?.endpoints ?? []) {
     const priority = locality.priority ?? 0;
+    const localityWeight = locality.load_balancing_weight ?? 0;
+    if (!Number.isInteger(localityWeight) || localityWeight < 0) throw new Error(`locality load_balancing_weight ${localityWeight} must be a positive integer`);
+    const usable: EndpointSpec[] = [];
     for (const lbEndpoint of locality.lb_endpoints ?? []) {
       const socket = lbEndpoint.endpoint?.address?.socket_address;
       if (!socket?.address || socket.port_value === undefined) throw new Error('lb_endpoint needs endpoint.address.socket_address with address and port_value');
@@ -83,10 +100,16 @@ function endpointsOf(assignment: ClusterLoadAssignment | undefined): EndpointSpe
       const weight = lbEndpoint.load_balancing_weight ?? 1;
       if (!Number.isInteger(weight) || weight < 1) throw new Error(`endpoint ${socket.address}:${socket.port_value} has load_balancing_weight ${weight}; it must be at least 1`);
       if (!USABLE_HEALTH.has(lbEndpoint.health_status)) continue;
-      let group = byPriority.get(priority);
-      if (!group) byPriority.set(priority, (group = []));
-      group.push({ host: socket.address, port: socket.port_value, weight });
+      usable.push({ host: socket.address, port: socket.port_value, weight });
     }
+    if (usable.length === 0 || (localityWeighted && localityWeight === 0)) continue;
+    if (localityWeighted) {
+      const total = usable.reduce((sum, e) => sum + e.weight, 0);
+      for (const e of usable) e.weight = (localityWeight * e.weight) / total;
+    }
+    let group = byPriority.get(priority);
+    if (!group) byPriority.set(priority, (group = []));
+    group.push(...usable);
   }
   const priorities = [...byPriority.keys()].sort((a, b) => a - b);
   return priorities.length === 0 ? [] : (byPriority.get(priorities[0]) ?? []);
@@ -119,7 +142,7 @@ export function compileCluster(cluster: Cluster, assignments: ReadonlyMap<string
       cleanupIntervalMs = durationToMilliseconds(cluster.cleanup_interval);
       if (cleanupIntervalMs <= 0) throw new Error('cleanup_interval must be positive');
     }
-    return { name, protocol: upstreamProtocol(cluster), connectTimeoutMs: connectTimeoutOf(cluster), lbPolicy: 'CLUSTER_PROVIDED', endpoints: [], originalDestination: { cleanupIntervalMs } };
+    return { name, protocol: upstreamProtocol(cluster), connectTimeoutMs: connectTimeoutOf(cluster), lbPolicy: 'CLUSTER_PROVIDED', endpoints: [], originalDestination: { cleanupIntervalMs }, maxConnections: maxConnectionsOf(cluster) };
   }
   if (type === 'EDS') {
     assignment = assignments.get(cluster.eds_cluster_config?.service_name || name);
@@ -132,7 +155,18 @@ export function compileCluster(cluster: Cluster, assignments: ReadonlyMap<string
   if (lbPolicy !== 'ROUND_ROBIN' && lbPolicy !== 'LEAST_REQUEST' && lbPolicy !== 'RANDOM') {
     throw new Error(`lb_policy ${lbPolicy} is not supported${lbPolicy === 'CLUSTER_PROVIDED' ? ' on a cluster of type ' + type : ''}`);
   }
-  return { name, protocol: upstreamProtocol(cluster), connectTimeoutMs: connectTimeoutOf(cluster), lbPolicy, endpoints: endpointsOf(assignment), ...(tls ? { tls } : {}) };
+  const common = cluster.common_lb_config;
+  if (common?.zone_aware_lb_config !== undefined) throw new Error('common_lb_config.zone_aware_lb_config is not supported');
+  const localityWeighted = common?.locality_weighted_lb_config !== undefined;
+  return { name, protocol: upstreamProtocol(cluster), connectTimeoutMs: connectTimeoutOf(cluster), lbPolicy, endpoints: endpointsOf(assignment, localityWeighted), maxConnections: maxConnectionsOf(cluster), ...(tls ? { tls } : {}) };
+}
+
+/** The first DEFAULT-priority threshold's max_connections, as Envoy picks it. */
+function maxConnectionsOf(cluster: Cluster): number {
+  const threshold = (cluster.circuit_breakers?.thresholds ?? []).find((t) => (t.priority ?? 'DEFAULT') === 'DEFAULT');
+  const max = threshold?.max_connections ?? DEFAULT_MAX_CONNECTIONS;
+  if (!Number.isInteger(max) || max < 0) throw new Error(`circuit_breakers max_connections ${max} must be a non-negative integer`);
+  return max;
 }
 
 function connectTimeoutOf(cluster: Cluster): number {
