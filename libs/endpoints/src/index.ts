@@ -14,3 +14,5 @@ export * from './policy-trace';
 export * from './policy-secrets';
 export * from './dns-proxy';
 export * from './fqdn-cache';
+export * from './dns-messages';
+export * from './dns-tcp';
