@@ -19,18 +19,35 @@ if (!isRoot) console.warn('DNS policy end to end skipped: network namespaces and
 
 jest.setTimeout(240_000);
 
-/** Answers A queries under example.com with process.argv[2]; a TXT query for `seen.test` lists the names it was asked for. */
+/**
+ * Answers A queries under example.com with process.argv[2], over UDP and over TCP (length-prefixed,
+ * RFC 1035 §4.2.2); a TXT query for `seen.test` lists the names it was asked for, with `tcp:` before
+ * those asked over TCP.
+ */
 const DNS_SERVER = `const dns = require(process.argv[1]); const seen = [];
-const s = require('dgram').createSocket('udp4');
-s.on('message', (m, r) => {
-  let q; try { q = dns.decode(m); } catch { return; }
+const answer = (m, transport) => {
+  let q; try { q = dns.decode(m); } catch { return undefined; }
   const question = q.questions[0];
   const answers = [];
   if (question.name === 'seen.test') answers.push({ type: 'TXT', name: question.name, ttl: 0, data: seen.join(',') || '-' });
-  else { seen.push(question.name); if (question.type === 'A' && /(^|\\.)example\\.com$/.test(question.name)) answers.push({ type: 'A', name: question.name, ttl: +process.argv[3], data: process.argv[2] }); }
-  s.send(dns.encode({ type: 'response', id: q.id, flags: dns.AUTHORITATIVE_ANSWER | (q.flags & dns.RECURSION_DESIRED), questions: q.questions, answers }), r.port, r.address);
-});
-s.bind(53);`;
+  else { seen.push((transport === 'tcp' ? 'tcp:' : '') + question.name); if (question.type === 'A' && /(^|\\.)example\\.com$/.test(question.name)) answers.push({ type: 'A', name: question.name, ttl: +process.argv[3], data: process.argv[2] }); }
+  return dns.encode({ type: 'response', id: q.id, flags: dns.AUTHORITATIVE_ANSWER | (q.flags & dns.RECURSION_DESIRED), questions: q.questions, answers });
+};
+const s = require('dgram').createSocket('udp4');
+s.on('message', (m, r) => { const a = answer(m, 'udp'); if (a) s.send(a, r.port, r.address); });
+s.bind(53);
+require('net').createServer((c) => {
+  let buf = Buffer.alloc(0);
+  c.on('error', () => {});
+  c.on('data', (d) => {
+    buf = Buffer.concat([buf, d]);
+    while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+      const a = answer(buf.subarray(2, 2 + buf.readUInt16BE(0)), 'tcp');
+      buf = buf.subarray(2 + buf.readUInt16BE(0));
+      if (a) { const len = Buffer.alloc(2); len.writeUInt16BE(a.length); c.write(Buffer.concat([len, a])); }
+    }
+  });
+}).listen(53);`;
 
 /** A host outside the cluster (its own network namespace behind a veth, routed by the node), answering TCP on 443 and 80. */
 const suffix = randomBytes(2).toString('hex');
@@ -66,22 +83,22 @@ spec:
 `;
 
 /** The DNS server's TTL for its A answers: short, so the test sees the learned address expire. */
-const TTL_SECONDS = 4;
+const TTL_SECONDS = 6;
 
 interface DigResult {
   readonly status: string;
   readonly answers: readonly string[];
 }
 
-/** Real dig in the pod's namespace: the header's status and the answer section's addresses, or status 'timeout'. */
-async function dig(from: EndpointView, server: string, name: string): Promise<DigResult> {
+/** Real dig in the pod's namespace (over TCP with `tcp`): the header's status and the answer section's addresses, or status 'timeout'. */
+async function dig(from: EndpointView, server: string, name: string, options: { tcp?: boolean } = {}): Promise<DigResult> {
   // dig exits 9 when no server answered; its stdout says so either way.
   const out = await new Promise<string>((resolve, reject) =>
-    execFile('ip', ['netns', 'exec', from.netns!, 'dig', `@${server}`, name, 'A', '+tries=1', '+time=2', '+noedns'], { timeout: 20_000 }, (err, stdout, stderr) =>
+    execFile('ip', ['netns', 'exec', from.netns!, 'dig', `@${server}`, name, 'A', '+tries=1', '+time=2', '+noedns', ...(options.tcp ? ['+tcp'] : [])], { timeout: 20_000 }, (err, stdout, stderr) =>
       err && !stdout ? reject(new Error(`dig ${name} in ${from.name}: ${stderr || err.message}`)) : resolve(stdout),
     ),
   );
-  if (/timed out|no servers could be reached/.test(out)) return { status: 'timeout', answers: [] };
+  if (/timed out|no servers could be reached|communications error|connection refused/.test(out)) return { status: 'timeout', answers: [] };
   const status = /status: (\w+)/.exec(out)?.[1] ?? 'unparsed';
   const answers = out
     .split('\n')
@@ -183,11 +200,12 @@ async function namesTheServerSaw(server: string): Promise<string[]> {
     expect(answer).toEqual({ status: 'NOERROR', answers: [ANSWER_IP] });
     // The answer was held until the datapath had the address: the very next connect goes through.
     expect(await connect(client, 443)).toBe('hello from 443');
-    expect(await connect(client, 80)).toBe('timeout');
-    // Node-wide: the pod that never asked (it has no DNS rule at all) reaches it too.
+    // Node-wide: the pod that never asked (it has no DNS rule at all) reaches it too. (Checked before
+    // the slow timeout probe below: on a loaded machine the short TTL could run out first.)
     expect(await connect(other, 443)).toBe('hello from 443');
     const ipcache = ((await (await fetch(`http://${node.adminAddress}/api/v1/bpf/ipcache`)).json()) as { items: { cidr: string; labels: string[] }[] }).items;
     expect(ipcache.find((e) => e.cidr === `${ANSWER_IP}/32`)?.labels).toEqual(['fqdn:matchPattern:**.example.com']);
+    expect(await connect(client, 80)).toBe('timeout');
     await eventually(async () => expect(await connect(client, 443)).toBe('timeout'), (TTL_SECONDS + 10) * 1000, 500);
     expect(await connect(other, 443)).toBe('timeout');
   });
@@ -197,6 +215,24 @@ async function namesTheServerSaw(server: string): Promise<string[]> {
     const other = await podOf('fqdn-only');
     node.write('fqdn-only.yaml', FQDN_ONLY_POLICY);
     await eventually(async () => expect((await dig(other, server.ip, 'api.example.com')).status).toBe('timeout'), 20_000, 200);
+  });
+
+  it('DNS over TCP (dig +tcp): an allowed name is answered by the server over TCP, a denied one REFUSED by the proxy on the connection; the answer opens toFQDNs', async () => {
+    const server = await podOf('dns');
+    const client = await podOf('api');
+    // Wait out what earlier tests learned, so only the TCP lookup can open the address.
+    await eventually(async () => expect(await connect(client, 443)).toBe('timeout'), (TTL_SECONDS + 10) * 1000, 500);
+    expect(await dig(client, server.ip, 'tcp.example.com', { tcp: true })).toEqual({ status: 'NOERROR', answers: [ANSWER_IP] });
+    // Learned exactly as from a UDP answer, and in the datapath before dig got the answer.
+    expect(await connect(client, 443)).toBe('hello from 443');
+    expect(await dig(client, server.ip, 'x.y.example.com', { tcp: true })).toEqual({ status: 'REFUSED', answers: [] });
+    const seen = await namesTheServerSaw(server.ip);
+    expect(seen).toContain('tcp:tcp.example.com');
+    expect(seen.filter((n) => n.endsWith('x.y.example.com'))).toEqual([]);
+    expect(records.filter((r) => r.name === 'tcp.example.com' || r.name === 'x.y.example.com')).toEqual([
+      expect.objectContaining({ pod: `default/${client.name}`, transport: 'TCP', server: `${server.ip}:53`, name: 'tcp.example.com', verdict: 'forwarded', rcode: 'NOERROR' }),
+      expect.objectContaining({ transport: 'TCP', name: 'x.y.example.com', verdict: 'refused', reason: 'no DNS rule matches "x.y.example.com"' }),
+    ]);
   });
 
   it('a malformed datagram to port 53 gets FORMERR from the proxy; the proxy keeps serving', async () => {

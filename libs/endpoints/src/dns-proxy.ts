@@ -38,6 +38,7 @@ export interface DnsProxyLogger {
 /** One query the proxy decided on, as an access log line shows it. */
 export interface DnsProxyRecord {
   readonly pod: string;
+  readonly transport: DnsTransport;
   readonly server: string;
   readonly name: string;
   readonly type: string;
@@ -210,7 +211,7 @@ export class DnsProxy {
   private async answer(payload: Buffer, parsed: ParsedQuery | undefined, exchange: QueryExchange): Promise<Buffer | undefined> {
     const { server, transport } = exchange;
     const client = this.opts.clientOf(exchange.client);
-    const base = { pod: client?.pod ?? exchange.client, server: `${server.address}:${server.port}` };
+    const base = { pod: client?.pod ?? exchange.client, transport, server: `${server.address}:${server.port}` };
     if (!parsed) {
       this.opts.onRecord?.({ ...base, name: '', type: '', verdict: 'formerr', reason: 'shorter than a DNS header: nothing to answer' });
       return undefined;
