@@ -84,10 +84,15 @@ struct ct_key {
 };
 
 #define CT_FLAG_PROXY_REDIRECT 1
+#define CT_FLAG_CLOSING 2 /* TCP: a FIN or RST was seen, the connection is ending */
 
+/* last_seen (bpf_ktime_get_ns of its latest packet, either direction) and CT_FLAG_CLOSING tell the
+ * agent which connections are still alive: it keeps expired toFQDNs addresses while they are (DNS
+ * zombies) and removes entries whose lifetime ran out (libs/datapath/src/maps/conntrack.ts). */
 struct ct_entry {
 	__u32 src_identity;
 	__u32 flags;
+	__u64 last_seen;
 };
 
 struct {

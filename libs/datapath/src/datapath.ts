@@ -6,6 +6,7 @@ import { ensureHairpin, hairpinDevicesFor, removeHairpin, type HairpinDevices } 
 import { ConfigMap } from './maps/config';
 import { DropCounters } from './maps/drop-counters';
 import { EndpointMap } from './maps/endpoints';
+import { ConntrackMap, type TrackedConnection } from './maps/conntrack';
 import { IpcacheMap } from './maps/ipcache';
 import { PolicyMap } from './maps/policy';
 import { ServiceMap } from './maps/services';
@@ -125,10 +126,16 @@ export class Datapath {
     readonly policy: PolicyMap,
     readonly drops: DropCounters,
     readonly services: ServiceMap,
+    private readonly ct: ConntrackMap,
     private readonly config: ConfigMap,
     /** The veth pair host-side L7 redirects go around (see hairpin.ts). */
     readonly hairpin: HairpinDevices,
   ) {}
+
+  /** The conntrack: a read is one GC pass (entries whose lifetime ran out are removed first). */
+  readonly conntrack = {
+    connections: (): TrackedConnection[] => this.ct.collect(),
+  };
 
   /**
    * Builds what is out of date in bpf/, loads both objects (reusing pinned maps), attaches the
@@ -159,6 +166,7 @@ export class Datapath {
       PolicyMap.open(openMap),
       DropCounters.open(openMap, addon.numPossibleCpus()),
       ServiceMap.open(openMap),
+      ConntrackMap.open(openMap),
       ConfigMap.open(openMap),
       hairpinDevicesFor(pinDir),
     );
