@@ -49,11 +49,18 @@ require('net').createServer((c) => {
   });
 }).listen(53);`;
 
-/** A host outside the cluster (its own network namespace behind a veth, routed by the node), answering TCP on 443 and 80. */
+/** A host outside the cluster (its own network namespace behind a veth, routed by the node), answering TCP on 443 and 80, and echoing on 9000. */
 const suffix = randomBytes(2).toString('hex');
 const ANSWER_IP = `198.18.${randomBytes(1)[0]!}.${1 + (randomBytes(1)[0]! % 250)}`;
 const EXTERNAL = { netns: `tdlt-dnsext-${suffix}`, hostSide: `tdx${suffix}h`, nsSide: `tdx${suffix}n` };
-const EXTERNAL_SERVER = `for (const port of [443, 80]) require('net').createServer((c) => c.end('hello from ' + port)).listen(port);`;
+const EXTERNAL_SERVER = `for (const port of [443, 80]) require('net').createServer((c) => c.end('hello from ' + port)).listen(port);
+require('net').createServer((c) => { c.on('error', () => {}); c.pipe(c); }).listen(9000);`;
+/** A long-lived connection from inside a pod to the echo port: prints "connected", "echo" per answer, "closed" or "error <code>" at the end. */
+const HOLD_CONNECTION = `const c = require('net').connect(9000, process.argv[1], () => console.log('connected'));
+c.on('data', () => console.log('echo'));
+c.on('error', (e) => { console.log('error ' + e.code); process.exit(0); });
+c.on('close', () => { console.log('closed'); process.exit(0); });
+setInterval(() => c.write('ping'), 200);`;
 /** One TCP connect from inside a pod: the server's greeting, "timeout" (dropped) or "error <code>". */
 const CONNECT = `const t = setTimeout(() => { console.log('timeout'); process.exit(0); }, 1500);
 const c = require('net').connect(+process.argv[2], process.argv[1]); let got = '';
@@ -69,7 +76,7 @@ spec:
     - toEndpoints: [{ matchLabels: { app: dns } }]
       toPorts: [{ ports: [{ port: "53", protocol: ANY }], rules: { dns: [{ matchPattern: "*.example.com" }] } }]
     - toFQDNs: [{ matchPattern: "**.example.com" }]
-      toPorts: [{ ports: [{ port: "443", protocol: TCP }] }]
+      toPorts: [{ ports: [{ port: "443", protocol: TCP }, { port: "9000", protocol: TCP }] }]
 `;
 
 const FQDN_ONLY_POLICY = `apiVersion: cilium.io/v2
@@ -156,7 +163,8 @@ async function namesTheServerSaw(server: string): Promise<string[]> {
       ].join('---\n'),
     );
     node.write('policy.yaml', clientPolicy);
-    await node.startAgent({ onDnsRecord: (r) => records.push(r) });
+    // Expired toFQDNs addresses waiting for their connections (zombies) are re-checked every second.
+    await node.startAgent({ onDnsRecord: (r) => records.push(r), fqdnConntrackCheckIntervalMs: 1_000 });
   });
 
   afterAll(async () => {
@@ -233,6 +241,36 @@ async function namesTheServerSaw(server: string): Promise<string[]> {
       expect.objectContaining({ pod: `default/${client.name}`, transport: 'TCP', server: `${server.ip}:53`, name: 'tcp.example.com', verdict: 'forwarded', rcode: 'NOERROR' }),
       expect.objectContaining({ transport: 'TCP', name: 'x.y.example.com', verdict: 'refused', reason: 'no DNS rule matches "x.y.example.com"' }),
     ]);
+  });
+
+  it('an expired address stays allowed while the pod that resolved it keeps a connection to it (Cilium’s DNS zombies), and closes once that connection ended', async () => {
+    const server = await podOf('dns');
+    const client = await podOf('api');
+    const manager = (): { fqdnZombies(): { address: string }[] } => {
+      const enforcement = node.agent?.nodeEnforcement();
+      if (!enforcement?.enabled) throw new Error('enforcement is off');
+      return enforcement.manager;
+    };
+    await eventually(async () => expect(await connect(client, 443)).toBe('timeout'), (TTL_SECONDS + 10) * 1000, 500);
+    expect(await dig(client, server.ip, 'db.example.com')).toEqual({ status: 'NOERROR', answers: [ANSWER_IP] });
+    const lines: string[] = [];
+    const holder = spawn('ip', ['netns', 'exec', client.netns!, process.execPath, '-e', HOLD_CONNECTION, ANSWER_IP], { stdio: ['ignore', 'pipe', 'ignore'] });
+    holder.stdout.on('data', (d: Buffer) => lines.push(...d.toString().trim().split('\n')));
+    try {
+      await eventually(() => expect(lines).toContain('echo'), 10_000, 100);
+      // The TTL runs out: the address becomes a zombie of the pod instead of being removed.
+      await eventually(() => expect(manager().fqdnZombies().map((z) => z.address)).toEqual([ANSWER_IP]), (TTL_SECONDS + 10) * 1000, 200);
+      // The connection keeps flowing, and the address stays allowed while it does.
+      const echoes = lines.length;
+      await eventually(() => expect(lines.length).toBeGreaterThan(echoes + 3), 10_000, 100);
+      expect(lines).not.toContain('closed');
+      expect(await connect(client, 443)).toBe('hello from 443');
+    } finally {
+      holder.kill();
+    }
+    // The connection ended: the next conntrack check removes the zombie and the address closes.
+    await eventually(async () => expect(await connect(client, 443)).toBe('timeout'), 15_000, 500);
+    expect(manager().fqdnZombies()).toEqual([]);
   });
 
   it('a malformed datagram to port 53 gets FORMERR from the proxy; the proxy keeps serving', async () => {
