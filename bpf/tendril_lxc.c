@@ -167,7 +167,7 @@ static __always_inline int is_reply(const struct packet *p)
 		.protocol = p->tuple.protocol,
 	};
 
-	entry = bpf_map_lookup_elem(&tendril_ct, &reversed);
+	entry = bpf_map_lookup_elem(&tendril_ct_v2, &reversed);
 	if (!entry)
 		return 0;
 	entry->last_seen = bpf_ktime_get_ns();
@@ -184,11 +184,11 @@ static __always_inline void track(const struct packet *p, __u32 src_identity, __
 	if (icmp_type >= 0 && icmp_type != ICMP_ECHO)
 		return;
 	/* A connection that began ending stays ending, until a new SYN reuses its tuple. */
-	previous = bpf_map_lookup_elem(&tendril_ct, &p->tuple);
+	previous = bpf_map_lookup_elem(&tendril_ct_v2, &p->tuple);
 	if (previous && !(p->tcp_flags & TCP_FLAG_SYN && !(p->tcp_flags & TCP_FLAG_ACK)))
 		entry.flags |= previous->flags & CT_FLAG_CLOSING;
 
-	bpf_map_update_elem(&tendril_ct, &p->tuple, &entry, BPF_ANY);
+	bpf_map_update_elem(&tendril_ct_v2, &p->tuple, &entry, BPF_ANY);
 }
 
 static __always_inline __u32 identity_of(__u32 addr)

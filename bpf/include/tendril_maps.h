@@ -101,7 +101,7 @@ struct {
 	__type(value, struct ct_entry);
 	__uint(max_entries, 65536);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} tendril_ct SEC(".maps");
+} tendril_ct_v2 SEC(".maps"); /* v2: the entry grew last_seen; a v1 pin left by an older agent is not reused (libbpf refuses a pin of another shape) */
 
 /* Dropped packets per reason (index = DROP_* below), one counter per CPU. */
 #define DROP_POLICY_DENIED 1        /* no policy entry matched */

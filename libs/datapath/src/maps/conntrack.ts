@@ -33,12 +33,12 @@ export interface TrackedConnection {
 }
 
 /**
- * The conntrack map (`tendril_ct`). The tc programs write an entry per connection and refresh it on
+ * The conntrack map (`tendril_ct_v2`). The tc programs write an entry per connection and refresh it on
  * every packet; nothing in the kernel removes one (it is an LRU map), so the agent's conntrack GC
  * (collect) removes those whose lifetime ran out, as Cilium's CT GC does.
  */
 export class ConntrackMap {
-  static readonly pinName = 'tendril_ct';
+  static readonly pinName = 'tendril_ct_v2';
 
   constructor(private readonly map: BpfMap) {}
 
@@ -70,6 +70,10 @@ export class ConntrackMap {
       else left.push(connection);
     }
     return left;
+  }
+
+  close(): void {
+    this.map.close();
   }
 }
 
