@@ -86,7 +86,7 @@ export function serveDnsTcpConnection(client: Socket, answer: (query: Buffer) =>
         if (payload) client.write(frameDnsMessage(payload));
         if (closeAfter) client.end();
         else if (client.isPaused() && outstanding < options.maxOutstanding) client.resume();
-      });
+      }).catch(() => void client.destroy()); // an answer that cannot be framed: the connection cannot go on in order
       if (closeAfter) {
         ending = true;
         break;
