@@ -246,20 +246,19 @@ async function namesTheServerSaw(server: string): Promise<string[]> {
   it('an expired address stays allowed while the pod that resolved it keeps a connection to it (Cilium’s DNS zombies), and closes once that connection ended', async () => {
     const server = await podOf('dns');
     const client = await podOf('api');
-    const manager = (): { fqdnZombies(): { address: string }[] } => {
-      const enforcement = node.agent?.nodeEnforcement();
-      if (!enforcement?.enabled) throw new Error('enforcement is off');
-      return enforcement.manager;
-    };
+    // The agent's toFQDNs cache, as `cilium fqdn cache list` shows Cilium's.
+    const fqdnCache = async (): Promise<{ lookups: { pod: string; name: string; address: string }[]; zombies: { pod: string; address: string; names: string[] }[] }> =>
+      (await (await fetch(`http://${node.adminAddress}/api/v1/fqdn/cache`)).json()) as never;
     await eventually(async () => expect(await connect(client, 443)).toBe('timeout'), (TTL_SECONDS + 10) * 1000, 500);
     expect(await dig(client, server.ip, 'db.example.com')).toEqual({ status: 'NOERROR', answers: [ANSWER_IP] });
+    expect((await fqdnCache()).lookups).toContainEqual(expect.objectContaining({ pod: `default/${client.name}`, name: 'db.example.com.', address: ANSWER_IP }));
     const lines: string[] = [];
     const holder = spawn('ip', ['netns', 'exec', client.netns!, process.execPath, '-e', HOLD_CONNECTION, ANSWER_IP], { stdio: ['ignore', 'pipe', 'ignore'] });
     holder.stdout.on('data', (d: Buffer) => lines.push(...d.toString().trim().split('\n')));
     try {
       await eventually(() => expect(lines).toContain('echo'), 10_000, 100);
       // The TTL runs out: the address becomes a zombie of the pod instead of being removed.
-      await eventually(() => expect(manager().fqdnZombies().map((z) => z.address)).toEqual([ANSWER_IP]), (TTL_SECONDS + 10) * 1000, 200);
+      await eventually(async () => expect((await fqdnCache()).zombies).toEqual([expect.objectContaining({ pod: `default/${client.name}`, address: ANSWER_IP, names: ['db.example.com.'] })]), (TTL_SECONDS + 10) * 1000, 200);
       // The connection keeps flowing, and the address stays allowed while it does.
       const echoes = lines.length;
       await eventually(() => expect(lines.length).toBeGreaterThan(echoes + 3), 10_000, 100);
@@ -270,7 +269,7 @@ async function namesTheServerSaw(server: string): Promise<string[]> {
     }
     // The connection ended: the next conntrack check removes the zombie and the address closes.
     await eventually(async () => expect(await connect(client, 443)).toBe('timeout'), 15_000, 500);
-    expect(manager().fqdnZombies()).toEqual([]);
+    expect((await fqdnCache()).zombies).toEqual([]);
   });
 
   it('a malformed datagram to port 53 gets FORMERR from the proxy; the proxy keeps serving', async () => {

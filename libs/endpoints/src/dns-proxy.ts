@@ -86,7 +86,8 @@ interface QueryExchange {
 }
 
 export class DnsProxy {
-  private readonly pending = new Set<NativeUdpSocket>();
+  /** Upstream sockets of UDP queries awaiting their answer. */
+  private readonly udpUpstreams = new Set<NativeUdpSocket>();
   private readonly tcpConnections = new Set<Socket>();
   private readonly socket: NativeUdpSocket;
   private readonly tcp: Server;
@@ -139,8 +140,8 @@ export class DnsProxy {
     this.socket.close();
     this.tcp.close();
     for (const connection of this.tcpConnections) connection.destroy();
-    for (const upstream of this.pending) upstream.close();
-    this.pending.clear();
+    for (const upstream of this.udpUpstreams) upstream.close();
+    this.udpUpstreams.clear();
   }
 
   private async handleDatagram(datagram: UdpDatagram): Promise<void> {
@@ -262,7 +263,7 @@ export class DnsProxy {
       if (d.source.address !== server.address || d.source.port !== server.port || d.payload.length < 2 || d.payload.readUInt16BE(0) !== id) return;
       answered?.(d.payload);
     });
-    this.pending.add(upstream);
+    this.udpUpstreams.add(upstream);
     try {
       return await new Promise<Buffer>((resolve, reject) => {
         answered = resolve;
@@ -271,7 +272,7 @@ export class DnsProxy {
       });
     } finally {
       clearTimeout(timer);
-      this.pending.delete(upstream);
+      this.udpUpstreams.delete(upstream);
       upstream.close();
     }
   }

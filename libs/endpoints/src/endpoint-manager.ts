@@ -604,6 +604,15 @@ export class EndpointManager {
     return this.fqdnCache.zombies();
   }
 
+  /** The toFQDNs cache as `cilium fqdn cache list` shows it: each pod's live lookups, then the zombies, times as ISO strings. */
+  fqdnCacheView(): { lookups: { pod: string; name: string; address: string; expires: string }[]; zombies: { pod: string; address: string; names: readonly string[]; deletePendingAt: string; aliveUntil?: string }[] } {
+    const iso = (ms: number): string => new Date(ms).toISOString();
+    return {
+      lookups: this.fqdnCache.entries().map((e) => ({ pod: e.endpoint, name: e.name, address: e.address, expires: iso(e.expiresMs) })),
+      zombies: this.fqdnCache.zombies().map((z) => ({ pod: z.endpoint, address: z.address, names: z.names, deletePendingAt: iso(z.deletePendingAt), ...(z.aliveUntil > 0 ? { aliveUntil: iso(z.aliveUntil) } : {}) })),
+    };
+  }
+
   /**
    * Each learned address whose names some toFQDNs selector matches gets the node-local identity of
    * those selectors' labels (and, below, an ipcache entry); expired ones lose it once no connection

@@ -43,6 +43,14 @@ export interface FqdnZombie {
   readonly aliveUntil: number;
 }
 
+/** One address an endpoint's lookup of a name returned, and when it expires (ms since the epoch). */
+export interface FqdnLookup {
+  readonly endpoint: string;
+  readonly name: string;
+  readonly address: string;
+  readonly expiresMs: number;
+}
+
 interface MutableZombie {
   readonly names: Set<string>;
   deletePendingAt: number;
@@ -169,6 +177,15 @@ export class FqdnCache {
     for (const byName of this.lookups.values()) for (const [name, addresses] of byName) for (const address of addresses.keys()) add(address, name);
     for (const byAddress of this.zombieMap.values()) for (const [address, zombie] of byAddress) for (const name of zombie.names) add(address, name);
     return new Map([...names].sort(([a], [b]) => a.localeCompare(b)).map(([address, set]) => [address, [...set].sort()]));
+  }
+
+  /** Every live lookup, sorted by endpoint, name and address (what `cilium fqdn cache list` shows). */
+  entries(): FqdnLookup[] {
+    const list: FqdnLookup[] = [];
+    for (const [endpoint, byName] of this.lookups) {
+      for (const [name, addresses] of byName) for (const [address, expiresMs] of addresses) list.push({ endpoint, name, address, expiresMs });
+    }
+    return list.sort((a, b) => a.endpoint.localeCompare(b.endpoint) || a.name.localeCompare(b.name) || a.address.localeCompare(b.address));
   }
 
   /** The live lookups of one endpoint: name → addresses. */

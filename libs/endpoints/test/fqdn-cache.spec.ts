@@ -46,6 +46,10 @@ describe('FqdnCache', () => {
     // A TTL above the minimum is kept as it is.
     cache.record(API, { answers: [a('d.example.com', '198.18.0.3', 60)] }, T0);
     expect(cache.lookupsOf(API).get('d.example.com.')).toEqual(['198.18.0.3']);
+    expect(cache.entries()).toEqual([
+      { endpoint: API, name: 'a.example.com.', address: '198.18.0.2', expiresMs: T0 + 2_000 },
+      { endpoint: API, name: 'd.example.com.', address: '198.18.0.3', expiresMs: T0 + 60_000 },
+    ]);
     cache.expire(T0 + 2_000);
     expect(cache.lookupsOf(API).has('a.example.com.')).toBe(false);
     expect(cache.lookupsOf(API).has('d.example.com.')).toBe(true);
