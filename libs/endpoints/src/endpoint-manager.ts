@@ -625,7 +625,7 @@ export class EndpointManager {
     const ipOf = new Map([...this.endpoints.values()].map((r) => [`${r.namespace}/${r.name}`, r.ip]));
     this.fqdnCache.retainEndpoints(new Set(ipOf.keys()));
     this.fqdnCache.expire(now);
-    if (this.fqdnCache.zombies().length > 0) {
+    if (this.fqdnCache.zombieCount() > 0) {
       const activity = this.connectionActivity();
       this.fqdnCache.collectZombies(now, (pod, address) => activity.get(`${ipOf.get(pod)}>${address}`));
     }
@@ -647,7 +647,7 @@ export class EndpointManager {
     }
     clearTimeout(this.fqdnExpiryTimer);
     const expiry = this.fqdnCache.nextExpiry();
-    const check = this.fqdnCache.zombies().length > 0 ? now + (this.opts.fqdnConntrackCheckIntervalMs ?? DEFAULT_FQDN_CONNTRACK_CHECK_INTERVAL_MS) : undefined;
+    const check = this.fqdnCache.zombieCount() > 0 ? now + (this.opts.fqdnConntrackCheckIntervalMs ?? DEFAULT_FQDN_CONNTRACK_CHECK_INTERVAL_MS) : undefined;
     const next = expiry === undefined ? check : check === undefined ? expiry : Math.min(expiry, check);
     if (next !== undefined && !this.stopped) {
       this.fqdnExpiryTimer = setTimeout(() => this.schedule(), Math.max(0, next - now) + 10);

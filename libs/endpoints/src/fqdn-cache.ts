@@ -210,7 +210,8 @@ export class FqdnCache {
     return next;
   }
 
-  private zombieCount(): number {
+  /** How many zombies wait for a conntrack check. */
+  zombieCount(): number {
     let n = 0;
     for (const byAddress of this.zombieMap.values()) n += byAddress.size;
     return n;

@@ -17,3 +17,4 @@ export * from './fqdn-cache';
 export * from './fqdn-flags';
 export * from './dns-messages';
 export * from './dns-tcp';
+export * from './dns-tcp-upstream';

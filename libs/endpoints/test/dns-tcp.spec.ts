@@ -5,7 +5,7 @@
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { eventually } from '@tendril/testing';
-import { DnsMessageReader, frameDnsMessage, serveDnsTcpConnection } from '../src';
+import { DnsMessageReader, DnsTcpUpstream, frameDnsMessage, serveDnsTcpConnection } from '../src';
 
 describe('DnsMessageReader / frameDnsMessage', () => {
   it('finds messages however the stream is cut: byte by byte, or several in one chunk', () => {
@@ -72,5 +72,81 @@ describe('serveDnsTcpConnection', () => {
     expect(await exchange([frameDnsMessage(Buffer.from('q'))])).toEqual(['x']);
     // The proxy's side has closed too (its close follows the client's answering FIN).
     await eventually(() => expect(closed).toBe(true));
+  });
+});
+
+describe('DnsTcpUpstream', () => {
+  let server: Server;
+  let port: number;
+  let connections = 0;
+  afterEach(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  /** A DNS-over-TCP server that answers each message with itself (same id), and closes the connection after `answersPerConnection` answers; -1: reads and never answers. */
+  const start = (answersPerConnection: number): Promise<void> =>
+    new Promise((resolve) => {
+      connections = 0;
+      server = createServer((socket) => {
+        connections++;
+        const reader = new DnsMessageReader();
+        let answered = 0;
+        socket.on('error', () => undefined);
+        socket.on('data', (chunk: Buffer) => {
+          for (const message of reader.push(chunk)) {
+            if (answersPerConnection < 0) continue;
+            if (answered++ >= answersPerConnection) return void socket.destroy();
+            socket.write(frameDnsMessage(message));
+            if (answered === answersPerConnection) socket.end();
+          }
+        });
+      });
+      server.listen(0, '127.0.0.1', () => {
+        port = (server.address() as { port: number }).port;
+        resolve();
+      });
+    });
+  const dial = (): Promise<Socket> =>
+    new Promise((resolve, reject) => {
+      const s = connect(port, '127.0.0.1', () => resolve(s));
+      s.once('error', reject);
+    });
+  /** A 12-byte header with `id`, then `tag`. */
+  const message = (id: number, tag: string): Buffer => {
+    const header = Buffer.alloc(12);
+    header.writeUInt16BE(id, 0);
+    return Buffer.concat([header, Buffer.from(tag)]);
+  };
+
+  it('gives each query its own answer under the client’s id, and opens a new connection after the server closed one', async () => {
+    await start(1);
+    const upstream = new DnsTcpUpstream('test server', dial, 2_000);
+    try {
+      const first = await upstream.exchange(message(7, 'one'));
+      expect([first.readUInt16BE(0), first.subarray(12).toString()]).toEqual([7, 'one']);
+      await eventually(async () => {
+        const second = await upstream.exchange(message(7, 'two'));
+        expect([second.readUInt16BE(0), second.subarray(12).toString()]).toEqual([7, 'two']);
+      });
+      expect(connections).toBeGreaterThanOrEqual(2);
+    } finally {
+      upstream.close();
+    }
+  });
+
+  it('rejects a query the server does not answer in time, or closes the connection on, naming the server', async () => {
+    await start(-1);
+    const silent = new DnsTcpUpstream('10.0.0.53:53', dial, 300);
+    try {
+      await expect(silent.exchange(message(1, 'lost'))).rejects.toThrow('no answer from 10.0.0.53:53 within 300 ms');
+    } finally {
+      silent.close();
+    }
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await start(0);
+    const closing = new DnsTcpUpstream('10.0.0.53:53', dial, 2_000);
+    try {
+      await expect(closing.exchange(message(2, 'dropped'))).rejects.toThrow('10.0.0.53:53 closed the connection');
+    } finally {
+      closing.close();
+    }
   });
 });
