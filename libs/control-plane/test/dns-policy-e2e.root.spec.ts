@@ -97,11 +97,15 @@ interface DigResult {
   readonly answers: readonly string[];
 }
 
-/** Real dig in the pod's namespace (over TCP with `tcp`): the header's status and the answer section's addresses, or status 'timeout'. */
+/**
+ * Real dig in the pod's namespace (over TCP with `tcp`): the header's status and the answer section's
+ * addresses, or status 'timeout'. It waits 5 s: the proxy holds an allowed answer until the datapath
+ * has its addresses, which takes a reconciliation, slow on a loaded machine.
+ */
 async function dig(from: EndpointView, server: string, name: string, options: { tcp?: boolean } = {}): Promise<DigResult> {
   // dig exits 9 when no server answered; its stdout says so either way.
   const out = await new Promise<string>((resolve, reject) =>
-    execFile('ip', ['netns', 'exec', from.netns!, 'dig', `@${server}`, name, 'A', '+tries=1', '+time=2', '+noedns', ...(options.tcp ? ['+tcp'] : [])], { timeout: 20_000 }, (err, stdout, stderr) =>
+    execFile('ip', ['netns', 'exec', from.netns!, 'dig', `@${server}`, name, 'A', '+tries=1', '+time=5', '+noedns', ...(options.tcp ? ['+tcp'] : [])], { timeout: 20_000 }, (err, stdout, stderr) =>
       err && !stdout ? reject(new Error(`dig ${name} in ${from.name}: ${stderr || err.message}`)) : resolve(stdout),
     ),
   );
@@ -165,6 +169,9 @@ async function namesTheServerSaw(server: string): Promise<string[]> {
     node.write('policy.yaml', clientPolicy);
     // Expired toFQDNs addresses waiting for their connections (zombies) are re-checked every second.
     await node.startAgent({ onDnsRecord: (r) => records.push(r), fqdnConntrackCheckIntervalMs: 1_000 });
+    // A ready pod's process may still be starting on a loaded machine: wait until the DNS server answers (from the host, no proxy on that path).
+    const server = await podOf('dns');
+    await eventually(() => namesTheServerSaw(server.ip), 60_000, 500);
   });
 
   afterAll(async () => {
