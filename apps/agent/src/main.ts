@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import pino from 'pino';
 import { Agent, DEFAULT_CONTROLLER_NAME } from '@tendril/control-plane';
-import { FQDN_FLAGS, fqdnOptionsFromFlags, type FqdnCacheOptions } from '@tendril/endpoints';
+import { FQDN_FLAGS, fqdnOptionsFromFlags, parseDnsRejectResponseCode, type DnsRejectResponseCode, type FqdnCacheOptions } from '@tendril/endpoints';
 
 const program = new Command('tendril-agent')
   .description('tendril control plane: resources from a directory → Gateway API translation → xDS for the node proxy')
@@ -14,6 +14,7 @@ const program = new Command('tendril-agent')
   .option('--bpf-pin-dir <dir>', 'where the eBPF datapath pins its programs and maps (netns pods as root)', '/sys/fs/bpf/tendril')
   .option('--proxy-use-nphds', 'the node proxy resolves identities from NPHDS (the ipcache sent over xDS) instead of the pinned BPF ipcache', false);
 for (const { flag, description, default: value } of Object.values(FQDN_FLAGS)) program.option(flag, description, value);
+program.option('--tofqdns-dns-reject-response-code <code>', 'what a DNS query the policy denies gets: refused or nameError (NXDOMAIN)', 'refused');
 program.parse();
 
 const opts = program.opts();
@@ -27,6 +28,14 @@ function fqdnOptions(): FqdnCacheOptions {
   }
 }
 const fqdn = fqdnOptions();
+
+function dnsRejectResponseCode(): DnsRejectResponseCode {
+  try {
+    return parseDnsRejectResponseCode(opts.tofqdnsDnsRejectResponseCode);
+  } catch (err) {
+    return program.error((err as Error).message);
+  }
+}
 const agent = new Agent({
   configDir: opts.config,
   xdsAddress: opts.xdsAddress,
@@ -37,6 +46,7 @@ const agent = new Agent({
   datapath: { pinDir: opts.bpfPinDir },
   proxyUsesNphds: opts.proxyUseNphds === true,
   fqdn,
+  dnsRejectResponseCode: dnsRejectResponseCode(),
   logger,
 });
 

@@ -8,6 +8,7 @@ import * as dnsPacket from 'dns-packet';
 export const DNS_HEADER_BYTES = 12;
 export const RCODE_FORMERR = 1;
 export const RCODE_SERVFAIL = 2;
+export const RCODE_NXDOMAIN = 3;
 export const RCODE_REFUSED = 5;
 
 /** A message with a DNS header: its id and flags, and the decoded query when it is one with exactly one question. */

@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import { NativeUdpSocket, connectFromProxy, createTransparentListenerFd, proxyMark, sendUdpFrom, type UdpAddress, type UdpDatagram } from '@tendril/datapath';
 import { dnsVerdict, type DnsPortPolicy, type DnsTransport } from '@tendril/policy';
-import { RCODE_FORMERR, RCODE_REFUSED, RCODE_SERVFAIL, errorResponse, parseQuery, type ParsedQuery } from './dns-messages';
+import { RCODE_FORMERR, RCODE_NXDOMAIN, RCODE_REFUSED, RCODE_SERVFAIL, errorResponse, parseQuery, type ParsedQuery } from './dns-messages';
 import { serveDnsTcpConnection, type DnsTcpReply } from './dns-tcp';
 import { DnsTcpUpstream } from './dns-tcp-upstream';
 
@@ -14,7 +14,7 @@ import { DnsTcpUpstream } from './dns-tcp-upstream';
  * Allowed: the query goes to the server the pod asked, from a socket whose mark tells the datapath
  * it comes from the egress proxy on behalf of the pod's identity (so it is neither redirected
  * again nor exempt from the server's ingress policy), and the answer goes back to the pod from the
- * server's own address. Denied: REFUSED, never forwarded. A message that is not a query gets
+ * server's own address. Denied: REFUSED (or NXDOMAIN, as configured), never forwarded. A message that is not a query gets
  * FORMERR when it has a DNS header to answer, and is dropped otherwise.
  *
  * DNS over TCP is steered the same way, to a transparent TCP listener on the same port number: the
@@ -68,8 +68,21 @@ export interface DnsProxyOptions {
    * proxy's on behalf of `identity` (the default). Tests without a datapath connect plainly.
    */
   readonly connectUpstream?: (server: UdpAddress, identity: number) => Promise<Socket>;
+  /**
+   * Cilium's `--tofqdns-dns-reject-response-code`: what a denied query gets, REFUSED ('refused',
+   * the default) or NXDOMAIN ('nameError').
+   */
+  readonly rejectResponseCode?: DnsRejectResponseCode;
   readonly logger: DnsProxyLogger;
   readonly onRecord?: (record: DnsProxyRecord) => void;
+}
+
+export type DnsRejectResponseCode = 'refused' | 'nameError';
+
+/** Cilium's values of `--tofqdns-dns-reject-response-code`. */
+export function parseDnsRejectResponseCode(text: string): DnsRejectResponseCode {
+  if (text === 'refused' || text === 'nameError') return text;
+  throw new Error(`invalid value ${JSON.stringify(text)} for --tofqdns-dns-reject-response-code: want refused or nameError`);
 }
 
 const DEFAULT_UPSTREAM_TIMEOUT_MS = 5_000;
@@ -228,7 +241,7 @@ export class DnsProxy {
       : ({ allowed: false, reason: `${exchange.client} is not a local endpoint` } as const);
     if (!verdict.allowed || !client) {
       this.opts.onRecord?.({ ...record, verdict: 'refused', reason: verdict.allowed ? 'no client' : verdict.reason });
-      return errorResponse(id, flags, questions, RCODE_REFUSED);
+      return errorResponse(id, flags, questions, this.opts.rejectResponseCode === 'nameError' ? RCODE_NXDOMAIN : RCODE_REFUSED);
     }
     let answer: Buffer;
     try {

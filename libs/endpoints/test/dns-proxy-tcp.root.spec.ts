@@ -9,7 +9,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import type { DnsPortPolicy } from '@tendril/policy';
 import { freePort } from '@tendril/testing';
-import { DnsMessageReader, DnsProxy, frameDnsMessage, type DnsProxyRecord } from '../src';
+import { DnsMessageReader, DnsProxy, frameDnsMessage, parseDnsRejectResponseCode, type DnsProxyRecord } from '../src';
 
 const isRoot = process.getuid?.() === 0;
 if (!isRoot) console.warn('DNS proxy over TCP skipped: its transparent listener and UDP socket need root');
@@ -176,6 +176,28 @@ const summary = (a: dnsPacket.DecodedPacket): string => `${a.id} ${(a as unknown
     expect(await client.closedByPeer()).toBe(true);
     expect(dns.seen).not.toContain('after.example.com');
     expect(records.some((r) => r.verdict === 'formerr' && r.reason === 'not a DNS query with one question')).toBe(true);
+  });
+
+  it('--tofqdns-dns-reject-response-code nameError: a denied query gets NXDOMAIN instead of REFUSED', async () => {
+    const otherPort = await freePort();
+    const policies: DnsPortPolicy[] = [{ transport: 'TCP', port: otherPort, rules: [{ remotes: 'any', dns: [{ matchName: 'only.example.com' }], origin: 'test/dns' }] }];
+    const nxProxy = await DnsProxy.start({
+      port: otherPort,
+      clientOf: () => ({ pod: 'default/client', identity: CLIENT_IDENTITY, policies }),
+      identityOf: () => 2,
+      connectUpstream: () => Promise.reject(new Error('not asked: every query here is denied')),
+      rejectResponseCode: 'nameError',
+      logger: quietLogger,
+    });
+    try {
+      const client = await DnsTcpClient.open(otherPort);
+      client.send(query(41, 'other.example.com'));
+      expect((await client.answers(1)).map(summary)).toEqual(['41 NXDOMAIN other.example.com']);
+      client.close();
+    } finally {
+      nxProxy.close();
+    }
+    expect(() => parseDnsRejectResponseCode('nxdomain')).toThrow('invalid value "nxdomain" for --tofqdns-dns-reject-response-code: want refused or nameError');
   });
 
   it('a server that cannot be reached gets SERVFAIL, and the next query on the connection tries again', async () => {
