@@ -1,5 +1,5 @@
 import { mkdir, readdir, readFile, rm, statfs } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { BpfMap } from './bpf-map';
 import { CommandError, run, runJson } from './commands';
 import { ensureHairpin, hairpinDevicesFor, removeHairpin, type HairpinDevices } from './hairpin';
@@ -270,13 +270,15 @@ export class Datapath {
 
   /**
    * `tendril down`: detaches from every interface and from the cgroup, removes the proxy routing
+   * (unless another datapath on the host, under a pin directory next to this one, still uses it)
    * and unpins the programs and maps (which flushes all enforcement). The object is closed afterwards.
    */
   async detachAll(): Promise<void> {
     for (const ifname of await this.attachedInterfaces()) await this.detach(ifname);
     await removeHairpin(this.hairpin);
     await this.detachSocketLoadBalancer();
-    await this.removeProxyRouting();
+    // The proxy routing is host-wide: removing it under another loaded datapath breaks that one's redirects.
+    if (!(await this.otherDatapathLoaded())) await this.removeProxyRouting();
     this.close();
     await rm(this.pinDir, { recursive: true, force: true });
   }
@@ -299,6 +301,19 @@ export class Datapath {
       await run(IP, ['rule', 'del', 'fwmark', `${hex(MARK_TO_PROXY)}/${hex(MARK_MAGIC_MASK)}`, 'lookup', String(PROXY_ROUTING_TABLE)]);
     }
     await run(IP, ['route', 'flush', 'table', String(PROXY_ROUTING_TABLE)]).catch(ignoreMissing);
+  }
+
+  /** Whether another tendril datapath is loaded on this host: a pin directory next to ours holding our tc program. */
+  private async otherDatapathLoaded(): Promise<boolean> {
+    const own = resolve(this.pinDir);
+    const parent = dirname(own);
+    for (const name of await readdir(parent).catch(() => [] as string[])) {
+      const dir = join(parent, name);
+      if (dir === own) continue;
+      const programs = await readdir(join(dir, 'progs')).catch(() => [] as string[]);
+      if (programs.includes(FROM_CONTAINER)) return true;
+    }
+    return false;
   }
 
   private async hasProxyRule(): Promise<boolean> {
