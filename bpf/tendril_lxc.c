@@ -54,7 +54,15 @@ struct verdict {
 struct packet {
 	struct ct_key tuple; /* addresses and ports in network order, as on the wire */
 	__u16 policy_port;   /* host order: destination port, or ICMP type << 8 */
+	__u8 tcp_flags;      /* TCP only */
 };
+
+#define TCP_FLAG_FIN 0x01
+#define TCP_FLAG_SYN 0x02
+#define TCP_FLAG_RST 0x04
+#define TCP_FLAG_ACK 0x10
+/* Offset of the flags byte in the TCP header. */
+#define TCP_FLAGS_OFFSET 13
 
 static __always_inline int drop(__u32 reason)
 {
@@ -100,6 +108,8 @@ static __always_inline int parse_packet(struct __sk_buff *skb, struct packet *p)
 		p->tuple.sport = ports[0];
 		p->tuple.dport = ports[1];
 		p->policy_port = bpf_ntohs(ports[1]);
+		if (ip.protocol == IPPROTO_TCP && bpf_skb_load_bytes(skb, l4_offset + TCP_FLAGS_OFFSET, &p->tcp_flags, 1) < 0)
+			return -DROP_MALFORMED;
 		break;
 	}
 	case IPPROTO_ICMP: {
@@ -135,9 +145,16 @@ static __always_inline int icmp_type_of(const struct packet *p)
 	return p->tuple.protocol == IPPROTO_ICMP ? (p->policy_port >> 8) : -1;
 }
 
+static __always_inline __u32 closing_flag(const struct packet *p)
+{
+	return p->tuple.protocol == IPPROTO_TCP && (p->tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) ? CT_FLAG_CLOSING : 0;
+}
+
+/* A reply also refreshes its connection's entry (last_seen, and CT_FLAG_CLOSING on a FIN or RST). */
 static __always_inline int is_reply(const struct packet *p)
 {
 	int icmp_type = icmp_type_of(p);
+	struct ct_entry *entry;
 
 	if (icmp_type >= 0 && icmp_type != ICMP_ECHOREPLY)
 		return 0;
@@ -150,18 +167,28 @@ static __always_inline int is_reply(const struct packet *p)
 		.protocol = p->tuple.protocol,
 	};
 
-	return bpf_map_lookup_elem(&tendril_ct, &reversed) != NULL;
+	entry = bpf_map_lookup_elem(&tendril_ct_v2, &reversed);
+	if (!entry)
+		return 0;
+	entry->last_seen = bpf_ktime_get_ns();
+	entry->flags |= closing_flag(p);
+	return 1;
 }
 
 static __always_inline void track(const struct packet *p, __u32 src_identity, __u32 flags)
 {
-	struct ct_entry entry = { .src_identity = src_identity, .flags = flags };
+	struct ct_entry entry = { .src_identity = src_identity, .flags = flags | closing_flag(p), .last_seen = bpf_ktime_get_ns() };
+	struct ct_entry *previous;
 	int icmp_type = icmp_type_of(p);
 
 	if (icmp_type >= 0 && icmp_type != ICMP_ECHO)
 		return;
+	/* A connection that began ending stays ending, until a new SYN reuses its tuple. */
+	previous = bpf_map_lookup_elem(&tendril_ct_v2, &p->tuple);
+	if (previous && !(p->tcp_flags & TCP_FLAG_SYN && !(p->tcp_flags & TCP_FLAG_ACK)))
+		entry.flags |= previous->flags & CT_FLAG_CLOSING;
 
-	bpf_map_update_elem(&tendril_ct, &p->tuple, &entry, BPF_ANY);
+	bpf_map_update_elem(&tendril_ct_v2, &p->tuple, &entry, BPF_ANY);
 }
 
 static __always_inline __u32 identity_of(__u32 addr)

@@ -13,7 +13,8 @@
 # Environment (all optional):
 #   BENCH_DURATION_S=10 BENCH_WARMUP_S=3 BENCH_CONNECTIONS=50   wrk settings per target
 #   BENCH_ROUTE_COUNTS=1000,10000 BENCH_SERVICES=300 BENCH_CHANGE_REPEATS=5
-#   BENCH_ONLY=data|control|datapath|l7   run one bench
+#   BENCH_ONLY=data|control|datapath|l7|dns   run one bench
+#   BENCH_DNS_QUERIES=20000
 #   BENCH_DATAPATH_DURATION_S=3 BENCH_DATAPATH_ROUNDS=3 BENCH_DATAPATH_SIZES=10,1000,10000
 #   BENCH_L7_RULES=1,100,10000 BENCH_L7_ENDPOINTS=1000 BENCH_L7_POLICIES=1000 BENCH_L7_EDITS=5
 #   BENCH_PROFILE=1              also CPU-profile tendril-proxy under load and each control-plane
@@ -102,6 +103,9 @@ if [ -z "${BENCH_ONLY:-}" ] || [ "${BENCH_ONLY}" = datapath ]; then
 fi
 if [ -z "${BENCH_ONLY:-}" ] || [ "${BENCH_ONLY}" = l7 ]; then
   run_ts 600 tools/bench/l7-policy.ts || { echo "bench: L7 policy bench failed" >&2; status=1; }
+fi
+if [ -z "${BENCH_ONLY:-}" ] || [ "${BENCH_ONLY}" = dns ]; then
+  run_ts 300 tools/bench/dns-proxy.ts || { echo "bench: DNS proxy bench failed" >&2; status=1; }
 fi
 
 echo "_Load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)._" | tee -a "$RESULTS"

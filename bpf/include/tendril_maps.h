@@ -84,10 +84,15 @@ struct ct_key {
 };
 
 #define CT_FLAG_PROXY_REDIRECT 1
+#define CT_FLAG_CLOSING 2 /* TCP: a FIN or RST was seen, the connection is ending */
 
+/* last_seen (bpf_ktime_get_ns of its latest packet, either direction) and CT_FLAG_CLOSING tell the
+ * agent which connections are still alive: it keeps expired toFQDNs addresses while they are (DNS
+ * zombies) and removes entries whose lifetime ran out (libs/datapath/src/maps/conntrack.ts). */
 struct ct_entry {
 	__u32 src_identity;
 	__u32 flags;
+	__u64 last_seen;
 };
 
 struct {
@@ -96,7 +101,7 @@ struct {
 	__type(value, struct ct_entry);
 	__uint(max_entries, 65536);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} tendril_ct SEC(".maps");
+} tendril_ct_v2 SEC(".maps"); /* v2: the entry grew last_seen; a v1 pin left by an older agent is not reused (libbpf refuses a pin of another shape) */
 
 /* Dropped packets per reason (index = DROP_* below), one counter per CPU. */
 #define DROP_POLICY_DENIED 1        /* no policy entry matched */

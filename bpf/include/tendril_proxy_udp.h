@@ -2,7 +2,9 @@
  * tendril_lxc.c's TCP path. A UDP proxy socket is unconnected and bound to 127.0.0.1:proxy_port
  * (or 0.0.0.0) with IP_TRANSPARENT and IP_RECVORIGDSTADDR, so one socket takes every pod's
  * datagrams and learns each one's original destination from the ancillary data; there is no
- * per-flow socket to look for first, as there is for TCP. */
+ * per-flow socket to look for first, as there is for TCP. DNS over TCP needs nothing of its own: a
+ * TCP port-53 redirect takes tendril_lxc.c's TCP path to the DNS proxy's transparent listener on
+ * the same port number. */
 #ifndef TENDRIL_PROXY_UDP_H
 #define TENDRIL_PROXY_UDP_H
 

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import pino from 'pino';
 import { Agent, DEFAULT_CONTROLLER_NAME } from '@tendril/control-plane';
+import { FQDN_FLAGS, fqdnOptionsFromFlags, parseDnsRejectResponseCode, type DnsRejectResponseCode, type FqdnCacheOptions } from '@tendril/endpoints';
 
 const program = new Command('tendril-agent')
   .description('tendril control plane: resources from a directory → Gateway API translation → xDS for the node proxy')
@@ -11,11 +12,30 @@ const program = new Command('tendril-agent')
   .option('--first-pod-ip <ip>', 'first loopback address handed to local pods', '127.11.0.1')
   .option('--no-workloads', 'do not run the Deployments and Pods of the config directory')
   .option('--bpf-pin-dir <dir>', 'where the eBPF datapath pins its programs and maps (netns pods as root)', '/sys/fs/bpf/tendril')
-  .option('--proxy-use-nphds', 'the node proxy resolves identities from NPHDS (the ipcache sent over xDS) instead of the pinned BPF ipcache', false)
-  .parse();
+  .option('--proxy-use-nphds', 'the node proxy resolves identities from NPHDS (the ipcache sent over xDS) instead of the pinned BPF ipcache', false);
+for (const { flag, description, default: value } of Object.values(FQDN_FLAGS)) program.option(flag, description, value);
+program.option('--tofqdns-dns-reject-response-code <code>', 'what a DNS query the policy denies gets: refused or nameError (NXDOMAIN)', 'refused');
+program.parse();
 
 const opts = program.opts();
 const logger = pino({ name: 'agent', base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
+/** A malformed toFQDNs flag ends the agent with the flag's name in the message, before anything starts. */
+function fqdnOptions(): FqdnCacheOptions {
+  try {
+    return fqdnOptionsFromFlags(opts);
+  } catch (err) {
+    return program.error((err as Error).message);
+  }
+}
+const fqdn = fqdnOptions();
+
+function dnsRejectResponseCode(): DnsRejectResponseCode {
+  try {
+    return parseDnsRejectResponseCode(opts.tofqdnsDnsRejectResponseCode);
+  } catch (err) {
+    return program.error((err as Error).message);
+  }
+}
 const agent = new Agent({
   configDir: opts.config,
   xdsAddress: opts.xdsAddress,
@@ -25,6 +45,8 @@ const agent = new Agent({
   firstPodIp: opts.firstPodIp,
   datapath: { pinDir: opts.bpfPinDir },
   proxyUsesNphds: opts.proxyUseNphds === true,
+  fqdn,
+  dnsRejectResponseCode: dnsRejectResponseCode(),
   logger,
 });
 

@@ -43,7 +43,7 @@ async function sendEndpoints(state: AdminState, url: URL, res: http.ServerRespon
   sendJson(res, 200, { items });
 }
 
-/** GET /api/v1/identities, /api/v1/bpf/ipcache, /api/v1/bpf/lb, /api/v1/bpf/metrics, /api/v1/bpf/policy?namespace=N&name=P, /api/v1/policy/trace. */
+/** GET /api/v1/identities, /api/v1/bpf/ipcache, /api/v1/bpf/lb, /api/v1/bpf/metrics, /api/v1/bpf/policy?namespace=N&name=P, /api/v1/fqdn/cache, /api/v1/policy/trace. */
 function sendEnforcementView(state: AdminState, path: string, url: URL, res: http.ServerResponse): void {
   const manager = enforcementManager(state);
   if ('error' in manager) return sendJson(res, 503, manager);
@@ -56,6 +56,8 @@ function sendEnforcementView(state: AdminState, path: string, url: URL, res: htt
       return sendJson(res, 200, { items: manager.services() });
     case '/api/v1/bpf/metrics':
       return sendJson(res, 200, { items: manager.dropMetrics() });
+    case '/api/v1/fqdn/cache':
+      return sendJson(res, 200, manager.fqdnCacheView());
     case '/api/v1/policy/trace':
       return sendPolicyTrace(manager, url, res);
     default: {
@@ -175,6 +177,7 @@ export async function startAdminServer(state: AdminState, host: string, port: nu
         case '/api/v1/bpf/lb':
         case '/api/v1/bpf/metrics':
         case '/api/v1/bpf/policy':
+        case '/api/v1/fqdn/cache':
         case '/api/v1/policy/trace':
           return sendEnforcementView(state, url.pathname, url, res);
         default:

@@ -4,7 +4,7 @@ import { validateResource } from '@tendril/api-gateway';
 import type { Gateway } from '@tendril/api-gateway';
 import type { Pod, Service } from '@tendril/api-k8s';
 import type { DatapathOptions } from '@tendril/datapath';
-import { DEFAULT_MESH_PROXY_PORT, DEFAULT_PROXY_PORTS, DnsProxy, type DnsProxyRecord, fixedProxyPorts, networkPolicyHostsResources, policySecretResources, redirectResources, type KubeSecret, type ProxyPortTable, startNodeEnforcement, validateEndpointResource, type NodeEnforcement, type RedirectResources } from '@tendril/endpoints';
+import { DEFAULT_MESH_PROXY_PORT, DEFAULT_PROXY_PORTS, DnsProxy, type DnsProxyRecord, type DnsRejectResponseCode, type FqdnCacheOptions, fixedProxyPorts, networkPolicyHostsResources, policySecretResources, redirectResources, type KubeSecret, type ProxyPortTable, startNodeEnforcement, validateEndpointResource, type NodeEnforcement, type RedirectResources } from '@tendril/endpoints';
 import { GATEWAY_NAME_LABEL, SUPPORTED_FEATURES, TranslationMemo, gatewayInfrastructure, translate, type MeshOptions, type StatusUpdate, type TranslateResult } from '@tendril/gateway';
 import { FileSource, formatSourceError, storeSink, type SourceError } from '@tendril/sources';
 import { ResourceStore, keyOf, refOf, type ResourceKey, type StoreChange } from '@tendril/store';
@@ -74,6 +74,16 @@ export interface AgentOptions {
   meshProxyPort?: number;
   /** Called with every decision of the in-agent DNS proxy (allowed, refused, malformed). */
   onDnsRecord?: (record: DnsProxyRecord) => void;
+  /**
+   * Cilium's toFQDNs knobs (`--tofqdns-min-ttl`, `--tofqdns-endpoint-max-ip-per-hostname`,
+   * `--tofqdns-idle-connection-grace-period`, `--tofqdns-max-deferred-connection-deletes`), with
+   * Cilium's defaults when absent.
+   */
+  fqdn?: FqdnCacheOptions;
+  /** How often the conntrack is read while expired toFQDNs addresses wait for their connections to end (default 30 s). */
+  fqdnConntrackCheckIntervalMs?: number;
+  /** Cilium's `--tofqdns-dns-reject-response-code`: a denied DNS query gets REFUSED (default) or NXDOMAIN. */
+  dnsRejectResponseCode?: DnsRejectResponseCode;
 }
 
 /** Default FileSource debounce of the agent: short, because it adds to every change's latency. */
@@ -479,6 +489,8 @@ export class Agent implements AdminState {
       meshProxyPort: this.opts.meshProxyPort ?? DEFAULT_MESH_PROXY_PORT,
       // Mesh routes are keyed by ClusterIPs, which the endpoint manager allocates.
       onClusterIpsChange: () => this.scheduleTranslation(),
+      ...(this.opts.fqdn ? { fqdn: this.opts.fqdn } : {}),
+      ...(this.opts.fqdnConntrackCheckIntervalMs !== undefined ? { fqdnConntrackCheckIntervalMs: this.opts.fqdnConntrackCheckIntervalMs } : {}),
     });
     if (this.enforcement.enabled) {
       this.opts.logger.info({ pinDir: this.opts.datapath?.pinDir ?? '/sys/fs/bpf/tendril' }, 'network policy enforced in eBPF');
@@ -490,7 +502,8 @@ export class Agent implements AdminState {
           clientOf: (ip) => manager.dnsClientOf(ip),
           identityOf: (ip) => manager.identityOfAddress(ip),
           // toFQDNs: the answer is held until its addresses are in the datapath.
-          beforeRelay: (answer) => manager.learnDnsAnswer(answer),
+          beforeRelay: (answer, client) => manager.learnDnsAnswer(answer, client.pod),
+          ...(this.opts.dnsRejectResponseCode ? { rejectResponseCode: this.opts.dnsRejectResponseCode } : {}),
           logger: this.opts.logger,
           onRecord: (record) => {
             this.dnsLog.push(record);

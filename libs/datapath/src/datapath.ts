@@ -1,11 +1,12 @@
 import { mkdir, readdir, readFile, rm, statfs } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { BpfMap } from './bpf-map';
 import { CommandError, run, runJson } from './commands';
 import { ensureHairpin, hairpinDevicesFor, removeHairpin, type HairpinDevices } from './hairpin';
 import { ConfigMap } from './maps/config';
 import { DropCounters } from './maps/drop-counters';
 import { EndpointMap } from './maps/endpoints';
+import { ConntrackMap, type TrackedConnection } from './maps/conntrack';
 import { IpcacheMap } from './maps/ipcache';
 import { PolicyMap } from './maps/policy';
 import { ServiceMap } from './maps/services';
@@ -125,10 +126,16 @@ export class Datapath {
     readonly policy: PolicyMap,
     readonly drops: DropCounters,
     readonly services: ServiceMap,
+    private readonly ct: ConntrackMap,
     private readonly config: ConfigMap,
     /** The veth pair host-side L7 redirects go around (see hairpin.ts). */
     readonly hairpin: HairpinDevices,
   ) {}
+
+  /** The conntrack: a read is one GC pass (entries whose lifetime ran out are removed first). */
+  readonly conntrack = {
+    connections: (): TrackedConnection[] => this.ct.collect(),
+  };
 
   /**
    * Builds what is out of date in bpf/, loads both objects (reusing pinned maps), attaches the
@@ -159,6 +166,7 @@ export class Datapath {
       PolicyMap.open(openMap),
       DropCounters.open(openMap, addon.numPossibleCpus()),
       ServiceMap.open(openMap),
+      ConntrackMap.open(openMap),
       ConfigMap.open(openMap),
       hairpinDevicesFor(pinDir),
     );
@@ -262,13 +270,15 @@ export class Datapath {
 
   /**
    * `tendril down`: detaches from every interface and from the cgroup, removes the proxy routing
+   * (unless another datapath on the host, under a pin directory next to this one, still uses it)
    * and unpins the programs and maps (which flushes all enforcement). The object is closed afterwards.
    */
   async detachAll(): Promise<void> {
     for (const ifname of await this.attachedInterfaces()) await this.detach(ifname);
     await removeHairpin(this.hairpin);
     await this.detachSocketLoadBalancer();
-    await this.removeProxyRouting();
+    // The proxy routing is host-wide: removing it under another loaded datapath breaks that one's redirects.
+    if (!(await this.otherDatapathLoaded())) await this.removeProxyRouting();
     this.close();
     await rm(this.pinDir, { recursive: true, force: true });
   }
@@ -291,6 +301,19 @@ export class Datapath {
       await run(IP, ['rule', 'del', 'fwmark', `${hex(MARK_TO_PROXY)}/${hex(MARK_MAGIC_MASK)}`, 'lookup', String(PROXY_ROUTING_TABLE)]);
     }
     await run(IP, ['route', 'flush', 'table', String(PROXY_ROUTING_TABLE)]).catch(ignoreMissing);
+  }
+
+  /** Whether another tendril datapath is loaded on this host: a pin directory next to ours holding our tc program. */
+  private async otherDatapathLoaded(): Promise<boolean> {
+    const own = resolve(this.pinDir);
+    const parent = dirname(own);
+    for (const name of await readdir(parent).catch(() => [] as string[])) {
+      const dir = join(parent, name);
+      if (dir === own) continue;
+      const programs = await readdir(join(dir, 'progs')).catch(() => [] as string[]);
+      if (programs.includes(FROM_CONTAINER)) return true;
+    }
+    return false;
   }
 
   private async hasProxyRule(): Promise<boolean> {

@@ -3,6 +3,7 @@ export { IpcacheMap, type IpcacheEntry } from './maps/ipcache';
 export { EndpointMap, type EndpointEntry, type EndpointInfo } from './maps/endpoints';
 export { PolicyMap, type PolicyApplyResult } from './maps/policy';
 export { ServiceMap, type ServiceBackend, type ServiceEntry, type ServiceFrontend, type ServiceProtocol } from './maps/services';
+export { ConntrackMap, CONNTRACK_LIFETIMES_MS, type TrackedConnection } from './maps/conntrack';
 export { DropCounters, DropReason, type DropCounts, type DropReasonName } from './maps/drop-counters';
 export {
   MARK_FROM_EGRESS_PROXY,

@@ -1,6 +1,11 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { eventually } from '@tendril/testing';
 import type { PolicyMapEntry } from '@tendril/policy';
 import { connectFromProxy, createTransparentListenerFd, Datapath, ifindexOf, NativeUdpSocket, sendUdpFrom, type DropCounts, type UdpDatagram } from '../src';
+import { BpfMap } from '../src/bpf-map';
+import { ConntrackMap, type TrackedConnection } from '../src/maps/conntrack';
+import { loadNative } from '../src/native';
 import { createCgroup, moveToCgroup, removeLeftovers, sh, TestPod } from './pod-harness';
 
 /*
@@ -401,6 +406,41 @@ const allowTcp = (identity: number, port: number, direction: 'ingress' | 'egress
     });
   });
 
+  it('conntrack: a finished TCP connection is tracked as closing at its last packet, a UDP flow as open; a GC pass removes each past its lifetime', async () => {
+    datapath.policy.apply(A.endpointId, [allowAll('egress')]);
+    datapath.policy.apply(B.endpointId, [allowTcp(A.identity, 8081), entry({ direction: 'ingress', identity: A.identity, protocol: UDP, port: 5354, prefixLength: 24 })]);
+    const before = Date.now();
+    await expectReach(podA, 'tcp', B.ip, 8081);
+    await expectReach(podA, 'udp', B.ip, 5354);
+    const { addon } = await loadNative();
+    const ct = ConntrackMap.open((name, keySize, valueSize) => new BpfMap(addon, join(PIN_DIR, 'maps', name), keySize, valueSize));
+    try {
+      // The probe closes its TCP socket right after the echo: the FIN is seen by then or shortly after.
+      const tcp = await eventually(() => {
+        const found = ct.list().find((c) => c.source === A.ip && c.destination === B.ip && c.destinationPort === 8081);
+        expect(found).toMatchObject({ protocol: TCP, sourceIdentity: A.identity, open: false });
+        return found as TrackedConnection;
+      });
+      const udp = ct.list().find((c) => c.source === A.ip && c.destination === B.ip && c.destinationPort === 5354);
+      expect(udp).toMatchObject({ protocol: UDP, sourceIdentity: A.identity, open: true });
+      for (const c of [tcp, udp as TrackedConnection]) {
+        expect(c.lastSeenMs).toBeGreaterThanOrEqual(before - 1_000);
+        expect(c.lastSeenMs).toBeLessThanOrEqual(Date.now() + 1_000);
+      }
+      // A pass now keeps both; one 11 s later drops the closing TCP entry only, one 61 s later the UDP one too.
+      const keeps = (c: { destinationPort: number }[], port: number): boolean => c.some((x) => x.destinationPort === port);
+      const mono = process.hrtime.bigint();
+      const now = Date.now();
+      expect(keeps(ct.collect(mono, now), 8081)).toBe(true);
+      const later = ct.collect(mono + 11_000_000_000n, now + 11_000);
+      expect([keeps(later, 8081), keeps(later, 5354)]).toEqual([false, true]);
+      expect(keeps(ct.collect(mono + 61_000_000_000n, now + 61_000), 5354)).toBe(false);
+      expect(ct.list().some((c) => c.source === A.ip && (c.destinationPort === 8081 || c.destinationPort === 5354))).toBe(false);
+    } finally {
+      ct.close();
+    }
+  });
+
   it('removeEndpoint detaches the pod’s veth and removes its endpoint, ipcache and policy entries', async () => {
     datapath.policy.apply(B.endpointId, [allowTcp(A.identity, 8080)]);
     expect(datapath.endpoints.get(B.ip)).toEqual({ endpointId: B.endpointId, identity: B.identity, ifindex: await ifindexOf(podB.hostVeth) });
@@ -412,11 +452,13 @@ const allowTcp = (identity: number, port: number, direction: 'ingress' | 'egress
     expect(datapath.endpoints.list().map((e) => e.ip)).toEqual([A.ip]);
   });
 
-  it('detachAll removes the programs, the pins and the proxy route: traffic is no longer filtered', async () => {
+  it('detachAll removes the programs, the pins and the proxy route (kept while another datapath on the host uses it): traffic is no longer filtered', async () => {
     datapath.policy.apply(B.endpointId, []);
+    // Other suites running on this host load datapaths of their own under /sys/fs/bpf.
+    const othersLoaded = (await sh('sh', ['-c', `ls -d /sys/fs/bpf/*/progs/from_container 2>/dev/null | grep -v '^${PIN_DIR}/' || true`])).trim() !== '';
     await datapath.detachAll();
     expect(await sh('tc', ['filter', 'show', 'dev', podB.hostVeth, 'ingress']).catch(() => '')).toBe('');
-    expect(await sh('ip', ['rule', 'show', 'fwmark', '0x200/0xf00'])).toBe('');
+    expect((await sh('ip', ['rule', 'show', 'fwmark', '0x200/0xf00'])) !== '').toBe(othersLoaded);
     expect(JSON.parse((await sh('bpftool', ['-j', 'cgroup', 'show', cgroup])).trim() || '[]')).toEqual([]);
     await expect(sh('ls', [PIN_DIR])).rejects.toThrow();
     await expectReach(podA, 'tcp', B.ip, 9090);

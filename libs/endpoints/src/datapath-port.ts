@@ -1,4 +1,4 @@
-import type { DropCounts, EndpointEntry, IpcacheEntry, LocalEndpoint, PolicyApplyResult, ServiceBackend, ServiceEntry, ServiceFrontend } from '@tendril/datapath';
+import type { DropCounts, EndpointEntry, TrackedConnection, IpcacheEntry, LocalEndpoint, PolicyApplyResult, ServiceBackend, ServiceEntry, ServiceFrontend } from '@tendril/datapath';
 import type { PolicyMapEntry } from '@tendril/policy';
 
 /**
@@ -32,6 +32,13 @@ export interface EndpointDatapath {
   };
   readonly drops: {
     read(): DropCounts;
+  };
+  /**
+   * The connections the datapath's conntrack holds, for keeping expired toFQDNs addresses while a
+   * pod is still connected to them (FqdnCache zombies). Absent: an expired address goes at once.
+   */
+  readonly conntrack?: {
+    connections(): readonly TrackedConnection[];
   };
   /** Closes the map handles; pins, programs and entries stay (enforcement survives the agent). */
   close(): void;

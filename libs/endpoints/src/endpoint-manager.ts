@@ -16,7 +16,7 @@
  * drops its traffic) and is reported.
  */
 import type { KubeObject, Namespace, Pod, Service, EndpointSlice } from '@tendril/api-k8s';
-import type { DropReasonName, LocalEndpoint } from '@tendril/datapath';
+import type { DropReasonName, LocalEndpoint, TrackedConnection } from '@tendril/datapath';
 import {
   formatIpPrefix,
   formatLabel,
@@ -56,7 +56,7 @@ import type { PodRuntimeInfo } from '@tendril/workloads';
 import { ClusterIpAllocator, isIpv4Address } from './cluster-ips';
 import type { EndpointDatapath } from './datapath-port';
 import type { DnsClient } from './dns-proxy';
-import { FqdnCache, type DnsAnswerMessage } from './fqdn-cache';
+import { FqdnCache, type ConnectionActivity, type DnsAnswerMessage, type FqdnCacheOptions, type FqdnZombie } from './fqdn-cache';
 import { POLICY_GROUP_KINDS, validCondition } from './policy-resources';
 import { TraceError, tracePolicy, type TraceContext, type TracedPath, type TraceRequest } from './policy-trace';
 import { policySecretResources, type KubeSecret } from './policy-secrets';
@@ -108,7 +108,16 @@ export interface EndpointManagerOptions {
   readonly meshProxyPort?: number;
   /** Called after a reconciliation that changed the ClusterIPs of Services (see serviceClusterIps()): mesh routes are keyed by them. */
   readonly onClusterIpsChange?: () => void;
+  /** Cilium's toFQDNs knobs (min TTL, IPs per name, idle grace period, deferred deletes); Cilium's defaults when absent. */
+  readonly fqdn?: FqdnCacheOptions;
+  /**
+   * How often the conntrack is read again while expired toFQDNs addresses wait for their
+   * connections to end (Cilium's CT GC pass marking DNS zombies alive). Default 30 s.
+   */
+  readonly fqdnConntrackCheckIntervalMs?: number;
 }
+
+const DEFAULT_FQDN_CONNTRACK_CHECK_INTERVAL_MS = 30_000;
 
 /** An endpoint's policy state as `tendril get endpoints` shows it. */
 export type EndpointPolicyState = 'ready' | 'regenerating' | 'failed';
@@ -334,7 +343,7 @@ export class EndpointManager {
   /** CIDR prefix → its local identity, for each prefix the rules in force name. */
   private readonly cidrIdentities = new Map<string, number>();
   /** Addresses the DNS proxy learned (§5.3), and the node-local identity each selected one has. */
-  private readonly fqdnCache = new FqdnCache();
+  private readonly fqdnCache: FqdnCache;
   private readonly fqdnIdentities = new Map<string, { readonly selectors: string; readonly id: number }>();
   private fqdnExpiryTimer: NodeJS.Timeout | undefined;
   /** What this manager last wrote to (or found in) the ipcache and service maps. */
@@ -358,6 +367,7 @@ export class EndpointManager {
     this.clusterIps = new ClusterIpAllocator(opts.serviceCidr);
     this.proxyPort = opts.proxyPort ?? fixedProxyPorts();
     this.clock = opts.clock ?? (() => new Date());
+    this.fqdnCache = new FqdnCache(opts.fqdn);
   }
 
   /**
@@ -580,26 +590,47 @@ export class EndpointManager {
   }
 
   /**
-   * Records the addresses of a DNS answer the proxy relays and, when that changes what toFQDNs
-   * selects, resolves only after the datapath has them (ipcache and policy): the proxy holds the
-   * answer until then, so the pod's immediate connect is not dropped (§5.3).
+   * Records the addresses of a DNS answer the proxy relays to `pod` (`namespace/name`) and, when
+   * that changes what toFQDNs selects, resolves only after the datapath has them (ipcache and
+   * policy): the proxy holds the answer until then, so the pod's immediate connect is not dropped (§5.3).
    */
-  async learnDnsAnswer(message: DnsAnswerMessage): Promise<void> {
-    if (this.stopped || !this.fqdnCache.record(message, this.clock().getTime())) return;
+  async learnDnsAnswer(message: DnsAnswerMessage, pod: string): Promise<void> {
+    if (this.stopped || !this.fqdnCache.record(pod, message, this.clock().getTime())) return;
     await this.enqueue();
+  }
+
+  /** Expired toFQDNs addresses kept for the connections pods still have to them (Cilium's DNS zombies). */
+  fqdnZombies(): FqdnZombie[] {
+    return this.fqdnCache.zombies();
+  }
+
+  /** The toFQDNs cache as `cilium fqdn cache list` shows it: each pod's live lookups, then the zombies, times as ISO strings. */
+  fqdnCacheView(): { lookups: { pod: string; name: string; address: string; expires: string }[]; zombies: { pod: string; address: string; names: readonly string[]; deletePendingAt: string; aliveUntil?: string }[] } {
+    const iso = (ms: number): string => new Date(ms).toISOString();
+    return {
+      lookups: this.fqdnCache.entries().map((e) => ({ pod: e.endpoint, name: e.name, address: e.address, expires: iso(e.expiresMs) })),
+      zombies: this.fqdnCache.zombies().map((z) => ({ pod: z.endpoint, address: z.address, names: z.names, deletePendingAt: iso(z.deletePendingAt), ...(z.aliveUntil > 0 ? { aliveUntil: iso(z.aliveUntil) } : {}) })),
+    };
   }
 
   /**
    * Each learned address whose names some toFQDNs selector matches gets the node-local identity of
-   * those selectors' labels (and, below, an ipcache entry); expired ones lose it. Addresses of local
-   * endpoints keep their pod identity: toFQDNs never opens pods. The next expiry schedules a
-   * reconciliation.
+   * those selectors' labels (and, below, an ipcache entry); expired ones lose it once no connection
+   * of the pod that looked them up is left in the conntrack. Addresses of local endpoints keep their
+   * pod identity: toFQDNs never opens pods. The next expiry, or the next conntrack check while
+   * expired addresses wait, schedules a reconciliation.
    */
   private syncFqdnIdentities(): void {
     const now = this.clock().getTime();
+    const ipOf = new Map([...this.endpoints.values()].map((r) => [`${r.namespace}/${r.name}`, r.ip]));
+    this.fqdnCache.retainEndpoints(new Set(ipOf.keys()));
     this.fqdnCache.expire(now);
+    if (this.fqdnCache.zombieCount() > 0) {
+      const activity = this.connectionActivity();
+      this.fqdnCache.collectZombies(now, (pod, address) => activity.get(`${ipOf.get(pod)}>${address}`));
+    }
     const selectors = fqdnSelectors(this.repository.rules());
-    const podIps = new Set([...this.endpoints.values()].map((r) => r.ip));
+    const podIps = new Set(ipOf.values());
     const wanted = new Map<string, string[]>();
     for (const [address, names] of this.fqdnCache.addresses()) {
       if (podIps.has(address)) continue;
@@ -615,11 +646,36 @@ export class EndpointManager {
       if (!this.fqdnIdentities.has(address)) this.fqdnIdentities.set(address, { selectors: keys.join('\n'), id: this.allocator.allocateFqdn(keys).id });
     }
     clearTimeout(this.fqdnExpiryTimer);
-    const next = this.fqdnCache.nextExpiry();
+    const expiry = this.fqdnCache.nextExpiry();
+    const check = this.fqdnCache.zombieCount() > 0 ? now + (this.opts.fqdnConntrackCheckIntervalMs ?? DEFAULT_FQDN_CONNTRACK_CHECK_INTERVAL_MS) : undefined;
+    const next = expiry === undefined ? check : check === undefined ? expiry : Math.min(expiry, check);
     if (next !== undefined && !this.stopped) {
       this.fqdnExpiryTimer = setTimeout(() => this.schedule(), Math.max(0, next - now) + 10);
       this.fqdnExpiryTimer.unref();
     }
+  }
+
+  /**
+   * What the conntrack says of each source → destination address pair (`src>dst`): a connection is
+   * open, or the last activity of the ones that ended. Empty when the datapath has no conntrack to read.
+   */
+  private connectionActivity(): Map<string, ConnectionActivity> {
+    const activity = new Map<string, ConnectionActivity>();
+    let connections: readonly TrackedConnection[];
+    try {
+      connections = this.opts.datapath.conntrack?.connections() ?? [];
+    } catch (err) {
+      // Unreadable: nothing counts as alive, so expired addresses close as they would without zombies.
+      this.opts.logger.warn({ err: errorMessage(err) }, 'cannot read the conntrack; expired toFQDNs addresses are removed');
+      return activity;
+    }
+    for (const c of connections) {
+      const key = `${c.source}>${c.destination}`;
+      const seen = activity.get(key);
+      if (seen === 'open' || c.open) activity.set(key, 'open');
+      else activity.set(key, Math.max(seen ?? 0, c.lastSeenMs));
+    }
+    return activity;
   }
 
   /** Every CIDR the rules name gets a node-local identity (and, below, an ipcache entry). */

@@ -14,3 +14,7 @@ export * from './policy-trace';
 export * from './policy-secrets';
 export * from './dns-proxy';
 export * from './fqdn-cache';
+export * from './fqdn-flags';
+export * from './dns-messages';
+export * from './dns-tcp';
+export * from './dns-tcp-upstream';

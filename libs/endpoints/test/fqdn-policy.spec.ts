@@ -42,7 +42,7 @@ describe('EndpointManager toFQDNs', () => {
   it('opens a learned address on the rule’s port for every selected endpoint, once the answer is learned, until its TTL runs out', async () => {
     await manager.reconcile();
     expect(egress(1, '198.18.0.7', 443)).toBe('deny');
-    await manager.learnDnsAnswer(answer('api.example.com', '198.18.0.7', 30));
+    await manager.learnDnsAnswer(answer('api.example.com', '198.18.0.7', 30), 'default/api');
     const id = datapath.ipcacheMap.get('198.18.0.7/32')!;
     expect(manager.identities().find((i) => i.id === id)).toMatchObject({ labels: ['fqdn:matchPattern:**.example.com'] });
     expect(id).toBeGreaterThanOrEqual(1 << 24); // node-local scope
@@ -57,13 +57,51 @@ describe('EndpointManager toFQDNs', () => {
 
   it('names no selector matches allocate nothing; a pod address keeps its pod identity', async () => {
     const before = manager.identities().length;
-    await manager.learnDnsAnswer(answer('example.org', '198.18.0.8', 30));
+    await manager.learnDnsAnswer(answer('example.org', '198.18.0.8', 30), 'default/api');
     expect(datapath.ipcacheMap.has('198.18.0.8/32')).toBe(false);
     const webIdentity = datapath.ipcacheMap.get('10.244.0.12/32');
-    await manager.learnDnsAnswer(answer('web.example.com', '10.244.0.12', 30));
+    await manager.learnDnsAnswer(answer('web.example.com', '10.244.0.12', 30), 'default/api');
     expect(datapath.ipcacheMap.get('10.244.0.12/32')).toBe(webIdentity);
     expect(manager.identities().length).toBe(before);
     expect(egress(1, '10.244.0.12', 443)).toBe('deny');
+  });
+});
+
+describe('EndpointManager toFQDNs zombies', () => {
+  it('keeps an expired address open while the pod that looked it up has a connection to it in the conntrack, and closes it once that connection ended', async () => {
+    let now = Date.parse('2026-01-02T03:04:05Z');
+    const store = new ResourceStore();
+    const datapath = new RecordingDatapath();
+    store.upsert({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'api', namespace: 'default', labels: { app: 'api' } }, spec: { containers: [] } } as unknown as KubeObject);
+    store.upsert({
+      apiVersion: 'cilium.io/v2',
+      kind: 'CiliumNetworkPolicy',
+      metadata: { name: 'fqdn', namespace: 'default' },
+      spec: { endpointSelector: { matchLabels: { app: 'api' } }, egress: [{ toFQDNs: [{ matchName: 'db.example.com' }], toPorts: [{ ports: [{ port: '5432', protocol: 'TCP' }] }] }] },
+    } as unknown as KubeObject);
+    const manager = new EndpointManager({ store, datapath, localPods: () => [podInfo('api', 1, '10.244.0.10')], logger: quietLogger, clock: () => new Date(now), fqdn: { minTtlSeconds: 10 } });
+    const egress = (): string => lookupPolicyMap(datapath.policy.entries(1), { identity: datapath.ipcacheMap.get('198.18.9.1/32') ?? 2, direction: 'egress', protocol: Protocol.TCP, port: 5432 }).kind;
+    const connection = (open: boolean, lastSeenMs: number) => ({ source: '10.244.0.10', destination: '198.18.9.1', sourcePort: 40000, destinationPort: 5432, protocol: 6, sourceIdentity: 0, proxyRedirect: false, open, lastSeenMs });
+    try {
+      await manager.reconcile();
+      // TTL 1 s, but --tofqdns-min-ttl 10 s: open for 10 s.
+      await manager.learnDnsAnswer(answer('db.example.com', '198.18.9.1', 1), 'default/api');
+      expect(egress()).toBe('allow');
+      datapath.trackedConnections = [connection(true, now + 5_000)];
+      now += 11_000;
+      await manager.reconcile();
+      expect(egress()).toBe('allow');
+      expect(manager.fqdnZombies()).toEqual([expect.objectContaining({ endpoint: 'default/api', address: '198.18.9.1', names: ['db.example.com.'] })]);
+      // Another pod's connection, or one to another address, does not keep it; the ended connection neither.
+      datapath.trackedConnections = [{ ...connection(true, now), source: '10.244.0.99' }, { ...connection(true, now), destination: '198.18.9.2' }, connection(false, now - 1_000)];
+      now += 30_000;
+      await manager.reconcile();
+      expect(egress()).toBe('deny');
+      expect(datapath.ipcacheMap.has('198.18.9.1/32')).toBe(false);
+      expect(manager.fqdnZombies()).toEqual([]);
+    } finally {
+      await manager.stop();
+    }
   });
 });
 

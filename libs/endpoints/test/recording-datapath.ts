@@ -1,4 +1,4 @@
-import type { DropCounts, EndpointEntry, IpcacheEntry, LocalEndpoint, PolicyApplyResult, ServiceBackend, ServiceEntry, ServiceFrontend } from '@tendril/datapath';
+import type { DropCounts, EndpointEntry, IpcacheEntry, LocalEndpoint, PolicyApplyResult, ServiceBackend, ServiceEntry, ServiceFrontend, TrackedConnection } from '@tendril/datapath';
 import { policyMapKeyString, type PolicyMapEntry } from '@tendril/policy';
 import type { EndpointDatapath } from '../src';
 
@@ -52,6 +52,12 @@ export class RecordingDatapath implements EndpointDatapath {
 
   readonly endpoints = {
     list: (): EndpointEntry[] => [...this.endpointMap.values()],
+  };
+
+  /** The connections the conntrack holds, as a test sets them. */
+  trackedConnections: TrackedConnection[] = [];
+  readonly conntrack = {
+    connections: (): TrackedConnection[] => this.trackedConnections,
   };
 
   readonly policy = {

@@ -73,6 +73,19 @@ export function dnsPortPolicies(rules: readonly PolicyRule[], endpoint: PolicyEn
   return policies.sort((a, b) => a.transport.localeCompare(b.transport) || a.port - b.port);
 }
 
+/**
+ * The compiled matcher of each rule list: a port's rules are compiled once, on the first query
+ * that needs them, not per query (compiling is most of a query's cost). Keyed weakly, so the
+ * lists of a replaced policy go with it.
+ */
+const compiledDnsRules = new WeakMap<readonly PortRuleDNS[], DnsRules>();
+
+function dnsRulesOf(rules: readonly PortRuleDNS[]): DnsRules {
+  let compiled = compiledDnsRules.get(rules);
+  if (!compiled) compiledDnsRules.set(rules, (compiled = new DnsRules(rules)));
+  return compiled;
+}
+
 export type DnsVerdict = { readonly allowed: true; readonly origin: string } | { readonly allowed: false; readonly reason: string };
 
 /**
@@ -85,7 +98,7 @@ export function dnsVerdict(policies: readonly DnsPortPolicy[], transport: DnsTra
   if (!policy) return { allowed: false, reason: `no DNS policy for ${transport} port ${port}` };
   const applying = policy.rules.filter((r) => r.remotes === 'any' || r.remotes.includes(remote));
   for (const rule of applying) {
-    if (!rule.dns || new DnsRules(rule.dns).allows(name)) return { allowed: true, origin: rule.origin };
+    if (!rule.dns || dnsRulesOf(rule.dns).allows(name)) return { allowed: true, origin: rule.origin };
   }
   return { allowed: false, reason: applying.length === 0 ? `no rule allows DNS to identity ${remote}` : `no DNS rule matches ${JSON.stringify(name)}` };
 }
