@@ -191,6 +191,12 @@ function meshChecks(raw: unknown[]): MeshCheck[] {
     }
     // A bare status code ("expect": 404) is the expected status.
     if (typeof copy['expect'] === 'number') copy['expect'] = { status: copy['expect'] };
+    // MeshFrontendHostname: the URL's host (the Service dialled) and the Host header sent apart.
+    const request = copy['request'];
+    if (request && typeof request === 'object' && ('url host' in request || 'Host header' in request)) {
+      const { ['url host']: dialled, ['Host header']: hostHeader, ...rest } = request as Record<string, unknown>;
+      copy['request'] = { ...rest, host: dialled, headers: { ...((rest['headers'] ?? {}) as Record<string, string>), Host: hostHeader } };
+    }
     const from = typeof copy['from'] === 'string' ? copy['from'] : '';
     delete copy['from'];
     delete copy['declaredBackendPath'];
@@ -348,9 +354,18 @@ export class MeshConformanceSession {
     return pod.netns;
   }
 
-  /** Cluster DNS for the client: `name` in the client's namespace, `name.namespace[.svc…]`, or an address as is. */
-  private resolve(host: string, clientNamespace: string): string | undefined {
+  /**
+   * Cluster DNS for the client: `name` in the client's namespace, `name.namespace[.svc…]`, or an
+   * address as is; `<app pod IP>` (MeshFrontend dials a pod directly) is the address of that app's
+   * pod in the client's namespace.
+   */
+  private async resolve(host: string, clientNamespace: string): Promise<string | undefined> {
     if (/^\d+\.\d+\.\d+\.\d+$/.test(host)) return host;
+    const podIp = /^<([a-z0-9-]+) pod IP>$/.exec(host);
+    if (podIp) {
+      const pods = (await this.agent?.localPods()) ?? [];
+      return pods.find((p) => p.namespace === clientNamespace && backendOfPod(p.name) === podIp[1] && p.ready && p.ip)?.ip;
+    }
     const [name, namespace = clientNamespace] = host.split('.');
     const manager = this.agent?.nodeEnforcement();
     return manager?.enabled ? manager.manager.serviceClusterIps()[`${namespace}/${name}`] : undefined;
@@ -358,9 +373,12 @@ export class MeshConformanceSession {
 
   /** `count` requests of the check from the client pod. */
   private async send(check: HttpCheck, consumer: boolean, count: number): Promise<ClientAnswer[]> {
-    const [hostName = 'echo', portText] = (check.request.host ?? 'echo').split(':');
+    const dialled = check.request.host ?? 'echo';
+    const portAt = dialled.lastIndexOf(':');
+    const hostName = portAt < 0 ? dialled : dialled.slice(0, portAt);
+    const portText = portAt < 0 ? undefined : dialled.slice(portAt + 1);
     const clientNamespace = consumer ? CONSUMER_NAMESPACE : MESH_NAMESPACE;
-    const address = this.resolve(hostName, clientNamespace);
+    const address = await this.resolve(hostName, clientNamespace);
     if (!address) return [{ error: `cannot resolve ${hostName} from ${clientNamespace}` }];
     const pathWithQuery = check.request.query ? `${check.request.path}?${check.request.query}` : check.request.path;
     const spec = {
@@ -368,7 +386,8 @@ export class MeshConformanceSession {
       port: Number(portText ?? 80),
       path: pathWithQuery,
       method: check.request.method,
-      headers: { ...check.request.headers, host: check.request.host ?? 'echo' },
+      // The URL's host is the Host header unless the check sends one of its own (as the echo client's -H Host:…).
+      headers: { host: dialled, ...Object.fromEntries(Object.entries(check.request.headers).map(([k, v]) => [k.toLowerCase() === 'host' ? 'host' : k, v])) },
       count,
       timeoutMs: this.rules.requestTimeoutMs,
     };
@@ -382,7 +401,7 @@ export class MeshConformanceSession {
 
   /** `count` GrpcEcho calls of the check from the mesh client pod. */
   private async sendGrpc(check: MeshGrpcCheck, count: number): Promise<GrpcAnswer[]> {
-    const address = this.resolve(check.meshGrpc.host, MESH_NAMESPACE);
+    const address = await this.resolve(check.meshGrpc.host, MESH_NAMESPACE);
     if (!address) return [{ code: -1, details: `cannot resolve ${check.meshGrpc.host} from ${MESH_NAMESPACE}` }];
     const spec = { grpcJs: require.resolve('@grpc/grpc-js'), address, port: check.meshGrpc.port, path: GRPC_ECHO_PATH, metadata: check.meshGrpc.metadata, count, timeoutMs: this.rules.requestTimeoutMs };
     const netns = await this.clientNetns(false);

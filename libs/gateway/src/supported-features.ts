@@ -50,6 +50,8 @@ export const SUPPORTED_FEATURES: readonly string[] = [
   'HTTPRouteSchemeRedirect',
   'ListenerSet',
   'Mesh',
+  'MeshClusterIPMatching',
+  'MeshConsumerRoute',
   'MeshHTTPRouteBackendRequestHeaderModification',
   'MeshHTTPRouteNamedRouteRule',
   'MeshHTTPRouteQueryParamMatching',
