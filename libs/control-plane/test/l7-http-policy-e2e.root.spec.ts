@@ -106,6 +106,7 @@ const from = (app: string, http?: string): string =>
     bpfRoot: datapath.bpfRoot,
     listenerFd: (host, port) => datapath.listenerFd(host, port),
     markedSocket: (direction, identity) => datapath.markedSocket(direction, identity),
+    egressVerdict: (source, destination, port) => datapath.egressVerdict(source, destination, port),
     identityOf: () => undefined,
   };
   const undiciPath = require.resolve('undici');

@@ -68,6 +68,8 @@ export interface TransparentBinding {
   network: TransparentNetwork;
   /** Set when the listener has the tendril.bpf_metadata filter. */
   redirectDirection: RedirectDirection | undefined;
+  /** bpf_metadata is_l7lb: the mesh listener, whose connections' backends the proxy picks (RedirectedConnection.l7LoadBalancer). */
+  l7LoadBalancer: boolean;
   /** Identities of redirected connections' addresses: the pinned ipcache, or NPHDS with use_nphds. */
   identityOf: IdentityLookup;
 }
@@ -248,7 +250,7 @@ export class HttpListener {
     }
     const redirectDirection = this.transparent?.redirectDirection;
     if (this.transparent && redirectDirection) {
-      const redirected = describeRedirectedConnection(socket, this.transparent.identityOf, redirectDirection);
+      const redirected = describeRedirectedConnection(socket, this.transparent.identityOf, redirectDirection, this.transparent.l7LoadBalancer);
       if (!redirected) {
         socket.destroy();
         return;
