@@ -26,6 +26,22 @@ const r = require('http').request({ host: process.argv[1], port: +process.argv[2
 r.on('error', (e) => { clearTimeout(t); console.log(JSON.stringify({ error: e.code })); process.exit(0); });
 r.end();`;
 
+/**
+ * argv[3] HTTP/2 (h2c prior knowledge) requests from inside a pod, each on a session of its own that
+ * the client ends once answered as a gRPC client closing its channel does: GOAWAY first, the socket
+ * a moment later; prints the statuses.
+ */
+const H2_PROBE = `const http2 = require('http2');
+const one = () => new Promise((resolve) => {
+  const session = http2.connect('http://' + process.argv[1] + ':' + process.argv[2]);
+  session.on('error', (e) => resolve('error ' + e.code));
+  const req = session.request({ ':path': '/h2-close' });
+  req.on('response', (h) => { req.resume(); req.on('end', () => { session.goaway(0); setTimeout(() => session.close(() => resolve(h[':status'])), 300); }); });
+  req.on('error', (e) => resolve('error ' + e.code));
+  req.end();
+});
+(async () => { const out = []; for (let i = 0; i < +process.argv[3]; i++) out.push(await one()); console.log(out.join(' ')); })();`;
+
 interface ProbeResult {
   status?: number;
   headers?: Record<string, string>;
@@ -285,6 +301,16 @@ spec:
     // The client still gets through.
     expect((await probe('/ingress-check')).status).toBe(200);
     node.remove('policy.yaml');
+  });
+
+  it('HTTP/2 sessions the client closes leave no TIME_WAIT on the host for the pod’s own 4-tuple (the proxy waits for the client to close first)', async () => {
+    await eventually(async () => expect((await probe('/before-h2')).status).toBe(200), 30_000, 200);
+    const statuses = (await sh('ip', ['netns', 'exec', client.netns!, process.execPath, '-e', H2_PROBE, echoIp, '80', '5'])).trim();
+    expect(statuses).toBe('200 200 200 200 200');
+    // A TIME_WAIT socket on the host with the ClusterIP as local address would catch the pod's next SYN from that port.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const lingering = (await sh('ss', ['-Htan', 'state', 'time-wait', 'src', echoIp])).split('\n').filter((l) => l.includes(client.ip));
+    expect(lingering).toEqual([]);
   });
 
   it('once the route is gone the Service is load-balanced by the socket LB again', async () => {
