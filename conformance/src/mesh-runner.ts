@@ -39,6 +39,12 @@ const ECHO_PORT = 8080;
 /** The echo containers' gRPC (GrpcEcho) port, the Services' `grpc` port. */
 const GRPC_PORT = 7070;
 const GRPC_ECHO_PATH = '/gateway_api_conformance.echo_basic.grpcecho.GrpcEcho/Echo';
+/**
+ * How long a client process may take beyond its requests' own timeouts: starting node (and loading
+ * grpc-js) in the pod takes seconds on a loaded machine, and a process killed for being slow to
+ * start says nothing about the mesh.
+ */
+const CLIENT_START_ALLOWANCE_MS = 30_000;
 const CGROUP_V2 = existsSync('/sys/fs/cgroup/unified/cgroup.procs') ? '/sys/fs/cgroup/unified' : '/sys/fs/cgroup';
 
 /**
@@ -392,7 +398,13 @@ export class MeshConformanceSession {
       timeoutMs: this.rules.requestTimeoutMs,
     };
     const netns = await this.clientNetns(consumer);
-    const out = await sh('ip', ['netns', 'exec', netns, process.execPath, '-e', CLIENT, JSON.stringify(spec)], this.rules.requestTimeoutMs * Math.max(1, count) + 5_000);
+    let out: string;
+    try {
+      out = await sh('ip', ['netns', 'exec', netns, process.execPath, '-e', CLIENT, JSON.stringify(spec)], this.rules.requestTimeoutMs * Math.max(1, count) + CLIENT_START_ALLOWANCE_MS);
+    } catch (err) {
+      // A client that could not run is a failed attempt, which the consistency rules retry.
+      return [{ error: `the client in ${netns} did not finish: ${(err as Error).message.split('\n')[0]}` }];
+    }
     return out
       .split('\n')
       .filter((l) => l.trim())
@@ -405,7 +417,12 @@ export class MeshConformanceSession {
     if (!address) return [{ code: -1, details: `cannot resolve ${check.meshGrpc.host} from ${MESH_NAMESPACE}` }];
     const spec = { grpcJs: require.resolve('@grpc/grpc-js'), address, port: check.meshGrpc.port, path: GRPC_ECHO_PATH, metadata: check.meshGrpc.metadata, count, timeoutMs: this.rules.requestTimeoutMs };
     const netns = await this.clientNetns(false);
-    const out = await sh('ip', ['netns', 'exec', netns, process.execPath, '-e', GRPC_CLIENT, JSON.stringify(spec)], this.rules.requestTimeoutMs * Math.max(1, count) + 5_000);
+    let out: string;
+    try {
+      out = await sh('ip', ['netns', 'exec', netns, process.execPath, '-e', GRPC_CLIENT, JSON.stringify(spec)], this.rules.requestTimeoutMs * Math.max(1, count) + CLIENT_START_ALLOWANCE_MS);
+    } catch (err) {
+      return [{ code: -1, details: `the gRPC client in ${netns} did not finish: ${(err as Error).message.split('\n')[0]}` }];
+    }
     return out
       .split('\n')
       .filter((l) => l.trim())
