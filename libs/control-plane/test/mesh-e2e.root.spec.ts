@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
 import type { AccessLogEntry } from '@tendril/proxy';
 import { eventually } from '@tendril/testing';
 import type { EndpointView } from '../src';
@@ -18,8 +20,8 @@ if (!isRoot) console.warn('Mesh (GAMMA) routing end to end skipped: network name
 
 jest.setTimeout(240_000);
 
-/** One HTTP request from inside a pod, printed as JSON: status, response headers and the echo's body (or error); gives up after argv[5] ms (3 s). */
-const PROBE = `const t = setTimeout(() => { console.log(JSON.stringify({ error: 'timeout' })); process.exit(0); }, +(process.argv[5] || 3000));
+/** One HTTP request from inside a pod, printed as JSON: status, response headers and the echo's body (or error); gives up after argv[5] ms. */
+const PROBE = `const t = setTimeout(() => { console.log(JSON.stringify({ error: 'timeout' })); process.exit(0); }, +process.argv[5]);
 const headers = JSON.parse(process.argv[4] || '{}');
 const r = require('http').request({ host: process.argv[1], port: +process.argv[2], path: process.argv[3], headers, agent: false }, (res) => {
   let body = ''; res.on('data', (d) => (body += d)); res.on('end', () => { clearTimeout(t); console.log(JSON.stringify({ status: res.statusCode, headers: res.headers, body })); process.exit(0); }); });
@@ -97,7 +99,8 @@ spec:
   let client: EndpointView;
   let intruder: EndpointView;
 
-  const probeFrom = async (from: EndpointView, urlPath: string, headers: Record<string, string> = {}, timeoutMs = 3_000): Promise<ProbeResult> =>
+  // A request gets 10 s: on a loaded machine a probe's answer can take seconds (the tests' clocks are the eventually() bounds).
+  const probeFrom = async (from: EndpointView, urlPath: string, headers: Record<string, string> = {}, timeoutMs = 10_000): Promise<ProbeResult> =>
     JSON.parse((await sh('ip', ['netns', 'exec', from.netns!, process.execPath, '-e', PROBE, echoIp, '80', urlPath, JSON.stringify(headers), String(timeoutMs)])).trim()) as ProbeResult;
   const probe = (urlPath: string, headers: Record<string, string> = {}): Promise<ProbeResult> => probeFrom(client, urlPath, headers);
   /** The pods (by version) that answered `count` requests for the path. */
@@ -132,6 +135,11 @@ spec:
     await node.enforcedPods('echo-v2', 1);
     client = (await node.enforcedPods('client', 1))[0]!;
     intruder = (await node.enforcedPods('intruder', 1))[0]!;
+  });
+
+  afterEach(() => {
+    // A policy a failed test left behind must not decide the tests after it.
+    if (existsSync(path.join(node.configDir, 'policy.yaml'))) node.remove('policy.yaml');
   });
 
   afterAll(async () => {
@@ -256,7 +264,6 @@ spec:
     // A client without an egress policy is not affected.
     const other = await probeFrom(intruder, '/egress-split');
     expect(other.status).toBe(200);
-    node.remove('policy.yaml');
   });
 
   it('the backend’s ingress policy sees the client’s identity on the proxy’s connection: the selected client is allowed, another client is refused', async () => {
@@ -300,7 +307,6 @@ spec:
     expect(intruderLog[0]).toMatchObject({ upstream_cluster: 'default/echo-v2/80' });
     // The client still gets through.
     expect((await probe('/ingress-check')).status).toBe(200);
-    node.remove('policy.yaml');
   });
 
   it('HTTP/2 sessions the client closes leave no TIME_WAIT on the host for the pod’s own 4-tuple (the proxy waits for the client to close first)', async () => {
