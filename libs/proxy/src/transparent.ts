@@ -25,9 +25,10 @@ export interface TransparentNetwork {
   /**
    * The datapath's verdict for a TCP connection from a local endpoint (by address) to
    * destination:port under the endpoint's egress policy: what the L7 load balancer checks for the
-   * backend it picked. A deny when the source is no local endpoint.
+   * backend it picked. A deny when the source is no local endpoint. Absent (a network that cannot
+   * read the policy map): the L7 load balancer refuses every request rather than allow unchecked.
    */
-  egressVerdict(source: string, destination: string, port: number): PolicyVerdict;
+  egressVerdict?(source: string, destination: string, port: number): PolicyVerdict;
 }
 
 /** The datapath's view of a redirected connection, fixed when the proxy accepts it. */

@@ -39,6 +39,11 @@ describe('clientEgressDecision', () => {
     expect(decision).toMatchObject({ allowed: false, reason: `the egress policy of ${CLIENT} does not allow ${BACKEND}:8080 (no-match)` });
   });
 
+  it('a datapath that offers no verdicts fails closed', () => {
+    const { egressVerdict: _omitted, ...blind } = fakeNetwork({ [BACKEND]: { kind: 'allow' } });
+    expect(clientEgressDecision(blind, index, CLIENT, BACKEND, 8080, request('/')).allowed).toBe(false);
+  });
+
   it('an allow verdict admits every request', () => {
     expect(clientEgressDecision(fakeNetwork({ [BACKEND]: { kind: 'allow' } }), index, CLIENT, BACKEND, 8080, request('/anything', 'DELETE')).allowed).toBe(true);
   });

@@ -37,6 +37,7 @@ function stripMapped(address: string): string {
 
 /** The client's egress decision for one request to host:port, as the datapath and NPDS decide it. */
 export function clientEgressDecision(network: TransparentNetwork, policies: L7PolicyIndex | undefined, client: string, host: string, port: number, request: HttpRequestFacts): L7Decision {
+  if (!network.egressVerdict) return denied('the datapath offers no egress policy verdicts: the L7 load balancer cannot check the client');
   const verdict = network.egressVerdict(client, host, port);
   if (verdict.kind === 'deny') return denied(`the egress policy of ${client} does not allow ${host}:${port} (${verdict.reason})`);
   if (verdict.kind === 'allow') return { allowed: true, reason: `the egress policy of ${client} allows ${host}:${port}`, edits: [], mismatchedHeaders: [] };
