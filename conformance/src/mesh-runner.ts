@@ -3,13 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { unpackAny } from '@tendril/api-envoy';
 import type { Condition, KubeObject } from '@tendril/api-k8s';
 import { Agent, DEFAULT_CONTROLLER_NAME } from '@tendril/control-plane';
 import { proxyDatapathAccess } from '@tendril/datapath';
 import { removeNodeDatapath } from '@tendril/endpoints';
-import { NodeProxy } from '@tendril/node-proxy';
-import { ProxyRuntime, formatConfigError, type ProxyConfig } from '@tendril/proxy';
+import { runtimeNodeProxy, type NodeProxy } from '@tendril/node-proxy';
+import { ProxyRuntime } from '@tendril/proxy';
 import { grpcEchoServiceDefinition, type GrpcEchoResponse } from '@tendril/api-gateway';
 import { stringify } from 'yaml';
 import { isDistribution, isHttpCheck, normaliseChecks, type HttpCheck } from './checks';
@@ -39,6 +38,12 @@ const ECHO_PORT = 8080;
 /** The echo containers' gRPC (GrpcEcho) port, the Services' `grpc` port. */
 const GRPC_PORT = 7070;
 const GRPC_ECHO_PATH = '/gateway_api_conformance.echo_basic.grpcecho.GrpcEcho/Echo';
+/**
+ * How long a client process may take beyond its requests' own timeouts: starting node (and loading
+ * grpc-js) in the pod takes seconds on a loaded machine, and a process killed for being slow to
+ * start says nothing about the mesh.
+ */
+const CLIENT_START_ALLOWANCE_MS = 30_000;
 const CGROUP_V2 = existsSync('/sys/fs/cgroup/unified/cgroup.procs') ? '/sys/fs/cgroup/unified' : '/sys/fs/cgroup';
 
 /**
@@ -191,6 +196,12 @@ function meshChecks(raw: unknown[]): MeshCheck[] {
     }
     // A bare status code ("expect": 404) is the expected status.
     if (typeof copy['expect'] === 'number') copy['expect'] = { status: copy['expect'] };
+    // MeshFrontendHostname: the URL's host (the Service dialled) and the Host header sent apart.
+    const request = copy['request'];
+    if (request && typeof request === 'object' && ('url host' in request || 'Host header' in request)) {
+      const { ['url host']: dialled, ['Host header']: hostHeader, ...rest } = request as Record<string, unknown>;
+      copy['request'] = { ...rest, host: dialled, headers: { ...((rest['headers'] ?? {}) as Record<string, string>), Host: hostHeader } };
+    }
     const from = typeof copy['from'] === 'string' ? copy['from'] : '';
     delete copy['from'];
     delete copy['declaredBackendPath'];
@@ -303,20 +314,7 @@ export class MeshConformanceSession {
     const { xdsPort } = await this.agent.start();
     const network = (this.network = proxyDatapathAccess(this.pinDir));
     const runtime = new ProxyRuntime({ logger: logger('proxy'), accessLog: () => undefined, drainTimeoutMs: 1_000, transparentNetwork: network });
-    this.proxy = new NodeProxy({
-      target: `127.0.0.1:${xdsPort}`,
-      node: { id: 'mesh-conformance-node', cluster: 'tendril', user_agent_name: 'tendril-conformance' },
-      protocol: 'delta',
-      decodeAny: (any) => unpackAny(any),
-      logger: logger('proxy'),
-      dataPlane: {
-        apply: async (config) => {
-          const result = await runtime.apply(config as unknown as ProxyConfig);
-          if (!result.accepted) throw new Error(result.errors.map(formatConfigError).join('; '));
-        },
-        close: () => runtime.close(),
-      },
-    });
+    this.proxy = runtimeNodeProxy({ xdsAddress: `127.0.0.1:${xdsPort}`, runtime, logger: logger('proxy'), nodeId: 'mesh-conformance-node' });
     await this.proxy.start();
     await waitFor('the mesh pods Ready and enforced', POD_READY_TIMEOUT_MS, () => {
       const pods = this.agent?.store.list<KubeObject<unknown, { conditions?: Condition[]; podIP?: string }>>({ kind: 'Pod' }) ?? [];
@@ -348,9 +346,18 @@ export class MeshConformanceSession {
     return pod.netns;
   }
 
-  /** Cluster DNS for the client: `name` in the client's namespace, `name.namespace[.svc…]`, or an address as is. */
-  private resolve(host: string, clientNamespace: string): string | undefined {
+  /**
+   * Cluster DNS for the client: `name` in the client's namespace, `name.namespace[.svc…]`, or an
+   * address as is; `<app pod IP>` (MeshFrontend dials a pod directly) is the address of that app's
+   * pod in the client's namespace.
+   */
+  private async resolve(host: string, clientNamespace: string): Promise<string | undefined> {
     if (/^\d+\.\d+\.\d+\.\d+$/.test(host)) return host;
+    const podIp = /^<([a-z0-9-]+) pod IP>$/.exec(host);
+    if (podIp) {
+      const pods = (await this.agent?.localPods()) ?? [];
+      return pods.find((p) => p.namespace === clientNamespace && backendOfPod(p.name) === podIp[1] && p.ready && p.ip)?.ip;
+    }
     const [name, namespace = clientNamespace] = host.split('.');
     const manager = this.agent?.nodeEnforcement();
     return manager?.enabled ? manager.manager.serviceClusterIps()[`${namespace}/${name}`] : undefined;
@@ -358,9 +365,12 @@ export class MeshConformanceSession {
 
   /** `count` requests of the check from the client pod. */
   private async send(check: HttpCheck, consumer: boolean, count: number): Promise<ClientAnswer[]> {
-    const [hostName = 'echo', portText] = (check.request.host ?? 'echo').split(':');
+    const dialled = check.request.host ?? 'echo';
+    const portAt = dialled.lastIndexOf(':');
+    const hostName = portAt < 0 ? dialled : dialled.slice(0, portAt);
+    const portText = portAt < 0 ? undefined : dialled.slice(portAt + 1);
     const clientNamespace = consumer ? CONSUMER_NAMESPACE : MESH_NAMESPACE;
-    const address = this.resolve(hostName, clientNamespace);
+    const address = await this.resolve(hostName, clientNamespace);
     if (!address) return [{ error: `cannot resolve ${hostName} from ${clientNamespace}` }];
     const pathWithQuery = check.request.query ? `${check.request.path}?${check.request.query}` : check.request.path;
     const spec = {
@@ -368,12 +378,19 @@ export class MeshConformanceSession {
       port: Number(portText ?? 80),
       path: pathWithQuery,
       method: check.request.method,
-      headers: { ...check.request.headers, host: check.request.host ?? 'echo' },
+      // The URL's host is the Host header unless the check sends one of its own (as the echo client's -H Host:…).
+      headers: { host: dialled, ...Object.fromEntries(Object.entries(check.request.headers).map(([k, v]) => [k.toLowerCase() === 'host' ? 'host' : k, v])) },
       count,
       timeoutMs: this.rules.requestTimeoutMs,
     };
     const netns = await this.clientNetns(consumer);
-    const out = await sh('ip', ['netns', 'exec', netns, process.execPath, '-e', CLIENT, JSON.stringify(spec)], this.rules.requestTimeoutMs * Math.max(1, count) + 5_000);
+    let out: string;
+    try {
+      out = await sh('ip', ['netns', 'exec', netns, process.execPath, '-e', CLIENT, JSON.stringify(spec)], this.rules.requestTimeoutMs * Math.max(1, count) + CLIENT_START_ALLOWANCE_MS);
+    } catch (err) {
+      // A client that could not run is a failed attempt, which the consistency rules retry.
+      return [{ error: `the client in ${netns} did not finish: ${(err as Error).message.split('\n')[0]}` }];
+    }
     return out
       .split('\n')
       .filter((l) => l.trim())
@@ -382,11 +399,16 @@ export class MeshConformanceSession {
 
   /** `count` GrpcEcho calls of the check from the mesh client pod. */
   private async sendGrpc(check: MeshGrpcCheck, count: number): Promise<GrpcAnswer[]> {
-    const address = this.resolve(check.meshGrpc.host, MESH_NAMESPACE);
+    const address = await this.resolve(check.meshGrpc.host, MESH_NAMESPACE);
     if (!address) return [{ code: -1, details: `cannot resolve ${check.meshGrpc.host} from ${MESH_NAMESPACE}` }];
     const spec = { grpcJs: require.resolve('@grpc/grpc-js'), address, port: check.meshGrpc.port, path: GRPC_ECHO_PATH, metadata: check.meshGrpc.metadata, count, timeoutMs: this.rules.requestTimeoutMs };
     const netns = await this.clientNetns(false);
-    const out = await sh('ip', ['netns', 'exec', netns, process.execPath, '-e', GRPC_CLIENT, JSON.stringify(spec)], this.rules.requestTimeoutMs * Math.max(1, count) + 5_000);
+    let out: string;
+    try {
+      out = await sh('ip', ['netns', 'exec', netns, process.execPath, '-e', GRPC_CLIENT, JSON.stringify(spec)], this.rules.requestTimeoutMs * Math.max(1, count) + CLIENT_START_ALLOWANCE_MS);
+    } catch (err) {
+      return [{ code: -1, details: `the gRPC client in ${netns} did not finish: ${(err as Error).message.split('\n')[0]}` }];
+    }
     return out
       .split('\n')
       .filter((l) => l.trim())

@@ -215,4 +215,12 @@ export const SUPPORTED_MESH_TESTS: readonly string[] = [
   'MeshHTTPRouteSchemeRedirect',
   'MeshGRPCRouteRequestHeaderModifier',
   'MeshGRPCRouteWeight',
+  // In no v1.6.1 profile (reports do not count them), run by the mesh runner all the same.
+  'MeshConsumerRoute',
+  'MeshFrontend',
+  'MeshFrontendHostname',
+  'MeshPorts',
+  'MeshHTTPRoute303Redirect',
+  'MeshHTTPRoute307Redirect',
+  'MeshHTTPRoute308Redirect',
 ];

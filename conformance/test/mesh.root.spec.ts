@@ -1,22 +1,29 @@
 import { MeshConformanceSession, SUPPORTED_MESH_TESTS, Suite, meshUnavailable } from '../src';
 
 /*
- * The MESH-HTTP and MESH-GRPC profiles (core and extended) through the eBPF datapath and the node
- * proxy's mesh listener: one Jest test per upstream test, with the upstream name, in one session.
+ * The mesh conformance tests tendril supports through the eBPF datapath and the node proxy's mesh
+ * listener: the MESH-HTTP and MESH-GRPC profiles (core and extended) and the mesh tests in no
+ * profile (MeshConsumerRoute, MeshFrontend, …), one Jest test per upstream test, with the upstream
+ * name, in one session.
  */
 const PROFILES = ['MESH-HTTP', 'MESH-GRPC'];
 const suite = new Suite();
 const unavailable = meshUnavailable() ?? (suite.available ? undefined : `the upstream suite is not at ${suite.dir}`);
 if (unavailable) console.warn(`mesh conformance skipped: ${unavailable}`);
-const tests = suite.available ? suite.inventory().filter((t) => t.profiles.some((p) => PROFILES.includes(p))).map((t) => t.name) : [];
+const inventory = suite.available ? suite.inventory() : [];
+const tests = [...SUPPORTED_MESH_TESTS];
 
-it('every MESH-HTTP and MESH-GRPC test (core and extended) is among the supported mesh tests', () => {
-  expect([...SUPPORTED_MESH_TESTS].sort()).toEqual([...tests].sort());
+it('every MESH-HTTP and MESH-GRPC test (core and extended) is supported, and every supported mesh test is a Mesh test of the suite', () => {
+  if (!suite.available) return;
+  const inProfiles = inventory.filter((t) => t.profiles.some((p) => PROFILES.includes(p))).map((t) => t.name);
+  expect(inProfiles.filter((name) => !tests.includes(name))).toEqual([]);
+  const meshTests = new Set(inventory.filter((t) => t.features.includes('Mesh')).map((t) => t.name));
+  expect(tests.filter((name) => !meshTests.has(name))).toEqual([]);
 });
 
 jest.setTimeout(120_000);
 
-(unavailable ? describe.skip : describe)('MESH-HTTP / MESH-GRPC conformance (needs root)', () => {
+(unavailable ? describe.skip : describe)('mesh conformance (needs root)', () => {
   const log: string[] = [];
   const session = new MeshConformanceSession({ tests, log: (line) => log.push(line) > 2_000 && log.splice(0, 1_000) });
 

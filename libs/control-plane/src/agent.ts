@@ -365,7 +365,7 @@ export class Agent implements AdminState {
       (namespaceAddresses[pod.metadata.namespace ?? 'default'] ??= []).push(ip);
     }
     return {
-      listener: { address: '127.0.0.1', port: this.opts.meshProxyPort ?? DEFAULT_MESH_PROXY_PORT },
+      listener: { address: '127.0.0.1', port: this.opts.meshProxyPort ?? DEFAULT_MESH_PROXY_PORT, bpfRoot: this.opts.datapath?.pinDir ?? '' },
       serviceClusterIps: manager.serviceClusterIps(),
       namespaceAddresses,
     };

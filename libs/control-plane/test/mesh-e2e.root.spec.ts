@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
 import type { AccessLogEntry } from '@tendril/proxy';
 import { eventually } from '@tendril/testing';
 import type { EndpointView } from '../src';
@@ -18,13 +20,29 @@ if (!isRoot) console.warn('Mesh (GAMMA) routing end to end skipped: network name
 
 jest.setTimeout(240_000);
 
-/** One HTTP request from inside a pod, printed as JSON: status, response headers and the echo's body (or error). */
-const PROBE = `const t = setTimeout(() => { console.log(JSON.stringify({ error: 'timeout' })); process.exit(0); }, 3000);
+/** One HTTP request from inside a pod, printed as JSON: status, response headers and the echo's body (or error); gives up after argv[5] ms. */
+const PROBE = `const t = setTimeout(() => { console.log(JSON.stringify({ error: 'timeout' })); process.exit(0); }, +process.argv[5]);
 const headers = JSON.parse(process.argv[4] || '{}');
 const r = require('http').request({ host: process.argv[1], port: +process.argv[2], path: process.argv[3], headers, agent: false }, (res) => {
   let body = ''; res.on('data', (d) => (body += d)); res.on('end', () => { clearTimeout(t); console.log(JSON.stringify({ status: res.statusCode, headers: res.headers, body })); process.exit(0); }); });
 r.on('error', (e) => { clearTimeout(t); console.log(JSON.stringify({ error: e.code })); process.exit(0); });
 r.end();`;
+
+/**
+ * argv[3] HTTP/2 (h2c prior knowledge) requests from inside a pod, each on a session of its own that
+ * the client ends once answered as a gRPC client closing its channel does: GOAWAY first, the socket
+ * a moment later; prints the statuses.
+ */
+const H2_PROBE = `const http2 = require('http2');
+const one = () => new Promise((resolve) => {
+  const session = http2.connect('http://' + process.argv[1] + ':' + process.argv[2]);
+  session.on('error', (e) => resolve('error ' + e.code));
+  const req = session.request({ ':path': '/h2-close' });
+  req.on('response', (h) => { req.resume(); req.on('end', () => { session.goaway(0); setTimeout(() => session.close(() => resolve(h[':status'])), 300); }); });
+  req.on('error', (e) => resolve('error ' + e.code));
+  req.end();
+});
+(async () => { const out = []; for (let i = 0; i < +process.argv[3]; i++) out.push(await one()); console.log(out.join(' ')); })();`;
 
 interface ProbeResult {
   status?: number;
@@ -50,6 +68,19 @@ spec:
       containers: [{ name: echo, image: ignored, command: [tendril, echo, --port, "8080", --h2c-port, "0"], ports: [{ name: http, containerPort: 8080 }] }]
 `;
 
+/** A pod that only sends probes (`ip netns exec`), labelled app: <name>. */
+const clientDeployment = (name: string): string => `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: ${name}, namespace: default }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: ${name} } }
+  template:
+    metadata: { labels: { app: ${name} } }
+    spec:
+      containers: [{ name: main, image: ignored, command: [sleep, infinity] }]
+`;
+
 const service = (name: string, selector: string, clusterIp: string): string => `apiVersion: v1
 kind: Service
 metadata: { name: ${name}, namespace: default }
@@ -66,9 +97,12 @@ spec:
   const proxy = new NodeProxyHarness(node.pinDir);
   const { accessLog, nacks } = proxy;
   let client: EndpointView;
+  let intruder: EndpointView;
 
-  const probe = async (urlPath: string, headers: Record<string, string> = {}): Promise<ProbeResult> =>
-    JSON.parse((await sh('ip', ['netns', 'exec', client.netns!, process.execPath, '-e', PROBE, echoIp, '80', urlPath, JSON.stringify(headers)])).trim()) as ProbeResult;
+  // A request gets 10 s: on a loaded machine a probe's answer can take seconds (the tests' clocks are the eventually() bounds).
+  const probeFrom = async (from: EndpointView, urlPath: string, headers: Record<string, string> = {}, timeoutMs = 10_000): Promise<ProbeResult> =>
+    JSON.parse((await sh('ip', ['netns', 'exec', from.netns!, process.execPath, '-e', PROBE, echoIp, '80', urlPath, JSON.stringify(headers), String(timeoutMs)])).trim()) as ProbeResult;
+  const probe = (urlPath: string, headers: Record<string, string> = {}): Promise<ProbeResult> => probeFrom(client, urlPath, headers);
   /** The pods (by version) that answered `count` requests for the path. */
   const versionsAnswering = async (urlPath: string, count: number): Promise<string[]> => {
     const seen: string[] = [];
@@ -88,17 +122,8 @@ spec:
       [
         echoDeployment('v1'),
         echoDeployment('v2'),
-        `apiVersion: apps/v1
-kind: Deployment
-metadata: { name: client, namespace: default }
-spec:
-  replicas: 1
-  selector: { matchLabels: { app: client } }
-  template:
-    metadata: { labels: { app: client } }
-    spec:
-      containers: [{ name: main, image: ignored, command: [sleep, infinity] }]
-`,
+        clientDeployment('client'),
+        clientDeployment('intruder'),
         service('echo', '{ app: echo }', echoIp),
         service('echo-v1', '{ app: echo, version: v1 }', `172.30.${third}.11`),
         service('echo-v2', '{ app: echo, version: v2 }', `172.30.${third}.12`),
@@ -109,6 +134,12 @@ spec:
     await node.enforcedPods('echo-v1', 1);
     await node.enforcedPods('echo-v2', 1);
     client = (await node.enforcedPods('client', 1))[0]!;
+    intruder = (await node.enforcedPods('intruder', 1))[0]!;
+  });
+
+  afterEach(() => {
+    // A policy a failed test left behind must not decide the tests after it.
+    if (existsSync(path.join(node.configDir, 'policy.yaml'))) node.remove('policy.yaml');
   });
 
   afterAll(async () => {
@@ -192,6 +223,100 @@ spec:
     const versions = await versionsAnswering('/split', 24);
     expect(new Set(versions)).toEqual(new Set(['v1', 'v2']));
     expect(meshLog('/split')).toHaveLength(24);
+  });
+
+  /*
+   * Policy on mesh connections, as Cilium applies it to traffic its L7 load balancer handles: the
+   * client's egress policy is checked against the backend the proxy picked (a denial is Cilium's 403
+   * `Access denied`, never a silent allow), and the proxy's connection to the backend carries the
+   * client's identity in its mark, so the backend's ingress policy sees the client, not the node.
+   */
+  it('the client’s egress policy is checked against the backend the proxy picks: a backend it does not allow gets 403 Access denied', async () => {
+    node.write(
+      'policy.yaml',
+      `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: { name: client-egress, namespace: default }
+spec:
+  endpointSelector: { matchLabels: { app: client } }
+  egress:
+    - toEndpoints: [{ matchLabels: { app: echo, version: v1 } }]
+      toPorts: [{ ports: [{ port: "8080", protocol: TCP }] }]
+`,
+    );
+    // Half of the requests go to v1, which the client may reach, half to v2, which it may not.
+    const denied = await eventually(async () => {
+      const result = await probe('/egress-split');
+      expect(result).toMatchObject({ status: 403, body: 'Access denied\r\n' });
+      return result;
+    }, 30_000, 200);
+    expect(denied.status).toBe(403);
+    const outcomes = new Set<string>();
+    for (let i = 0; i < 16; i++) {
+      const result = await probe('/egress-split');
+      outcomes.add(result.status === 200 ? echoOf(result).pod.replace(/^echo-(v\d)-.*$/, '$1') : `${result.status ?? result.error}`);
+    }
+    // v2 never answers: its requests are refused by the proxy, v1's go through.
+    expect(outcomes).toEqual(new Set(['v1', '403']));
+    const refused = meshLog('/egress-split').filter((e) => e.response_code === 403);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.every((e) => e.l7_policy?.verdict === 'denied' && /does not allow/.test(e.l7_policy.reason))).toBe(true);
+    // A client without an egress policy is not affected.
+    const other = await probeFrom(intruder, '/egress-split');
+    expect(other.status).toBe(200);
+  });
+
+  it('the backend’s ingress policy sees the client’s identity on the proxy’s connection: the selected client is allowed, another client is refused', async () => {
+    node.write(
+      'route.yaml',
+      `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: echo-routes, namespace: default }
+spec:
+  parentRefs: [{ group: "", kind: Service, name: echo, port: 80 }]
+  rules:
+    - backendRefs: [{ name: echo-v2, port: 80 }]
+`,
+    );
+    node.write(
+      'policy.yaml',
+      `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: { name: echo-v2-ingress, namespace: default }
+spec:
+  endpointSelector: { matchLabels: { app: echo, version: v2 } }
+  ingress:
+    - fromEndpoints: [{ matchLabels: { app: client } }]
+      toPorts: [{ ports: [{ port: "8080", protocol: TCP }] }]
+`,
+    );
+    // The route sends everything to v2; the client is allowed in by v2's ingress policy although the connection comes from the node proxy.
+    await eventually(async () => {
+      const result = await probe('/ingress-check');
+      expect(result.status).toBe(200);
+      expect(echoOf(result).pod).toMatch(/^echo-v2-/);
+    }, 30_000, 200);
+    // The intruder's requests take the same route, but v2's tc program drops the proxy's connection made on its behalf: 503 after the connect timeout.
+    const refused = await eventually(async () => {
+      const result = await probeFrom(intruder, '/ingress-check', {}, 15_000);
+      expect(result.status).toBe(503);
+      return result;
+    }, 60_000, 200);
+    expect(refused.body).toMatch(/upstream connect error|connection failure/);
+    const intruderLog = meshLog('/ingress-check').filter((e) => e.response_code === 503);
+    expect(intruderLog[0]).toMatchObject({ upstream_cluster: 'default/echo-v2/80' });
+    // The client still gets through.
+    expect((await probe('/ingress-check')).status).toBe(200);
+  });
+
+  it('HTTP/2 sessions the client closes leave no TIME_WAIT on the host for the pod’s own 4-tuple (the proxy waits for the client to close first)', async () => {
+    await eventually(async () => expect((await probe('/before-h2')).status).toBe(200), 30_000, 200);
+    const statuses = (await sh('ip', ['netns', 'exec', client.netns!, process.execPath, '-e', H2_PROBE, echoIp, '80', '5'])).trim();
+    expect(statuses).toBe('200 200 200 200 200');
+    // A TIME_WAIT socket on the host with the ClusterIP as local address would catch the pod's next SYN from that port.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const lingering = (await sh('ss', ['-Htan', 'state', 'time-wait', 'src', echoIp])).split('\n').filter((l) => l.includes(client.ip));
+    expect(lingering).toEqual([]);
   });
 
   it('once the route is gone the Service is load-balanced by the socket LB again', async () => {

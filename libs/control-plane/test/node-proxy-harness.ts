@@ -37,6 +37,7 @@ export class NodeProxyHarness {
           bpfRoot: datapath.bpfRoot,
           listenerFd: (host, port) => datapath.listenerFd(host, port),
           markedSocket: (direction, identity) => datapath.markedSocket(direction, identity),
+          egressVerdict: (source, destination, port) => datapath.egressVerdict(source, destination, port),
           identityOf: () => undefined,
         }
       : datapath;

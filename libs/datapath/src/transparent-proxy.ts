@@ -2,7 +2,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Socket } from 'node:net';
 import { BpfMap } from './bpf-map';
+import { Protocol, type PolicyVerdict } from '@tendril/policy';
+import { EndpointMap } from './maps/endpoints';
 import { IpcacheMap } from './maps/ipcache';
+import { PolicyMap } from './maps/policy';
 import { checkUnsigned } from './maps/fields';
 import { loadNative } from './native';
 
@@ -15,6 +18,9 @@ import { loadNative } from './native';
  */
 
 export type ProxyDirection = 'ingress' | 'egress';
+
+/** Cilium's reserved identity for addresses the ipcache does not know, as the tc programs treat them. */
+const WORLD_IDENTITY = 2;
 
 /** Upstream traffic of the ingress proxy: the destination's ingress policy was already applied. */
 export const MARK_FROM_INGRESS_PROXY = 0x0a00;
@@ -88,6 +94,12 @@ export interface ProxyDatapathAccess {
   listenerFd(host: string, port: number): Promise<number>;
   identityOf(address: string): number | undefined;
   markedSocket(direction: ProxyDirection, sourceIdentity: number): Socket;
+  /**
+   * The datapath's verdict for a TCP connection from a local endpoint to destination:port under
+   * the endpoint's egress policy (the destination's identity from the ipcache); a deny when the
+   * source is no local endpoint, so a caller fails closed.
+   */
+  egressVerdict(source: string, destination: string, port: number): PolicyVerdict;
   close(): void;
 }
 
@@ -98,14 +110,14 @@ export interface ProxyDatapathAccess {
  * error while it is not loaded.
  */
 export function proxyDatapathAccess(pinDir: string): ProxyDatapathAccess {
-  let opened: { ipcache: IpcacheMap; addon: Awaited<ReturnType<typeof loadNative>>['addon'] } | undefined;
+  let opened: { ipcache: IpcacheMap; endpoints: EndpointMap; policy: PolicyMap; addon: Awaited<ReturnType<typeof loadNative>>['addon'] } | undefined;
   const open = async () => {
     if (opened) return opened;
     const pinPath = join(pinDir, 'maps', IpcacheMap.pinName);
     if (!existsSync(pinPath)) throw new Error(`the eBPF datapath is not loaded: ${pinPath} does not exist (the agent loads it when run as root)`);
     const { addon } = await loadNative();
-    const ipcache = IpcacheMap.open((name, keySize, valueSize) => new BpfMap(addon, join(pinDir, 'maps', name), keySize, valueSize));
-    opened = { ipcache, addon };
+    const openMap = (name: string, keySize: number, valueSize: number): BpfMap => new BpfMap(addon, join(pinDir, 'maps', name), keySize, valueSize);
+    opened = { ipcache: IpcacheMap.open(openMap), endpoints: EndpointMap.open(openMap), policy: PolicyMap.open(openMap), addon };
     return opened;
   };
   return {
@@ -125,8 +137,24 @@ export function proxyDatapathAccess(pinDir: string): ProxyDatapathAccess {
       if (!opened) throw new Error('the eBPF datapath is not open: no transparent listener has been bound');
       return new Socket({ fd: opened.addon.createMarkedSocket(proxyMark(direction, sourceIdentity)) });
     },
+    egressVerdict: (source, destination, port) => {
+      const notLocal: PolicyVerdict = { kind: 'deny', reason: 'no-match' };
+      if (!opened) return notLocal;
+      let endpoint;
+      let identity;
+      try {
+        endpoint = opened.endpoints.get(source);
+        identity = opened.ipcache.identityOf(destination) ?? WORLD_IDENTITY;
+      } catch {
+        return notLocal; // not IPv4 addresses: the datapath has no endpoint for them either
+      }
+      if (!endpoint) return notLocal;
+      return opened.policy.verdict(endpoint.endpointId, { identity, direction: 'egress', protocol: Protocol.TCP, port });
+    },
     close: () => {
       opened?.ipcache.close();
+      opened?.endpoints.close();
+      opened?.policy.close();
       opened = undefined;
     },
   };

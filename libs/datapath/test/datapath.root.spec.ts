@@ -1,7 +1,7 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { eventually } from '@tendril/testing';
-import type { PolicyMapEntry } from '@tendril/policy';
+import { lookupPolicyMap, type PacketKey, type PolicyMapEntry } from '@tendril/policy';
 import { connectFromProxy, createTransparentListenerFd, Datapath, ifindexOf, NativeUdpSocket, sendUdpFrom, type DropCounts, type UdpDatagram } from '../src';
 import { BpfMap } from '../src/bpf-map';
 import { ConntrackMap, type TrackedConnection } from '../src/maps/conntrack';
@@ -118,6 +118,30 @@ const allowTcp = (identity: number, port: number, direction: 'ingress' | 'egress
     await expectBlocked(podA, 'tcp', B.ip, 8080);
     datapath.policy.apply(A.endpointId, [allowAll('egress')]);
     await expectReach(podA, 'tcp', B.ip, 8080);
+  });
+
+  it('PolicyMap.verdict reads a packet’s verdict from the kernel’s map as the tc program does (what the node proxy’s L7 load balancer asks)', () => {
+    const entries = [
+      allowTcp(B.identity, 8080, 'egress'),
+      entry({ direction: 'egress', identity: B.identity, protocol: TCP, port: 9088, prefixLength: 8 + 13 }),
+      entry({ direction: 'egress', protocol: TCP, port: 80, prefixLength: 24, proxyPort: 15999 }),
+      entry({ direction: 'egress', identity: B.identity, protocol: TCP, port: 443, prefixLength: 24, deny: true }),
+      entry({ direction: 'egress', protocol: UDP, prefixLength: 8 }),
+    ];
+    datapath.policy.apply(A.endpointId, entries);
+    const packets: PacketKey[] = [
+      { identity: B.identity, direction: 'egress', protocol: TCP, port: 8080 },
+      { identity: B.identity, direction: 'egress', protocol: TCP, port: 9090 },
+      { identity: B.identity, direction: 'egress', protocol: TCP, port: 9100 },
+      { identity: B.identity, direction: 'egress', protocol: TCP, port: 80 },
+      { identity: 4242, direction: 'egress', protocol: TCP, port: 80 },
+      { identity: B.identity, direction: 'egress', protocol: TCP, port: 443 },
+      { identity: 4242, direction: 'egress', protocol: UDP, port: 53 },
+      { identity: 4242, direction: 'ingress', protocol: TCP, port: 8080 },
+    ];
+    const verdicts = packets.map((p) => datapath.policy.verdict(A.endpointId, p));
+    expect(verdicts).toEqual(packets.map((p) => lookupPolicyMap(entries, p)));
+    expect(verdicts.map((v) => v.kind)).toEqual(['allow', 'allow', 'deny', 'redirect', 'redirect', 'deny', 'allow', 'deny']);
   });
 
   it('enforces UDP per port, and the UDP reply passes', async () => {

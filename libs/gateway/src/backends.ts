@@ -21,11 +21,27 @@ export type BackendResolution = { cluster: string } | { problem: BackendProblem 
  * cluster it handed out, with its ready endpoints from the Service's EndpointSlices.
  */
 export class BackendResolver {
-  private readonly clusters = new Map<string, IrCluster>();
+  private readonly clusters: Map<string, IrCluster>;
   readonly backendTlsPolicies: BackendTlsPolicies;
 
-  constructor(private readonly index: ResourceIndex) {
-    this.backendTlsPolicies = new BackendTlsPolicies(index);
+  /** `shared`: the resolver whose clusters and BackendTLSPolicies this one hands out too (meshResolver). */
+  constructor(
+    private readonly index: ResourceIndex,
+    private readonly referenceGrantsRequired = true,
+    shared?: BackendResolver,
+  ) {
+    this.clusters = shared?.clusters ?? new Map<string, IrCluster>();
+    this.backendTlsPolicies = shared?.backendTlsPolicies ?? new BackendTlsPolicies(index);
+  }
+
+  /**
+   * The resolver for mesh (GAMMA) routes, sharing this one's clusters: a mesh route may send traffic
+   * to backendRefs in any namespace without a ReferenceGrant (GEP-1426, "Namespace boundaries"),
+   * because it only re-routes traffic its clients could already send and exposes nothing new; the
+   * client's own network policy is checked against the backend the node proxy picks.
+   */
+  meshResolver(): BackendResolver {
+    return new BackendResolver(this.index, false, this);
   }
 
   /**
@@ -93,7 +109,7 @@ export class BackendResolver {
     if (group !== '' || kind !== 'Service') {
       return { problem: { reason: 'InvalidKind', message: `backendRef ${group ? `${group}/` : ''}${kind} ${name} is not a supported kind (only core Service)` } };
     }
-    if (!isReferenceAllowed(this.index, { group: GATEWAY_API_GROUP, kind: from.kind, namespace: from.namespace }, { group: '', kind: 'Service', namespace, name })) {
+    if (this.referenceGrantsRequired && !isReferenceAllowed(this.index, { group: GATEWAY_API_GROUP, kind: from.kind, namespace: from.namespace }, { group: '', kind: 'Service', namespace, name })) {
       return { problem: { reason: 'RefNotPermitted', message: `backendRef to Service ${namespace}/${name} is not permitted by any ReferenceGrant` } };
     }
     const service = this.index.service(namespace, name);

@@ -199,6 +199,11 @@ export interface EnvoyListener {
         name: 'envoy.filters.listener.original_dst';
         typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst' };
       }
+    | {
+        /** The mesh listener's L7 load balancing with the client's identity and egress policy (tendril.proxy.v1.BpfMetadata). */
+        name: 'tendril.bpf_metadata';
+        typed_config: { '@type': 'type.googleapis.com/tendril.proxy.v1.BpfMetadata'; is_ingress: false; is_l7lb: true; bpf_root: string };
+      }
   >;
   /** The mesh listener accepts connections the datapath steers to it for other destinations (IP_TRANSPARENT). */
   transparent?: boolean;

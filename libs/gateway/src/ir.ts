@@ -25,6 +25,8 @@ export interface IrMeshListener {
   name: string;
   address: string;
   port: number;
+  /** The pinned BPF maps the proxy reads client identities and egress policy from; empty for the default. */
+  bpfRoot: string;
   /** Sorted by name. */
   frontends: IrMeshFrontend[];
 }

@@ -7,6 +7,10 @@ import type { IrMeshFrontend, IrMeshListener, IrVirtualHost } from './ir';
  * listener filter, one filter chain per frontend matching the ClusterIP:port the client dialled
  * (and the client addresses of a consumer frontend, which make it more specific than the
  * producer's), each with an HTTP connection manager taking its own RouteConfiguration over RDS.
+ * The tendril.bpf_metadata filter with is_l7lb makes it an L7 load balancer as Cilium's: the
+ * client's identity is read from the ipcache, its egress policy is checked against the backend
+ * each request goes to, and the upstream connection carries its identity to the backend's
+ * ingress policy.
  */
 export function renderMesh(
   mesh: IrMeshListener,
@@ -21,6 +25,10 @@ export function renderMesh(
       {
         name: 'envoy.filters.listener.original_dst',
         typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst' },
+      },
+      {
+        name: 'tendril.bpf_metadata',
+        typed_config: { '@type': 'type.googleapis.com/tendril.proxy.v1.BpfMetadata', is_ingress: false, is_l7lb: true, bpf_root: mesh.bpfRoot },
       },
     ],
     filter_chains: mesh.frontends.map(filterChain),

@@ -26,8 +26,12 @@ export interface MeshOptions {
   serviceClusterIps?: Readonly<Record<string, string>>;
   /** Pod addresses per namespace: the clients consumer routes apply to. */
   namespaceAddresses?: Readonly<Record<string, readonly string[]>>;
-  /** Where the node proxy's mesh listener binds; without it no mesh listener is rendered (statuses are still written). */
-  listener?: { address: string; port: number };
+  /**
+   * Where the node proxy's mesh listener binds, and the datapath's pin directory (empty or absent:
+   * the default) it reads identities and policy from; without it no mesh listener is rendered
+   * (statuses are still written).
+   */
+  listener?: { address: string; port: number; bpfRoot?: string };
 }
 
 export interface MeshTranslation {
@@ -163,7 +167,8 @@ export function translateMeshRoutes(
       }
     }
   }
-  const listener = options.listener && built.length > 0 ? { name: MESH_LISTENER_NAME, address: options.listener.address, port: options.listener.port, frontends: built } : undefined;
+  const listener =
+    options.listener && built.length > 0 ? { name: MESH_LISTENER_NAME, address: options.listener.address, port: options.listener.port, bpfRoot: options.listener.bpfRoot ?? '', frontends: built } : undefined;
   return { listener, clusters, parents };
 }
 

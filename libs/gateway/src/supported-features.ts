@@ -51,6 +51,8 @@ export const SUPPORTED_FEATURES: readonly string[] = [
   'HTTPRouteSchemeRedirect',
   'ListenerSet',
   'Mesh',
+  'MeshClusterIPMatching',
+  'MeshConsumerRoute',
   'MeshHTTPRouteBackendRequestHeaderModification',
   'MeshHTTPRouteNamedRouteRule',
   'MeshHTTPRouteQueryParamMatching',

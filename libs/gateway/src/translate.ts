@@ -99,7 +99,7 @@ export function translate(input: TranslateInput, memo?: TranslationMemo): Transl
   const udp = translateUdpRoutes(index, gatewaysByKey, backends, controllerName, now);
   statuses.push(...udp.statuses);
   const irListeners = [...listeners.build(), ...passthrough.listeners, ...tcp.listeners, ...udp.listeners].sort((a, b) => compareStrings(a.name, b.name));
-  const mesh = translateMeshRoutes(index, backends, controllerName, now, options.mesh ?? {});
+  const mesh = translateMeshRoutes(index, backends.meshResolver(), controllerName, now, options.mesh ?? {});
   mergeMeshStatuses(statuses, mesh.parents);
   const usedClusters = new Set<string>([...passthrough.clusters, ...tcp.clusters, ...udp.clusters, ...mesh.clusters]);
   for (const l of irListeners) {

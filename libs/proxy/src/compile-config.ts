@@ -79,6 +79,12 @@ export interface RedirectListenerSpec {
   bpfRoot: string;
   /** Identities come from NPHDS (the config's NetworkPolicyHosts) instead of the pinned ipcache. */
   useNphds: boolean;
+  /**
+   * is_l7lb: the mesh listener, an L7 load balancer for Service frontends. Each request is checked
+   * against the client's egress policy for the backend the proxy picks, and the upstream
+   * connection carries the client's identity (see upstream/client-identity-endpoints.ts).
+   */
+  l7LoadBalancer: boolean;
 }
 
 export interface TlsChainSpec extends HttpConnectionManagerSpec {
@@ -362,11 +368,14 @@ function compileConnectionChains(chains: readonly FilterChain[], fallback: Filte
 }
 
 function compileRedirect(filter: NonNullable<Listener['listener_filters']>[number]): RedirectListenerSpec {
-  const config = filter.typed_config as { is_ingress?: unknown; bpf_root?: unknown; use_nphds?: unknown };
+  const config = filter.typed_config as { is_ingress?: unknown; bpf_root?: unknown; use_nphds?: unknown; is_l7lb?: unknown };
   if (config.is_ingress !== undefined && typeof config.is_ingress !== 'boolean') throw new Error('tendril.bpf_metadata: is_ingress must be a boolean');
   if (config.bpf_root !== undefined && typeof config.bpf_root !== 'string') throw new Error('tendril.bpf_metadata: bpf_root must be a string');
   if (config.use_nphds !== undefined && typeof config.use_nphds !== 'boolean') throw new Error('tendril.bpf_metadata: use_nphds must be a boolean');
-  return { isIngress: config.is_ingress === true, bpfRoot: (config.bpf_root as string | undefined) ?? '', useNphds: config.use_nphds === true };
+  if (config.is_l7lb !== undefined && typeof config.is_l7lb !== 'boolean') throw new Error('tendril.bpf_metadata: is_l7lb must be a boolean');
+  // The L7 load balancer enforces the client's egress policy; an ingress listener has no client-side policy to apply.
+  if (config.is_l7lb === true && config.is_ingress === true) throw new Error('tendril.bpf_metadata: is_l7lb is only for an egress listener (is_ingress false)');
+  return { isIngress: config.is_ingress === true, bpfRoot: (config.bpf_root as string | undefined) ?? '', useNphds: config.use_nphds === true, l7LoadBalancer: config.is_l7lb === true };
 }
 
 function compileListener(listener: Listener, secrets: ReadonlyMap<string, CertificateKeyPair>): ListenerSpec {
@@ -402,6 +411,7 @@ function compileListener(listener: Listener, secrets: ReadonlyMap<string, Certif
   const chains = listener.filter_chains ?? [];
   const fallback = listener.default_filter_chain;
   if (chains.length > 0 && chains.some(isTcpProxyChain)) {
+    if (redirect?.l7LoadBalancer) throw new Error('tendril.bpf_metadata: is_l7lb needs HTTP connection manager chains (the L7 load balancer checks policy per request)');
     if (fallback !== undefined) throw new Error('default_filter_chain is not supported with tcp_proxy chains');
     const tcpProxy = compileTcpProxyChains(chains, secrets);
     // The Kafka rules are looked up by the redirect's endpoint and identities, which only tendril.bpf_metadata knows.

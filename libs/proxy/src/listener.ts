@@ -68,6 +68,8 @@ export interface TransparentBinding {
   network: TransparentNetwork;
   /** Set when the listener has the tendril.bpf_metadata filter. */
   redirectDirection: RedirectDirection | undefined;
+  /** bpf_metadata is_l7lb: the mesh listener, whose connections' backends the proxy picks (RedirectedConnection.l7LoadBalancer). */
+  l7LoadBalancer: boolean;
   /** Identities of redirected connections' addresses: the pinned ipcache, or NPHDS with use_nphds. */
   identityOf: IdentityLookup;
 }
@@ -92,26 +94,33 @@ function addressesOf(socket: net.Socket): ConnectionAddresses {
 const CLIENT_CLOSE_WAIT_MS = 2_000;
 
 /**
- * A redirected connection carries the pod's own 4-tuple on the host. If the proxy closed it first
- * (the HTTP/1 server does after a `Connection: close` response), that tuple would sit in TIME_WAIT
- * on the host for 60 s and swallow a new SYN from the same client port (bpf/README.md). So when
- * the HTTP server wants to close, the proxy only stops writing after the client has closed its
- * side — the client, which asked for the close, then holds the TIME_WAIT, in its own namespace —
- * or after CLIENT_CLOSE_WAIT_MS.
+ * A redirected connection carries the pod's own 4-tuple on the host. If the proxy closed it first,
+ * that tuple would sit in TIME_WAIT on the host for 60 s and swallow a new SYN from the same client
+ * port (the datapath's socket lookup finds the TIME_WAIT socket: bpf/README.md). The proxy closes
+ * first when the HTTP/1 server answers `Connection: close` (destroySoon), and when an HTTP/2
+ * session ends gracefully: a gRPC client closing its channel sends GOAWAY and closes its socket a
+ * moment later, but node's HTTP/2 server ends the socket as soon as the GOAWAY arrives. Both go
+ * through socket.end(), so ending is deferred until the client has closed its side — the client
+ * then holds the TIME_WAIT, in its own namespace — or until CLIENT_CLOSE_WAIT_MS have passed.
  */
 function leaveActiveCloseToClient(socket: net.Socket): void {
-  const destroySoon = socket.destroySoon.bind(socket);
-  socket.destroySoon = (): void => {
-    if (socket.readableEnded || socket.destroyed) return destroySoon();
-    const timer = setTimeout(destroySoon, CLIENT_CLOSE_WAIT_MS).unref();
-    socket.once('end', () => {
+  const end = socket.end.bind(socket) as (...args: unknown[]) => net.Socket;
+  socket.end = ((...args: unknown[]): net.Socket => {
+    if (socket.readableEnded || socket.destroyed) return end(...args);
+    let ended = false;
+    const endNow = (): void => {
+      if (ended) return;
+      ended = true;
       clearTimeout(timer);
-      destroySoon();
-    });
+      end(...args);
+    };
+    const timer = setTimeout(endNow, CLIENT_CLOSE_WAIT_MS).unref();
+    socket.once('end', endNow);
     socket.once('close', () => clearTimeout(timer));
-    // The response is complete; whatever the client still sends is not read.
+    // Whatever the client still sends is not read; reading on is how its FIN is seen.
     socket.resume();
-  };
+    return socket;
+  }) as typeof socket.end;
 }
 
 /** What a listener hands its traffic to. */
@@ -248,7 +257,7 @@ export class HttpListener {
     }
     const redirectDirection = this.transparent?.redirectDirection;
     if (this.transparent && redirectDirection) {
-      const redirected = describeRedirectedConnection(socket, this.transparent.identityOf, redirectDirection);
+      const redirected = describeRedirectedConnection(socket, this.transparent.identityOf, redirectDirection, this.transparent.l7LoadBalancer);
       if (!redirected) {
         socket.destroy();
         return;

@@ -291,6 +291,7 @@ export class ProxyRuntime {
     return {
       network,
       redirectDirection: spec.redirect ? (spec.redirect.isIngress ? 'ingress' : 'egress') : undefined,
+      l7LoadBalancer: spec.redirect?.l7LoadBalancer === true,
       identityOf: spec.redirect?.useNphds ? (address) => this.hosts.identityOf(address) : (address) => network.identityOf(address),
     };
   }

@@ -15,7 +15,7 @@ import type { CompiledRoute, CompiledRouteTable, ForwardAction, WeightedTarget }
 import type { UpstreamCluster, UpstreamEndpoint } from './upstream/cluster';
 import { RESPONSE_HOP_BY_HOP, type UpstreamExchange, type UpstreamHeaders, type UpstreamRequest, type UpstreamResetError, type UpstreamResponseHandler } from './upstream/types';
 import { buildUpstreamHeaders, pickWeightedTarget } from './upstream-request';
-import { normalizeRequestPath, type HeaderEdit } from '@tendril/policy';
+import { normalizeRequestPath, type HeaderEdit, type HttpRequestFacts } from '@tendril/policy';
 import type { L7PolicyIndex } from './l7-policy';
 import { redirectedConnectionOf } from './transparent';
 
@@ -110,6 +110,13 @@ function applyHeaderEdits(headers: DownstreamRequest['headers'], edits: readonly
     else if (edit.action === 'REPLACE' || existing === undefined) headers[edit.name] = edit.value;
     else (headers as Record<string, string | string[] | undefined>)[edit.name] = [...(Array.isArray(existing) ? existing : [existing]), edit.value];
   }
+}
+
+/** The request as it goes upstream, for the L7 load balancer's policy check (header values as text, as a backend sees them). */
+function upstreamRequestFacts(request: UpstreamRequest): HttpRequestFacts {
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(request.headers)) if (value !== undefined) headers[name] = typeof value === 'number' ? String(value) : value;
+  return { method: request.method, path: request.path, authority: request.authority, headers };
 }
 
 function isGrpcRequest(headers: DownstreamRequest['headers']): boolean {
@@ -455,6 +462,7 @@ class Exchange implements UpstreamResponseHandler {
   /** One upstream attempt of the request, on `endpoint`. */
   private sendAttempt(endpoint: UpstreamEndpoint): void {
     const request = this.upstreamRequest as UpstreamRequest;
+    if (endpoint.admit !== undefined && !this.admitted(endpoint, request)) return;
     this.attempts++;
     if (this.action?.attemptCountInRequest) request.headers['x-envoy-attempt-count'] = String(this.attempts);
     if (this.retry?.avoidPreviousHosts) (this.triedEndpoints ??= []).push(endpoint);
@@ -503,6 +511,22 @@ class Exchange implements UpstreamResponseHandler {
     return endpoint;
   }
 
+  /**
+   * The L7 load balancer's upstream policy check (client-identity-endpoints.ts): the client's egress
+   * policy must allow the backend picked, else Cilium's 403 `Access denied` (gRPC clients get
+   * PERMISSION_DENIED); header edits of a matching headerMatches rule apply to what goes upstream.
+   */
+  private admitted(endpoint: UpstreamEndpoint, request: UpstreamRequest): boolean {
+    const decision = (endpoint.admit as NonNullable<UpstreamEndpoint['admit']>)(this.state.policies, upstreamRequestFacts(request));
+    this.l7Log = { verdict: decision.allowed ? 'allowed' : 'denied', reason: decision.reason, mismatched_headers: [...decision.mismatchedHeaders] };
+    if (!decision.allowed) {
+      this.localReply(403, ACCESS_DENIED, undefined, []);
+      return false;
+    }
+    applyHeaderEdits(request.headers as DownstreamRequest['headers'], decision.edits);
+    return true;
+  }
+
   /** Fire-and-forget copies (Envoy's request mirroring): responses and failures are ignored. */
   private mirror(): void {
     const action = this.action as ForwardAction;
@@ -511,6 +535,8 @@ class Exchange implements UpstreamResponseHandler {
       if (mirror.fraction < 1 && Math.random() >= mirror.fraction) continue;
       const endpoint = this.state.clusters.get(mirror.cluster)?.pick(this.req.socket, this.isHttp2);
       if (endpoint === undefined) continue;
+      // A mirror the client's egress policy does not allow is not sent (the primary request is unaffected).
+      if (endpoint.admit?.(this.state.policies, upstreamRequestFacts(request)).allowed === false) continue;
       let body: Readable | Buffer | null = null;
       if (Buffer.isBuffer(request.body)) {
         body = request.body;

@@ -1,4 +1,5 @@
 import type * as net from 'node:net';
+import type { PolicyVerdict } from '@tendril/policy';
 
 /**
  * Transparent (datapath-redirected) listeners, as Cilium's proxy serves them: the eBPF datapath
@@ -21,6 +22,13 @@ export interface TransparentNetwork {
   identityOf(address: string): number | undefined;
   /** A new, unconnected TCP socket whose mark carries the direction and the client's identity. */
   markedSocket(direction: RedirectDirection, sourceIdentity: number): net.Socket;
+  /**
+   * The datapath's verdict for a TCP connection from a local endpoint (by address) to
+   * destination:port under the endpoint's egress policy: what the L7 load balancer checks for the
+   * backend it picked. A deny when the source is no local endpoint. Absent (a network that cannot
+   * read the policy map): the L7 load balancer refuses every request rather than allow unchecked.
+   */
+  egressVerdict?(source: string, destination: string, port: number): PolicyVerdict;
 }
 
 /** The datapath's view of a redirected connection, fixed when the proxy accepts it. */
@@ -32,6 +40,12 @@ export interface RedirectedConnection {
   /** The original destination's identity (what egress L7 rules are written against), world when unknown. */
   readonly destinationIdentity: number;
   readonly direction: RedirectDirection;
+  /**
+   * Accepted by an L7 load balancer listener (bpf_metadata is_l7lb, the mesh listener): the client
+   * dialled a Service frontend and the proxy picks the backend, so the client's egress policy is
+   * checked against that backend and the upstream connection carries the client's identity.
+   */
+  readonly l7LoadBalancer: boolean;
 }
 
 /** Cilium's reserved identity for addresses outside the cluster: what an unknown source is treated as. */
@@ -59,7 +73,7 @@ export function redirectedConnectionOf(socket: net.Socket | undefined): Redirect
 export type IdentityLookup = (address: string) => number | undefined;
 
 /** The facts of a connection a transparent listener with the tendril.bpf_metadata filter accepted. */
-export function describeRedirectedConnection(socket: net.Socket, identityOf: IdentityLookup, direction: RedirectDirection): RedirectedConnection | undefined {
+export function describeRedirectedConnection(socket: net.Socket, identityOf: IdentityLookup, direction: RedirectDirection, l7LoadBalancer = false): RedirectedConnection | undefined {
   const host = socket.localAddress;
   const port = socket.localPort;
   const remote = socket.remoteAddress;
@@ -70,6 +84,7 @@ export function describeRedirectedConnection(socket: net.Socket, identityOf: Ide
     sourceIdentity: identityOf(stripMappedPrefix(remote)) ?? WORLD_IDENTITY,
     destinationIdentity: identityOf(destination) ?? WORLD_IDENTITY,
     direction,
+    l7LoadBalancer,
   };
 }
 

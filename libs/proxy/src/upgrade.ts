@@ -116,8 +116,15 @@ export class UpgradeProxy {
     headers.connection = 'upgrade';
     headers.upgrade = req.headers.upgrade;
     const requestHead = `${req.method ?? 'GET'} ${upstreamPath} HTTP/1.1\r\n${formatHeaders(headers)}\r\n`;
+    // The L7 load balancer (mesh listener): the client's egress policy must allow the backend picked.
+    if (endpoint.admit) {
+      const textHeaders = Object.fromEntries(Object.entries(headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, typeof v === 'number' ? String(v) : v]])));
+      const decision = endpoint.admit(state.policies, { method: req.method ?? 'GET', path: upstreamPath, authority: String(headers.host), headers: textHeaders });
+      if (!decision.allowed) return reply(403, 'Access denied\r\n', undefined, []);
+    }
 
-    const upstream = net.connect({ host: endpoint.host, port: endpoint.port });
+    // Its sockets carry the client's identity, so the backend's ingress policy sees the client.
+    const upstream = endpoint.createSocket ? endpoint.createSocket().connect({ host: endpoint.host, port: endpoint.port }) : net.connect({ host: endpoint.host, port: endpoint.port });
     upstream.setNoDelay(true);
     let connected = false;
     const connectTimer = setTimeout(() => upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), cluster.spec.connectTimeoutMs);

@@ -154,6 +154,21 @@ describe('transparent listeners and ORIGINAL_DST clusters without the datapath',
     expect(onOriginalDst.errors).toEqual([]);
   });
 
+  it('is_l7lb (the mesh listener’s L7 load balancing) is refused on an ingress listener, on tcp_proxy chains and when it is not a boolean', async () => {
+    const l7lb = (config: Record<string, unknown>, filterChains = redirectListener.filter_chains) => ({
+      ...redirectListener,
+      listener_filters: [redirectListener.listener_filters![0]!, { name: 'tendril.bpf_metadata', typed_config: { '@type': BPF_METADATA_TYPE_URL, ...config } as never }],
+      filter_chains: filterChains,
+    });
+    const onIngress = await runtime.apply({ listeners: [l7lb({ is_ingress: true, is_l7lb: true })], routes: [], clusters: [], endpoints: [] });
+    expect(onIngress.errors[0]?.message).toBe('tendril.bpf_metadata: is_l7lb is only for an egress listener (is_ingress false)');
+    const notBoolean = await runtime.apply({ listeners: [l7lb({ is_l7lb: 'yes' })], routes: [], clusters: [], endpoints: [] });
+    expect(notBoolean.errors[0]?.message).toBe('tendril.bpf_metadata: is_l7lb must be a boolean');
+    const tcpChain = { filters: [{ name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', stat_prefix: 't', cluster: 'c' } }] };
+    const onTcp = await runtime.apply({ listeners: [l7lb({ is_l7lb: true }, [tcpChain as never])], routes: [], clusters: [], endpoints: [] });
+    expect(onTcp.errors[0]?.message).toMatch(/is_l7lb needs HTTP connection manager chains/);
+  });
+
   it('answers 503 "no healthy upstream" for a request that reached an ORIGINAL_DST cluster without a redirect', async () => {
     const result = await runtime.apply({
       listeners: [listener([chain('any', { cluster: 'original-dst' })])],

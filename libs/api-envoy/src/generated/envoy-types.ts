@@ -3806,6 +3806,8 @@ export namespace tendril.proxy.v1 {
     is_ingress?: boolean;
     /** Resolve client and destination identities from the NPHDS resources (tendril.policy.v1.NetworkPolicyHosts) on the ADS stream instead of the pinned ipcache: fo... */
     use_nphds?: boolean;
+    /** The listener is an L7 load balancer (the mesh listener, as Cilium's is_l7lb): connections come from pods dialling a Service frontend, and the proxy picks the... */
+    is_l7lb?: boolean;
   }
 }
 

@@ -48,6 +48,10 @@ export class EndpointMap {
     return value && decode(value);
   }
 
+  close(): void {
+    this.map.close();
+  }
+
   list(): EndpointEntry[] {
     const entries: EndpointEntry[] = [];
     for (const key of this.map.keys()) {

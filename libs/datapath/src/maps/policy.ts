@@ -1,4 +1,4 @@
-import { MAX_PREFIX_LENGTH, policyMapKeyString, type PolicyMapEntry } from '@tendril/policy';
+import { ANY_IDENTITY, MAX_PREFIX_LENGTH, lookupPolicyMap, policyMapKeyString, type PacketKey, type PolicyMapEntry, type PolicyVerdict } from '@tendril/policy';
 import { BpfMap } from '../bpf-map';
 import { checkU32, checkUnsigned } from './fields';
 
@@ -100,6 +100,29 @@ export class PolicyMap {
   }
 
   /**
+   * The verdict the datapath gives a packet of the endpoint, read from the map as policy_verdict in
+   * bpf/tendril_lxc.c reads it: the kernel's longest-prefix match for (identity, …) and for
+   * (any identity, …), combined by lookupPolicyMap. The node proxy's L7 load balancer asks it for
+   * the client's egress verdict on the backend it picked.
+   */
+  verdict(endpointId: number, packet: PacketKey): PolicyVerdict {
+    checkU32(endpointId, 'endpointId');
+    const longest = (identity: number): PolicyMapEntry | undefined => {
+      const probe: PolicyMapEntry = { ...packet, identity, prefixLength: MAX_PREFIX_LENGTH, deny: false, proxyPort: 0 };
+      const key = encodeKey(endpointId, probe);
+      const value = this.map.lookup(key);
+      if (!value) return undefined;
+      const prefixLength = value.readUInt8(3);
+      // The entry's own key: the packet's protocol and port cut to the matched prefix.
+      const portBits = Math.max(0, prefixLength - 8);
+      const port = portBits === 0 ? 0 : packet.port & ((0xffff << (16 - portBits)) & 0xffff);
+      return { identity, direction: packet.direction, protocol: prefixLength === 0 ? 0 : packet.protocol, port, prefixLength, deny: value.readUInt8(2) !== 0, proxyPort: value.readUInt16LE(0) };
+    };
+    const found = [longest(packet.identity), packet.identity === ANY_IDENTITY ? undefined : longest(ANY_IDENTITY)].filter((e): e is PolicyMapEntry => e !== undefined);
+    return lookupPolicyMap(found, packet);
+  }
+
+  /**
    * Makes the endpoint's entries equal `entries`, writing only the differences against what the
    * map holds (read back from the kernel, so this is right after an agent restart too).
    *
@@ -150,6 +173,10 @@ export class PolicyMap {
       this.writes++;
     }
     return keys.length;
+  }
+
+  close(): void {
+    this.map.close();
   }
 
   private write(endpointId: number, entry: PolicyMapEntry): void {

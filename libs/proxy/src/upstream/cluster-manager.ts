@@ -3,6 +3,7 @@ import { Http2ConnectionPool } from './http2-pool';
 import type { ConnectionPool } from './types';
 import { formatHostPort, UpstreamCluster, type ClusterSpec, type UpstreamEndpoint } from './cluster';
 import type { TransparentNetwork } from '../transparent';
+import { ClientIdentityEndpoints } from './client-identity-endpoints';
 import { OriginalDestinationEndpoints } from './original-destination';
 import { tlsConnectOptions } from './upstream-tls';
 
@@ -15,6 +16,8 @@ export class ClusterManager {
   private pools = new Map<string, ConnectionPool>();
   /** ORIGINAL_DST clusters' hosts, kept across updates that leave the cluster as it was. */
   private originalDestinations = new Map<string, OriginalDestinationEndpoints>();
+  /** Each cluster's per-client endpoints for the L7 load balancer (only with a datapath to mark sockets for). */
+  private clientIdentities = new Map<string, ClientIdentityEndpoints>();
 
   /** `network`: marks the upstream sockets of ORIGINAL_DST clusters for the datapath (absent: plain sockets). */
   constructor(private readonly network?: TransparentNetwork) {}
@@ -23,6 +26,7 @@ export class ClusterManager {
   activate(specs: readonly ClusterSpec[]): Map<string, UpstreamCluster> {
     const nextPools = new Map<string, ConnectionPool>();
     const nextOriginalDestinations = new Map<string, OriginalDestinationEndpoints>();
+    const nextClientIdentities = new Map<string, ClientIdentityEndpoints>();
     const clusters = new Map<string, UpstreamCluster>();
     for (const spec of specs) {
       if (spec.originalDestination) {
@@ -45,20 +49,29 @@ export class ClusterManager {
         nextPools.set(key, pool);
         return { host: endpoint.host, port: endpoint.port, address, weight: endpoint.weight, pool, active: 0, currentWeight: 0 };
       });
-      clusters.set(spec.name, new UpstreamCluster(spec, endpoints));
+      let clientIdentity: ClientIdentityEndpoints | undefined;
+      if (this.network) {
+        const key = `${spec.name} ${spec.protocol} ${spec.connectTimeoutMs}${spec.tls ? ` tls ${spec.tls.key}` : ''}`;
+        clientIdentity = nextClientIdentities.get(key) ?? this.clientIdentities.get(key) ?? new ClientIdentityEndpoints(spec, this.network);
+        nextClientIdentities.set(key, clientIdentity);
+      }
+      clusters.set(spec.name, new UpstreamCluster(spec, endpoints, undefined, clientIdentity));
     }
     const retired = [...this.pools].filter(([key]) => !nextPools.has(key)).map(([, pool]) => pool);
     const retiredHosts = [...this.originalDestinations].filter(([key]) => !nextOriginalDestinations.has(key)).map(([, hosts]) => hosts);
+    const retiredClientHosts = [...this.clientIdentities].filter(([key]) => !nextClientIdentities.has(key)).map(([, hosts]) => hosts);
     this.pools = nextPools;
     this.originalDestinations = nextOriginalDestinations;
-    for (const pool of [...retired, ...retiredHosts]) void pool.close().catch(() => undefined);
+    this.clientIdentities = nextClientIdentities;
+    for (const pool of [...retired, ...retiredHosts, ...retiredClientHosts]) void pool.close().catch(() => undefined);
     return clusters;
   }
 
   async close(): Promise<void> {
-    const pools = [...this.pools.values(), ...this.originalDestinations.values()];
+    const pools = [...this.pools.values(), ...this.originalDestinations.values(), ...this.clientIdentities.values()];
     this.pools = new Map();
     this.originalDestinations = new Map();
+    this.clientIdentities = new Map();
     await Promise.all(pools.map((pool) => pool.close().catch(() => undefined)));
   }
 }

@@ -1,6 +1,8 @@
 import { durationToMilliseconds, type envoy } from '@tendril/api-envoy';
 import * as net from 'node:net';
 import { UPSTREAM_HTTP_OPTIONS_KEY, UPSTREAM_HTTP_OPTIONS_TYPE_URL } from '../config';
+import { redirectedConnectionOf } from '../transparent';
+import type { ClientIdentityEndpoints, EndpointAdmission } from './client-identity-endpoints';
 import type { ConnectionPool } from './types';
 import { compileUpstreamTls, type UpstreamTlsSpec } from './upstream-tls';
 
@@ -192,6 +194,13 @@ export interface UpstreamEndpoint {
   active: number;
   /** Smooth weighted round robin state. */
   currentWeight: number;
+  /**
+   * Set on the endpoints the L7 load balancer hands out per client (client-identity-endpoints.ts):
+   * the client's egress policy for this backend, checked before each request is sent to it.
+   */
+  admit?: EndpointAdmission;
+  /** For connections made outside the pool (upgrades): a socket marked as the pool's are. */
+  createSocket?: () => net.Socket;
 }
 
 /** A cluster as the router uses it: picks an endpoint per request. */
@@ -204,6 +213,8 @@ export class UpstreamCluster {
     readonly spec: ClusterSpec,
     readonly endpoints: readonly UpstreamEndpoint[],
     private readonly originalDestination?: OriginalDestinationHosts,
+    /** The per-client endpoints for connections the L7 load balancer (mesh listener) accepted. */
+    private readonly clientIdentity?: ClientIdentityEndpoints,
   ) {
     this.totalWeight = endpoints.reduce((sum, e) => sum + e.weight, 0);
     this.uniformWeights = endpoints.every((e) => e.weight === endpoints[0].weight);
@@ -219,6 +230,14 @@ export class UpstreamCluster {
    */
   pick(downstream?: net.Socket, downstreamHttp2 = false): UpstreamEndpoint | undefined {
     if (this.originalDestination) return this.originalDestination.endpointFor(downstream, downstreamHttp2);
+    const endpoint = this.balance();
+    if (this.clientIdentity === undefined || endpoint === undefined || downstream === undefined) return endpoint;
+    const redirected = redirectedConnectionOf(downstream);
+    return redirected?.l7LoadBalancer ? this.clientIdentity.endpointFor(endpoint, redirected, downstream) : endpoint;
+  }
+
+  /** The endpoint the cluster's load-balancing policy picks. */
+  private balance(): UpstreamEndpoint | undefined {
     const endpoints = this.endpoints;
     const count = endpoints.length;
     if (count <= 1) return endpoints[0];
