@@ -25,7 +25,7 @@ const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 /** Rounds of measurements, the targets interleaved in each, so load from elsewhere hits every row alike. */
 const ROUNDS = Math.max(1, Number(process.env.BENCH_DATA_ROUNDS ?? 3));
-/** Also measure node-ceiling-proxy.ts: what stock Node (http server + undici) does with no features. */
+/** Also measure node-ceiling-proxy.ts: a Node proxy with no features, with undici and with a lean upstream client. */
 const NODE_CEILING = process.env.BENCH_NODE_CEILING === '1';
 const ROUTES = 20;
 /** The request hits the header-match rule on the last path prefix. */
@@ -320,12 +320,17 @@ async function main(): Promise<void> {
     procs.push(proxy);
     await waitForHttp(`http://127.0.0.1:${proxyAdminPort}/ready`, proxy);
 
-    let ceiling: Proc | undefined;
-    let ceilingPort = 0;
+    const ceilings: { label: string; url: string; proc: Proc }[] = [];
     if (NODE_CEILING) {
-      ceilingPort = await freePort();
-      ceiling = Proc.start('node ceiling proxy', process.execPath, ['--require', 'tsx/cjs', path.join(__dirname, 'node-ceiling-proxy.ts'), String(ceilingPort), String(backendPort)], path.join(dir, 'ceiling.log'));
-      procs.push(ceiling);
+      for (const [client, label] of [
+        ['undici', 'Node ceiling: node:http + undici, no features'],
+        ['lean', 'Node ceiling: node:http + lean C++-parsed upstream client, no features'],
+      ]) {
+        const port = await freePort();
+        const proc = Proc.start(`node ceiling proxy (${client})`, process.execPath, ['--require', 'tsx/cjs', path.join(__dirname, 'node-ceiling-proxy.ts'), String(port), String(backendPort), client], path.join(dir, `ceiling-${client}.log`));
+        procs.push(proc);
+        ceilings.push({ label, url: `http://127.0.0.1:${port}${REQUEST_PATH}`, proc });
+      }
     }
 
     const headers = { [REQUEST_HEADER.name]: REQUEST_HEADER.value };
@@ -335,7 +340,7 @@ async function main(): Promise<void> {
       { label: 'tendril-proxy', url: `http://127.0.0.1:${gatewayPort}${REQUEST_PATH}`, proc: proxy, accessLog: path.join(dir, 'proxy.log'), cluster: 'default/svc-canary/8080' },
       { label: 'nginx proxy', url: `http://127.0.0.1:${nginxPort}${REQUEST_PATH}`, proc: nginxProxy, accessLog: path.join(proxyDir, 'access.log'), cluster: 'svc_canary' },
     ];
-    if (ceiling) targets.push({ label: 'stock Node proxy (ceiling, no features)', url: `http://127.0.0.1:${ceilingPort}${REQUEST_PATH}`, proc: ceiling });
+    targets.push(...ceilings);
     // Both proxies must route the bench request and reject a path outside the table, or the numbers mean nothing.
     for (const t of targets) await waitForHttp(t.url, t.proc, 30_000, { headers });
     for (const t of targets.slice(1, 3)) await waitForHttp(t.url.replace(REQUEST_PATH, '/not-routed'), t.proc, 10_000, {}, 404);
@@ -373,9 +378,11 @@ async function main(): Promise<void> {
       const r = results[i];
       return [t.label, Math.round(r.requestsPerSec), ms(r.p50Ms), ms(r.p99Ms), r.requests, r.non2xx, r.socketErrors, cpuPerRequest(r.cpuUsPerRequest)];
     });
-    const ceilingLine = ceiling
-      ? `Stock Node ceiling (node-ceiling-proxy.ts: node:http + undici dispatch, no routing, access log or timeouts): ${((results[3].requestsPerSec / nginxResult.requestsPerSec) * 100).toFixed(0)}% of nginx's requests/s, ${cpuPerRequest(results[3].cpuUsPerRequest)} CPU per request; tendril-proxy reaches ${((tendril.requestsPerSec / results[3].requestsPerSec) * 100).toFixed(0)}% of it.`
-      : '';
+    const percentOf = (a: Measurement, b: Measurement): string => `${((a.requestsPerSec / b.requestsPerSec) * 100).toFixed(0)}%`;
+    const ceilingLine =
+      ceilings.length > 0
+        ? `Node ceilings (node-ceiling-proxy.ts, no routing, access log or timeouts): with undici, as tendril-proxy sends upstream, ${percentOf(results[3], nginxResult)} of nginx's requests/s at ${cpuPerRequest(results[3].cpuUsPerRequest)} CPU per request, and tendril-proxy reaches ${percentOf(tendril, results[3])} of it; with a lean upstream client (node's C++ parser on the socket), ${percentOf(results[4], nginxResult)} of nginx's at ${cpuPerRequest(results[4].cpuUsPerRequest)}.`
+        : '';
     const lines = [
       '## Data plane',
       '',
