@@ -46,7 +46,7 @@ class ScriptedServer {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
 
-  constructor(private readonly reply: (head: string, index: number) => { bytes: string; close?: boolean }) {
+  constructor(private readonly reply: (head: string, index: number) => { bytes: string; close?: boolean; delayMs?: number }) {
     this.server = net.createServer((socket) => {
       this.connections++;
       this.sockets.add(socket);
@@ -58,9 +58,13 @@ class ScriptedServer {
           const head = pending.slice(0, end);
           pending = pending.slice(end + 4);
           this.heads.push(head);
-          const { bytes, close } = this.reply(head, this.heads.length - 1);
-          if (close) socket.end(bytes, 'latin1');
-          else socket.write(bytes, 'latin1');
+          const { bytes, close, delayMs } = this.reply(head, this.heads.length - 1);
+          const send = (): void => {
+            if (close) socket.end(bytes, 'latin1');
+            else socket.write(bytes, 'latin1');
+          };
+          if (delayMs) setTimeout(send, delayMs);
+          else send();
         }
       });
     });
@@ -69,6 +73,10 @@ class ScriptedServer {
   async listen(): Promise<number> {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     return (this.server.address() as net.AddressInfo).port;
+  }
+
+  get openConnections(): number {
+    return this.sockets.size;
   }
 
   /** Closes the connections the server holds (as a server's keep-alive timeout does). */
@@ -180,6 +188,19 @@ describe('NativeHttp1Connections (upstream HTTP/1.1 read by node’s C++ parser)
     expect(badTarget.error?.message).toContain('invalid request target');
     expect(badName.error?.message).toContain('invalid header name');
     expect(server?.heads).toEqual([]);
+  });
+
+  it('close() lets the request in flight finish, then closes every connection', async () => {
+    const c = await start(() => ({ bytes: ok('late'), delayMs: 100 }));
+    const inFlight = exchange(c);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    let closed = false;
+    const closing = c.close().then(() => (closed = true));
+    expect(await inFlight).toMatchObject({ status: 200, body: 'late' });
+    await Promise.all([closing, c.close()]);
+    expect(closed).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(server?.openConnections).toBe(0);
   });
 
   it('drops a connection the server sent an unsolicited response on while idle', async () => {

@@ -369,6 +369,7 @@ export class NativeHttp1Connections {
   private closing = false;
   private sweep: NodeJS.Timeout | undefined;
   private onAllClosed: (() => void) | undefined;
+  private allClosed: Promise<void> | undefined;
 
   constructor(
     readonly host: string,
@@ -429,11 +430,14 @@ export class NativeHttp1Connections {
   }
 
   /** Lets requests in flight finish, then closes every connection. */
-  async close(): Promise<void> {
-    this.closing = true;
-    clearTimeout(this.sweep);
-    for (const connection of [...this.idle]) connection.destroy();
-    if (this.all.size === 0) return;
-    await new Promise<void>((resolve) => (this.onAllClosed = resolve));
+  close(): Promise<void> {
+    if (this.allClosed === undefined) {
+      this.closing = true;
+      clearTimeout(this.sweep);
+      this.allClosed = new Promise<void>((resolve) => (this.onAllClosed = resolve));
+      for (const connection of [...this.idle]) connection.destroy();
+      if (this.all.size === 0) this.onAllClosed?.();
+    }
+    return this.allClosed;
   }
 }
