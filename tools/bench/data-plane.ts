@@ -23,6 +23,10 @@ import { GATEWAY_CLASS, Proc, freePort, gatewayYaml, ms, progress, serviceYaml, 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+/** Rounds of measurements, the targets interleaved in each, so load from elsewhere hits every row alike. */
+const ROUNDS = Math.max(1, Number(process.env.BENCH_DATA_ROUNDS ?? 3));
+/** Also measure node-ceiling-proxy.ts: a Node proxy with no features, with undici and with a lean upstream client. */
+const NODE_CEILING = process.env.BENCH_NODE_CEILING === '1';
 const ROUTES = 20;
 /** The request hits the header-match rule on the last path prefix. */
 const REQUEST_PATH = `/svc-${String(ROUTES - 1).padStart(2, '0')}/bench`;
@@ -212,9 +216,11 @@ function wrk(url: string, seconds: number): WrkResult {
   return parseWrk(output);
 }
 
-async function measure(label: string, url: string, pid: number | undefined): Promise<Measurement> {
-  progress(`${label}: warm-up ${WARMUP_S}s`);
-  wrk(url, WARMUP_S);
+async function measure(label: string, url: string, pid: number | undefined, warmUp: boolean): Promise<Measurement> {
+  if (warmUp) {
+    progress(`${label}: warm-up ${WARMUP_S}s`);
+    wrk(url, WARMUP_S);
+  }
   progress(`${label}: measuring ${DURATION_S}s with ${CONNECTIONS} keep-alive connections`);
   const cpuBefore = cpuSeconds(pid);
   const startUs = monotonicUs();
@@ -225,6 +231,27 @@ async function measure(label: string, url: string, pid: number | undefined): Pro
     `${label}: ${Math.round(result.requestsPerSec)} req/s, p50 ${ms(result.p50Ms)}, p99 ${ms(result.p99Ms)}, non-2xx ${result.non2xx}, CPU ${cpuPerRequest(cpuUsPerRequest)} per request`,
   );
   return { ...result, cpuUsPerRequest, startUs, endUs };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** A target's rounds as one row: medians of the rates, latencies and CPU cost; totals of the counts. */
+function summarize(rounds: Measurement[]): Measurement {
+  return {
+    requestsPerSec: median(rounds.map((r) => r.requestsPerSec)),
+    p50Ms: median(rounds.map((r) => r.p50Ms)),
+    p99Ms: median(rounds.map((r) => r.p99Ms)),
+    requests: rounds.reduce((sum, r) => sum + r.requests, 0),
+    non2xx: rounds.reduce((sum, r) => sum + r.non2xx, 0),
+    socketErrors: [...new Set(rounds.map((r) => r.socketErrors))].join('; '),
+    cpuUsPerRequest: median(rounds.map((r) => r.cpuUsPerRequest)),
+    startUs: rounds[0].startUs,
+    endUs: rounds[rounds.length - 1].endUs,
+  };
 }
 
 /** The last access-log line must name the header-match rule's upstream, or the proxies did different work. */
@@ -293,42 +320,73 @@ async function main(): Promise<void> {
     procs.push(proxy);
     await waitForHttp(`http://127.0.0.1:${proxyAdminPort}/ready`, proxy);
 
+    const ceilings: { label: string; url: string; proc: Proc }[] = [];
+    if (NODE_CEILING) {
+      for (const [client, label] of [
+        ['undici', 'Node ceiling: node:http + undici, no features'],
+        ['lean', 'Node ceiling: node:http + lean C++-parsed upstream client, no features'],
+      ]) {
+        const port = await freePort();
+        const proc = Proc.start(`node ceiling proxy (${client})`, process.execPath, ['--require', 'tsx/cjs', path.join(__dirname, 'node-ceiling-proxy.ts'), String(port), String(backendPort), client], path.join(dir, `ceiling-${client}.log`));
+        procs.push(proc);
+        ceilings.push({ label, url: `http://127.0.0.1:${port}${REQUEST_PATH}`, proc });
+      }
+    }
+
     const headers = { [REQUEST_HEADER.name]: REQUEST_HEADER.value };
     // accessLog + cluster: where the last request of a run must have gone (the header-match rule's upstream).
-    const targets = [
+    const targets: { label: string; url: string; proc: Proc; accessLog?: string; cluster?: string }[] = [
       { label: 'direct to backend', url: `http://127.0.0.1:${backendPort}${REQUEST_PATH}`, proc: backend },
       { label: 'tendril-proxy', url: `http://127.0.0.1:${gatewayPort}${REQUEST_PATH}`, proc: proxy, accessLog: path.join(dir, 'proxy.log'), cluster: 'default/svc-canary/8080' },
       { label: 'nginx proxy', url: `http://127.0.0.1:${nginxPort}${REQUEST_PATH}`, proc: nginxProxy, accessLog: path.join(proxyDir, 'access.log'), cluster: 'svc_canary' },
     ];
+    targets.push(...ceilings);
     // Both proxies must route the bench request and reject a path outside the table, or the numbers mean nothing.
     for (const t of targets) await waitForHttp(t.url, t.proc, 30_000, { headers });
-    for (const t of targets.slice(1)) await waitForHttp(t.url.replace(REQUEST_PATH, '/not-routed'), t.proc, 10_000, {}, 404);
+    for (const t of targets.slice(1, 3)) await waitForHttp(t.url.replace(REQUEST_PATH, '/not-routed'), t.proc, 10_000, {}, 404);
 
-    const results: Measurement[] = [];
-    for (const t of targets) {
-      results.push(await measure(t.label, t.url, t.proc.child.pid));
-      if (t.accessLog && t.cluster) assertRoutedTo(t.accessLog, t.cluster);
+    // Round by round, every target in turn: a burst of load from elsewhere lands on one round of
+    // each rather than on one target, and the tendril/nginx ratio of each round is its own sample.
+    const rounds: Measurement[][] = targets.map(() => []);
+    for (let round = 1; round <= ROUNDS; round++) {
+      progress(`round ${round} of ${ROUNDS}`);
+      for (const [i, t] of targets.entries()) {
+        rounds[i].push(await measure(t.label, t.url, t.proc.child.pid, round === 1));
+        if (t.accessLog && t.cluster) assertRoutedTo(t.accessLog, t.cluster);
+      }
     }
     await stopAll();
     if (profileDir) {
-      // profile-summary.ts reads this to summarize only the measured run, with costs per request.
-      const run = results[1];
+      // profile-summary.ts reads this to summarize only the first measured run, with costs per request.
+      const run = rounds[1][0];
       const window = { label: 'tendril-proxy measured run', startUs: run.startUs, endUs: run.endUs, requests: run.requests };
       fs.writeFileSync(path.join(profileDir, `${profileName}.window.json`), JSON.stringify(window, null, 2) + '\n');
     }
 
+    const results = rounds.map(summarize);
     const [direct, tendril, nginxResult] = results;
-    const rpsRatio = tendril.requestsPerSec / nginxResult.requestsPerSec;
-    const p99Ratio = tendril.p99Ms / nginxResult.p99Ms;
-    const cpuRatio = tendril.cpuUsPerRequest / nginxResult.cpuUsPerRequest;
+    const roundRatios = rounds[1].map((t, i) => ({
+      rps: t.requestsPerSec / rounds[2][i].requestsPerSec,
+      p99: t.p99Ms / rounds[2][i].p99Ms,
+      cpu: t.cpuUsPerRequest / rounds[2][i].cpuUsPerRequest,
+    }));
+    const rpsRatio = median(roundRatios.map((r) => r.rps));
+    const p99Ratio = median(roundRatios.map((r) => r.p99));
+    const cpuRatio = median(roundRatios.map((r) => r.cpu));
+    const eachRound = (values: string[]): string => (values.length > 1 ? ` (rounds: ${values.join(', ')})` : '');
     const rows = targets.map((t, i) => {
       const r = results[i];
       return [t.label, Math.round(r.requestsPerSec), ms(r.p50Ms), ms(r.p99Ms), r.requests, r.non2xx, r.socketErrors, cpuPerRequest(r.cpuUsPerRequest)];
     });
+    const percentOf = (a: Measurement, b: Measurement): string => `${((a.requestsPerSec / b.requestsPerSec) * 100).toFixed(0)}%`;
+    const ceilingLine =
+      ceilings.length > 0
+        ? `Node ceilings (node-ceiling-proxy.ts, no routing, access log or timeouts): with undici, as tendril-proxy sends upstream, ${percentOf(results[3], nginxResult)} of nginx's requests/s at ${cpuPerRequest(results[3].cpuUsPerRequest)} CPU per request, and tendril-proxy reaches ${percentOf(tendril, results[3])} of it; with a lean upstream client (node's C++ parser on the socket), ${percentOf(results[4], nginxResult)} of nginx's at ${cpuPerRequest(results[4].cpuUsPerRequest)}.`
+        : '';
     const lines = [
       '## Data plane',
       '',
-      `wrk 1 thread, ${CONNECTIONS} keep-alive connections, ${WARMUP_S} s warm-up then ${DURATION_S} s per target, \`GET ${REQUEST_PATH}\` with \`${REQUEST_HEADER.name}: ${REQUEST_HEADER.value}\`.`,
+      `wrk 1 thread, ${CONNECTIONS} keep-alive connections, ${WARMUP_S} s warm-up then ${ROUNDS} round(s) of ${DURATION_S} s per target (targets interleaved; rows are medians over rounds), \`GET ${REQUEST_PATH}\` with \`${REQUEST_HEADER.name}: ${REQUEST_HEADER.value}\`.`,
       `Route table: ${ROUTES} path-prefix rules + 1 header-match rule (the request hits the header rule on the last prefix), ${ROUTES + 1} upstream clusters.`,
       'Backend: nginx static `return 200` (worker_processes 2, no access log) — the same for all three targets and not the bottleneck (see the direct row).',
       'nginx proxy: worker_processes 1 (tendril-proxy is one Node thread), upstream keepalive 64, JSON access log to a file, X-Forwarded-For + X-Request-Id; tendril-proxy writes its JSON access log to a file too.',
@@ -340,12 +398,14 @@ async function main(): Promise<void> {
       table(
         ['goal', 'target', 'measured', 'result'],
         [
-          ['tendril throughput vs nginx', '≥ 50%', `${(rpsRatio * 100).toFixed(0)}%`, verdict(rpsRatio >= 0.5)],
-          ['tendril p99 vs nginx', '≤ 2×', `${p99Ratio.toFixed(2)}×`, verdict(p99Ratio <= 2)],
+          ['tendril throughput vs nginx', '≥ 50%', `${(rpsRatio * 100).toFixed(0)}%${eachRound(roundRatios.map((r) => `${(r.rps * 100).toFixed(0)}%`))}`, verdict(rpsRatio >= 0.5)],
+          ['tendril p99 vs nginx', '≤ 2×', `${p99Ratio.toFixed(2)}×${eachRound(roundRatios.map((r) => `${r.p99.toFixed(2)}×`))}`, verdict(p99Ratio <= 2)],
         ],
       ),
       '',
-      Number.isNaN(cpuRatio) ? '' : `tendril-proxy uses ${cpuRatio.toFixed(2)}× nginx's CPU per request (for reference: ≥ 50% of nginx's requests/s needs about ≤ 2× on a machine where the proxy is CPU-bound).`,
+      ceilingLine,
+      '',
+      Number.isNaN(cpuRatio) ? '' : `tendril-proxy uses ${cpuRatio.toFixed(2)}×${eachRound(roundRatios.map((r) => `${r.cpu.toFixed(2)}×`))} nginx's CPU per request (for reference: ≥ 50% of nginx's requests/s needs about ≤ 2× on a machine where the proxy is CPU-bound).`,
       '',
       `Direct-to-backend headroom: ${Math.round(direct.requestsPerSec)} req/s.`,
       '',

@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { TLSSocket } from 'node:tls';
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { isoTimestamp, type AccessLogSink, type L7PolicyLogEntry, type ResponseFlag } from './access-log';
+import { DeadlineLists, type DeadlineEntry, type DeadlineList } from './deadline-list';
 import type { ProxyLogger } from './logger';
 import { evaluateCors } from './routing/cors-policy';
 import { applyHeaderMutation, applyHeaderMutations, type HeaderBag, type HeaderMutation } from './routing/header-mutation';
@@ -154,6 +155,9 @@ function percentEncodeGrpcMessage(text: string): string {
 
 /** The router filter plus the HTTP connection manager's request handling, one instance per proxy. */
 export class Router {
+  /** Route timeouts: one timer per distinct duration instead of one per request. */
+  private readonly routeTimeouts = new DeadlineLists();
+
   constructor(
     private readonly state: () => RoutingState,
     private readonly accessLog: AccessLogSink,
@@ -162,7 +166,7 @@ export class Router {
 
   handle(req: DownstreamRequest, res: DownstreamResponse, routes: ListenerRoutes): void {
     try {
-      new Exchange(req, res, routes, this.state(), this.accessLog, this.logger).run();
+      new Exchange(req, res, routes, this.state(), this.accessLog, this.logger, this.routeTimeouts).run();
     } catch (err) {
       // A bug must cost one request, not the process (node would rethrow from its parser callback).
       this.logger.error({ err, path: req.url }, 'request handling failed');
@@ -195,10 +199,6 @@ function onDownstreamDrain(this: LinkedResponse): void {
   this[EXCHANGE]?.resumeUpstream();
 }
 
-function onRouteTimeout(exchange: Exchange): void {
-  exchange.onRouteTimeout();
-}
-
 function onPerTryTimeout(exchange: Exchange): void {
   exchange.onPerTryTimeout();
 }
@@ -225,7 +225,7 @@ class MirrorResponse implements UpstreamResponseHandler {
 }
 
 /** One downstream request from arrival to its access log line. */
-class Exchange implements UpstreamResponseHandler {
+class Exchange implements UpstreamResponseHandler, DeadlineEntry {
   private readonly startMs = Date.now();
   private readonly startTick = performance.now();
   private readonly isHttp2: boolean;
@@ -264,8 +264,11 @@ class Exchange implements UpstreamResponseHandler {
   private retryLimitExceeded = false;
   /** The whole request has been received: Envoy's timeouts start then. */
   private requestComplete = false;
-  /** The route timeout, bounding all attempts. */
-  private timer: NodeJS.Timeout | undefined;
+  /** The route timeout, bounding all attempts: this exchange's place on the route timeouts' list. */
+  deadlineAt = 0;
+  deadlinePrev: DeadlineEntry | undefined;
+  deadlineNext: DeadlineEntry | undefined;
+  deadlineList: DeadlineList | undefined;
   private perTryTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private logged = false;
@@ -284,6 +287,7 @@ class Exchange implements UpstreamResponseHandler {
     private readonly state: RoutingState,
     private readonly accessLog: AccessLogSink,
     private readonly logger: ProxyLogger,
+    private readonly routeTimeouts: DeadlineLists,
   ) {
     this.isHttp2 = req.httpVersionMajor === 2;
     const headers = req.headers;
@@ -566,7 +570,7 @@ class Exchange implements UpstreamResponseHandler {
     if (this.requestComplete || this.responseDone || this.logged) return;
     this.requestComplete = true;
     const timeoutMs = (this.action as ForwardAction).timeoutMs;
-    if (timeoutMs > 0) this.timer = setTimeout(onRouteTimeout, timeoutMs, this);
+    if (timeoutMs > 0) this.routeTimeouts.add(this, timeoutMs);
     if (this.holdsEndpoint) this.armPerTryTimer();
   }
 
@@ -586,10 +590,7 @@ class Exchange implements UpstreamResponseHandler {
   }
 
   private clearTimers(): void {
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+    this.deadlineList?.remove(this);
     this.clearPerTryTimer();
     if (this.retryTimer !== undefined) {
       clearTimeout(this.retryTimer);
@@ -598,8 +599,7 @@ class Exchange implements UpstreamResponseHandler {
   }
 
   /** The route timeout bounds all attempts and back-offs: no retry after it. */
-  onRouteTimeout(): void {
-    this.timer = undefined;
+  onDeadline(): void {
     if (this.logged) return;
     this.clearTimers();
     this.upstream?.abort();
