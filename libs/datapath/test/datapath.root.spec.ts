@@ -142,6 +142,8 @@ const allowTcp = (identity: number, port: number, direction: 'ingress' | 'egress
     const verdicts = packets.map((p) => datapath.policy.verdict(A.endpointId, p));
     expect(verdicts).toEqual(packets.map((p) => lookupPolicyMap(entries, p)));
     expect(verdicts.map((v) => v.kind)).toEqual(['allow', 'allow', 'deny', 'redirect', 'redirect', 'deny', 'allow', 'deny']);
+    // Back to the egress policy the other tests expect A to have.
+    datapath.policy.apply(A.endpointId, [allowAll('egress')]);
   });
 
   it('enforces UDP per port, and the UDP reply passes', async () => {

@@ -107,12 +107,20 @@ function leaveActiveCloseToClient(socket: net.Socket): void {
   const end = socket.end.bind(socket) as (...args: unknown[]) => net.Socket;
   socket.end = ((...args: unknown[]): net.Socket => {
     if (socket.readableEnded || socket.destroyed) return end(...args);
+    // What end() is given (a response, e.g. a refused upgrade's 403) goes out now; only the FIN waits.
+    const callback = args.find((arg): arg is () => void => typeof arg === 'function');
+    const chunk = typeof args[0] === 'function' ? undefined : (args[0] as string | Uint8Array | undefined | null);
+    if (chunk !== undefined && chunk !== null) {
+      if (typeof chunk === 'string' && typeof args[1] === 'string') socket.write(chunk, args[1] as BufferEncoding);
+      else socket.write(chunk);
+    }
     let ended = false;
     const endNow = (): void => {
       if (ended) return;
       ended = true;
       clearTimeout(timer);
-      end(...args);
+      if (callback) end(callback);
+      else end();
     };
     const timer = setTimeout(endNow, CLIENT_CLOSE_WAIT_MS).unref();
     socket.once('end', endNow);
