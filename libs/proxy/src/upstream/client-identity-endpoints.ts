@@ -3,8 +3,7 @@ import { normalizeRequestPath, type HttpRequestFacts } from '@tendril/policy';
 import type { L7Decision, L7PolicyIndex } from '../l7-policy';
 import { WORLD_IDENTITY, type RedirectedConnection, type TransparentNetwork } from '../transparent';
 import type { ClusterSpec, UpstreamEndpoint } from './cluster';
-import { Http1ConnectionPool } from './http1-pool';
-import { Http2ConnectionPool } from './http2-pool';
+import { IdleEndpointCache, connectionPoolTo } from './idle-endpoint-cache';
 
 /**
  * The upstream side of the L7 load balancer (the mesh listener, bpf_metadata is_l7lb), as Cilium
@@ -49,57 +48,31 @@ export function clientEgressDecision(network: TransparentNetwork, policies: L7Po
 }
 
 export class ClientIdentityEndpoints {
-  private readonly hosts = new Map<string, { endpoint: UpstreamEndpoint; usedSince: number }>();
-  private sweeps = 0;
-  private readonly timer: NodeJS.Timeout;
+  private readonly hosts = new IdleEndpointCache(CLEANUP_INTERVAL_MS);
 
   constructor(
     private readonly spec: ClusterSpec,
     private readonly network: TransparentNetwork,
-  ) {
-    this.timer = setInterval(() => this.cleanup(), CLEANUP_INTERVAL_MS).unref();
-  }
+  ) {}
 
   /** The endpoint for requests of this redirected connection to the backend the cluster picked. */
   endpointFor(picked: UpstreamEndpoint, redirected: RedirectedConnection, downstream: net.Socket): UpstreamEndpoint {
     const client = stripMapped(downstream.remoteAddress ?? '');
     const protocol = this.spec.protocol === 'http2' ? 'http2' : 'http1';
-    const key = `${picked.address} ${client} ${redirected.sourceIdentity}`;
-    const known = this.hosts.get(key);
-    if (known) {
-      known.usedSince = this.sweeps;
-      return known.endpoint;
-    }
-    const network = this.network;
-    const { host, port } = picked;
-    // A marked socket cannot originate TLS here (the pools do not support it): never reach the backend unmarked.
-    const admit: EndpointAdmission = this.spec.tls
-      ? () => denied(`cluster ${this.spec.name} originates TLS, which cannot carry the client's identity to the backend`)
-      : (policies, request) => clientEgressDecision(network, policies, client, host, port, request);
-    const createSocket = (): net.Socket => network.markedSocket('egress', redirected.sourceIdentity);
-    const options = { connectTimeoutMs: this.spec.connectTimeoutMs, createSocket };
-    const origin = `http://${picked.address}`;
-    const pool = protocol === 'http2' ? new Http2ConnectionPool(origin, options) : new Http1ConnectionPool(origin, options);
-    const endpoint: UpstreamEndpoint = { host, port, address: picked.address, weight: picked.weight, pool, active: 0, currentWeight: 0, admit, createSocket };
-    this.hosts.set(key, { endpoint, usedSince: this.sweeps });
-    return endpoint;
+    return this.hosts.get(`${picked.address} ${client} ${redirected.sourceIdentity}`, () => {
+      const network = this.network;
+      const { host, port } = picked;
+      // A marked socket cannot originate TLS here (the pools do not support it): never reach the backend unmarked.
+      const admit: EndpointAdmission = this.spec.tls
+        ? () => denied(`cluster ${this.spec.name} originates TLS, which cannot carry the client's identity to the backend`)
+        : (policies, request) => clientEgressDecision(network, policies, client, host, port, request);
+      const createSocket = (): net.Socket => network.markedSocket('egress', redirected.sourceIdentity);
+      const pool = connectionPoolTo(picked.address, protocol, { connectTimeoutMs: this.spec.connectTimeoutMs, createSocket });
+      return { host, port, address: picked.address, weight: picked.weight, pool, active: 0, currentWeight: 0, admit, createSocket };
+    });
   }
 
-  /** Hosts with no request in flight and none picked since the previous sweep are closed. */
-  private cleanup(): void {
-    const sweep = ++this.sweeps;
-    for (const [key, host] of this.hosts) {
-      if (host.endpoint.active === 0 && sweep - host.usedSince >= 2) {
-        this.hosts.delete(key);
-        void host.endpoint.pool.close().catch(() => undefined);
-      }
-    }
-  }
-
-  async close(): Promise<void> {
-    clearInterval(this.timer);
-    const hosts = [...this.hosts.values()];
-    this.hosts.clear();
-    await Promise.all(hosts.map((h) => h.endpoint.pool.close().catch(() => undefined)));
+  close(): Promise<void> {
+    return this.hosts.close();
   }
 }
