@@ -1,28 +1,14 @@
 import type { BackendProblem, BackendResolver } from './backends';
 import { INVALID_BACKEND_CLUSTER } from './envoy-render';
-import type { GatewayState, ListenerState } from './gateways';
-import type { IrListener, IrTcpRoute } from './ir';
+import type { GatewayState } from './gateways';
+import type { IrTcpRoute } from './ir';
 import type { TCPRoute } from './kube-types';
-import { compareStrings, nameOf, namespaceOf, type ResourceIndex } from './resource-index';
-import { attachRoute } from './route-attachment';
-import { compareRoutesByAge } from './route-order';
-import { hasStatusOf, routeStatus, type StatusUpdate } from './status';
+import { translateL4Routes, type L4RouteTranslation } from './l4-routes';
+import { namespaceOf, type ResourceIndex } from './resource-index';
 
-export interface TcpRouteTranslation {
-  /** One per TCP socket that has a route, sorted by name. */
-  listeners: IrListener[];
-  statuses: StatusUpdate[];
-  /** Clusters the TCP routes send connections to. */
-  clusters: Set<string>;
-}
+export type TcpRouteTranslation = L4RouteTranslation;
 
-/**
- * TCPRoutes on TCP listeners. A TCP connection carries nothing to choose a route by, so one route
- * serves a listener: when several attach, the oldest (creationTimestamp, then namespace/name) does,
- * and the others stay Accepted and counted in attachedRoutes, as Gateway API's conflict rules ask
- * (upstream TCPRouteMultipleRoutesAttachment). Each connection goes to one backend of the route,
- * picked by weight.
- */
+/** TCPRoutes on TCP listeners (translateL4Routes); an invalid backend's share of connections is refused. */
 export function translateTcpRoutes(
   index: ResourceIndex,
   gatewaysByKey: ReadonlyMap<string, GatewayState>,
@@ -30,42 +16,14 @@ export function translateTcpRoutes(
   controllerName: string,
   now: string,
 ): TcpRouteTranslation {
-  const served = new Map<string, { gateway: GatewayState; port: number; route: IrTcpRoute }>();
-  const statuses: StatusUpdate[] = [];
-  const clusters = new Set<string>();
-  const byAge = [...index.tcpRoutes].sort(compareRoutesByAge);
-  for (const route of byAge) {
-    const namespace = namespaceOf(route);
-    const name = nameOf(route);
-    const attachments = attachRoute(index, { kind: 'TCPRoute', namespace, name, hostnames: [], parentRefs: route.spec?.parentRefs ?? [] }, gatewaysByKey);
-    if (attachments.length === 0 && !hasStatusOf(route, controllerName)) continue;
-    const { backends: weighted, problem } = resolveBackends(route, backends);
-    const counted = new Set<ListenerState>();
-    for (const a of attachments) {
-      if (a.accepted.status !== 'True') continue;
-      for (const { listener } of a.listeners) {
-        counted.add(listener);
-        const socket = `${a.gateway.namespace}/${a.gateway.name}/${listener.port}`;
-        if (!listener.programmed || served.has(socket)) continue;
-        served.set(socket, { gateway: a.gateway, port: listener.port, route: { name: `TCPRoute/${namespace}/${name}`, backends: weighted } });
-        for (const b of weighted) if (b.cluster !== INVALID_BACKEND_CLUSTER) clusters.add(b.cluster);
-      }
-    }
-    for (const listener of counted) listener.attachedRoutes += 1;
-    statuses.push(routeStatus('TCPRoute', route, controllerName, attachments, { backend: problem }, now));
-  }
-
-  const listeners = [...served.entries()]
-    .sort(([a], [b]) => compareStrings(a, b))
-    .map(([name, s]): IrListener => ({
-      name,
-      gateway: { namespace: s.gateway.namespace, name: s.gateway.name },
-      address: s.gateway.address ?? '',
-      port: s.port,
-      virtualHosts: [],
-      tcp: s.route,
-    }));
-  return { listeners, statuses, clusters };
+  return translateL4Routes(index, gatewaysByKey, controllerName, now, {
+    kind: 'TCPRoute',
+    routes: index.tcpRoutes,
+    socketName: (gateway, port) => `${gateway.namespace}/${gateway.name}/${port}`,
+    resolveBackends: (route) => resolveBackends(route, backends),
+    sendsTo: (cluster) => cluster !== INVALID_BACKEND_CLUSTER,
+    listenerRoute: (route) => ({ tcp: route }),
+  });
 }
 
 /**
