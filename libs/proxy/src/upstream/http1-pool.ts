@@ -4,7 +4,7 @@ import { buildConnector, Pool, util as undiciUtil, type Dispatcher } from 'undic
 import { NativeHttp1Connections } from './native-http1';
 import { socketConnector } from './socket-connector';
 import type { ConnectionPool, UpstreamExchange, UpstreamHeaders, UpstreamRequest, UpstreamResponseHandler } from './types';
-import { RESPONSE_HOP_BY_HOP, UpstreamResetError, isConnectFailure } from './types';
+import { RESPONSE_HOP_BY_HOP, UpstreamResetError, addHeaderValue, isConnectFailure } from './types';
 
 /**
  * undici's raw response head as the router relays it: lower-case names (well-known ones without
@@ -17,16 +17,7 @@ function responseHeaders(raw: Buffer[]): UpstreamHeaders {
     const name = undiciUtil.headerNameToString(raw[i]);
     if (RESPONSE_HOP_BY_HOP.has(name)) continue;
     const value = raw[i + 1].toString('latin1');
-    const existing = Object.hasOwn(headers, name) ? headers[name] : undefined;
-    if (existing === undefined) {
-      // Assigning "__proto__" would change the prototype instead of adding a header.
-      if (name === '__proto__') Object.defineProperty(headers, name, { value, enumerable: true, configurable: true, writable: true });
-      else headers[name] = value;
-    } else if (typeof existing === 'string') {
-      headers[name] = [existing, value];
-    } else {
-      existing.push(value);
-    }
+    addHeaderValue(headers, name, value);
   }
   return headers;
 }

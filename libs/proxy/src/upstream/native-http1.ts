@@ -2,7 +2,7 @@ import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { connectSocket } from './socket-connector';
 import type { UpstreamExchange, UpstreamHeaders, UpstreamRequest, UpstreamResponseHandler } from './types';
-import { RESPONSE_HOP_BY_HOP, UpstreamResetError, isConnectFailure } from './types';
+import { RESPONSE_HOP_BY_HOP, UpstreamResetError, addHeaderValue, isConnectFailure } from './types';
 
 /**
  * node's C++ HTTP parser (llhttp), the binding its own HTTP server and client use. `consume` makes
@@ -93,16 +93,7 @@ function responseHeaders(raw: readonly string[]): { headers: UpstreamHeaders; ke
       }
       continue;
     }
-    const existing = Object.hasOwn(headers, name) ? headers[name] : undefined;
-    if (existing === undefined) {
-      // Assigning "__proto__" would change the prototype instead of adding a header.
-      if (name === '__proto__') Object.defineProperty(headers, name, { value, enumerable: true, configurable: true, writable: true });
-      else headers[name] = value;
-    } else if (typeof existing === 'string') {
-      headers[name] = [existing, value];
-    } else {
-      existing.push(value);
-    }
+    addHeaderValue(headers, name, value);
   }
   return { headers, keepAliveHintMs };
 }

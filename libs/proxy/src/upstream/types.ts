@@ -80,3 +80,17 @@ export function isConnectFailure(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && (CONNECT_FAILURE_CODES.has(code) || CERTIFICATE_FAILURE_CODES.test(code));
 }
+
+/** Adds one received header field: a repeated name collects its values in an array, in order. */
+export function addHeaderValue(headers: UpstreamHeaders, name: string, value: string): void {
+  const existing = Object.hasOwn(headers, name) ? headers[name] : undefined;
+  if (existing === undefined) {
+    // Assigning "__proto__" would change the prototype instead of adding a header.
+    if (name === '__proto__') Object.defineProperty(headers, name, { value, enumerable: true, configurable: true, writable: true });
+    else headers[name] = value;
+  } else if (typeof existing === 'string') {
+    headers[name] = [existing, value];
+  } else {
+    existing.push(value);
+  }
+}
