@@ -441,13 +441,19 @@ const allowTcp = (identity: number, port: number, direction: 'ingress' | 'egress
     const { addon } = await loadNative();
     const ct = ConntrackMap.open((name, keySize, valueSize) => new BpfMap(addon, join(PIN_DIR, 'maps', name), keySize, valueSize));
     try {
+      // Earlier tests' connections from A to B:8081 may still be tracked (a closing entry lives 10 s): the newest is this probe's.
+      const newest = (port: number): TrackedConnection | undefined =>
+        ct
+          .list()
+          .filter((c) => c.source === A.ip && c.destination === B.ip && c.destinationPort === port)
+          .sort((x, y) => y.lastSeenMs - x.lastSeenMs)[0];
       // The probe closes its TCP socket right after the echo: the FIN is seen by then or shortly after.
       const tcp = await eventually(() => {
-        const found = ct.list().find((c) => c.source === A.ip && c.destination === B.ip && c.destinationPort === 8081);
+        const found = newest(8081);
         expect(found).toMatchObject({ protocol: TCP, sourceIdentity: A.identity, open: false });
         return found as TrackedConnection;
       });
-      const udp = ct.list().find((c) => c.source === A.ip && c.destination === B.ip && c.destinationPort === 5354);
+      const udp = newest(5354);
       expect(udp).toMatchObject({ protocol: UDP, sourceIdentity: A.identity, open: true });
       for (const c of [tcp, udp as TrackedConnection]) {
         expect(c.lastSeenMs).toBeGreaterThanOrEqual(before - 1_000);
