@@ -3,6 +3,7 @@ import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { listenOnFd, listenServer } from './listen-server';
+import { LinkedList, type LinkedListEntry } from './linked-list';
 import * as tls from 'node:tls';
 import type { ProxyLogger } from './logger';
 import type { DownstreamRequest, DownstreamResponse, ListenerRoutes } from './router';
@@ -16,7 +17,9 @@ const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
 /** Links a response to its listener, so the per-request close listener is one shared function. */
 const LISTENER = Symbol('listener');
-type ListenerResponse = http.ServerResponse & { [LISTENER]?: HttpListener };
+/** A response's place among its listener's responses in flight. */
+const IN_FLIGHT = Symbol('inFlight');
+type ListenerResponse = http.ServerResponse & { [LISTENER]?: HttpListener; [IN_FLIGHT]?: LinkedListEntry<http.ServerResponse> };
 
 function onHttp1ResponseClose(this: ListenerResponse): void {
   this[LISTENER]?.http1ResponseClosed(this);
@@ -25,12 +28,20 @@ function onHttp1ResponseClose(this: ListenerResponse): void {
 /** HTTP/1 connections idle this long (up to twice as long) are closed, as node's 5 s keep-alive timeout did. */
 const IDLE_SWEEP_INTERVAL_MS = 5_000;
 
-interface Http1Connection {
-  /** Requests in flight (an upgraded connection counts as one until it closes). */
+/** A downstream connection the listener accepted, from accept (or the TLS socket's creation) until it closes. */
+interface DownstreamConnection {
+  readonly socket: net.Socket;
+  /** Decided by the first bytes (cleartext) or by ALPN (TLS); undefined until then. */
+  protocol: 'http1' | 'http2' | undefined;
+  /** HTTP/1 requests in flight (an upgraded connection counts as one until it closes). */
   active: number;
   /** The sweep count when `active` last dropped to 0. */
   idleSince: number;
 }
+
+/** Links a socket to its DownstreamConnection, so per-request lookups are a property read. */
+const DOWNSTREAM_CONNECTION = Symbol('downstreamConnection');
+type TrackedSocket = net.Socket & { [DOWNSTREAM_CONNECTION]?: DownstreamConnection };
 
 /** A TLS handshake not finished by then is abandoned (node's TLS server uses 120 s; Envoy has no default). */
 const TLS_HANDSHAKE_TIMEOUT_MS = 15_000;
@@ -167,14 +178,13 @@ export class HttpListener {
   private readonly server: net.Server;
   private readonly http1: http.Server;
   private readonly http2: http2.Http2Server;
-  private readonly sockets = new Set<net.Socket>();
-  private readonly http1Connections = new Map<net.Socket, Http1Connection>();
+  /** Connections, requests and sessions come and go all the time: LinkedLists, not Sets (see LinkedList). */
+  private readonly connections = new LinkedList<DownstreamConnection>();
   /** Counts idle sweeps; a connection idle since an earlier sweep than the last one is closed. */
   private sweeps = 0;
   private idleSweep: NodeJS.Timeout | undefined;
-  private readonly http1Responses = new Set<http.ServerResponse>();
-  private readonly sessions = new Set<http2.ServerHttp2Session>();
-  private readonly http2Sockets = new Set<net.Socket>();
+  private readonly http1Responses = new LinkedList<http.ServerResponse>();
+  private readonly sessions = new LinkedList<http2.ServerHttp2Session>();
   private draining = false;
   private boundPort = 0;
 
@@ -206,8 +216,8 @@ export class HttpListener {
       else req.stream.session?.destroy();
     });
     this.http2.on('session', (session) => {
-      this.sessions.add(session);
-      session.once('close', () => this.sessions.delete(session));
+      const entry = this.sessions.add(session);
+      session.once('close', () => this.sessions.remove(entry));
       if (this.draining) session.close();
     });
     this.http2.on('sessionError', (err) => this.logger.debug({ err, listener: this.routes.listenerName }, 'downstream HTTP/2 session error'));
@@ -279,14 +289,21 @@ export class HttpListener {
   }
 
   /** Keeps count of a connection (the TLS socket, for a TLS one) until it closes. */
-  private track(socket: net.Socket): void {
-    this.sockets.add(socket);
-    socket.once('close', () => {
-      this.sockets.delete(socket);
-      this.http1Connections.delete(socket);
-      this.http2Sockets.delete(socket);
-    });
+  private track(socket: net.Socket): DownstreamConnection {
+    const connection: DownstreamConnection = { socket, protocol: undefined, active: 0, idleSince: this.sweeps };
+    (socket as TrackedSocket)[DOWNSTREAM_CONNECTION] = connection;
+    const entry = this.connections.add(connection);
+    socket.once('close', () => this.connections.remove(entry));
     socket.on('error', () => undefined);
+    return connection;
+  }
+
+  /** Hands the connection to the HTTP/1 or HTTP/2 server once its protocol is known. */
+  private serveProtocol(connection: DownstreamConnection, protocol: 'http1' | 'http2'): void {
+    connection.protocol = protocol;
+    connection.idleSince = this.sweeps;
+    if (protocol === 'http2') this.http2.emit('connection', connection.socket);
+    else this.http1.emit('connection', connection.socket);
   }
 
   private terminateTls(raw: net.Socket, chains: ServerNameIndex<TlsChain>): void {
@@ -313,7 +330,7 @@ export class HttpListener {
         return offered.find((p) => protocols.includes(p)) ?? (offered.length === 0 ? protocols.find((p) => p === 'http/1.1') : undefined);
       },
     });
-    this.track(socket);
+    const connection = this.track(socket);
     const handshakeTimer = setTimeout(() => socket.destroy(), TLS_HANDSHAKE_TIMEOUT_MS).unref();
     socket.once('close', () => clearTimeout(handshakeTimer));
     socket.once('secure', () => {
@@ -334,18 +351,12 @@ export class HttpListener {
           return;
         }
       }
-      if (socket.alpnProtocol === 'h2') {
-        this.http2Sockets.add(socket);
-        this.http2.emit('connection', socket);
-      } else {
-        this.http1Connections.set(socket, { active: 0, idleSince: this.sweeps });
-        this.http1.emit('connection', socket);
-      }
+      this.serveProtocol(connection, socket.alpnProtocol === 'h2' ? 'http2' : 'http1');
     });
   }
 
   private serveCleartext(socket: net.Socket): void {
-    this.track(socket);
+    const connection = this.track(socket);
     socket.setNoDelay(true);
     let seen: Buffer | undefined;
     const onData = (chunk: Buffer): void => {
@@ -356,15 +367,9 @@ export class HttpListener {
       socket.off('data', onData);
       socket.pause();
       socket.unshift(seen);
-      if (isHttp2) {
-        // The HTTP/2 session reads the unshifted bytes itself when it takes the socket.
-        this.http2Sockets.add(socket);
-        this.http2.emit('connection', socket);
-      } else {
-        this.http1Connections.set(socket, { active: 0, idleSince: this.sweeps });
-        this.http1.emit('connection', socket);
-        socket.resume();
-      }
+      // The HTTP/2 session reads the unshifted bytes itself when it takes the socket.
+      this.serveProtocol(connection, isHttp2 ? 'http2' : 'http1');
+      if (!isHttp2) socket.resume();
     };
     socket.on('data', onData);
   }
@@ -372,19 +377,19 @@ export class HttpListener {
   /** Closes HTTP/1 connections that have had no request in flight since before the previous sweep. */
   private sweepIdleConnections(): void {
     const sweep = ++this.sweeps;
-    for (const [socket, connection] of this.http1Connections) {
-      if (connection.active === 0 && sweep - connection.idleSince >= 2) socket.destroy();
+    for (const connection of this.connections) {
+      if (connection.protocol === 'http1' && connection.active === 0 && sweep - connection.idleSince >= 2) connection.socket.destroy();
     }
   }
 
   private onHttp1Request(req: http.IncomingMessage, res: http.ServerResponse): void {
     const socket = req.socket;
-    const connection = this.http1Connections.get(socket);
+    const connection = (socket as TrackedSocket)[DOWNSTREAM_CONNECTION];
     if (connection) connection.active++;
     // While draining, each response closes its connection ("Connection: close").
     if (this.draining) res.shouldKeepAlive = false;
-    this.http1Responses.add(res);
     (res as ListenerResponse)[LISTENER] = this;
+    (res as ListenerResponse)[IN_FLIGHT] = this.http1Responses.add(res);
     res.on('close', onHttp1ResponseClose);
     const routes = this.routesFor(socket);
     if (routes) this.handler.request(req, res, routes);
@@ -392,14 +397,15 @@ export class HttpListener {
   }
 
   /** An HTTP/1 response is done (sent or abandoned); a draining connection closes once idle. */
-  http1ResponseClosed(res: http.ServerResponse): void {
-    this.http1Responses.delete(res);
-    const socket = res.req.socket;
-    const connection = this.http1Connections.get(socket);
+  http1ResponseClosed(res: ListenerResponse): void {
+    const entry = res[IN_FLIGHT];
+    if (entry) this.http1Responses.remove(entry);
+    res[IN_FLIGHT] = undefined;
+    const connection = (res.req.socket as TrackedSocket | null)?.[DOWNSTREAM_CONNECTION];
     if (!connection) return;
     if (--connection.active === 0) {
       connection.idleSince = this.sweeps;
-      if (this.draining) socket.end();
+      if (this.draining) connection.socket.end();
     }
   }
 
@@ -424,9 +430,8 @@ export class HttpListener {
       return;
     }
     // An upgraded connection is busy until it closes; draining waits for it (up to the deadline).
-    const connection = this.http1Connections.get(socket);
+    const connection = (socket as TrackedSocket)[DOWNSTREAM_CONNECTION];
     if (connection) connection.active++;
-    else this.http1Connections.set(socket, { active: 1, idleSince: this.sweeps });
     const routes = this.routesFor(socket);
     if (routes) this.handler.upgrade(req, socket, head, routes);
     else socket.destroy();
@@ -444,13 +449,12 @@ export class HttpListener {
     this.http1.close(() => undefined);
     for (const session of this.sessions) session.close();
     for (const res of this.http1Responses) if (!res.headersSent) res.shouldKeepAlive = false;
-    for (const socket of this.sockets) {
-      const active = this.http1Connections.get(socket)?.active;
+    for (const connection of this.connections) {
       // Idle HTTP/1 connections and connections that never sent a byte close now.
-      if (active === 0 || (active === undefined && !this.http2Sockets.has(socket))) socket.end();
+      if (connection.protocol === undefined || (connection.protocol === 'http1' && connection.active === 0)) connection.socket.end();
     }
     const deadline = setTimeout(() => {
-      for (const socket of this.sockets) socket.destroy();
+      for (const connection of this.connections) connection.socket.destroy();
     }, timeoutMs);
     await serverClosed;
     clearTimeout(deadline);

@@ -5,6 +5,7 @@ import { KAFKA_API_KEYS, KAFKA_INVALID_MESSAGE } from '@tendril/policy';
 import { KafkaPolicyRelay } from './kafka-policy-relay';
 import type { L7Decision } from './l7-policy';
 import { listenOnFd, listenServer } from './listen-server';
+import { LinkedList } from './linked-list';
 import type { TransparentBinding } from './listener';
 import type { ProxyLogger } from './logger';
 import type { RoutingState } from './router';
@@ -97,7 +98,8 @@ export class TcpProxyListener {
   /** Replaced when the Listener resource changes; each new connection reads it. */
   chains: TcpProxyChains;
   private readonly server: net.Server;
-  private readonly connections = new Set<net.Socket>();
+  /** Connections come and go all the time: a LinkedList, not a Set (see LinkedList). */
+  private readonly connections = new LinkedList<net.Socket>();
   private boundPort = 0;
   private draining = false;
 
@@ -137,8 +139,8 @@ export class TcpProxyListener {
       downstream.destroy();
       return;
     }
-    this.connections.add(downstream);
-    downstream.once('close', () => this.connections.delete(downstream));
+    const entry = this.connections.add(downstream);
+    downstream.once('close', () => this.connections.remove(entry));
     downstream.on('error', () => undefined);
     downstream.setNoDelay(true);
     const redirectDirection = this.transparent?.redirectDirection;

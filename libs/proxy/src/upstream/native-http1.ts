@@ -1,5 +1,6 @@
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { LinkedList, type LinkedListEntry } from '../linked-list';
 import { connectSocket } from './socket-connector';
 import type { UpstreamExchange, UpstreamHeaders, UpstreamRequest, UpstreamResponseHandler } from './types';
 import { RESPONSE_HOP_BY_HOP, UpstreamResetError, addHeaderValue, isConnectFailure } from './types';
@@ -137,6 +138,8 @@ class NativeConnection {
   private closed = false;
   idleTimeoutMs = DEFAULT_IDLE_TIMEOUT_MS;
   idleSince = 0;
+  /** Its place among the pool's connections. */
+  entry: LinkedListEntry<NativeConnection> | undefined;
 
   constructor(private readonly pool: NativeHttp1Connections) {
     const parser = new HTTPParser();
@@ -356,7 +359,8 @@ class NativeConnection {
  */
 export class NativeHttp1Connections {
   private readonly idle: NativeConnection[] = [];
-  private readonly all = new Set<NativeConnection>();
+  /** Every open connection; upstream connections come and go: a LinkedList, not a Set (see LinkedList). */
+  private readonly all = new LinkedList<NativeConnection>();
   private closing = false;
   private sweep: NodeJS.Timeout | undefined;
   private onAllClosed: (() => void) | undefined;
@@ -389,7 +393,7 @@ export class NativeHttp1Connections {
       connection.destroy();
     }
     const connection = new NativeConnection(this);
-    this.all.add(connection);
+    connection.entry = this.all.add(connection);
     connection.open(exchange, head);
     return exchange;
   }
@@ -407,7 +411,7 @@ export class NativeHttp1Connections {
 
   /** A connection closed. */
   forget(connection: NativeConnection): void {
-    this.all.delete(connection);
+    if (connection.entry) this.all.remove(connection.entry);
     const at = this.idle.indexOf(connection);
     if (at >= 0) this.idle.splice(at, 1);
     if (this.all.size === 0) this.onAllClosed?.();
