@@ -15,9 +15,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { entryPointCommand } from '@tendril/control-plane';
+import type { GcPauseStats, GcStats } from '@tendril/node-proxy';
 import { GATEWAY_CLASS, Proc, freePort, gatewayYaml, ms, progress, serviceYaml, table, verdict, waitForHttp } from './common';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
@@ -47,6 +49,14 @@ interface Measurement extends WrkResult {
   /** The measured run on the monotonic clock V8's CPU profiles use (process.hrtime), in µs. */
   startUs: number;
   endUs: number;
+  /** The serving process's GC pauses during the measured run, where it reports them (tendril-proxy's admin /stats). */
+  gc?: GcDuringRun;
+}
+
+/** Scavenges and mark-compacts during a measured run. */
+interface GcDuringRun {
+  scavenge: GcPauseStats;
+  markCompact: GcPauseStats;
 }
 
 let clockTicksPerSecond: number | undefined;
@@ -216,21 +226,66 @@ function wrk(url: string, seconds: number): WrkResult {
   return parseWrk(output);
 }
 
-async function measure(label: string, url: string, pid: number | undefined, warmUp: boolean): Promise<Measurement> {
+/** The pauses between two /stats readings (`maxMs` is the longest since the proxy started, so it is not reported per run). */
+function gcBetween(before: GcStats, after: GcStats): GcDuringRun {
+  const delta = (b: GcPauseStats, a: GcPauseStats): GcPauseStats => ({ count: a.count - b.count, totalMs: a.totalMs - b.totalMs, maxMs: a.maxMs });
+  return { scavenge: delta(before.scavenge, after.scavenge), markCompact: delta(before.markCompact, after.markCompact) };
+}
+
+/** Reads tendril-proxy's /stats on a connection of its own (a pooled one may have timed out during a run). */
+function proxyGcStats(adminPort: number): Promise<GcStats> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(`http://127.0.0.1:${adminPort}/stats`, { agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => {
+          try {
+            const stats = JSON.parse(body) as { gc?: GcStats | null };
+            if (stats.gc) resolve(stats.gc);
+            else reject(new Error(`tendril-proxy /stats has no gc section: ${body.slice(0, 200)}`));
+          } catch (err) {
+            reject(err as Error);
+          }
+        });
+      })
+      .on('error', reject);
+  });
+}
+
+function describeGc(runs: GcDuringRun[]): string {
+  const total = (pick: (r: GcDuringRun) => GcPauseStats): { count: number; totalMs: number } => ({
+    count: runs.reduce((n, r) => n + pick(r).count, 0),
+    totalMs: runs.reduce((n, r) => n + pick(r).totalMs, 0),
+  });
+  const scavenge = total((r) => r.scavenge);
+  const markCompact = total((r) => r.markCompact);
+  const mean = scavenge.count > 0 ? scavenge.totalMs / scavenge.count : 0;
+  return (
+    `tendril-proxy garbage collection during its measured runs (admin /stats): ${scavenge.count} scavenges, ${mean.toFixed(2)} ms mean pause; ` +
+    `${markCompact.count} mark-compacts, ${markCompact.totalMs.toFixed(1)} ms in all.`
+  );
+}
+
+async function measure(label: string, url: string, pid: number | undefined, warmUp: boolean, gcStats?: () => Promise<GcStats>): Promise<Measurement> {
   if (warmUp) {
     progress(`${label}: warm-up ${WARMUP_S}s`);
     wrk(url, WARMUP_S);
   }
   progress(`${label}: measuring ${DURATION_S}s with ${CONNECTIONS} keep-alive connections`);
+  const gcBefore = await gcStats?.();
   const cpuBefore = cpuSeconds(pid);
   const startUs = monotonicUs();
   const result = wrk(url, DURATION_S);
   const endUs = monotonicUs();
   const cpuUsPerRequest = ((cpuSeconds(pid) - cpuBefore) * 1e6) / result.requests;
+  const gcAfter = await gcStats?.();
+  const gc = gcBefore && gcAfter ? gcBetween(gcBefore, gcAfter) : undefined;
   progress(
     `${label}: ${Math.round(result.requestsPerSec)} req/s, p50 ${ms(result.p50Ms)}, p99 ${ms(result.p99Ms)}, non-2xx ${result.non2xx}, CPU ${cpuPerRequest(cpuUsPerRequest)} per request`,
   );
-  return { ...result, cpuUsPerRequest, startUs, endUs };
+  return { ...result, cpuUsPerRequest, startUs, endUs, gc };
 }
 
 function median(values: number[]): number {
@@ -335,9 +390,9 @@ async function main(): Promise<void> {
 
     const headers = { [REQUEST_HEADER.name]: REQUEST_HEADER.value };
     // accessLog + cluster: where the last request of a run must have gone (the header-match rule's upstream).
-    const targets: { label: string; url: string; proc: Proc; accessLog?: string; cluster?: string }[] = [
+    const targets: { label: string; url: string; proc: Proc; accessLog?: string; cluster?: string; gcStats?: () => Promise<GcStats> }[] = [
       { label: 'direct to backend', url: `http://127.0.0.1:${backendPort}${REQUEST_PATH}`, proc: backend },
-      { label: 'tendril-proxy', url: `http://127.0.0.1:${gatewayPort}${REQUEST_PATH}`, proc: proxy, accessLog: path.join(dir, 'proxy.log'), cluster: 'default/svc-canary/8080' },
+      { label: 'tendril-proxy', url: `http://127.0.0.1:${gatewayPort}${REQUEST_PATH}`, proc: proxy, accessLog: path.join(dir, 'proxy.log'), cluster: 'default/svc-canary/8080', gcStats: () => proxyGcStats(proxyAdminPort) },
       { label: 'nginx proxy', url: `http://127.0.0.1:${nginxPort}${REQUEST_PATH}`, proc: nginxProxy, accessLog: path.join(proxyDir, 'access.log'), cluster: 'svc_canary' },
     ];
     targets.push(...ceilings);
@@ -351,7 +406,7 @@ async function main(): Promise<void> {
     for (let round = 1; round <= ROUNDS; round++) {
       progress(`round ${round} of ${ROUNDS}`);
       for (const [i, t] of targets.entries()) {
-        rounds[i].push(await measure(t.label, t.url, t.proc.child.pid, round === 1));
+        rounds[i].push(await measure(t.label, t.url, t.proc.child.pid, round === 1, t.gcStats));
         if (t.accessLog && t.cluster) assertRoutedTo(t.accessLog, t.cluster);
       }
     }
@@ -404,6 +459,8 @@ async function main(): Promise<void> {
       ),
       '',
       ceilingLine,
+      '',
+      describeGc(rounds[1].flatMap((r) => (r.gc ? [r.gc] : []))),
       '',
       Number.isNaN(cpuRatio) ? '' : `tendril-proxy uses ${cpuRatio.toFixed(2)}×${eachRound(roundRatios.map((r) => `${r.cpu.toFixed(2)}×`))} nginx's CPU per request (for reference: ≥ 50% of nginx's requests/s needs about ≤ 2× on a machine where the proxy is CPU-bound).`,
       '',

@@ -1,2 +1,3 @@
 export * from './node-proxy';
+export * from './gc-stats';
 export * from './runtime-node-proxy';

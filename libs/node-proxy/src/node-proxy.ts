@@ -2,6 +2,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TypeUrl } from '@tendril/api-envoy';
 import { AdsClient, type AdsClientOptions, type EnvoyResource, type Logger, type ResourceState } from '@tendril/xds';
+import { GcStatsRecorder } from './gc-stats';
 
 /** The configuration a data plane serves: every xDS resource it holds, by kind. */
 export interface DataPlaneConfig {
@@ -66,6 +67,8 @@ export class NodeProxy {
   private ready = false;
   private readonly counters = { applied: 0, rejected: 0 };
   private lastRejection: { typeUrl: string; version: string; message: string } | undefined;
+  /** GC pauses for /stats; recorded while the admin API is up. */
+  private gcStats: GcStatsRecorder | undefined;
 
   constructor(private readonly opts: NodeProxyOptions) {
     this.client = new AdsClient({
@@ -91,6 +94,7 @@ export class NodeProxy {
 
   async stop(): Promise<void> {
     this.client.stop();
+    this.gcStats?.stop();
     await new Promise<void>((resolve) => (this.admin ? this.admin.close(() => resolve()) : resolve()));
     this.admin?.closeAllConnections();
     await this.opts.dataPlane.close();
@@ -116,12 +120,14 @@ export class NodeProxy {
           return json(200, { versions: this.client.versions(), ...config, secrets: config.secrets.map(redactSecret) });
         }
         case '/stats':
-          return json(200, { connected: this.client.connected, ...this.counters, lastRejection: this.lastRejection ?? null });
+          return json(200, { connected: this.client.connected, ...this.counters, lastRejection: this.lastRejection ?? null, gc: this.gcStats?.snapshot() ?? null });
         default:
           return json(404, { error: 'not found' });
       }
     });
     this.admin = admin;
+    this.gcStats = new GcStatsRecorder();
+    this.gcStats.start();
     await new Promise<void>((resolve, reject) => {
       admin.once('error', reject);
       admin.listen(port, host, () => resolve());

@@ -54,6 +54,9 @@ describe('NodeProxy', () => {
         const stats = JSON.parse((await json(`http://127.0.0.1:${adminPort}/stats`)).body);
         expect(stats.rejected).toBe(1);
         expect(stats.lastRejection.message).toBe('listener "unservable" cannot be served');
+        // GC pauses by kind, for telling a latency tail from the heap.
+        expect(stats.gc.scavenge).toEqual({ count: expect.any(Number), totalMs: expect.any(Number), maxMs: expect.any(Number) });
+        expect(Object.keys(stats.gc)).toEqual(['scavenge', 'markCompact', 'incrementalMarking', 'weakCallbacks']);
       });
       expect(JSON.parse((await json(`http://127.0.0.1:${adminPort}/config_dump`)).body).listeners[0].name).toBe('good');
       await eventually(() => expect(server.status.list()[0].types[TypeUrl.Listener].lastNack?.message).toBe('listener "unservable" cannot be served'));
