@@ -27,7 +27,7 @@ const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 /** Rounds of measurements, the targets interleaved in each, so load from elsewhere hits every row alike. */
 const ROUNDS = Math.max(1, Number(process.env.BENCH_DATA_ROUNDS ?? 3));
-/** Also measure node-ceiling-proxy.ts: a Node proxy with no features, with undici and with a lean upstream client. */
+/** Also measure node-ceiling-proxy.ts: a Node proxy with no features, with undici, with a lean upstream client, and with a lean server too. */
 const NODE_CEILING = process.env.BENCH_NODE_CEILING === '1';
 const ROUTES = 20;
 /** The request hits the header-match rule on the last path prefix. */
@@ -380,6 +380,7 @@ async function main(): Promise<void> {
       for (const [client, label] of [
         ['undici', 'Node ceiling: node:http + undici, no features'],
         ['lean', 'Node ceiling: node:http + lean C++-parsed upstream client, no features'],
+        ['lean-server', 'Node ceiling: lean C++-parsed server (no node:http) + lean client, no features'],
       ]) {
         const port = await freePort();
         const proc = Proc.start(`node ceiling proxy (${client})`, process.execPath, ['--require', 'tsx/cjs', path.join(__dirname, 'node-ceiling-proxy.ts'), String(port), String(backendPort), client], path.join(dir, `ceiling-${client}.log`));
@@ -436,7 +437,7 @@ async function main(): Promise<void> {
     const percentOf = (a: Measurement, b: Measurement): string => `${((a.requestsPerSec / b.requestsPerSec) * 100).toFixed(0)}%`;
     const ceilingLine =
       ceilings.length > 0
-        ? `Node ceilings (node-ceiling-proxy.ts, no routing, access log or timeouts): with undici, as tendril-proxy sends upstream, ${percentOf(results[3], nginxResult)} of nginx's requests/s at ${cpuPerRequest(results[3].cpuUsPerRequest)} CPU per request, and tendril-proxy reaches ${percentOf(tendril, results[3])} of it; with a lean upstream client (node's C++ parser on the socket), ${percentOf(results[4], nginxResult)} of nginx's at ${cpuPerRequest(results[4].cpuUsPerRequest)}.`
+        ? `Node ceilings (node-ceiling-proxy.ts, no routing, access log or timeouts): with undici, as tendril-proxy sends upstream, ${percentOf(results[3], nginxResult)} of nginx's requests/s at ${cpuPerRequest(results[3].cpuUsPerRequest)} CPU per request, and tendril-proxy reaches ${percentOf(tendril, results[3])} of it; with a lean upstream client (node's C++ parser on the socket), ${percentOf(results[4], nginxResult)} of nginx's at ${cpuPerRequest(results[4].cpuUsPerRequest)}; with the server side lean too (no node:http), ${percentOf(results[5], nginxResult)} of nginx's at ${cpuPerRequest(results[5].cpuUsPerRequest)}.`
         : '';
     const lines = [
       '## Data plane',

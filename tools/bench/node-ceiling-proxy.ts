@@ -3,7 +3,7 @@
  * thread, a node:http server, and nothing else — no routing, access log, timeouts or header rules.
  * Not a product: it forwards every request (bodies are not supported) to one backend.
  *
- *   node --require tsx/cjs tools/bench/node-ceiling-proxy.ts <listen-port> <backend-port> [undici|lean]
+ *   node --require tsx/cjs tools/bench/node-ceiling-proxy.ts <listen-port> <backend-port> [undici|lean|lean-server]
  *
  * `undici` (default): upstream requests through an undici Pool with a callback handler, as
  * tendril-proxy sends them. Its requests/s is the ceiling for tendril-proxy as built, so the bench
@@ -14,6 +14,11 @@
  * wasm parser, no per-request timers. What an upstream client of that kind could buy — it uses
  * node's internal HTTPParser, and handles only what this bench sends (GET, no request body,
  * responses with a length or chunked).
+ *
+ * `lean-server`: the lean upstream client behind a server that is lean too: no node:http server,
+ * node's llhttp parses requests straight off each accepted socket's handle and a response goes out
+ * as one corked write — what serving HTTP/1.1 downstream without IncomingMessage, ServerResponse
+ * and their streams could buy (requests without a body only, no pipelining).
  */
 import * as http from 'node:http';
 import * as net from 'node:net';
@@ -21,8 +26,8 @@ import { Pool, type Dispatcher } from 'undici';
 
 const [listenPort, backendPort] = process.argv.slice(2, 4).map(Number);
 const client = process.argv[4] ?? 'undici';
-if (!Number.isInteger(listenPort) || !Number.isInteger(backendPort) || (client !== 'undici' && client !== 'lean')) {
-  process.stderr.write('usage: node-ceiling-proxy.ts <listen-port> <backend-port> [undici|lean]\n');
+if (!Number.isInteger(listenPort) || !Number.isInteger(backendPort) || (client !== 'undici' && client !== 'lean' && client !== 'lean-server')) {
+  process.stderr.write('usage: node-ceiling-proxy.ts <listen-port> <backend-port> [undici|lean|lean-server]\n');
   process.exit(2);
 }
 
@@ -66,23 +71,44 @@ interface NativeParser {
 }
 interface NativeParserClass {
   new (): NativeParser;
+  REQUEST: number;
   RESPONSE: number;
   kOnHeadersComplete: number;
   kOnBody: number;
   kOnMessageComplete: number;
   kOnExecute: number;
 }
-const { HTTPParser } = require('_http_common') as { HTTPParser: NativeParserClass };
+const { HTTPParser, methods } = require('_http_common') as { HTTPParser: NativeParserClass; methods: string[] };
+
+/** Where the lean client relays a response: a node:http ServerResponse, or a lean-server socket. */
+interface ResponseSink {
+  writeHead(status: number, headers: Record<string, string>): void;
+  write(chunk: Buffer): void;
+  end(): void;
+  /** The upstream connection closed before the response was complete. */
+  fail(): void;
+}
+
+function serverResponseSink(res: http.ServerResponse): ResponseSink {
+  return {
+    writeHead: (status, headers) => void res.writeHead(status, headers),
+    write: (chunk) => void res.write(chunk),
+    end: () => void res.end(),
+    fail: () => (res.headersSent ? res.destroy() : void res.writeHead(502, { 'content-length': 0 }).end()),
+  };
+}
 
 interface LeanConnection {
   socket: net.Socket;
-  response: http.ServerResponse | null;
+  response: ResponseSink | null;
   keepAlive: boolean;
   /** The request head written once the connection is up. */
   pending: string | null;
 }
 
-function leanForward(): Forward {
+type LeanForward = (method: string, url: string, headers: Iterable<[string, string]>, sink: ResponseSink) => void;
+
+function leanForward(): LeanForward {
   const idle: LeanConnection[] = [];
   const connect = (): LeanConnection => {
     const socket = net.connect(backendPort, '127.0.0.1');
@@ -120,29 +146,84 @@ function leanForward(): Forward {
     socket.once('close', () => {
       const at = idle.indexOf(conn);
       if (at >= 0) idle.splice(at, 1);
-      if (conn.response && !conn.response.headersSent) conn.response.writeHead(502, { 'content-length': 0 }).end();
-      else conn.response?.destroy();
+      conn.response?.fail();
     });
     return conn;
   };
-  return (req, res) => {
-    let head = `${req.method} ${req.url} HTTP/1.1\r\n`;
-    for (const name in req.headers) {
-      const value = req.headers[name];
-      if (name === 'connection' || name === 'keep-alive' || name === 'transfer-encoding' || name === 'upgrade' || name === 'proxy-connection' || name === 'te' || name === 'trailer') continue;
-      head += `${name}: ${Array.isArray(value) ? value.join(', ') : value}\r\n`;
+  return (method, url, headers, sink) => {
+    let head = `${method} ${url} HTTP/1.1\r\n`;
+    for (const [name, value] of headers) {
+      if (HOP_BY_HOP.has(name)) continue;
+      head += `${name}: ${value}\r\n`;
     }
     head += '\r\n';
     const conn = idle.pop() ?? connect();
-    conn.response = res;
+    conn.response = sink;
     if (conn.socket.connecting) conn.pending = head;
     else conn.socket.write(head, 'latin1');
   };
 }
 
-const forward = client === 'lean' ? leanForward() : undiciForward();
-const server = http.createServer({ requestTimeout: 0 }, forward);
-server.keepAliveTimeout = 0;
+function* requestHeaders(req: http.IncomingMessage): Iterable<[string, string]> {
+  for (const name in req.headers) {
+    const value = req.headers[name];
+    if (value !== undefined) yield [name, Array.isArray(value) ? value.join(', ') : value];
+  }
+}
+
+function* rawHeaderPairs(raw: string[]): Iterable<[string, string]> {
+  for (let i = 0; i + 1 < raw.length; i += 2) yield [raw[i].toLowerCase(), raw[i + 1]];
+}
+
+/** A socket-level HTTP/1.1 server for `lean-server`: requests parsed off the handle, each response one corked write. */
+function leanServer(forward: LeanForward): net.Server {
+  return net.createServer((socket) => {
+    socket.setNoDelay(true);
+    socket.on('error', () => undefined);
+    let keepAlive = true;
+    const parser = new HTTPParser();
+    parser.initialize(HTTPParser.REQUEST, {}, 0, 0);
+    const sink: ResponseSink = {
+      writeHead(status, headers) {
+        let head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\n`;
+        for (const name in headers) head += `${name}: ${headers[name]}\r\n`;
+        if (!keepAlive) head += 'connection: close\r\n';
+        socket.cork();
+        socket.write(`${head}\r\n`, 'latin1');
+      },
+      write: (chunk) => void socket.write(chunk),
+      end() {
+        socket.uncork();
+        if (!keepAlive) socket.end();
+      },
+      fail: () => void socket.destroy(),
+    };
+    parser[HTTPParser.kOnHeadersComplete] = (_major: number, _minor: number, raw: string[], method: number, url: string, _status: unknown, _message: unknown, _upgrade: boolean, shouldKeepAlive: boolean): number => {
+      keepAlive = shouldKeepAlive;
+      forward(methods[method], url, rawHeaderPairs(raw), sink);
+      return 0;
+    };
+    parser[HTTPParser.kOnExecute] = (result: unknown): void => {
+      if (result instanceof Error) socket.destroy();
+    };
+    parser.consume((socket as unknown as { _handle: unknown })._handle);
+    socket.resume();
+  });
+}
+
+const server =
+  client === 'lean-server'
+    ? leanServer(leanForward())
+    : http.createServer(
+        { requestTimeout: 0 },
+        client === 'lean'
+          ? ((): Forward => {
+              const forward = leanForward();
+              return (req, res) => forward(req.method ?? 'GET', req.url ?? '/', requestHeaders(req), serverResponseSink(res));
+            })()
+          : undiciForward(),
+      );
+if (server instanceof http.Server) server.keepAliveTimeout = 0;
 server.listen(listenPort, '127.0.0.1');
 // A clean exit on SIGTERM, so that a --cpu-prof profile gets written.
 process.once('SIGTERM', () => process.exit(0));
