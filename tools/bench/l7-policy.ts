@@ -273,7 +273,8 @@ async function editSection(): Promise<string> {
     writePodOutput: () => undefined,
   });
   const network = proxyDatapathAccess(pinDir);
-  const runtime = new ProxyRuntime({ logger: silentLogger, drainTimeoutMs: 1_000, transparentNetwork: network });
+  // No access log: the client's requests would otherwise land, a line each, in the bench's markdown on stdout.
+  const runtime = new ProxyRuntime({ logger: silentLogger, accessLog: () => undefined, drainTimeoutMs: 1_000, transparentNetwork: network });
   /** When the proxy applied each configuration (epoch ms). */
   const applied: number[] = [];
   let proxy: NodeProxy | undefined;
