@@ -3,6 +3,7 @@ import { applyBackendClientCertificate } from './backend-client-certificate';
 import { applyFrontendValidation, frontendValidationConditions, type ClientCertificateValidation } from './frontend-validation';
 import { GATEWAY_API_GROUP, type Gateway, type GatewayClass, type LabelSelector, type Listener, type SecretObjectReference } from './kube-types';
 import { mergeListenerSets, type ListenerSetState } from './listener-sets';
+import type { IrListener } from './ir';
 import { isReferenceAllowed } from './reference-grants';
 import { compareStrings, nameOf, namespaceOf, type ResourceIndex } from './resource-index';
 
@@ -61,6 +62,11 @@ export interface ListenerState {
   listenerSet?: { namespace: string; name: string };
   /** HTTPS listeners: how client certificates are checked (Gateway spec.tls.frontend); none asked for when absent. */
   clientValidation?: ClientCertificateValidation;
+}
+
+/** The part of an IR listener that names its Gateway socket: every kind of route's listener starts with it. */
+export function gatewaySocket(name: string, gateway: GatewayState, port: number): Pick<IrListener, 'name' | 'gateway' | 'address' | 'port'> {
+  return { name, gateway: { namespace: gateway.namespace, name: gateway.name }, address: gateway.address ?? '', port };
 }
 
 export interface GatewayState {

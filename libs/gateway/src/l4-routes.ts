@@ -1,5 +1,5 @@
 import type { BackendProblem } from './backends';
-import type { GatewayState, ListenerState } from './gateways';
+import { gatewaySocket, type GatewayState, type ListenerState } from './gateways';
 import type { IrListener } from './ir';
 import type { TCPRoute, UDPRoute } from './kube-types';
 import { compareStrings, nameOf, namespaceOf, type ResourceIndex } from './resource-index';
@@ -76,10 +76,7 @@ export function translateL4Routes<R extends TCPRoute | UDPRoute>(
   const listeners = [...served.entries()]
     .sort(([a], [b]) => compareStrings(a, b))
     .map(([name, s]): IrListener => ({
-      name,
-      gateway: { namespace: s.gateway.namespace, name: s.gateway.name },
-      address: s.gateway.address ?? '',
-      port: s.port,
+      ...gatewaySocket(name, s.gateway, s.port),
       virtualHosts: [],
       ...l4.listenerRoute(s.route),
     }));

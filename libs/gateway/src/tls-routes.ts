@@ -1,7 +1,7 @@
 import type { BackendProblem, BackendResolver } from './backends';
 import { cond } from './conditions';
 import { INVALID_BACKEND_CLUSTER } from './envoy-render';
-import { listenersOf, type GatewayState, type ListenerState } from './gateways';
+import { gatewaySocket, listenersOf, type GatewayState, type ListenerState } from './gateways';
 import { owningListenerHostname } from './hostnames';
 import type { IrListener, IrPassthroughRoute, IrSecret } from './ir';
 import type { TLSRoute } from './kube-types';
@@ -98,10 +98,7 @@ export function translateTlsRoutes(
     .filter(([, s]) => s.routes.size > 0)
     .sort(([a], [b]) => compareStrings(a, b))
     .map(([name, s]): IrListener => ({
-      name,
-      gateway: { namespace: s.gateway.namespace, name: s.gateway.name },
-      address: s.gateway.address ?? '',
-      port: s.port,
+      ...gatewaySocket(name, s.gateway, s.port),
       virtualHosts: [],
       passthrough: [...s.routes.values()].sort((a, b) => compareStrings(a.hostname, b.hostname)),
     }));

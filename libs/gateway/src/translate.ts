@@ -2,7 +2,7 @@ import { BackendResolver } from './backends';
 import { cond } from './conditions';
 import { renderEnvoy } from './envoy-render';
 import type { EnvoyResources } from './envoy-types';
-import { evaluateGatewayClasses, evaluateGateways, listenersOf, type GatewayState, type ListenerState } from './gateways';
+import { evaluateGatewayClasses, evaluateGateways, gatewaySocket, listenersOf, type GatewayState, type ListenerState } from './gateways';
 import { listenerSetStatus, refreshListenerSetObjects } from './listener-sets';
 import type { IrListener, IrRoute, IrRouteKind, IrSecret, IrTlsListener, IrVirtualHost, RouteIR } from './ir';
 import { owningListenerHostname } from './hostnames';
@@ -447,10 +447,7 @@ function buildListener(name: string, target: SocketAssembly): IrListener {
   const { gateway, port, hosts, tls } = target;
   target.sortedHostnames ??= [...hosts.keys()].sort(compareStrings);
   return {
-    name,
-    gateway: { namespace: gateway.namespace, name: gateway.name },
-    address: gateway.address ?? '',
-    port,
+    ...gatewaySocket(name, gateway, port),
     ...(tls
       ? {
           tls: [...tls.entries()]
