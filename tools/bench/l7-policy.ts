@@ -24,7 +24,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { request } from 'undici';
-import { Agent, type EndpointView } from '@tendril/control-plane';
+import { Agent, DEFAULT_AGENT_DEBOUNCE_MS, type EndpointView } from '@tendril/control-plane';
 import { proxyDatapathAccess } from '@tendril/datapath';
 import { networkPolicyResources, removeNodeDatapath, type EndpointRedirects } from '@tendril/endpoints';
 import { IdentityAllocator, workloadLabels, type Identity } from '@tendril/identity';
@@ -340,7 +340,7 @@ async function editSection(): Promise<string> {
       '',
       'An Agent (file source, eBPF datapath) with a server and a client pod in network namespaces and the node proxy over xDS; the policy lets the client `GET /a` on the server\'s port ' +
         `through the proxy. A client process in the client pod asks for \`/b\` every 2 ms on one keep-alive connection. Each edit rewrites the policy file (write + rename); ` +
-        `times are from the rename, medians of ${EDITS} edits each way (min–max). The agent's file watch debounces 10 ms.`,
+        `times are from the rename, medians of ${EDITS} edits each way (min–max). The agent's file watch debounces ${DEFAULT_AGENT_DEBOUNCE_MS} ms.`,
       '',
       table(['edit', 'proxy applied the new NPDS', 'client sees the new verdict'], rows),
       '',

@@ -87,7 +87,7 @@ export interface AgentOptions {
 }
 
 /** Default FileSource debounce of the agent: short, because it adds to every change's latency. */
-export const DEFAULT_AGENT_DEBOUNCE_MS = 10;
+export const DEFAULT_AGENT_DEBOUNCE_MS = 5;
 
 /** A status the agent wrote and the store still holds as written: the translator's update and its JSON text. */
 interface WrittenStatus {
@@ -400,6 +400,7 @@ export class Agent implements AdminState {
    */
   private writeStatuses(statuses: TranslateResult['statuses']): void {
     this.writingStatuses = true;
+    const routesWritten: Array<[ResourceKey, StatusUpdate]> = [];
     try {
       this.store.batch(() => {
         for (const s of statuses) {
@@ -411,10 +412,17 @@ export class Agent implements AdminState {
           if (last) this.statusesInPlace.delete(last.update);
           this.writtenStatuses.set(key, { update: s, json });
           this.statusesInPlace.add(s);
+          if (s.kind === 'HTTPRoute' || s.kind === 'GRPCRoute') routesWritten.push([key, s]);
         }
       });
     } finally {
       this.writingStatuses = false;
+    }
+    // The routes now carry what translation computed for them: the next translation need not check.
+    const controllerName = this.opts.controllerName ?? DEFAULT_CONTROLLER_NAME;
+    for (const [key, update] of routesWritten) {
+      const route = this.store.get(key);
+      if (route) this.translationMemo.statusWritten(route, update, controllerName);
     }
   }
 

@@ -84,13 +84,12 @@ export function translateMeshRoutes(
 ): MeshTranslation {
   const frontends = new Map<string, FrontendRoutes>();
   const parents: MeshTranslation['parents'] = new Map();
-  const entries: Array<{ kind: IrRouteKind; route: HTTPRoute | GRPCRoute }> = [
-    ...index.httpRoutes.map((route) => ({ kind: 'HTTPRoute' as const, route })),
-    ...index.grpcRoutes.map((route) => ({ kind: 'GRPCRoute' as const, route })),
-  ];
+  // Most routes have no Service parent: find the few that do without allocating for every route.
+  const entries: Array<{ kind: IrRouteKind; route: HTTPRoute | GRPCRoute }> = [];
+  for (const route of index.httpRoutes) if (route.spec?.parentRefs?.some(isServiceParentRef)) entries.push({ kind: 'HTTPRoute', route });
+  for (const route of index.grpcRoutes) if (route.spec?.parentRefs?.some(isServiceParentRef)) entries.push({ kind: 'GRPCRoute', route });
   for (const { kind, route } of entries) {
     const refs = (route.spec?.parentRefs ?? []).filter(isServiceParentRef);
-    if (refs.length === 0) continue;
     const routeNamespace = namespaceOf(route);
     const unsupported = unsupportedValue(kind, route);
     const translations = new Map<number, RouteTranslation>();

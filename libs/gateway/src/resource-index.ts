@@ -40,10 +40,37 @@ const INDEXED_KINDS = new Set([
   'gateway.networking.k8s.io/BackendTLSPolicy',
 ]);
 
+/** `<group>/<kind>` of the kinds the index keeps in lists only (no lookup maps): withReplaced() can patch them. */
+const LISTED_KINDS = new Set([
+  'gateway.networking.k8s.io/GatewayClass',
+  'gateway.networking.k8s.io/Gateway',
+  'gateway.networking.k8s.io/HTTPRoute',
+  'gateway.networking.k8s.io/GRPCRoute',
+  'gateway.networking.k8s.io/TLSRoute',
+  'gateway.networking.k8s.io/TCPRoute',
+  'gateway.networking.k8s.io/UDPRoute',
+  'gateway.networking.k8s.io/ReferenceGrant',
+  'gateway.networking.k8s.io/ListenerSet',
+  'gateway.networking.k8s.io/BackendTLSPolicy',
+]);
+
+/** Whether `after` is a new version of `before` that ResourceIndex.withReplaced can put in its place. */
+export function isReplaceableVersion(before: KubeObject, after: KubeObject): boolean {
+  if (typeof before !== 'object' || typeof after !== 'object' || before === null || after === null) return false;
+  if (before.kind !== after.kind || before.apiVersion !== after.apiVersion || !before.metadata?.name) return false;
+  if (before.metadata.name !== after.metadata?.name || before.metadata.namespace !== after.metadata?.namespace) return false;
+  const apiVersion = before.apiVersion ?? '';
+  const slash = apiVersion.indexOf('/');
+  return LISTED_KINDS.has(`${slash >= 0 ? apiVersion.slice(0, slash) : ''}/${before.kind}`);
+}
+
 /** Route kinds: the rest of the indexed kinds form the environment routes are translated in. */
 const ROUTE_KINDS = new Set(['gateway.networking.k8s.io/HTTPRoute', 'gateway.networking.k8s.io/GRPCRoute', 'gateway.networking.k8s.io/TLSRoute', 'gateway.networking.k8s.io/TCPRoute', 'gateway.networking.k8s.io/UDPRoute']);
 
 const key = (namespace: string, name: string): string => `${namespace}/${name}`;
+
+/** Up to this many replaced routes are looked up one by one (indexOf); more take one pass over each list. */
+const FEW_REPLACEMENTS = 8;
 
 export function namespaceOf(obj: KubeObject): string {
   return obj.metadata?.namespace ?? 'default';
@@ -159,11 +186,15 @@ export class ResourceIndex {
   }
 
   /**
-   * This index with some route objects replaced by new versions of themselves (same kind, namespace
-   * and name, so every list keeps its order): a route edit re-indexes nothing else.
+   * This index with some objects replaced by new versions of themselves (same kind, namespace and
+   * name, so every list keeps its order): a route edit, or statuses written back, re-index nothing
+   * else. Only kinds the index keeps in lists can be replaced (see isListedKind); Services, Secrets,
+   * ConfigMaps, EndpointSlices and Namespaces need a new index.
    */
-  withRoutesReplaced(replacements: ReadonlyMap<KubeObject, KubeObject>): ResourceIndex {
-    const replaced = <T extends KubeObject>(list: T[]): T[] => {
+  withReplaced(replacements: ReadonlyMap<KubeObject, KubeObject>): ResourceIndex {
+    const patch = <T extends KubeObject>(list: T[]): T[] => {
+      // A few edits: find each; many (statuses written back to every route): one pass over the list.
+      if (replacements.size > FEW_REPLACEMENTS) return list.some((o) => replacements.has(o)) ? list.map((o) => (replacements.get(o) as T | undefined) ?? o) : list;
       let copy: T[] | undefined;
       for (const [before, after] of replacements) {
         const i = list.indexOf(before as T);
@@ -172,7 +203,19 @@ export class ResourceIndex {
       return copy ?? list;
     };
     const index: ResourceIndex = Object.create(ResourceIndex.prototype);
-    return Object.assign(index, this, { httpRoutes: replaced(this.httpRoutes), grpcRoutes: replaced(this.grpcRoutes), tlsRoutes: replaced(this.tlsRoutes) });
+    return Object.assign(index, this, {
+      gatewayClasses: patch(this.gatewayClasses),
+      gateways: patch(this.gateways),
+      httpRoutes: patch(this.httpRoutes),
+      grpcRoutes: patch(this.grpcRoutes),
+      tlsRoutes: patch(this.tlsRoutes),
+      tcpRoutes: patch(this.tcpRoutes),
+      udpRoutes: patch(this.udpRoutes),
+      referenceGrants: patch(this.referenceGrants),
+      listenerSets: patch(this.listenerSets),
+      backendTlsPolicies: patch(this.backendTlsPolicies),
+      environmentObjects: patch(this.environmentObjects),
+    });
   }
 
   /** Namespace labels, always including the `kubernetes.io/metadata.name` label Kubernetes adds. */

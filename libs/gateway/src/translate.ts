@@ -7,7 +7,7 @@ import { listenerSetStatus, refreshListenerSetObjects } from './listener-sets';
 import type { IrListener, IrRoute, IrRouteKind, IrSecret, IrTlsListener, IrVirtualHost, RouteIR } from './ir';
 import { owningListenerHostname } from './hostnames';
 import type { GRPCRoute, HTTPRoute, KubeObject } from './kube-types';
-import { compareStrings, nameOf, namespaceOf, ResourceIndex } from './resource-index';
+import { compareStrings, isReplaceableVersion, nameOf, namespaceOf, ResourceIndex } from './resource-index';
 import { attachRoute } from './route-attachment';
 import { translateGrpcRoute, translateHttpRoute, unsupportedValue, type ListenerContext, type RouteTranslation } from './route-ir';
 import { compareRoutePrecedence } from './route-order';
@@ -54,11 +54,6 @@ export interface TranslateResult {
   statuses: StatusUpdate[];
 }
 
-interface RouteEntry {
-  kind: IrRouteKind;
-  route: HTTPRoute | GRPCRoute;
-}
-
 /**
  * Gateway API resources in, route IR + Envoy resources + status out. Pure: the same input always
  * gives the same (sorted) output, so xDS versions change only when content does.
@@ -70,27 +65,43 @@ export function translate(input: TranslateInput, memo?: TranslationMemo): Transl
   validateInput(input);
   const { controllerName, now } = input;
   const options = input.options ?? {};
-  const index = indexResources(input.resources, memo);
+  const { index, patched } = indexResources(input.resources, memo);
   const { classes, gateways, gatewaysByKey, backends } = environmentOf(index, controllerName, options, memo);
-  // The assembly lives as long as the environment (the memo drops it with the environment).
+  // The assembly and the route pass live as long as the environment (the memo drops them with it).
   const listeners = memo?.assembly ?? new ListenerAssembly(gateways);
-  if (memo) memo.assembly = listeners;
-  listeners.begin();
-  const statuses: StatusUpdate[] = [];
-
-  const routes: RouteEntry[] = [
-    ...index.httpRoutes.map((route): RouteEntry => ({ kind: 'HTTPRoute', route })),
-    ...index.grpcRoutes.map((route): RouteEntry => ({ kind: 'GRPCRoute', route })),
-  ];
-  for (const { kind, route } of routes) {
+  const lastPass = memo?.assembly ? memo.routePass : undefined;
+  if (memo) {
+    memo.assembly = listeners;
+    // Set again when this pass completes: a pass that throws leaves the next one to start afresh.
+    memo.routePass = undefined;
+  }
+  const workFor = (kind: IrRouteKind, route: HTTPRoute | GRPCRoute): RouteWork => {
     const kept = memo?.routeWork(route, controllerName);
     const work = kept ?? startRouteWork(index, kind, route, gatewaysByKey, controllerName);
     if (work !== kept) memo?.keepRouteWork(route, work);
-    if (work.ignored) continue;
-    if (!work.base || !work.status || (!work.unsupported && !work.placements)) completeRouteWork(kind, route, work, backends, listeners, controllerName, now);
-    if (!work.unsupported) listeners.attach(work);
-    if (work.status) statuses.push(work.status);
+    if (!work.ignored && (!work.base || !work.status || (!work.unsupported && !work.placements))) completeRouteWork(kind, route, work, backends, listeners, controllerName, now);
+    return work;
+  };
+  let works: RouteWork[];
+  if (lastPass && patched && lastPass.index === patched.from) {
+    // A route edit: only the replaced routes are looked at; every other route's work, placements and count stand.
+    works = lastPass.works;
+    for (const [at, route] of positionsOf(index, patched.replaced)) {
+      const work = workFor(route.kind as IrRouteKind, route);
+      listeners.replace(works[at], work);
+      works[at] = work;
+    }
+  } else {
+    listeners.begin();
+    works = [];
+    for (const route of index.httpRoutes) works.push(workFor('HTTPRoute', route));
+    for (const route of index.grpcRoutes) works.push(workFor('GRPCRoute', route));
+    for (const work of works) if (isAttached(work)) listeners.attach(work);
   }
+  if (memo) memo.routePass = { index, works };
+  listeners.countAttachedRoutes();
+  const statuses: StatusUpdate[] = [];
+  for (const work of works) if (!work.ignored && work.status) statuses.push(work.status);
 
   const passthrough = translateTlsRoutes(index, gatewaysByKey, backends, controllerName, now);
   statuses.push(...passthrough.statuses);
@@ -102,15 +113,7 @@ export function translate(input: TranslateInput, memo?: TranslationMemo): Transl
   const mesh = translateMeshRoutes(index, backends.meshResolver(), controllerName, now, options.mesh ?? {});
   mergeMeshStatuses(statuses, mesh.parents);
   const usedClusters = new Set<string>([...passthrough.clusters, ...tcp.clusters, ...udp.clusters, ...mesh.clusters]);
-  for (const l of irListeners) {
-    for (const vh of l.virtualHosts) {
-      for (const r of vh.routes) {
-        if (r.action.kind !== 'forward') continue;
-        for (const s of r.action.backends) if (s.kind === 'cluster') usedClusters.add(s.cluster);
-        for (const m of r.action.mirrors) usedClusters.add(m.cluster);
-      }
-    }
-  }
+  for (const l of irListeners) for (const vh of l.virtualHosts) for (const c of clustersOf(vh)) usedClusters.add(c);
   const secrets = new Map([...listeners.secrets(), ...passthrough.secrets].map((secret) => [secret.name, secret]));
   const ir: RouteIR = { listeners: irListeners, clusters: backends.clustersNamed(usedClusters), secrets: [...secrets.values()].sort((a, b) => compareStrings(a.name, b.name)), ...(mesh.listener ? { mesh: mesh.listener } : {}) };
 
@@ -126,6 +129,24 @@ export function translate(input: TranslateInput, memo?: TranslationMemo): Transl
       compareStrings(a.name, b.name),
   );
   return { ir, envoy: renderEnvoy(ir, options.proxylessHostnames), statuses };
+}
+
+/** The clusters a virtual host forwards and mirrors to, kept with it (an unchanged host is the same object in the next translation). */
+const virtualHostClusters = new WeakMap<IrVirtualHost, readonly string[]>();
+
+function clustersOf(vh: IrVirtualHost): readonly string[] {
+  let clusters = virtualHostClusters.get(vh);
+  if (!clusters) {
+    const found = new Set<string>();
+    for (const r of vh.routes) {
+      if (r.action.kind !== 'forward') continue;
+      for (const s of r.action.backends) if (s.kind === 'cluster') found.add(s.cluster);
+      for (const m of r.action.mirrors) found.add(m.cluster);
+    }
+    clusters = [...found];
+    virtualHostClusters.set(vh, clusters);
+  }
+  return clusters;
 }
 
 /**
@@ -174,47 +195,50 @@ function environmentOf(index: ResourceIndex, controllerName: string, options: Tr
   return environment;
 }
 
-/** Most routes a new input may replace for the last index to be patched (each patch scans the route lists). */
-const MAX_REPLACED_ROUTES = 64;
-
 /**
- * The index of the input. When the input is the last one with a few routes replaced by new versions
- * of themselves (a route edit: same position in the input, same kind, namespace and name), the last
- * index is patched instead of indexing and sorting every object again.
+ * The index of the input. When the input is the last one with some objects replaced by new versions
+ * of themselves (a route edit, statuses written back: same position in the input, same kind,
+ * namespace and name, a kind the index keeps in lists), the last index is patched instead of
+ * indexing and sorting every object again; `patched` then says from which index and with which
+ * replacements (old object → new).
  */
-function indexResources(resources: readonly KubeObject[], memo: TranslationMemo | undefined): ResourceIndex {
+function indexResources(
+  resources: readonly KubeObject[],
+  memo: TranslationMemo | undefined,
+): { index: ResourceIndex; patched?: { from: ResourceIndex; replaced: ReadonlyMap<KubeObject, KubeObject> } } {
   const last = memo?.lastIndex;
-  let index: ResourceIndex | undefined;
+  let result: ReturnType<typeof indexResources> | undefined;
   if (last && last.resources.length === resources.length) {
     let replaced: Map<KubeObject, KubeObject> | undefined = new Map();
     for (let i = 0; i < resources.length && replaced; i++) {
       const before = last.resources[i];
       const after = resources[i];
       if (before === after) continue;
-      if (replaced.size >= MAX_REPLACED_ROUTES || !sameRoute(before, after)) replaced = undefined;
+      if (!isReplaceableVersion(before, after)) replaced = undefined;
       else replaced.set(before, after);
     }
-    if (replaced) index = replaced.size === 0 ? last.index : last.index.withRoutesReplaced(replaced);
+    if (replaced) result = { index: replaced.size === 0 ? last.index : last.index.withReplaced(replaced), patched: { from: last.index, replaced } };
   }
-  index ??= new ResourceIndex(resources);
-  if (memo) memo.lastIndex = { resources, index };
-  return index;
+  result ??= { index: new ResourceIndex(resources) };
+  if (memo) memo.lastIndex = { resources, index: result.index };
+  return result;
 }
 
-/** Two versions of one named route object. */
-function sameRoute(a: KubeObject, b: KubeObject): boolean {
-  return (
-    typeof a === 'object' &&
-    typeof b === 'object' &&
-    a !== null &&
-    b !== null &&
-    (a.kind === 'HTTPRoute' || a.kind === 'GRPCRoute' || a.kind === 'TLSRoute') &&
-    a.kind === b.kind &&
-    a.apiVersion === b.apiVersion &&
-    !!a.metadata?.name &&
-    a.metadata.name === b.metadata?.name &&
-    a.metadata.namespace === b.metadata?.namespace
-  );
+/** Where the replacing HTTPRoutes and GRPCRoutes are in the route pass (HTTPRoutes, then GRPCRoutes). */
+function positionsOf(index: ResourceIndex, replaced: ReadonlyMap<KubeObject, KubeObject>): Array<[number, HTTPRoute | GRPCRoute]> {
+  const routes = [...replaced.values()].filter((r): r is HTTPRoute | GRPCRoute => r.kind === 'HTTPRoute' || r.kind === 'GRPCRoute');
+  const http = index.httpRoutes.length;
+  if (routes.length <= 8) return routes.map((r) => [r.kind === 'HTTPRoute' ? index.httpRoutes.indexOf(r as HTTPRoute) : http + index.grpcRoutes.indexOf(r as GRPCRoute), r]);
+  const wanted = new Set<KubeObject>(routes);
+  const found: Array<[number, HTTPRoute | GRPCRoute]> = [];
+  index.httpRoutes.forEach((r, i) => wanted.has(r) && found.push([i, r]));
+  index.grpcRoutes.forEach((r, i) => wanted.has(r) && found.push([http + i, r]));
+  return found;
+}
+
+/** Whether a route's IR routes and attachedRoutes count go on the Gateways' listeners. */
+function isAttached(work: RouteWork): boolean {
+  return !work.ignored && !work.unsupported;
 }
 
 /** The listener-dependent translations, placements and status of a route: done once per route object and environment. */
@@ -334,6 +358,10 @@ export class ListenerAssembly {
   /** Every attached placement list, with the translation that last attached it. */
   private readonly attached = new Map<readonly RoutePlacement[], number>();
   private translation = 0;
+  /** Whether this translation attached every route (so build() detaches those not attached again). */
+  private fullPass = false;
+  /** HTTPRoutes and GRPCRoutes counted per listener (added to attachedRoutes, which other route kinds add to too). */
+  private readonly counts = new Map<ListenerState, number>();
 
   constructor(gateways: readonly GatewayState[]) {
     for (const gateway of gateways) {
@@ -360,14 +388,16 @@ export class ListenerAssembly {
     }
   }
 
-  /** Starts a translation: its routes attach themselves (again), build() detaches the rest. */
+  /** Starts a translation that attaches every route (again): build() detaches the rest. */
   begin(): void {
     this.translation++;
+    this.fullPass = true;
+    this.counts.clear();
   }
 
   /** Counts the route on its listeners and adds its IR routes to the virtual hosts it serves. */
   attach(work: RouteWork): void {
-    for (const listener of work.countedOn) listener.attachedRoutes += 1;
+    for (const listener of work.countedOn) this.counts.set(listener, (this.counts.get(listener) ?? 0) + 1);
     const placements = work.placements;
     if (!placements || placements.length === 0) return;
     const known = this.attached.has(placements);
@@ -388,21 +418,43 @@ export class ListenerAssembly {
     }
   }
 
-  /** Removes the IR routes of placements no route of this translation attached. */
+  /**
+   * A route edit without a full pass: the route's previous work (if it was attached) is uncounted
+   * and its IR routes leave their virtual hosts, then the new work is attached. Work renewed for a
+   * status change shares its placements with the previous work; those stay where they are.
+   */
+  replace(before: RouteWork | undefined, after: RouteWork): void {
+    if (before === after) return;
+    if (before && isAttached(before)) {
+      for (const listener of before.countedOn) this.counts.set(listener, (this.counts.get(listener) ?? 0) - 1);
+      if (before.placements && before.placements !== after.placements) this.detach(before.placements);
+    }
+    if (isAttached(after)) this.attach(after);
+  }
+
+  /** Adds the counted HTTPRoutes and GRPCRoutes to each listener's attachedRoutes (reset for every translation). */
+  countAttachedRoutes(): void {
+    for (const [listener, count] of this.counts) listener.attachedRoutes += count;
+  }
+
+  /** Removes the IR routes of placements no route of this full pass attached. */
   private detachStale(): void {
-    for (const [placements, translation] of this.attached) {
-      if (translation === this.translation) continue;
-      this.attached.delete(placements);
-      for (const { socket, hostname, routes } of placements) {
-        const target = this.byName.get(socket);
-        const host = target?.hosts.get(hostname);
-        if (!target || !host?.sources.delete(routes)) continue;
-        host.vhost = undefined;
-        target.built = undefined;
-        if (host.sources.size === 0 && !target.listenerHostnames.has(hostname)) {
-          target.hosts.delete(hostname);
-          target.sortedHostnames = undefined;
-        }
+    if (!this.fullPass) return;
+    this.fullPass = false;
+    for (const [placements, translation] of this.attached) if (translation !== this.translation) this.detach(placements);
+  }
+
+  private detach(placements: readonly RoutePlacement[]): void {
+    if (!this.attached.delete(placements)) return;
+    for (const { socket, hostname, routes } of placements) {
+      const target = this.byName.get(socket);
+      const host = target?.hosts.get(hostname);
+      if (!target || !host?.sources.delete(routes)) continue;
+      host.vhost = undefined;
+      target.built = undefined;
+      if (host.sources.size === 0 && !target.listenerHostnames.has(hostname)) {
+        target.hosts.delete(hostname);
+        target.sortedHostnames = undefined;
       }
     }
   }

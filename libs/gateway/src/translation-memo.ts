@@ -67,6 +67,11 @@ export class TranslationMemo {
   routes = new WeakMap<object, RouteWork>();
   /** @internal The virtual hosts and listeners of the last translation, kept with the environment. */
   assembly: ListenerAssembly | undefined;
+  /**
+   * @internal The work of every HTTPRoute and GRPCRoute of the last translation, in the order of
+   * `index` (HTTPRoutes, then GRPCRoutes): a route edit replaces its entry instead of visiting all.
+   */
+  routePass: { index: ResourceIndex; works: RouteWork[] } | undefined;
   /** @internal The last input and its index, which a route edit patches (see translate.ts). */
   lastIndex: { resources: readonly KubeObject[]; index: ResourceIndex } | undefined;
 
@@ -79,6 +84,7 @@ export class TranslationMemo {
     }
     this.routes = new WeakMap();
     this.assembly = undefined;
+    this.routePass = undefined;
     return undefined;
   }
 
@@ -96,18 +102,30 @@ export class TranslationMemo {
     const spec = (route as { spec?: unknown }).spec;
     const work = typeof spec === 'object' && spec !== null ? this.routes.get(spec) : undefined;
     if (!work || work.route === route) return work;
-    const before = work.route.metadata;
-    const now = route.metadata;
-    // Name and creation time feed the IR (route names, precedence); anything else of metadata does not.
-    if (before?.name !== now?.name || before?.namespace !== now?.namespace || before?.creationTimestamp !== now?.creationTimestamp || before?.generation !== now?.generation) {
-      return undefined;
-    }
+    if (!sameIdentity(work.route, route)) return undefined;
     // Same spec, new object: its status (or other metadata) changed. Status feeds only the route's own
     // status, which is redone, unless the new status is the one computed last time (written back, as
     // the agent does): computing it from itself gives it again, so the same update object is kept.
     const status = work.status !== undefined && JSON.stringify((route as HTTPRoute).status) === (work.statusJson ??= JSON.stringify(work.status.status)) ? work.status : undefined;
+    return this.renew(work, route, status, controllerName);
+  }
+
+  /**
+   * The caller wrote `update`, the status a translation gave a route, back to that route, and
+   * `route` is the object that now carries it: the next translation takes the route as it is,
+   * without comparing its status with the one computed (which costs two JSON texts per route, and
+   * a translation's statuses written back touch every route).
+   */
+  statusWritten(route: KubeObject, update: StatusUpdate, controllerName: string): void {
+    const spec = (route as { spec?: unknown }).spec;
+    const work = typeof spec === 'object' && spec !== null ? this.routes.get(spec) : undefined;
+    if (!work || work.route === route || work.status !== update || !sameIdentity(work.route, route)) return;
+    this.renew(work, route, update, controllerName);
+  }
+
+  private renew(work: RouteWork, route: KubeObject, status: StatusUpdate | undefined, controllerName: string): RouteWork {
     const renewed = { ...work, route, ignored: work.attachments.length === 0 && !hasStatusOf(route as HTTPRoute, controllerName), status, statusJson: status && work.statusJson };
-    this.routes.set(spec as object, renewed);
+    this.routes.set((route as { spec: object }).spec, renewed);
     return renewed;
   }
 
@@ -116,4 +134,11 @@ export class TranslationMemo {
     const spec = (route as { spec?: unknown }).spec;
     if (typeof spec === 'object' && spec !== null) this.routes.set(spec, work);
   }
+}
+
+/** Name and creation time feed the IR (route names, precedence); anything else of metadata does not. */
+function sameIdentity(a: KubeObject, b: KubeObject): boolean {
+  const before = a.metadata;
+  const now = b.metadata;
+  return before?.name === now?.name && before?.namespace === now?.namespace && before?.creationTimestamp === now?.creationTimestamp && before?.generation === now?.generation;
 }

@@ -107,18 +107,33 @@ describe('TranslationMemo: unchanged routes keep their output objects', () => {
     const memo = new TranslationMemo();
     const withHost = (r: KubeObject, hostname: string): KubeObject => frozen({ ...r, spec: { ...(r.spec as object), hostnames: [hostname] } } as KubeObject);
     const renamed = (r: KubeObject, name: string): KubeObject => frozen({ ...r, metadata: { ...r.metadata, name } } as KubeObject);
+    const withParent = (r: KubeObject, gateway: string): KubeObject => frozen({ ...r, spec: { ...(r.spec as object), parentRefs: [{ name: gateway }] } } as KubeObject);
     const steps: Array<[string, KubeObject[]]> = [
       ['initial', routes],
       ['r7 edited', routes.map((r, i) => (i === 7 ? route(7, '/changed') : r))],
       ['r8 renamed in place', routes.map((r, i) => (i === 8 ? renamed(r, 'r8b') : r))],
       ['r3 and r4 swap hostnames', routes.map((r, i) => (i === 3 ? withHost(r, 'h4.example.com') : i === 4 ? withHost(r, 'h3.example.com') : r))],
       ['r5 joins r6 on its hostname', routes.map((r, i) => (i === 5 ? withHost(r, 'h6.example.com') : r))],
+      ['r2 attached to a Gateway that does not exist', routes.map((r, i) => (i === 2 ? withParent(r, 'missing') : r))],
+      ['r2 back, r4 moved to the missing Gateway', routes.map((r, i) => (i === 4 ? withParent(r, 'missing') : r))],
       ['r9 deleted', routes.filter((_, i) => i !== 9)],
       ['back to the start', routes],
     ];
     for (const [label, current] of steps) {
       expect({ label, result: view(run([...base, ...current], memo)) }).toEqual({ label, result: view(run([...base, ...current])) });
     }
+  });
+
+  it('a route edit looks at the edited route only, and the attachedRoutes count follows it', () => {
+    const memo = new TranslationMemo();
+    run([...base, ...routes], memo);
+    const looked = jest.spyOn(memo, 'routeWork');
+    const detached = frozen({ ...routes[7], spec: { ...(routes[7].spec as object), parentRefs: [{ name: 'missing' }] } } as KubeObject);
+    const result = run([...base, ...routes.map((r, i) => (i === 7 ? detached : r))], memo);
+    expect(looked.mock.calls.map(([r]) => r.metadata?.name)).toEqual(['r7']);
+    const gateway = result.statuses.find((s) => s.kind === 'Gateway')!.status as { listeners: Array<{ attachedRoutes: number }> };
+    expect(gateway.listeners[0].attachedRoutes).toBe(routes.length - 1);
+    expect(JSON.stringify(result.envoy.routes)).not.toContain('h7.example.com');
   });
 
   it('writing the statuses back (new Gateway and route objects, same specs) re-translates nothing', () => {
@@ -135,6 +150,24 @@ describe('TranslationMemo: unchanged routes keep their output objects', () => {
     const third = run(written, memo);
     const fourth = run(written, memo);
     expect(fourth.statuses.filter((s, i) => s.kind === 'HTTPRoute' && s !== third.statuses[i]).map((s) => s.name)).toEqual([]);
+  });
+
+  it('routes the caller says carry the statuses it wrote back give what translating from scratch gives', () => {
+    const memo = new TranslationMemo();
+    const first = run([...base, ...routes], memo);
+    const written = withStatuses([...base, ...routes], first);
+    for (const o of written) {
+      const update = first.statuses.find((s) => s.kind === o.kind && s.name === o.metadata?.name);
+      if (o.kind === 'HTTPRoute' && update) memo.statusWritten(o, update, CONTROLLER_NAME);
+    }
+    const looked = jest.spyOn(JSON, 'stringify');
+    const second = run(written, memo);
+    const stringified = looked.mock.calls.length;
+    looked.mockRestore();
+    expect(view(second)).toBe(view(run(written)));
+    // No status compared route by route (the result's own rendering stringifies a handful of objects).
+    expect(stringified).toBeLessThan(routes.length);
+    expect(second.statuses.filter((s, i) => s.kind === 'HTTPRoute' && s !== first.statuses[i]).map((s) => s.name)).toEqual([]);
   });
 
   it('renders proxyless gRPC resources only for the hostnames asked for, when a set is given', () => {

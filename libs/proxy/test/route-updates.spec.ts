@@ -78,4 +78,25 @@ describe('route configuration updates', () => {
     expect((await body('one.example')).text).toBe('one');
     expect((await body('three.example')).text).toBe('three');
   });
+
+  it('an edit of one virtual host among the same objects moves its domain, and one that takes an unchanged host’s domain is rejected', async () => {
+    const one = vhost('one', ['one.example'], reply('one'));
+    const three = vhost('three', ['three.example'], reply('three'));
+    const apply = (two: ReturnType<typeof vhost>) => h.runtime.apply({ listeners: [httpListener('l', 'rc')], routes: [routeConfig('rc', [one, two, three])], clusters: [], endpoints: [] });
+    for (let edit = 1; edit <= 40; edit++) expect((await apply(vhost('two', [`two-${edit}.example`], reply(`two-v${edit}`)))).accepted).toBe(true);
+    expect((await body('two-40.example')).text).toBe('two-v40');
+    expect((await h.request('/', { headers: { host: 'two-39.example' } })).status).toBe(404);
+    expect((await body('one.example')).text).toBe('one');
+
+    const taken = await apply(vhost('two', ['three.example'], reply('two')));
+    expect(taken.accepted).toBe(false);
+    expect(taken.errors.map((e) => e.message).join('\n')).toContain('domain "three.example" is used by more than one virtual host');
+    expect((await body('three.example')).text).toBe('three');
+    expect((await body('two-40.example')).text).toBe('two-v40');
+
+    // A wildcard in the edited host goes through a full build: the more specific exact host still wins.
+    expect((await apply(vhost('two', ['*.example'], reply('any')))).accepted).toBe(true);
+    expect((await body('other.example')).text).toBe('any');
+    expect((await body('one.example')).text).toBe('one');
+  });
 });

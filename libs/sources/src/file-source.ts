@@ -1,7 +1,7 @@
 import type { KubeObject } from '@tendril/api-k8s';
 import { deepEqual, parseKey, type ResourceKey } from '@tendril/store';
 import { watch, type FSWatcher } from 'chokidar';
-import type { Dirent, Stats } from 'node:fs';
+import { readFileSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ObjectCheckOptions } from './check-object';
@@ -135,7 +135,11 @@ export class FileSource implements ResourceSource {
       ignored: (p: string, stats?: Stats) => this.isIgnored(p, stats),
     });
     this.watcher = watcher;
-    watcher.on('all', (_event: string, p: string) => this.markDirty(p));
+    // Raw events (one per inotify event, naming what changed) start the debounce at once;
+    // chokidar's own add/change/unlink events follow only after it has re-read the directory
+    // (~7 ms for 100 files), so they add their path without pushing a pending flush back.
+    watcher.on('raw', (_event: string, name: unknown, details: unknown) => this.onRawEvent(name, details));
+    watcher.on('all', (_event: string, p: string) => this.markDirty(p, false));
     watcher.on('error', (err: unknown) => this.onWatchError(asError(err)));
     await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
     if (this.stopped) throw new Error(`file source ${this.id} was stopped before it was ready`);
@@ -154,9 +158,19 @@ export class FileSource implements ResourceSource {
     return stats?.isFile() === true && !isResourceFile(p);
   }
 
-  private markDirty(p: string): void {
+  /** A directory watcher names the entry that changed; a file watcher names its own file. */
+  private onRawEvent(name: unknown, details: unknown): void {
+    const watched = (details as { watchedPath?: unknown } | undefined)?.watchedPath;
+    if (typeof watched !== 'string') return;
+    const changed = typeof name !== 'string' || name === '' || name === path.basename(watched) ? watched : path.join(watched, name);
+    if (!this.isIgnored(changed)) this.markDirty(changed);
+  }
+
+  /** Marks a path for the next flush; `postpone` restarts the quiet period of a pending one. */
+  private markDirty(p: string, postpone = true): void {
     if (this.stopped) return;
     this.dirty.add(p);
+    if (this.timer && !postpone) return;
     const now = Date.now();
     this.firstDirtyAt ??= now;
     clearTimeout(this.timer);
@@ -192,12 +206,16 @@ export class FileSource implements ResourceSource {
     this.deliver(objects, [...this.watchErrors, ...errors]);
   }
 
-  /** Brings the state of one path (file or directory, present or gone) up to date. */
+  /**
+   * Brings the state of one path (file or directory, present or gone) up to date. A changed file
+   * is stat'ed and read synchronously: a few tens of microseconds, where the thread pool may first
+   * be busy with chokidar's lstat of every entry of the directory (2–3 ms for 100 files).
+   */
   private async refresh(absolute: string): Promise<void> {
     const rel = this.relative(absolute);
     let stats: Stats;
     try {
-      stats = await stat(absolute);
+      stats = statSync(absolute);
     } catch (err) {
       const code = errorCode(err);
       if (code === 'ENOENT' || code === 'ENOTDIR') {
@@ -212,7 +230,7 @@ export class FileSource implements ResourceSource {
       this.forget(rel, new Set(found));
       for (const file of found) await this.readResourceFile(file);
     } else if (stats.isFile() && isResourceFile(absolute) && !this.isIgnored(absolute)) {
-      await this.readResourceFile(rel);
+      this.readResourceFileSync(rel);
     } else {
       this.forget(rel);
     }
@@ -248,16 +266,32 @@ export class FileSource implements ResourceSource {
   }
 
   private async readResourceFile(rel: string): Promise<void> {
-    const absolute = path.join(this.root, rel);
     let text: string;
     try {
-      text = await readFile(absolute, 'utf8');
+      text = await readFile(path.join(this.root, rel), 'utf8');
     } catch (err) {
-      const code = errorCode(err);
-      if (code === 'ENOENT' || code === 'ENOTDIR') this.forget(rel);
-      else this.markUnreadable(rel, err);
-      return;
+      return this.readFailed(rel, err);
     }
+    this.fileRead(rel, text);
+  }
+
+  private readResourceFileSync(rel: string): void {
+    let text: string;
+    try {
+      text = readFileSync(path.join(this.root, rel), 'utf8');
+    } catch (err) {
+      return this.readFailed(rel, err);
+    }
+    this.fileRead(rel, text);
+  }
+
+  private readFailed(rel: string, err: unknown): void {
+    const code = errorCode(err);
+    if (code === 'ENOENT' || code === 'ENOTDIR') this.forget(rel);
+    else this.markUnreadable(rel, err);
+  }
+
+  private fileRead(rel: string, text: string): void {
     if (this.texts.get(rel) === text && this.files.has(rel)) return;
     this.texts.set(rel, text);
     let reuse = this.documentReuse.get(rel);

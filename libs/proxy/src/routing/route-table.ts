@@ -144,13 +144,18 @@ export class CompiledRouteTable {
 
   constructor(
     readonly name: string,
-    private readonly exact: ReadonlyMap<string, CompiledVirtualHost>,
+    private readonly exact: { get(domain: string): CompiledVirtualHost | undefined },
     /** "*.example.com" → ".example.com", longest first. */
     private readonly suffixes: readonly (readonly [string, CompiledVirtualHost])[],
     /** "foo.*" → "foo.", longest first. */
     private readonly prefixes: readonly (readonly [string, CompiledVirtualHost])[],
     private readonly catchAll: CompiledVirtualHost | undefined,
   ) {}
+
+  /** The same table with other exact domains (a patch of a few virtual hosts; see patchBuild). */
+  withExactDomains(exact: { get(domain: string): CompiledVirtualHost | undefined }): CompiledRouteTable {
+    return new CompiledRouteTable(this.name, exact, this.suffixes, this.prefixes, this.catchAll);
+  }
 
   /** Envoy's domain search: exact, then longest suffix wildcard, then longest prefix wildcard, then "*"; case and port ignored. */
   selectVirtualHost(authority: string): CompiledVirtualHost | undefined {
@@ -612,13 +617,8 @@ export function compileRouteConfiguration(config: RouteConfiguration): CompiledR
   // The content cache carries over while the context stays: a virtual host known by object adds
   // nothing to it, so an update with one changed host of ten thousand adds one entry.
   const cached = remembered !== undefined && remembered.contextKey === contextKey ? remembered.byContent : new Map<string, CompiledVirtualHost>();
-  const exact = new Map<string, CompiledVirtualHost>();
-  const suffixes: [string, CompiledVirtualHost][] = [];
-  const prefixes: [string, CompiledVirtualHost][] = [];
-  let catchAll: CompiledVirtualHost | undefined;
-  /** Wildcard domains seen; exact ones are the keys of `exact`. */
-  const seenWildcards = new Set<string>();
-  (config.virtual_hosts ?? []).forEach((vhost: VirtualHost, vi) => {
+  const vhosts = config.virtual_hosts ?? [];
+  const host = (vhost: VirtualHost, vi: number): { compiled: CompiledVirtualHost; domains: readonly string[] } => {
     const found = contextKey === undefined ? undefined : compiledByObject.get(vhost);
     const known = found?.contextKey === contextKey ? found : undefined;
     const key = contextKey === undefined ? undefined : (known?.key ?? contentKey(vhost));
@@ -636,6 +636,36 @@ export function compileRouteConfiguration(config: RouteConfiguration): CompiledR
       domains = normalizedDomains(vhost, vi, problems);
       if (entry && problems.length === problemsBefore) entry.domains = domains;
     }
+    return { compiled, domains };
+  };
+  const remember = (build: TableBuild): CompiledRouteTable => {
+    if (!compiledVirtualHosts.has(configName) && compiledVirtualHosts.size >= CACHED_ROUTE_CONFIG_LIMIT) compiledVirtualHosts.clear();
+    if (contextKey !== undefined) compiledVirtualHosts.set(configName, { contextKey, byContent: withinBound(cached, vhosts) });
+    if (!lastBuilds.has(configName) && lastBuilds.size >= CACHED_ROUTE_CONFIG_LIMIT) lastBuilds.clear();
+    if (contextKey !== undefined) lastBuilds.set(configName, build);
+    else lastBuilds.delete(configName);
+    return build.table;
+  };
+
+  const last = lastBuilds.get(configName);
+  if (problems.length === 0 && contextKey !== undefined && last?.contextKey === contextKey && last.vhosts.length === vhosts.length) {
+    const patched = patchBuild(last, vhosts, host, problems);
+    if (patched) return remember(patched);
+    problems.length = 0;
+  }
+
+  const exact = new Map<string, CompiledVirtualHost>();
+  const suffixes: [string, CompiledVirtualHost][] = [];
+  const prefixes: [string, CompiledVirtualHost][] = [];
+  let catchAll: CompiledVirtualHost | undefined;
+  /** Wildcard domains seen; exact ones are the keys of `exact`. */
+  const seenWildcards = new Set<string>();
+  const compiledHosts: CompiledVirtualHost[] = [];
+  const hostDomains: (readonly string[])[] = [];
+  vhosts.forEach((vhost: VirtualHost, vi) => {
+    const { compiled, domains } = host(vhost, vi);
+    compiledHosts.push(compiled);
+    hostDomains.push(domains);
     for (const domain of domains) {
       const wildcard = domain.includes('*');
       if (wildcard ? seenWildcards.has(domain) : exact.has(domain)) {
@@ -650,10 +680,104 @@ export function compileRouteConfiguration(config: RouteConfiguration): CompiledR
     }
   });
   if (problems.length > 0) throw new RouteCompileError(problems);
-  if (!compiledVirtualHosts.has(configName) && compiledVirtualHosts.size >= CACHED_ROUTE_CONFIG_LIMIT) compiledVirtualHosts.clear();
-  if (contextKey !== undefined) compiledVirtualHosts.set(configName, { contextKey, byContent: withinBound(cached, config.virtual_hosts ?? []) });
   // Stable sort: among equally long wildcards the first declared wins.
   suffixes.sort((a, b) => b[0].length - a[0].length);
   prefixes.sort((a, b) => b[0].length - a[0].length);
-  return new CompiledRouteTable(config.name ?? '', exact, suffixes, prefixes, catchAll);
+  const exactDomains = new ExactDomains(exact);
+  return remember({
+    contextKey: contextKey ?? '',
+    vhosts,
+    compiledHosts,
+    hostDomains,
+    exact: exactDomains,
+    table: new CompiledRouteTable(config.name ?? '', exactDomains, suffixes, prefixes, catchAll),
+  });
+}
+
+/** Most virtual hosts an update may change for the last table to be patched instead of built again. */
+const MAX_PATCHED_HOSTS = 32;
+/** Most exact domains a table may differ from the map it was built on by: beyond that it is built afresh. */
+const MAX_DOMAIN_CHANGES = 1024;
+
+/** One compile of a RouteConfiguration, kept to patch when the next update changes a few of its virtual hosts. */
+interface TableBuild {
+  contextKey: string;
+  vhosts: readonly VirtualHost[];
+  compiledHosts: readonly CompiledVirtualHost[];
+  hostDomains: readonly (readonly string[])[];
+  exact: ExactDomains;
+  table: CompiledRouteTable;
+}
+
+/** The last build of each RouteConfiguration, by name. */
+const lastBuilds = new Map<string, TableBuild>();
+
+/**
+ * The last table with the few virtual hosts that are new objects (the decoder hands back unchanged
+ * ones as the same objects) compiled and their exact domains swapped: a one-route edit of ten
+ * thousand virtual hosts costs what one host costs, where a build fills a map of ten thousand
+ * domains. Undefined when a build is needed: too many changes, a wildcard domain among the old or
+ * new domains of a changed host, a domain used twice, or a problem (the build reports it).
+ */
+function patchBuild(
+  last: TableBuild,
+  vhosts: readonly VirtualHost[],
+  host: (vhost: VirtualHost, vi: number) => { compiled: CompiledVirtualHost; domains: readonly string[] },
+  problems: string[],
+): TableBuild | undefined {
+  const changed: number[] = [];
+  for (let i = 0; i < vhosts.length; i++) {
+    if (vhosts[i] === last.vhosts[i]) continue;
+    if (changed.push(i) > MAX_PATCHED_HOSTS) return undefined;
+  }
+  if (changed.length === 0) return { ...last, vhosts };
+  const edits = new Map<string, CompiledVirtualHost | null>();
+  for (const i of changed) {
+    for (const domain of last.hostDomains[i]) {
+      if (domain.includes('*')) return undefined;
+      edits.set(domain, null);
+    }
+  }
+  const compiledHosts = [...last.compiledHosts];
+  const hostDomains = [...last.hostDomains];
+  for (const i of changed) {
+    const { compiled, domains } = host(vhosts[i], i);
+    if (problems.length > 0) return undefined;
+    for (const domain of domains) {
+      if (domain.includes('*') || edits.get(domain) || (!edits.has(domain) && last.exact.get(domain))) return undefined;
+      edits.set(domain, compiled);
+    }
+    compiledHosts[i] = compiled;
+    hostDomains[i] = domains;
+  }
+  const exact = last.exact.with(edits);
+  if (exact.changes > MAX_DOMAIN_CHANGES) return undefined;
+  return { contextKey: last.contextKey, vhosts, compiledHosts, hostDomains, exact, table: last.table.withExactDomains(exact) };
+}
+
+/**
+ * Exact domain → virtual host: a map built once and shared by the tables patched from it, plus the
+ * domains the patches changed (null: no longer there). Immutable: a table in use never changes.
+ */
+class ExactDomains {
+  constructor(
+    private readonly base: ReadonlyMap<string, CompiledVirtualHost>,
+    private readonly edits: ReadonlyMap<string, CompiledVirtualHost | null> = new Map(),
+  ) {}
+
+  get(domain: string): CompiledVirtualHost | undefined {
+    const edited = this.edits.get(domain);
+    return edited === undefined ? this.base.get(domain) : (edited ?? undefined);
+  }
+
+  /** How many domains differ from the base map. */
+  get changes(): number {
+    return this.edits.size;
+  }
+
+  with(edits: ReadonlyMap<string, CompiledVirtualHost | null>): ExactDomains {
+    const merged = new Map(this.edits);
+    for (const [domain, vhost] of edits) merged.set(domain, vhost);
+    return new ExactDomains(this.base, merged);
+  }
 }
