@@ -56,6 +56,11 @@ export function isServiceParentRef(ref: ParentReference): boolean {
   return (ref.group ?? 'gateway.networking.k8s.io') === '' && (ref.kind ?? 'Gateway') === 'Service';
 }
 
+/** Whether a route has a parentRef to a Service: a mesh route. */
+export function hasServiceParent(route: HTTPRoute | GRPCRoute): boolean {
+  return route.spec?.parentRefs?.some(isServiceParentRef) === true;
+}
+
 export function routeKey(kind: IrRouteKind, route: HTTPRoute | GRPCRoute): string {
   return `${kind}/${namespaceOf(route)}/${nameOf(route)}`;
 }
@@ -75,8 +80,13 @@ function selectedPorts(service: Service, ref: ParentReference): ServicePort[] {
   );
 }
 
+/**
+ * `routes` are the HTTPRoutes and GRPCRoutes with a Service parentRef (see hasServiceParent), in
+ * index order: the translator knows them from its route pass without looking at every route again.
+ */
 export function translateMeshRoutes(
   index: ResourceIndex,
+  routes: ReadonlyArray<{ kind: IrRouteKind; route: HTTPRoute | GRPCRoute }>,
   backends: BackendResolver,
   controllerName: string,
   now: string,
@@ -84,11 +94,7 @@ export function translateMeshRoutes(
 ): MeshTranslation {
   const frontends = new Map<string, FrontendRoutes>();
   const parents: MeshTranslation['parents'] = new Map();
-  // Most routes have no Service parent: find the few that do without allocating for every route.
-  const entries: Array<{ kind: IrRouteKind; route: HTTPRoute | GRPCRoute }> = [];
-  for (const route of index.httpRoutes) if (route.spec?.parentRefs?.some(isServiceParentRef)) entries.push({ kind: 'HTTPRoute', route });
-  for (const route of index.grpcRoutes) if (route.spec?.parentRefs?.some(isServiceParentRef)) entries.push({ kind: 'GRPCRoute', route });
-  for (const { kind, route } of entries) {
+  for (const { kind, route } of routes) {
     const refs = (route.spec?.parentRefs ?? []).filter(isServiceParentRef);
     const routeNamespace = namespaceOf(route);
     const unsupported = unsupportedValue(kind, route);

@@ -11,7 +11,7 @@ import { compareStrings, isReplaceableVersion, nameOf, namespaceOf, ResourceInde
 import { attachRoute } from './route-attachment';
 import { translateGrpcRoute, translateHttpRoute, unsupportedValue, type ListenerContext, type RouteTranslation } from './route-ir';
 import { compareRoutePrecedence } from './route-order';
-import { routeKey, translateMeshRoutes, type MeshOptions } from './mesh-routes';
+import { hasServiceParent, routeKey, translateMeshRoutes, type MeshOptions } from './mesh-routes';
 import { GATEWAY_API_VERSION, gatewayClassStatus, gatewayStatus, hasStatusOf, routeStatus, type StatusUpdate } from './status';
 import { translateTcpRoutes } from './tcp-routes';
 import { translateTlsRoutes } from './tls-routes';
@@ -110,7 +110,8 @@ export function translate(input: TranslateInput, memo?: TranslationMemo): Transl
   const udp = translateUdpRoutes(index, gatewaysByKey, backends, controllerName, now);
   statuses.push(...udp.statuses);
   const irListeners = [...listeners.build(), ...passthrough.listeners, ...tcp.listeners, ...udp.listeners].sort((a, b) => compareStrings(a.name, b.name));
-  const mesh = translateMeshRoutes(index, backends.meshResolver(), controllerName, now, options.mesh ?? {});
+  const meshRoutes = works.filter((w) => w.serviceParent).map((w) => ({ kind: w.route.kind as IrRouteKind, route: w.route as HTTPRoute | GRPCRoute }));
+  const mesh = translateMeshRoutes(index, meshRoutes, backends.meshResolver(), controllerName, now, options.mesh ?? {});
   mergeMeshStatuses(statuses, mesh.parents);
   const usedClusters = new Set<string>([...passthrough.clusters, ...tcp.clusters, ...udp.clusters, ...mesh.clusters]);
   for (const l of irListeners) for (const vh of l.virtualHosts) for (const c of clustersOf(vh)) usedClusters.add(c);
@@ -121,15 +122,17 @@ export function translate(input: TranslateInput, memo?: TranslationMemo): Transl
   for (const c of classes) statuses.push(gatewayClassStatus(c, now, options.supportedFeatures));
   for (const g of gateways) statuses.push(gatewayStatus(g, now));
   for (const g of gateways) for (const s of g.listenerSets ?? []) statuses.push(listenerSetStatus(s, now));
-  const kindOrder = ['GatewayClass', 'Gateway', 'ListenerSet', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute', 'UDPRoute', 'BackendTLSPolicy'];
   statuses.sort(
     (a, b) =>
-      kindOrder.indexOf(a.kind) - kindOrder.indexOf(b.kind) ||
+      (STATUS_KIND_ORDER.get(a.kind) ?? -1) - (STATUS_KIND_ORDER.get(b.kind) ?? -1) ||
       compareStrings(a.namespace ?? '', b.namespace ?? '') ||
       compareStrings(a.name, b.name),
   );
   return { ir, envoy: renderEnvoy(ir, options.proxylessHostnames), statuses };
 }
+
+/** The order of statuses by kind (then namespace and name). */
+const STATUS_KIND_ORDER = new Map(['GatewayClass', 'Gateway', 'ListenerSet', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute', 'UDPRoute', 'BackendTLSPolicy'].map((kind, i) => [kind, i]));
 
 /** The clusters a virtual host forwards and mirrors to, kept with it (an unchanged host is the same object in the next translation). */
 const virtualHostClusters = new WeakMap<IrVirtualHost, readonly string[]>();
@@ -305,6 +308,7 @@ function startRouteWork(
     attachments,
     countedOn: [...countedOn],
     ignored: attachments.length === 0 && !hasStatusOf(route, controllerName),
+    serviceParent: hasServiceParent(route),
     unsupported: unsupportedValue(kind, route),
     perContext: new Map(),
   };

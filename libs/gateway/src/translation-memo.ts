@@ -25,6 +25,8 @@ export interface RouteWork {
   countedOn: ListenerState[];
   /** Attached to none of our Gateways and never had our status: nothing to do. */
   ignored: boolean;
+  /** Has a parentRef to a Service: a mesh route (see mesh-routes.ts). */
+  serviceParent: boolean;
   unsupported?: string;
   base?: RouteTranslation;
   perContext: Map<string, RouteTranslation>;
