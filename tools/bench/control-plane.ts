@@ -291,7 +291,8 @@ async function main(): Promise<void> {
       // The same translation and snapshot build offline, on the agent's store, to split the agent's time.
       const resources = agent.store.all();
       const tt = performance.now();
-      const result = translate({ resources, controllerName: 'tendril.io/gateway-controller', now: new Date().toISOString(), options: { defaultAddress: '127.0.0.1' } });
+      // As the agent translates: proxyless gRPC resources only for hostnames gRPC clients asked for (none here).
+      const result = translate({ resources, controllerName: 'tendril.io/gateway-controller', now: new Date().toISOString(), options: { defaultAddress: '127.0.0.1', proxylessHostnames: new Set() } });
       const translateMs = performance.now() - tt;
       const ts2 = performance.now();
       const { listeners, routes, clusters, endpoints, secrets } = result.envoy;

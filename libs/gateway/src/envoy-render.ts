@@ -187,7 +187,7 @@ function tlsRouteConfigName(listener: IrListener, chain: IrTlsListener): string 
 
 function renderRouteConfigurations(listener: IrListener): EnvoyRouteConfiguration[] {
   if (listener.passthrough || listener.tcp) return [];
-  if (!listener.tls) return [{ name: listener.name, virtual_hosts: listener.virtualHosts.map(renderVirtualHost) }];
+  if (!listener.tls) return [{ name: listener.name, virtual_hosts: renderVirtualHosts(listener.name, listener.virtualHosts) }];
   const chainHostnames = listener.tls.map((c) => c.hostname);
   return listener.tls.map((chain) => {
     const own = listener.virtualHosts.filter((vh) => owningListenerHostname(chainHostnames, vh.hostname) === chain.hostname);
@@ -202,6 +202,30 @@ function renderRouteConfigurations(listener: IrListener): EnvoyRouteConfiguratio
       virtual_hosts: [...own.map(renderVirtualHost), ...elsewhere.map((hostname) => misdirectedVirtualHost(name, hostname))],
     };
   });
+}
+
+/** The virtual hosts last rendered for each listener, by name: an update that changed a few of ten thousand renders those. */
+const lastRenderedHosts = new Map<string, { hosts: readonly IrVirtualHost[]; rendered: readonly EnvoyVirtualHost[] }>();
+/** Listeners remembered at most; beyond that the memory starts over. */
+const RENDERED_LISTENER_LIMIT = 256;
+
+/**
+ * A listener's virtual hosts rendered: position by position, the host rendered last time when the
+ * IR host is the same object (a TranslationMemo keeps unchanged ones), which spares ten thousand
+ * lookups when one host changed. The result is shared with later calls: never mutate it.
+ */
+function renderVirtualHosts(listenerName: string, hosts: readonly IrVirtualHost[]): EnvoyVirtualHost[] {
+  const last = lastRenderedHosts.get(listenerName);
+  let rendered: EnvoyVirtualHost[];
+  if (last?.hosts.length === hosts.length) {
+    rendered = [...last.rendered];
+    for (let i = 0; i < hosts.length; i++) if (hosts[i] !== last.hosts[i]) rendered[i] = renderVirtualHost(hosts[i]);
+  } else {
+    rendered = hosts.map(renderVirtualHost);
+  }
+  if (!last && lastRenderedHosts.size >= RENDERED_LISTENER_LIMIT) lastRenderedHosts.clear();
+  lastRenderedHosts.set(listenerName, { hosts, rendered });
+  return rendered;
 }
 
 function misdirectedVirtualHost(routeConfigName: string, hostname: string): EnvoyVirtualHost {

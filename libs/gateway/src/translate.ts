@@ -114,7 +114,9 @@ export function translate(input: TranslateInput, memo?: TranslationMemo): Transl
   const mesh = translateMeshRoutes(index, meshRoutes, backends.meshResolver(), controllerName, now, options.mesh ?? {});
   mergeMeshStatuses(statuses, mesh.parents);
   const usedClusters = new Set<string>([...passthrough.clusters, ...tcp.clusters, ...udp.clusters, ...mesh.clusters]);
-  for (const l of irListeners) for (const vh of l.virtualHosts) for (const c of clustersOf(vh)) usedClusters.add(c);
+  // The assembly counts its listeners' clusters as it builds their virtual hosts; the others are few.
+  for (const c of listeners.usedClusters()) usedClusters.add(c);
+  for (const l of [...passthrough.listeners, ...tcp.listeners, ...udp.listeners]) for (const vh of l.virtualHosts) for (const c of clustersOf(vh)) usedClusters.add(c);
   const secrets = new Map([...listeners.secrets(), ...passthrough.secrets].map((secret) => [secret.name, secret]));
   const ir: RouteIR = { listeners: irListeners, clusters: backends.clustersNamed(usedClusters), secrets: [...secrets.values()].sort((a, b) => compareStrings(a.name, b.name)), ...(mesh.listener ? { mesh: mesh.listener } : {}) };
 
@@ -327,9 +329,12 @@ function validateInput(input: TranslateInput): void {
 
 /** One served hostname of a Gateway socket: the IR route lists placed there, and the virtual host built from them. */
 interface HostAssembly {
+  hostname: string;
   sources: Set<readonly IrRoute[]>;
   /** Built from the current sources; dropped when they change. */
   vhost?: IrVirtualHost;
+  /** The clusters of the virtual host built last, as counted in the socket's clusterCounts. */
+  counted?: { vhost: IrVirtualHost; clusters: readonly string[] };
 }
 
 /** One Gateway socket (listeners sharing a port share it). */
@@ -340,8 +345,10 @@ interface SocketAssembly {
   hosts: Map<string, HostAssembly>;
   /** HTTPS sockets: per listener hostname, the names of its certificates and its client certificate validation. */
   tls?: Map<string, Omit<IrTlsListener, 'hostname'>>;
-  /** The hostnames of `hosts` in order; dropped when one is added or removed. */
-  sortedHostnames?: string[];
+  /** `hosts` in hostname order; dropped when one is added or removed. */
+  sortedHosts?: HostAssembly[];
+  /** How many of the socket's virtual hosts use each cluster (kept as virtual hosts are rebuilt and removed). */
+  clusterCounts: Map<string, number>;
   /** The IR listener built last; dropped when anything on the socket changes. */
   built?: IrListener;
 }
@@ -373,12 +380,12 @@ export class ListenerAssembly {
         // TLS passthrough and TCP sockets carry TLSRoutes and TCPRoutes, not virtual hosts (see tls-routes.ts, tcp-routes.ts).
         if (!l.programmed || l.protocol === 'TLS' || l.protocol === 'TCP' || l.protocol === 'UDP') continue;
         const name = listenerName(gateway, l.port);
-        const target: SocketAssembly = this.byName.get(name) ?? { gateway, port: l.port, listenerHostnames: new Set<string>(), hosts: new Map(), tls: undefined };
+        const target: SocketAssembly = this.byName.get(name) ?? { gateway, port: l.port, listenerHostnames: new Set<string>(), hosts: new Map(), tls: undefined, clusterCounts: new Map() };
         // Every listener hostname gets a virtual host, so a request always lands on its own listener's
         // routes (or a 404), never on a less specific listener's.
         const hostname = l.hostname ?? '*';
         target.listenerHostnames.add(hostname);
-        if (!target.hosts.has(hostname)) target.hosts.set(hostname, { sources: new Set() });
+        if (!target.hosts.has(hostname)) target.hosts.set(hostname, { hostname, sources: new Set() });
         // Listeners sharing a port share a transport (else they conflict), so a socket is all HTTPS or all HTTP.
         if (l.protocol === 'HTTPS' && l.certificates) {
           target.tls ??= new Map();
@@ -415,8 +422,8 @@ export class ListenerAssembly {
         host.sources.add(routes);
         host.vhost = undefined;
       } else {
-        target.hosts.set(hostname, { sources: new Set([routes]) });
-        target.sortedHostnames = undefined;
+        target.hosts.set(hostname, { hostname, sources: new Set([routes]) });
+        target.sortedHosts = undefined;
       }
       target.built = undefined;
     }
@@ -458,7 +465,8 @@ export class ListenerAssembly {
       target.built = undefined;
       if (host.sources.size === 0 && !target.listenerHostnames.has(hostname)) {
         target.hosts.delete(hostname);
-        target.sortedHostnames = undefined;
+        target.sortedHosts = undefined;
+        countClusters(target, host.counted?.clusters, -1);
       }
     }
   }
@@ -497,11 +505,27 @@ export class ListenerAssembly {
     this.detachStale();
     return [...this.byName.entries()].sort(([a], [b]) => compareStrings(a, b)).map(([name, target]) => (target.built ??= buildListener(name, target)));
   }
+
+  /** The clusters the virtual hosts of the listeners build() returned forward and mirror to. */
+  usedClusters(): string[] {
+    const used: string[] = [];
+    for (const target of this.byName.values()) for (const [cluster, count] of target.clusterCounts) if (count > 0) used.push(cluster);
+    return used;
+  }
+}
+
+/** Adds (or, with -1, removes) one virtual host's clusters to its socket's counts. */
+function countClusters(target: SocketAssembly, clusters: readonly string[] | undefined, sign: 1 | -1): void {
+  for (const cluster of clusters ?? []) {
+    const count = (target.clusterCounts.get(cluster) ?? 0) + sign;
+    if (count === 0) target.clusterCounts.delete(cluster);
+    else target.clusterCounts.set(cluster, count);
+  }
 }
 
 function buildListener(name: string, target: SocketAssembly): IrListener {
   const { gateway, port, hosts, tls } = target;
-  target.sortedHostnames ??= [...hosts.keys()].sort(compareStrings);
+  target.sortedHosts ??= [...hosts.values()].sort((a, b) => compareStrings(a.hostname, b.hostname));
   return {
     ...gatewaySocket(name, gateway, port),
     ...(tls
@@ -511,9 +535,14 @@ function buildListener(name: string, target: SocketAssembly): IrListener {
             .map(([hostname, chain]) => ({ hostname, ...chain })),
         }
       : {}),
-    virtualHosts: target.sortedHostnames.map((hostname) => {
-      const host = hosts.get(hostname) as HostAssembly;
-      return (host.vhost ??= { name: `${name}/${hostname}`, hostname, routes: mergeRoutes(host.sources) });
+    virtualHosts: target.sortedHosts.map((host) => {
+      const vhost = (host.vhost ??= { name: `${name}/${host.hostname}`, hostname: host.hostname, routes: mergeRoutes(host.sources) });
+      if (host.counted?.vhost !== vhost) {
+        countClusters(target, host.counted?.clusters, -1);
+        host.counted = { vhost, clusters: clustersOf(vhost) };
+        countClusters(target, host.counted.clusters, 1);
+      }
+      return vhost;
     }),
   };
 }
