@@ -40,28 +40,24 @@ const INDEXED_KINDS = new Set([
   'gateway.networking.k8s.io/BackendTLSPolicy',
 ]);
 
-/** `<group>/<kind>` of the kinds the index keeps in lists only (no lookup maps): withReplaced() can patch them. */
-const LISTED_KINDS = new Set([
-  'gateway.networking.k8s.io/GatewayClass',
-  'gateway.networking.k8s.io/Gateway',
-  'gateway.networking.k8s.io/HTTPRoute',
-  'gateway.networking.k8s.io/GRPCRoute',
-  'gateway.networking.k8s.io/TLSRoute',
-  'gateway.networking.k8s.io/TCPRoute',
-  'gateway.networking.k8s.io/UDPRoute',
-  'gateway.networking.k8s.io/ReferenceGrant',
-  'gateway.networking.k8s.io/ListenerSet',
-  'gateway.networking.k8s.io/BackendTLSPolicy',
-]);
+/** `<group>/<kind>` of the kinds the index keeps in lookup maps; the others it keeps in lists. */
+const MAPPED_KINDS = new Set(['/Namespace', '/Service', '/Secret', '/ConfigMap', 'discovery.k8s.io/EndpointSlice']);
+
+/** `<group>/<kind>` of the kinds the index keeps in lists only: withReplaced() can patch them. */
+const LISTED_KINDS = new Set([...INDEXED_KINDS].filter((groupKind) => !MAPPED_KINDS.has(groupKind)));
+
+function groupKindOf(obj: KubeObject): string {
+  const apiVersion = obj.apiVersion ?? '';
+  const slash = apiVersion.indexOf('/');
+  return `${slash >= 0 ? apiVersion.slice(0, slash) : ''}/${obj.kind}`;
+}
 
 /** Whether `after` is a new version of `before` that ResourceIndex.withReplaced can put in its place. */
 export function isReplaceableVersion(before: KubeObject, after: KubeObject): boolean {
   if (typeof before !== 'object' || typeof after !== 'object' || before === null || after === null) return false;
   if (before.kind !== after.kind || before.apiVersion !== after.apiVersion || !before.metadata?.name) return false;
   if (before.metadata.name !== after.metadata?.name || before.metadata.namespace !== after.metadata?.namespace) return false;
-  const apiVersion = before.apiVersion ?? '';
-  const slash = apiVersion.indexOf('/');
-  return LISTED_KINDS.has(`${slash >= 0 ? apiVersion.slice(0, slash) : ''}/${before.kind}`);
+  return LISTED_KINDS.has(groupKindOf(before));
 }
 
 /** Route kinds: the rest of the indexed kinds form the environment routes are translated in. */
@@ -110,10 +106,7 @@ export class ResourceIndex {
   constructor(resources: readonly KubeObject[]) {
     for (const obj of resources) {
       if (!obj || typeof obj !== 'object' || !obj.metadata?.name) continue;
-      const apiVersion = obj.apiVersion ?? '';
-      const slash = apiVersion.indexOf('/');
-      const group = slash >= 0 ? apiVersion.slice(0, slash) : '';
-      const groupKind = `${group}/${obj.kind}`;
+      const groupKind = groupKindOf(obj);
       if (!ROUTE_KINDS.has(groupKind) && INDEXED_KINDS.has(groupKind)) {
         this.environmentObjects.push(obj);
       }
