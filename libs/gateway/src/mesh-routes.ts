@@ -96,6 +96,7 @@ export function translateMeshRoutes(
   const parents: MeshTranslation['parents'] = new Map();
   for (const { kind, route } of routes) {
     const refs = (route.spec?.parentRefs ?? []).filter(isServiceParentRef);
+    if (refs.length === 0) continue;
     const routeNamespace = namespaceOf(route);
     const unsupported = unsupportedValue(kind, route);
     const translations = new Map<number, RouteTranslation>();
