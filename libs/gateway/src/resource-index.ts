@@ -66,7 +66,7 @@ const ROUTE_KINDS = new Set(['gateway.networking.k8s.io/HTTPRoute', 'gateway.net
 const key = (namespace: string, name: string): string => `${namespace}/${name}`;
 
 /** Up to this many replaced routes are looked up one by one (indexOf); more take one pass over each list. */
-const FEW_REPLACEMENTS = 8;
+export const FEW_REPLACEMENTS = 8;
 
 export function namespaceOf(obj: KubeObject): string {
   return obj.metadata?.namespace ?? 'default';
