@@ -7,7 +7,7 @@ import { listenerSetStatus, refreshListenerSetObjects } from './listener-sets';
 import type { IrListener, IrRoute, IrRouteKind, IrSecret, IrTlsListener, IrVirtualHost, RouteIR } from './ir';
 import { owningListenerHostname } from './hostnames';
 import type { GRPCRoute, HTTPRoute, KubeObject } from './kube-types';
-import { compareStrings, isReplaceableVersion, nameOf, namespaceOf, ResourceIndex } from './resource-index';
+import { compareStrings, FEW_REPLACEMENTS, isReplaceableVersion, nameOf, namespaceOf, ResourceIndex } from './resource-index';
 import { attachRoute } from './route-attachment';
 import { translateGrpcRoute, translateHttpRoute, unsupportedValue, type ListenerContext, type RouteTranslation } from './route-ir';
 import { compareRoutePrecedence } from './route-order';
@@ -114,9 +114,8 @@ export function translate(input: TranslateInput, memo?: TranslationMemo): Transl
   const mesh = translateMeshRoutes(index, meshRoutes, backends.meshResolver(), controllerName, now, options.mesh ?? {});
   mergeMeshStatuses(statuses, mesh.parents);
   const usedClusters = new Set<string>([...passthrough.clusters, ...tcp.clusters, ...udp.clusters, ...mesh.clusters]);
-  // The assembly counts its listeners' clusters as it builds their virtual hosts; the others are few.
+  // Only the assembly's listeners have virtual hosts; it counts their clusters as it builds them.
   for (const c of listeners.usedClusters()) usedClusters.add(c);
-  for (const l of [...passthrough.listeners, ...tcp.listeners, ...udp.listeners]) for (const vh of l.virtualHosts) for (const c of clustersOf(vh)) usedClusters.add(c);
   const secrets = new Map([...listeners.secrets(), ...passthrough.secrets].map((secret) => [secret.name, secret]));
   const ir: RouteIR = { listeners: irListeners, clusters: backends.clustersNamed(usedClusters), secrets: [...secrets.values()].sort((a, b) => compareStrings(a.name, b.name)), ...(mesh.listener ? { mesh: mesh.listener } : {}) };
 
@@ -136,22 +135,15 @@ export function translate(input: TranslateInput, memo?: TranslationMemo): Transl
 /** The order of statuses by kind (then namespace and name). */
 const STATUS_KIND_ORDER = new Map(['GatewayClass', 'Gateway', 'ListenerSet', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute', 'UDPRoute', 'BackendTLSPolicy'].map((kind, i) => [kind, i]));
 
-/** The clusters a virtual host forwards and mirrors to, kept with it (an unchanged host is the same object in the next translation). */
-const virtualHostClusters = new WeakMap<IrVirtualHost, readonly string[]>();
-
-function clustersOf(vh: IrVirtualHost): readonly string[] {
-  let clusters = virtualHostClusters.get(vh);
-  if (!clusters) {
-    const found = new Set<string>();
-    for (const r of vh.routes) {
-      if (r.action.kind !== 'forward') continue;
-      for (const s of r.action.backends) if (s.kind === 'cluster') found.add(s.cluster);
-      for (const m of r.action.mirrors) found.add(m.cluster);
-    }
-    clusters = [...found];
-    virtualHostClusters.set(vh, clusters);
+/** The clusters a virtual host forwards and mirrors to. */
+function clustersOf(vh: IrVirtualHost): string[] {
+  const found = new Set<string>();
+  for (const r of vh.routes) {
+    if (r.action.kind !== 'forward') continue;
+    for (const s of r.action.backends) if (s.kind === 'cluster') found.add(s.cluster);
+    for (const m of r.action.mirrors) found.add(m.cluster);
   }
-  return clusters;
+  return [...found];
 }
 
 /**
@@ -233,7 +225,7 @@ function indexResources(
 function positionsOf(index: ResourceIndex, replaced: ReadonlyMap<KubeObject, KubeObject>): Array<[number, HTTPRoute | GRPCRoute]> {
   const routes = [...replaced.values()].filter((r): r is HTTPRoute | GRPCRoute => r.kind === 'HTTPRoute' || r.kind === 'GRPCRoute');
   const http = index.httpRoutes.length;
-  if (routes.length <= 8) return routes.map((r) => [r.kind === 'HTTPRoute' ? index.httpRoutes.indexOf(r as HTTPRoute) : http + index.grpcRoutes.indexOf(r as GRPCRoute), r]);
+  if (routes.length <= FEW_REPLACEMENTS) return routes.map((r) => [r.kind === 'HTTPRoute' ? index.httpRoutes.indexOf(r as HTTPRoute) : http + index.grpcRoutes.indexOf(r as GRPCRoute), r]);
   const wanted = new Set<KubeObject>(routes);
   const found: Array<[number, HTTPRoute | GRPCRoute]> = [];
   index.httpRoutes.forEach((r, i) => wanted.has(r) && found.push([i, r]));
